@@ -1,0 +1,3 @@
+from cohesion.cli import main
+
+main()

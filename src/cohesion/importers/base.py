@@ -1,0 +1,216 @@
+"""The import pipeline shared by every importer: read, validate, write atomically.
+
+An importer only *reads*: it turns a file into an :class:`ImportBatch` (observations,
+variable descriptions, and rows for other tables), raising
+:class:`~cohesion.errors.InputFileError` at the first problem. :func:`run_import` then
+writes the batch in a single transaction, so a file lands whole or not at all, and
+skips a file already imported (same importer, same SHA-256): re-importing is a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from cohesion.errors import InputFileError
+from cohesion.importers.reading import Table
+from cohesion.store.warehouse import DatasetInfo, Warehouse, file_checksum
+
+
+@dataclass
+class ImportBatch:
+    """Everything an importer read from one file.
+
+    Attributes
+    ----------
+    observations : DataFrame or None
+        Columns ``variable, level, code, vintage, period, value, missing``.
+    variables : DataFrame or None
+        Columns ``variable, label, unit, additive, source_column``.
+    tables : dict
+        Rows for other warehouse tables (``territories``, ``memberships``,
+        ``geometries``, ``levels``, ``equipments``, ``grid_cells``…); each gets the
+        dataset id in a ``dataset_id`` column.
+    vintage : int or None
+        Geography vintage of the file's codes.
+    periods : list of str
+        Periods the file covers.
+    rows : int
+        Data rows read.
+    notes : list of str
+        Things the user should know (values dropped on purpose, approximations…).
+    """
+
+    observations: pd.DataFrame | None = None
+    variables: pd.DataFrame | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    vintage: int | None = None
+    periods: list[str] = field(default_factory=list)
+    rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportOptions:
+    """Options every importer accepts; importers document which others they read."""
+
+    vintage: int | None = None
+    period: str | None = None
+    replace: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Importer:
+    """Base class of importers: subclasses set the class attributes and :meth:`read`.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used on the command line (``cohesion import NAME FILE``).
+    title, producer, licence : str
+        Default provenance recorded with the dataset.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    producer: ClassVar[str]
+    licence: ClassVar[str] = "Licence Ouverte / Etalab 2.0"
+
+    def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
+        """Read ``path`` into a batch; raise :class:`InputFileError` on bad input."""
+        raise NotImplementedError
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    importer: str
+    path: Path
+    dataset_id: int
+    already_imported: bool
+    rows: int = 0
+    observations: int = 0
+    vintage: int | None = None
+    periods: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
+               name: str | None = None, options: ImportOptions | None = None,
+               url: str | None = None) -> ImportReport:
+    """Import one file with ``importer``, all or nothing.
+
+    Parameters
+    ----------
+    warehouse : Warehouse
+        Where to write.
+    importer : Importer
+        How to read the file.
+    path : Path or str
+        The file.
+    name : str, optional
+        Catalogue name recorded with the dataset (default: the importer's name).
+    options : ImportOptions, optional
+        Vintage, period, replace and importer-specific options.
+    url : str, optional
+        Where the file was downloaded from, recorded as provenance.
+
+    Returns
+    -------
+    ImportReport
+        ``already_imported`` is true (and nothing was written) when the same file was
+        imported before with the same importer.
+    """
+    path = Path(path)
+    options = options or ImportOptions()
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    checksum = file_checksum(path)
+    previous = warehouse.find_dataset(importer.name, checksum)
+    if previous is not None and not options.replace:
+        return ImportReport(importer.name, path, int(previous["dataset_id"]), True,
+                            rows=int(previous["rows"] or 0), vintage=previous["vintage"],
+                            periods=list(previous["periods"]))
+    batch = importer.read(path, warehouse, options)
+    info = DatasetInfo(
+        name=name or importer.name, importer=importer.name, checksum=checksum,
+        title=importer.title, producer=importer.producer, licence=importer.licence,
+        url=url, vintage=batch.vintage, periods=batch.periods, file_name=path.name,
+        size=path.stat().st_size, rows=batch.rows, notes="\n".join(batch.notes) or None)
+    written = 0
+    with warehouse.transaction():
+        dataset_id = warehouse.register_dataset(info)
+        if batch.variables is not None and not batch.variables.empty:
+            warehouse.write_variables(batch.variables)
+        if batch.observations is not None and not batch.observations.empty:
+            written, skipped = warehouse.write_observations(
+                dataset_id, batch.observations, replace=options.replace)
+            if skipped:
+                batch.notes.append(f"{skipped} values already in the warehouse from another "
+                                   "dataset, identical, kept once")
+        for table, frame in batch.tables.items():
+            warehouse.insert_frame(table, frame.assign(dataset_id=dataset_id))
+    return ImportReport(importer.name, path, dataset_id, False, batch.rows, written,
+                        batch.vintage, batch.periods, batch.notes)
+
+
+def commune_codes(warehouse: Warehouse, vintage: int,
+                  levels: tuple[str, ...] = ("COM", "ARM")) -> pd.Series:
+    """Map each code of ``levels`` in ``vintage`` to its level (communes first)."""
+    found = warehouse.query(
+        "SELECT code, level FROM territories WHERE vintage = ? AND list_contains(?, level)",
+        [vintage, list(levels)])
+    order = {level: rank for rank, level in enumerate(levels)}
+    found = found.sort_values("level", key=lambda s: s.map(order))
+    return found.drop_duplicates("code").set_index("code")["level"]
+
+
+def resolve_codes(warehouse: Warehouse, table: Table, column: str,
+                  vintage: int | None = None,
+                  levels: tuple[str, ...] = ("COM", "ARM")) -> tuple[int, pd.Series]:
+    """Find the geography vintage of a code column and the level of each code.
+
+    When ``vintage`` is not given, every built vintage is tried and the one that knows
+    all codes and leaves the fewest of its own communes out is chosen, so a file in
+    the 2021 geography is never read as 2024 by accident.
+
+    Returns
+    -------
+    vintage : int
+    levels : Series
+        Level of each row's code, aligned with ``table.frame``.
+
+    Raises
+    ------
+    InputFileError
+        Naming the line and column of the first unknown code in the best vintage.
+    """
+    codes = table.frame[column].astype(str).str.strip()
+    candidates = [vintage] if vintage is not None else warehouse.vintages()
+    if not candidates:
+        raise table.error("the référentiel is empty: run `cohesion build` before importing")
+    best: tuple[int, int, int, pd.Series] | None = None
+    for candidate in candidates:
+        known = commune_codes(warehouse, candidate, levels)
+        row_levels = codes.map(known)
+        unknown = int(row_levels.isna().sum())
+        absent = int((~known.index.isin(codes)).sum())
+        score = (unknown, absent, -candidate)
+        if best is None or score < best[:3]:
+            best = (*score, row_levels)
+    assert best is not None
+    unknown, _, negative_vintage, row_levels = best
+    chosen = -negative_vintage
+    if unknown:
+        row = int(np.argmax(row_levels.isna().to_numpy()))
+        raise table.error(
+            f"unknown territory code ({unknown} codes unknown in the {chosen} geography, "
+            "the closest match)", row=row, column=column,
+            expected=f"a code of level {' or '.join(levels)} in the COG {chosen}",
+            found=codes.iloc[row])
+    return chosen, row_levels

@@ -1,0 +1,241 @@
+"""Reading official tables (CSV, XLSX) with precise, actionable errors.
+
+INSEE publishes CSV files separated by ``;`` (sometimes ``,``), in UTF-8 or latin-1,
+and XLSX files whose header is not on the first row. :func:`read_table` reads either into
+a table of strings, keeping the file line of each row so that every later error can name
+file, line and column. Nothing here writes anywhere.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cohesion.errors import InputFileError
+from cohesion.store.schema import MISSING_REASONS
+
+SEPARATORS = (";", ",", "\t", "|")
+_SNIFF_BYTES = 1 << 16
+
+
+@dataclass
+class Table:
+    """A table read from a file: all cells as strings, with where they came from.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    frame : DataFrame
+        Cells as ``str`` (empty string for empty cells).
+    first_line : int
+        File line number (1-based) of the first data row; row ``i`` is on line
+        ``first_line + i``.
+    encoding, separator : str or None
+        What was detected (None for XLSX).
+    sheet : str or None
+        Sheet name for XLSX files.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    first_line: int
+    encoding: str | None = None
+    separator: str | None = None
+    sheet: str | None = None
+
+    def line_of(self, row: int) -> int:
+        """File line of the row at position ``row``."""
+        return self.first_line + row
+
+    def error(self, message: str, row: int | None = None, column: str | None = None,
+              expected: str | None = None, found: str | None = None) -> InputFileError:
+        """Build an :class:`InputFileError` located in this table."""
+        where = f"{self.path} [sheet {self.sheet}]" if self.sheet else self.path
+        line = None if row is None else self.line_of(row)
+        return InputFileError(where, message, line, column, expected, found)
+
+
+def check_not_empty_or_binary(path: Path) -> bytes:
+    """Return the first bytes of ``path``; refuse missing, empty and binary files."""
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if not head.strip():
+        raise InputFileError(path, "the file is empty", expected="a header line and rows")
+    return head
+
+
+def detect_encoding(path: Path, head: bytes) -> str:
+    """Return ``utf-8-sig``, ``utf-8`` or ``cp1252`` (latin-1 as Windows writes it).
+
+    The whole file is checked for UTF-8, since an accented name may appear only on the
+    last line; a file that is not UTF-8 is read as cp1252, INSEE's other encoding.
+    """
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    # a multi-byte sequence may straddle two blocks: decode incrementally
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        try:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8"
+
+
+def detect_separator(path: Path, sample: str) -> str:
+    """Guess the separator from the first lines (the one that splits the header most)."""
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    if not lines:
+        raise InputFileError(path, "the file is empty", expected="a header line and rows")
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(SEPARATORS)).delimiter
+    except csv.Error:
+        counts = {sep: lines[0].count(sep) for sep in SEPARATORS}
+        best = max(counts, key=counts.__getitem__)
+        if counts[best] == 0:
+            raise InputFileError(path, "cannot find the column separator", line=1,
+                                 expected="columns separated by ';', ',', tab or '|'",
+                                 found=lines[0][:80]) from None
+        return best
+
+
+def read_csv_table(path: Path, separator: str | None = None,
+                   encoding: str | None = None) -> Table:
+    """Read a delimited text file into a :class:`Table` of strings.
+
+    Raises
+    ------
+    InputFileError
+        For a missing, empty or binary file, a row with more or fewer fields than the
+        header (a truncated file ends that way), or a duplicated column name.
+    """
+    head = check_not_empty_or_binary(path)
+    if b"\x00" in head:
+        raise InputFileError(path, "this is a binary file, not a text table", line=1,
+                             expected="a CSV text file", found="binary data (NUL bytes)")
+    encoding = encoding or detect_encoding(path, head)
+    sample = head.decode(encoding, errors="replace")
+    separator = separator or detect_separator(path, sample)
+    try:
+        frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False,
+                            encoding=encoding, skip_blank_lines=True, engine="c",
+                            quotechar='"')
+    except pd.errors.ParserError as error:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+        if match:
+            raise InputFileError(path, "a row has more fields than the header",
+                                 line=int(match[2]), expected=f"{match[1]} fields",
+                                 found=f"{match[3]} fields") from None
+        raise InputFileError(path, f"cannot parse the file as CSV: {error}") from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(path, "the file is empty",
+                             expected="a header line and rows") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    table = Table(path, frame, first_line=2, encoding=encoding, separator=separator)
+    _check_header(table)
+    short = frame.isna().any(axis=1).to_numpy()
+    if short.any():
+        row = int(np.argmax(short))
+        present = int(frame.iloc[row].notna().sum())
+        raise table.error("a row has fewer fields than the header (is the file truncated?)",
+                          row=row, column=str(frame.columns[present]),
+                          expected=f"{frame.shape[1]} fields", found=f"{present} fields")
+    return table
+
+
+def read_xlsx_table(path: Path, sheet: str, header_row: int) -> Table:
+    """Read one sheet of an XLSX workbook whose header is on ``header_row`` (1-based)."""
+    check_not_empty_or_binary(path)
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet, header=header_row - 1, dtype=str,
+                              engine="calamine")
+    except ValueError as error:
+        if "not found" in str(error).lower() or "worksheet" in str(error).lower():
+            raise InputFileError(path, f"the workbook has no sheet named {sheet!r}",
+                                 expected=f"sheet {sheet}") from None
+        raise InputFileError(path, f"cannot read the workbook: {error}",
+                             expected="an XLSX workbook") from None
+    except Exception as error:  # calamine raises its own types for corrupt files
+        raise InputFileError(path, f"cannot read the workbook: {error}",
+                             expected="an XLSX workbook") from None
+    frame = frame.fillna("")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    table = Table(path, frame, first_line=header_row + 1, sheet=sheet)
+    _check_header(table)
+    return table
+
+
+def read_table(path: Path, sheet: str | None = None, header_row: int = 1) -> Table:
+    """Read a CSV or an XLSX sheet, chosen by the file's extension."""
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        return read_xlsx_table(path, sheet or 0, header_row)  # type: ignore[arg-type]
+    return read_csv_table(path)
+
+
+def _check_header(table: Table) -> None:
+    columns = list(table.frame.columns)
+    seen: set[str] = set()
+    for position, name in enumerate(columns, start=1):
+        if name in seen:
+            raise table.error("duplicated column name", row=-1, column=name,
+                              expected="unique column names", found=f"{name} twice")
+        if not name or name.startswith("Unnamed:"):
+            raise table.error("a column has no name", row=-1, column=str(position),
+                              expected="a name on every header cell", found="an empty cell")
+        seen.add(name)
+
+
+def require_columns(table: Table, required: list[str], what: str) -> None:
+    """Raise a located error if a required column is absent."""
+    missing = [c for c in required if c not in table.frame.columns]
+    if missing:
+        found = ", ".join(list(table.frame.columns)[:12])
+        raise table.error(f"missing column {missing[0]!r} for {what}", row=-1,
+                          column=missing[0], expected=", ".join(required), found=found)
+
+
+def parse_numbers(table: Table, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse numeric columns, keeping INSEE missing markers as reasons.
+
+    Returns
+    -------
+    values : DataFrame
+        float64, NaN where the value is missing.
+    reasons : DataFrame
+        ``None`` where a value is present, else the reason: ``secret`` (``s``),
+        ``not_available`` (``nd``), ``empty``.
+
+    Raises
+    ------
+    InputFileError
+        At the first cell that is neither a number nor a missing marker, with its line
+        and column. A decimal comma (``12,5``) is accepted.
+    """
+    values = {}
+    reasons = {}
+    for column in columns:
+        raw = table.frame[column].astype(str).str.strip()
+        lowered = raw.str.lower()
+        reason = lowered.map(MISSING_REASONS)
+        numbers = pd.to_numeric(raw.str.replace(",", ".", regex=False).where(reason.isna()),
+                                errors="coerce")
+        bad = numbers.isna() & reason.isna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise table.error("not a number", row=row, column=column,
+                              expected="a number, 's', 'nd' or an empty cell",
+                              found=raw.iloc[row])
+        values[column] = numbers.astype("float64")
+        reasons[column] = reason.where(reason.notna(), None)
+    return pd.DataFrame(values), pd.DataFrame(reasons)

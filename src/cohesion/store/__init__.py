@@ -1,0 +1,4 @@
+"""Stores."""
+from cohesion.store.warehouse import Warehouse
+
+__all__ = ["Warehouse"]

@@ -1,0 +1,64 @@
+"""The warehouse schema (documented for users in ``docs/warehouse.md``).
+
+Every statement is idempotent so that opening an existing warehouse is a no-op. The
+version in ``meta`` lets a later release migrate a file written by an earlier one.
+"""
+
+SCHEMA_VERSION = "1"
+
+STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+    """CREATE TABLE IF NOT EXISTS vintages (
+        vintage INTEGER PRIMARY KEY, source TEXT, source_version TEXT, built_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS levels (
+        level TEXT PRIMARY KEY, label TEXT NOT NULL, kind TEXT NOT NULL,
+        dataset_id INTEGER, description TEXT)""",
+    """CREATE TABLE IF NOT EXISTS territories (
+        level TEXT NOT NULL, code TEXT NOT NULL, vintage INTEGER NOT NULL,
+        name TEXT NOT NULL, search_name TEXT NOT NULL, population BIGINT, siren TEXT,
+        kind TEXT, zone TEXT, dataset_id INTEGER,
+        PRIMARY KEY (level, code, vintage))""",
+    """CREATE TABLE IF NOT EXISTS memberships (
+        vintage INTEGER NOT NULL, level TEXT NOT NULL, code TEXT NOT NULL,
+        parent_level TEXT NOT NULL, parent_code TEXT NOT NULL, dataset_id INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS postcodes (
+        vintage INTEGER NOT NULL, level TEXT NOT NULL, code TEXT NOT NULL,
+        postcode TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS former_codes (
+        vintage INTEGER NOT NULL, level TEXT NOT NULL, code TEXT NOT NULL,
+        former_code TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS passages (
+        from_vintage INTEGER NOT NULL, from_code TEXT NOT NULL,
+        to_vintage INTEGER NOT NULL, to_code TEXT NOT NULL,
+        weight DOUBLE NOT NULL, kind TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS geometries (
+        level TEXT NOT NULL, code TEXT NOT NULL, vintage INTEGER NOT NULL,
+        geometry BLOB NOT NULL, area_km2 DOUBLE, area_crs TEXT, source TEXT,
+        dataset_id INTEGER, PRIMARY KEY (level, code, vintage))""",
+    "CREATE SEQUENCE IF NOT EXISTS dataset_ids START 1",
+    """CREATE TABLE IF NOT EXISTS datasets (
+        dataset_id INTEGER PRIMARY KEY, name TEXT NOT NULL, importer TEXT NOT NULL,
+        title TEXT, producer TEXT, source TEXT, licence TEXT, url TEXT,
+        vintage INTEGER, periods TEXT[], file_name TEXT, checksum TEXT NOT NULL,
+        size BIGINT, rows BIGINT, imported_at TIMESTAMP NOT NULL, notes TEXT)""",
+    """CREATE TABLE IF NOT EXISTS variables (
+        variable TEXT PRIMARY KEY, label TEXT, unit TEXT, additive BOOLEAN,
+        source_column TEXT)""",
+    """CREATE TABLE IF NOT EXISTS observations (
+        variable TEXT NOT NULL, level TEXT NOT NULL, code TEXT NOT NULL,
+        vintage INTEGER NOT NULL, period TEXT NOT NULL, value DOUBLE, missing TEXT,
+        dataset_id INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS equipments (
+        dataset_id INTEGER NOT NULL, typequ TEXT NOT NULL, domain TEXT NOT NULL,
+        label TEXT, longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL, code_commune TEXT)""",
+    """CREATE TABLE IF NOT EXISTS grid_cells (
+        dataset_id INTEGER NOT NULL, cell_id TEXT NOT NULL, geometry BLOB NOT NULL,
+        crs TEXT NOT NULL, properties JSON)""",
+)
+
+#: Reasons a value is missing, as INSEE marks them in its files.
+MISSING_REASONS = {
+    "s": "secret",        # secret statistique
+    "nd": "not_available",  # non disponible
+    "": "empty",          # cellule vide
+}

@@ -1,0 +1,256 @@
+"""The embedded analytical store: one DuckDB file, no server.
+
+:class:`Warehouse` is the single object every interface talks to. It owns the
+connection, creates the schema, and makes every import a transaction: either the whole
+file lands or nothing changes.
+
+Examples
+--------
+>>> wh = Warehouse(":memory:")
+>>> wh.query("SELECT count(*) AS n FROM territories")["n"].item()
+0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from cohesion.errors import CohesionError, ReferentielMissingError
+from cohesion.store.schema import SCHEMA_VERSION, STATEMENTS
+
+OBSERVATION_COLUMNS = ["variable", "level", "code", "vintage", "period", "value", "missing"]
+
+
+@dataclass
+class DatasetInfo:
+    """Provenance of one imported file, stored in the ``datasets`` table.
+
+    ``name`` is the catalogue name (for example ``comparateur``); ``importer`` the
+    importer that read it. A file is identified by its SHA-256 ``checksum``.
+    """
+
+    name: str
+    importer: str
+    checksum: str
+    title: str | None = None
+    producer: str | None = None
+    source: str | None = None
+    licence: str | None = None
+    url: str | None = None
+    vintage: int | None = None
+    periods: list[str] = field(default_factory=list)
+    file_name: str | None = None
+    size: int | None = None
+    rows: int | None = None
+    notes: str | None = None
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Warehouse:
+    """An embedded DuckDB warehouse.
+
+    Parameters
+    ----------
+    path : str or Path
+        The DuckDB file (created if missing, with its folder), or ``":memory:"``.
+    read_only : bool
+        Open without the write lock, so several readers can share the file.
+    """
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else None
+        if self.path is not None and not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = duckdb.connect(str(path), read_only=read_only)
+        if not read_only:
+            for statement in STATEMENTS:
+                self.connection.execute(statement)
+            self.connection.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction: commit if it succeeds, roll back otherwise."""
+        self.connection.execute("BEGIN TRANSACTION")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run a read query and return a DataFrame."""
+        return self.connection.execute(sql, params or []).df()
+
+    def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+        """Append a DataFrame to a table, matching columns by name."""
+        if frame.empty:
+            return
+        self.connection.register("_incoming", frame)
+        try:
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            self.connection.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
+        finally:
+            self.connection.unregister("_incoming")
+
+    # -- référentiel ------------------------------------------------------------------
+
+    def vintages(self) -> list[int]:
+        """Geography vintages whose référentiel has been built."""
+        return [int(v) for v in self.query("SELECT vintage FROM vintages ORDER BY 1")["vintage"]]
+
+    def require_vintage(self, vintage: int) -> int:
+        """Return ``vintage`` if its référentiel is built, else raise a helpful error."""
+        if vintage not in self.vintages():
+            built = ", ".join(map(str, self.vintages())) or "none"
+            raise ReferentielMissingError(
+                f"the référentiel of {vintage} is not in the warehouse (built: {built}); "
+                "run `cohesion build`")
+        return vintage
+
+    # -- datasets ---------------------------------------------------------------------
+
+    def find_dataset(self, importer: str, checksum: str) -> dict[str, Any] | None:
+        """The dataset already imported from a file with this checksum, if any."""
+        found = self.query("SELECT * FROM datasets WHERE importer = ? AND checksum = ?",
+                           [importer, checksum])
+        return None if found.empty else found.iloc[0].to_dict()
+
+    def register_dataset(self, info: DatasetInfo) -> int:
+        """Insert a dataset row (inside the caller's transaction) and return its id."""
+        dataset_id = int(self.connection.execute("SELECT nextval('dataset_ids')").fetchone()[0])
+        self.connection.execute(
+            """INSERT INTO datasets (dataset_id, name, importer, title, producer, source,
+               licence, url, vintage, periods, file_name, checksum, size, rows, imported_at,
+               notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [dataset_id, info.name, info.importer, info.title, info.producer, info.source,
+             info.licence, info.url, info.vintage, info.periods, info.file_name,
+             info.checksum, info.size, info.rows, datetime.now(UTC).replace(tzinfo=None),
+             info.notes])
+        return dataset_id
+
+    def datasets(self) -> pd.DataFrame:
+        """Every imported dataset with its provenance, newest first."""
+        return self.query("SELECT * FROM datasets ORDER BY imported_at DESC, dataset_id DESC")
+
+    # -- observations -----------------------------------------------------------------
+
+    def write_observations(self, dataset_id: int, frame: pd.DataFrame,
+                           replace: bool = False) -> tuple[int, int]:
+        """Add observations (inside the caller's transaction).
+
+        Observations are keyed by variable × level × vintage × period × code, so that
+        importing a new year adds a period without touching the others. A series
+        (variable × level × vintage × period) that another dataset already holds is:
+
+        - merged if no value differs (INSEE publishes Filosofi figures both in the
+          Filosofi file and in the Comparateur de territoires): identical values are
+          kept once, and a value one source gives where the other has it missing fills
+          the gap (the row then names the dataset it came from);
+        - refused if any value differs, unless ``replace`` is true, so two sources are
+          never mixed silently.
+
+        Returns
+        -------
+        written, skipped : int
+            Observations written or filled, and observations skipped as duplicates.
+        """
+        frame = frame[OBSERVATION_COLUMNS].assign(dataset_id=dataset_id)
+        self.connection.register("_incoming_obs", frame)
+        try:
+            differing = self.connection.execute(
+                """SELECT n.variable, n.level, n.vintage, n.period,
+                          bool_or(o.value <> n.value) AS differs,
+                          any_value(o.dataset_id) AS dataset_id
+                   FROM _incoming_obs n
+                   LEFT JOIN observations o USING (variable, level, vintage, period, code)
+                   WHERE (n.variable, n.level, n.vintage, n.period) IN
+                         (SELECT (variable, level, vintage, period) FROM observations)
+                   GROUP BY ALL""").df()
+            if not replace and differing["differs"].any():
+                first = differing[differing["differs"]].iloc[0]
+                raise CohesionError(
+                    f"{int(differing['differs'].sum())} series already hold other values "
+                    f"from another dataset, for example {first['variable']} at level "
+                    f"{first['level']}, vintage {first['vintage']}, period {first['period']} "
+                    f"(dataset {first['dataset_id']}); import with replace to overwrite them")
+            series = "(variable, level, vintage, period)"
+            if replace:
+                self.connection.execute(
+                    f"DELETE FROM observations WHERE {series} IN "
+                    f"(SELECT DISTINCT {series} FROM _incoming_obs)")
+                skipped = 0
+            else:
+                skipped = int(self.connection.execute(
+                    f"SELECT count(*) FROM _incoming_obs WHERE {series} IN "
+                    f"(SELECT DISTINCT {series} FROM observations)").fetchone()[0])
+                filled = self.connection.execute(
+                    """UPDATE observations o SET value = n.value, missing = NULL,
+                       dataset_id = n.dataset_id FROM _incoming_obs n
+                       WHERE o.variable = n.variable AND o.level = n.level
+                       AND o.vintage = n.vintage AND o.period = n.period AND o.code = n.code
+                       AND o.value IS NULL AND n.value IS NOT NULL""").fetchone()[0]
+                skipped -= int(filled)
+                self.connection.execute(
+                    f"""INSERT INTO observations SELECT n.variable, n.level, n.code,
+                        n.vintage, n.period, n.value, n.missing, n.dataset_id
+                        FROM _incoming_obs n ANTI JOIN observations o
+                        USING (variable, level, vintage, period, code)
+                        WHERE (n.variable, n.level, n.vintage, n.period) IN
+                        (SELECT DISTINCT {series} FROM observations)""")
+            self.connection.execute(
+                f"""INSERT INTO observations SELECT variable, level, code, vintage, period,
+                    value, missing, dataset_id FROM _incoming_obs
+                    WHERE {series} NOT IN (SELECT DISTINCT {series} FROM observations)""")
+        finally:
+            self.connection.unregister("_incoming_obs")
+        return len(frame) - skipped, skipped
+
+    def write_variables(self, variables: pd.DataFrame) -> None:
+        """Record or update the description of variables (label, unit, additivity)."""
+        self.connection.register("_incoming_vars", variables)
+        try:
+            self.connection.execute(
+                "INSERT OR REPLACE INTO variables SELECT variable, label, unit, additive, "
+                "source_column FROM _incoming_vars")
+        finally:
+            self.connection.unregister("_incoming_vars")
+
+    def summary(self) -> pd.DataFrame:
+        """Row counts of the main tables, for a quick look at what the warehouse holds."""
+        tables = ["vintages", "territories", "memberships", "geometries", "passages",
+                  "datasets", "observations", "equipments", "grid_cells"]
+        counts = {t: self.connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in tables}
+        return pd.DataFrame({"table": list(counts), "rows": list(counts.values())})

@@ -1,0 +1,228 @@
+"""Passage tables between geography vintages, and conversion of values through them.
+
+Communes merge (communes nouvelles) and, more rarely, split (a commune déléguée is
+restored as a commune). A passage table lists, for each commune of vintage *a*, the
+communes of vintage *b* it became, with the share of it that went to each:
+
+======  ======  ======  =====
+from    to      weight  kind
+======  ======  ======  =====
+27058   27676   1.0     merge
+60054   60054   0.71    split
+60054   60694   0.29    split
+======  ======  ======  =====
+
+Tables between adjacent vintages are derived from the référentiel itself: the
+``anciensCodes`` of each commune (mergers) and the communes déléguées and associées of
+the earlier vintage (splits). Tables between distant vintages are compositions of
+adjacent ones, backwards as well as forwards.
+
+Converting a count sums it over merged communes and shares it over split ones in
+proportion to their legal population in the target vintage; integer counts are shared
+with the largest-remainder method so that totals are preserved exactly. A ratio is
+converted by converting its numerator and denominator (see
+:mod:`cohesion.indicators`), never by averaging ratios.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+PASSAGE_COLUMNS = ["from_vintage", "from_code", "to_vintage", "to_code", "weight", "kind"]
+
+
+def adjacent_passage(
+    old: pd.DataFrame, new: pd.DataFrame, new_former_codes: pd.DataFrame
+) -> pd.DataFrame:
+    """Derive the commune passage table from one vintage to a later one.
+
+    Parameters
+    ----------
+    old, new : DataFrame
+        Communes of the earlier and later vintage: columns ``level`` (``COM``, ``COMD``,
+        ``COMA``), ``code``, ``vintage``, ``population``, and for COMD/COMA ``parent``
+        (the commune they belong to).
+    new_former_codes : DataFrame
+        ``code``, ``former_code``: the ``anciensCodes`` of the later vintage's communes.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``from_vintage, from_code, to_vintage, to_code, weight, kind`` where kind
+        is ``same``, ``merge`` or ``split``. The weights of one ``from_code`` sum to 1.
+
+    Raises
+    ------
+    ValueError
+        If a commune of the earlier vintage has no successor (the référentiel would be
+        inconsistent: a commune never disappears without a trace in ``anciensCodes``).
+    """
+    old_vintage, new_vintage = int(old["vintage"].iloc[0]), int(new["vintage"].iloc[0])
+    old_communes = set(old.loc[old["level"] == "COM", "code"])
+    parent_of = dict(zip(old.loc[old["level"] != "COM", "code"],
+                         old.loc[old["level"] != "COM", "parent"], strict=True))
+    new_communes = new.loc[new["level"] == "COM", ["code", "population"]]
+
+    candidates = pd.concat([
+        pd.DataFrame({"to_code": new_communes["code"], "origin": new_communes["code"]}),
+        new_former_codes.rename(columns={"code": "to_code", "former_code": "origin"})[
+            ["to_code", "origin"]],
+    ])
+    candidates = candidates[candidates["to_code"].isin(new_communes["code"])]
+    in_old = candidates["origin"].isin(old_communes)
+    from_parent = candidates["origin"].map(parent_of)
+    # anciensCodes list a commune's whole history: a commune déléguée that kept its
+    # attachment is not a change between these two vintages
+    new_parent_of = new.loc[new["level"] != "COM"].drop_duplicates("code").set_index("code")[
+        "parent"]
+    unchanged = from_parent.notna() & (candidates["origin"].map(new_parent_of) == from_parent)
+    from_parent = from_parent.mask(unchanged)
+    candidates["from_code"] = candidates["origin"].where(in_old, from_parent)
+    links = candidates.dropna(subset=["from_code"])[["from_code", "to_code"]].drop_duplicates()
+
+    missing = sorted(old_communes - set(links["from_code"]))
+    if missing:
+        raise ValueError(
+            f"communes of {old_vintage} with no successor in {new_vintage}: "
+            f"{', '.join(missing[:20])}"
+        )
+    population = new_communes.set_index("code")["population"].astype("float64")
+    links = links.assign(population=links["to_code"].map(population).fillna(0.0))
+    targets = links.groupby("from_code")["to_code"].transform("size")
+    sources = links.groupby("to_code")["from_code"].transform("size")
+    total = links.groupby("from_code")["population"].transform("sum")
+    share = np.where(total > 0, links["population"] / total.where(total > 0, 1.0),
+                     1.0 / targets)
+    links["weight"] = np.where(targets == 1, 1.0, share)
+    links["kind"] = np.select(
+        [targets > 1, sources > 1, links["from_code"] != links["to_code"]],
+        ["split", "merge", "recode"], default="same",
+    )
+    links["from_vintage"], links["to_vintage"] = old_vintage, new_vintage
+    return links[PASSAGE_COLUMNS].sort_values(["from_code", "to_code"]).reset_index(drop=True)
+
+
+def invert(passage: pd.DataFrame, from_population: pd.Series) -> pd.DataFrame:
+    """Return the passage table of the opposite direction.
+
+    A merge read backwards is a split: the merged commune is shared among its former
+    communes in proportion to their legal population (``from_population``, indexed by
+    code, in the *earlier* vintage).
+    """
+    back = passage.rename(columns={"from_code": "to_code", "to_code": "from_code",
+                                   "from_vintage": "to_vintage", "to_vintage": "from_vintage"})
+    pop = back["to_code"].map(from_population).astype("float64").fillna(0.0)
+    # the share of the later commune that came from each earlier one
+    contribution = pop * back["weight"]
+    total = contribution.groupby(back["from_code"]).transform("sum")
+    count = back.groupby("from_code")["to_code"].transform("size")
+    back["weight"] = np.where(total > 0, contribution / total.where(total > 0, 1.0), 1.0 / count)
+    back["kind"] = back["kind"].replace({"merge": "split", "split": "merge"})
+    return back[PASSAGE_COLUMNS].sort_values(["from_code", "to_code"]).reset_index(drop=True)
+
+
+def compose(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
+    """Chain two passage tables (a → b then b → c) into one (a → c)."""
+    joined = first.merge(second, left_on="to_code", right_on="from_code",
+                         suffixes=("", "_next"))
+    joined["weight"] = joined["weight"] * joined["weight_next"]
+    grouped = joined.groupby(["from_code", "to_code_next"], as_index=False).agg(
+        weight=("weight", "sum"), kinds=("kind", set), kinds_next=("kind_next", set))
+    kinds = grouped["kinds"].combine(grouped["kinds_next"], lambda a, b: a | b)
+    count_to = grouped.groupby("from_code")["to_code_next"].transform("size")
+    count_from = grouped.groupby("to_code_next")["from_code"].transform("size")
+    grouped["kind"] = np.select(
+        [count_to > 1, count_from > 1,
+         grouped["from_code"] != grouped["to_code_next"],
+         kinds.map(lambda k: k != {"same"})],
+        ["split", "merge", "recode", "same"], default="same")
+    return pd.DataFrame({
+        "from_vintage": first["from_vintage"].iloc[0],
+        "from_code": grouped["from_code"],
+        "to_vintage": second["to_vintage"].iloc[0],
+        "to_code": grouped["to_code_next"],
+        "weight": grouped["weight"],
+        "kind": grouped["kind"],
+    }).sort_values(["from_code", "to_code"]).reset_index(drop=True)
+
+
+@dataclass
+class Conversion:
+    """Values converted to another vintage, with what could not be converted.
+
+    Attributes
+    ----------
+    values : Series
+        Converted values indexed by commune code of the target vintage.
+    unmatched : list of str
+        Input codes that are not communes of the source vintage; their values are left
+        out of ``values`` and must be reported to the user.
+    approximated : list of str
+        Target codes whose value was shared from a split commune (an estimate).
+    """
+
+    values: pd.Series
+    unmatched: list[str] = field(default_factory=list)
+    approximated: list[str] = field(default_factory=list)
+
+
+def convert_counts(values: pd.Series, passage: pd.DataFrame) -> Conversion:
+    """Convert a count (an additive quantity) through a passage table.
+
+    Parameters
+    ----------
+    values : Series
+        Values indexed by commune code of the passage's source vintage. Missing values
+        (NaN) make the communes they reach missing too: a sum with an unknown part is
+        unknown.
+    passage : DataFrame
+        A passage table (see :func:`adjacent_passage`, :func:`compose`).
+
+    Returns
+    -------
+    Conversion
+        If every value is an integer, shares of split communes are rounded with the
+        largest-remainder method, so the converted total equals the input total exactly.
+
+    Examples
+    --------
+    >>> passage = pd.DataFrame({"from_vintage": 2023, "from_code": ["A", "A", "B"],
+    ...     "to_vintage": 2024, "to_code": ["A", "C", "A"], "weight": [0.5, 0.5, 1.0],
+    ...     "kind": ["split", "split", "merge"]})
+    >>> convert_counts(pd.Series({"A": 3, "B": 10}), passage).values.to_dict()
+    {'A': 12.0, 'C': 1.0}
+    """
+    known = values.index.isin(passage["from_code"])
+    unmatched = sorted(map(str, values.index[~known]))
+    values = values[known]
+    rows = passage[passage["from_code"].isin(values.index)]
+    source = values.reindex(rows["from_code"]).to_numpy(dtype="float64")
+    shares = source * rows["weight"].to_numpy()
+    finite = source[np.isfinite(source)]
+    if finite.size and np.all(finite == np.round(finite)):
+        shares = _largest_remainder(shares, rows["from_code"].to_numpy(), source)
+    converted = pd.Series(shares, index=rows["to_code"].to_numpy()).groupby(level=0).sum(
+        min_count=1)
+    # a target reached by a missing value is missing
+    has_missing = pd.Series(np.isnan(source), index=rows["to_code"].to_numpy()).groupby(
+        level=0).any()
+    converted[has_missing.reindex(converted.index).to_numpy()] = np.nan
+    approximated = sorted(set(rows.loc[rows["kind"] == "split", "to_code"]))
+    return Conversion(converted.sort_index(), unmatched, approximated)
+
+
+def _largest_remainder(shares: np.ndarray, groups: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Round ``shares`` to integers so that each group still sums to its total."""
+    floors = np.floor(shares)
+    frame = pd.DataFrame({"group": groups, "floor": floors, "rest": shares - floors,
+                          "total": totals})
+    frame = frame[np.isfinite(frame["total"])]
+    missing = frame["total"] - frame.groupby("group")["floor"].transform("sum")
+    rank = frame.sort_values("rest", ascending=False, kind="stable").groupby("group").cumcount()
+    frame["floor"] += (rank.reindex(frame.index) < missing.round()).astype(float)
+    result = shares.copy()
+    result[frame.index.to_numpy()] = frame["floor"].to_numpy()
+    return result

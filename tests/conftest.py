@@ -1,0 +1,52 @@
+"""Shared fixtures: a référentiel built once per test session from the real packages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cohesion.config import node_modules
+from cohesion.store import Warehouse
+from cohesion.territory.build import build_referentiel
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared(relative: str) -> Path:
+    """Path of a real data file in ../shared/data (skip if the folder is absent)."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.fail(f"real data file missing: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse file holding the référentiel of every vintage (built once)."""
+    path = tmp_path_factory.mktemp("warehouse") / "referentiel.duckdb"
+    with Warehouse(path) as warehouse:
+        build_referentiel(warehouse, node_modules())
+    return path
+
+
+@pytest.fixture
+def warehouse(built_warehouse_file: Path, tmp_path: Path) -> Warehouse:
+    """A private copy of the built warehouse, safe to write to."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse_file, copy)
+    with Warehouse(copy) as opened:
+        yield opened
+
+
+def table_fingerprint(warehouse: Warehouse) -> dict[str, int]:
+    """Row counts and a content hash of every table, to check nothing changed."""
+    tables = warehouse.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    )["table_name"]
+    return {
+        name: warehouse.connection.execute(
+            f"SELECT count(*), coalesce(sum(hash(t.*)), 0) FROM {name} t").fetchone()
+        for name in tables
+    }
