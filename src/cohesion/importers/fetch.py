@@ -1,0 +1,757 @@
+"""Download an official file of the catalogue, verify it, and import it.
+
+:func:`fetch` is what ``cohesion fetch NAME`` does: look the name up in the
+:mod:`~cohesion.importers.catalogue`, download the file (only when asked: nothing here
+runs on its own), check that what arrived is the file and not an error page or half of
+it, take the data file out of its archive, and import it with
+:func:`~cohesion.importers.base.run_import`, recording the official address as
+provenance.
+
+Local layout: everything about entry ``NAME`` lives in ``DEST/NAME/``: the downloaded
+file, the data file(s) taken out of the archive, and ``download.json`` recording the
+address, size and SHA-256 of each. A later fetch that finds these files intact does not
+download again; :func:`run_import` then sees the same checksum and does nothing.
+
+Mirrors: with ``base_url`` (or the ``COHESION_MIRROR`` environment variable), the
+address ``https://HOST/PATH`` is requested as ``BASE_URL/HOST/PATH``, the layout that
+``wget --force-directories`` produces, so a mirror is a plain folder served by any web
+server (or a ``file://`` folder on a shared drive).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import importlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import unquote, urlsplit
+from urllib.request import Request, urlopen
+
+from cohesion.errors import CohesionError
+from cohesion.importers.base import Importer, ImportReport, run_import
+from cohesion.importers.catalogue import Catalogue, CatalogueEntry, load_catalogue
+from cohesion.store.warehouse import Warehouse, file_checksum
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called as ``progress(bytes_done, bytes_total)``; the total is None when unknown."""
+
+MIRROR_ENV = "COHESION_MIRROR"
+DEFAULT_TIMEOUT = 60.0
+MANIFEST = "download.json"
+USER_AGENT = "cohesion-fetch/0.1 (observatoire de la cohesion des territoires)"
+_CHUNK = 1 << 18
+# Modules that hold importers, looked up lazily by default_importers() so that the
+# catalogue and this module load even when an optional importer module is missing.
+IMPORTER_MODULES = ("insee", "iris", "bpe", "grid", "qpv", "zonings", "table")
+
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
+    "xlsx": (b"PK\x03\x04",),
+    "xls": (b"\xd0\xcf\x11\xe0",),
+    "gpkg": (b"SQLite format 3\x00",),
+    "shp": (b"\x00\x00\x27\x0a",),
+    "parquet": (b"PAR1",),
+}
+_SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
+
+
+class FetchError(CohesionError):
+    """A download that failed or was refused; nothing was imported.
+
+    Attributes
+    ----------
+    name : str
+        Catalogue name of the dataset.
+    url : str
+        Address requested (the mirror's when a mirror was used).
+    """
+
+    def __init__(self, name: str, url: str, message: str) -> None:
+        self.name = name
+        self.url = url
+        super().__init__(f"{name}: {message} [{url}]")
+
+
+@dataclass
+class Download:
+    """Files of one catalogue entry on disk, verified.
+
+    Attributes
+    ----------
+    entry : CatalogueEntry
+        What was fetched.
+    url : str
+        Address requested (official or mirror).
+    path : Path
+        The downloaded file (the archive, or the data file itself).
+    files : list of Path
+        The data file first, then its companions (``.dbf``, ``.shx``… of a shapefile).
+    size : int
+        Size of the downloaded file in bytes.
+    sha256 : str
+        SHA-256 of the downloaded file.
+    downloaded : bool
+        False when valid files were already there and nothing was requested.
+    """
+
+    entry: CatalogueEntry
+    url: str
+    path: Path
+    files: list[Path]
+    size: int
+    sha256: str
+    downloaded: bool
+
+    @property
+    def data_file(self) -> Path:
+        """The file the importer reads."""
+        return self.files[0]
+
+
+@dataclass
+class FetchReport:
+    """What :func:`fetch` did.
+
+    Attributes
+    ----------
+    name : str
+        Catalogue name.
+    url : str
+        Official address, recorded as the dataset's provenance.
+    download : Download
+        The files on disk and whether they were downloaded this time.
+    imported : ImportReport
+        The import (``already_imported`` when the same file was imported before).
+    notes : list of str
+        Warnings for the user (French), e.g. an address the catalogue could not check.
+    """
+
+    name: str
+    url: str
+    download: Download
+    imported: ImportReport
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def downloaded(self) -> bool:
+        """Whether the file was downloaded this time."""
+        return self.download.downloaded
+
+
+# -- addresses ------------------------------------------------------------------------
+
+
+def mirror_path(url: str) -> PurePosixPath:
+    """Relative path of an official address on a mirror: ``HOST/PATH``.
+
+    The host is kept so that files of different producers never collide; the query
+    string is dropped, a static mirror cannot serve it.
+
+    Examples
+    --------
+    >>> str(mirror_path("https://www.insee.fr/fr/statistiques/fichier/1/a.zip"))
+    'www.insee.fr/fr/statistiques/fichier/1/a.zip'
+    """
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"not an absolute address: {url!r}")
+    return PurePosixPath(parts.hostname.lower()) / unquote(parts.path).lstrip("/")
+
+
+def mirror_url(url: str, base_url: str) -> str:
+    """Address of ``url`` on the mirror ``base_url`` (``BASE_URL/HOST/PATH``)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"not an absolute address: {url!r}")
+    # The path keeps its percent-encoding, as the catalogue spells it.
+    return f"{base_url.rstrip('/')}/{parts.hostname.lower()}{parts.path}"
+
+
+def resolve_base_url(base_url: str | None) -> str | None:
+    """The mirror to use: ``base_url``, else ``$COHESION_MIRROR``, else None (official)."""
+    chosen = base_url if base_url is not None else os.environ.get(MIRROR_ENV) or None
+    if chosen is None:
+        return None
+    parts = urlsplit(chosen)
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file"
+                                                        and not parts.hostname):
+        source = "base_url" if base_url is not None else MIRROR_ENV
+        raise CohesionError(f"{source} {chosen!r} is not a mirror address "
+                            "(expected http://host[/prefix], https://… or file:///folder)")
+    return chosen
+
+
+# -- importers ------------------------------------------------------------------------
+
+
+def default_importers() -> dict[str, Importer]:
+    """Every importer available in this installation, by ``name``.
+
+    Importer modules that are not installed are skipped; any other import problem is
+    raised, since hiding it would turn a bug into a confusing "importer not found".
+    """
+    for module in IMPORTER_MODULES:
+        qualified = f"cohesion.importers.{module}"
+        try:
+            importlib.import_module(qualified)
+        except ModuleNotFoundError as error:
+            if error.name != qualified:
+                raise
+    registry: dict[str, Importer] = {}
+    pending = list(Importer.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        name = getattr(cls, "name", None)
+        if isinstance(name, str) and name not in registry:
+            registry[name] = cls()
+    return registry
+
+
+# -- download -------------------------------------------------------------------------
+
+
+def download(entry: CatalogueEntry | str, dest_dir: Path | str, *,
+             base_url: str | None = None, progress: ProgressCallback | None = None,
+             timeout: float = DEFAULT_TIMEOUT, refresh: bool = False,
+             catalogue: Catalogue | None = None) -> Download:
+    """Download and verify the files of one catalogue entry, without importing.
+
+    Parameters
+    ----------
+    entry : CatalogueEntry or str
+        The entry, or its name in ``catalogue``.
+    dest_dir : Path or str
+        Folder of downloads; the entry's files go to ``dest_dir/NAME/``.
+    base_url : str, optional
+        Mirror replacing the official host (see :func:`mirror_url`); defaults to
+        ``$COHESION_MIRROR``, else the official address.
+    progress : callable, optional
+        ``progress(bytes_done, bytes_total)`` during the download.
+    timeout : float
+        Seconds to wait for the connection and for each read.
+    refresh : bool
+        Download even if valid files are already there (the producer replaced the file
+        at the same address).
+    catalogue : Catalogue, optional
+        Where to look ``entry`` up (default: the shipped catalogue).
+
+    Returns
+    -------
+    Download
+
+    Raises
+    ------
+    FetchError
+        HTTP error, connection refused, timeout, web page instead of data, truncated or
+        empty download, size or checksum mismatch, corrupt archive, missing member.
+        No partial or unverified file is left in ``dest_dir``.
+    """
+    if isinstance(entry, str):
+        entry = (catalogue or load_catalogue())[entry]
+    folder = Path(dest_dir) / entry.name
+    mirror = resolve_base_url(base_url)
+    url = mirror_url(entry.url, mirror) if mirror else entry.url
+    if not refresh:
+        cached = _cached(entry, folder, url)
+        if cached is not None:
+            return cached
+    folder.mkdir(parents=True, exist_ok=True)
+    with _temporary(folder, entry.file_name) as partial:
+        size, sha256 = _transfer(entry, url, partial, progress, timeout,
+                                 via_mirror=mirror is not None)
+        with _extracted(entry, url, partial, folder) as members:
+            # Everything verified: move into place. The manifest, written last, is what
+            # vouches for these files: after a crash before it, the next fetch does not
+            # trust them and checks or downloads again.
+            final_files = []
+            for temporary, name, _, _ in members:
+                target = folder / name
+                os.replace(temporary, target)
+                final_files.append(target)
+            target = folder / entry.file_name
+            os.replace(partial, target)
+            member_records = [{"file": name, "size": msize, "sha256": msha}
+                              for _, name, msize, msha in members]
+    files = final_files or [target]
+    _write_manifest(folder, {
+        "name": entry.name, "url": entry.url, "download_url": url, "file": entry.file_name,
+        "size": size, "sha256": sha256, "members": member_records,
+        "downloaded_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    return Download(entry, url, target, files, size, sha256, True)
+
+
+def fetch(name: str, warehouse: Warehouse, dest_dir: Path | str, *,
+          base_url: str | None = None, progress: ProgressCallback | None = None,
+          importer_registry: Mapping[str, Importer] | None = None,
+          catalogue: Catalogue | None = None, timeout: float = DEFAULT_TIMEOUT,
+          refresh: bool = False, replace: bool = False) -> FetchReport:
+    """Download (if needed), verify and import one official file of the catalogue.
+
+    Parameters
+    ----------
+    name : str
+        Catalogue name, e.g. ``filosofi-communes-2020``.
+    warehouse : Warehouse
+        Where to import.
+    dest_dir : Path or str
+        Folder of downloads (see :func:`download`).
+    base_url : str, optional
+        Mirror replacing the official host; defaults to ``$COHESION_MIRROR``.
+    progress : callable, optional
+        ``progress(bytes_done, bytes_total)`` during the download.
+    importer_registry : Mapping, optional
+        Importer name → importer instance; defaults to :func:`default_importers`.
+    catalogue : Catalogue, optional
+        Default: the shipped catalogue.
+    timeout : float
+        Seconds to wait for the connection and for each read.
+    refresh : bool
+        Download again even if valid files are already there.
+    replace : bool
+        Passed to the import: replace values another dataset already holds.
+
+    Returns
+    -------
+    FetchReport
+        Fetching twice downloads and imports once: the second report has
+        ``downloaded`` false and ``imported.already_imported`` true.
+
+    Raises
+    ------
+    UnknownDatasetError
+        ``name`` is not in the catalogue (close names are suggested).
+    FetchError
+        The importer is unavailable or the download failed verification; the
+        warehouse is unchanged.
+    InputFileError
+        The importer refused the file; the warehouse is unchanged.
+    """
+    catalogue = catalogue or load_catalogue()
+    entry = catalogue[name]
+    registry = default_importers() if importer_registry is None else importer_registry
+    importer = registry.get(entry.importer)
+    if importer is None:
+        # Checked before downloading: no point fetching 1 GB that cannot be read.
+        available = ", ".join(sorted(registry)) or "none"
+        raise FetchError(entry.name, entry.url,
+                         f"needs the importer {entry.importer!r}, which is not available "
+                         f"(available: {available})")
+    files = download(entry, dest_dir, base_url=base_url, progress=progress, timeout=timeout,
+                     refresh=refresh)
+    imported = run_import(warehouse, importer, files.data_file, name=entry.name,
+                          options=entry.import_options(replace=replace), url=entry.url)
+    notes = [] if entry.url_checked else [
+        "adresse du catalogue non vérifiée : contrôler le fichier sur la page du producteur"]
+    return FetchReport(entry.name, entry.url, files, imported, notes)
+
+
+# -- cache ----------------------------------------------------------------------------
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_manifest(folder: Path, data: dict[str, Any]) -> None:
+    with _temporary(folder, MANIFEST) as partial:
+        partial.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, folder / MANIFEST)
+
+
+def _intact(path: Path, size: int | None, sha256: str | None) -> bool:
+    """Whether ``path`` exists with this size and checksum (size first: it is free)."""
+    if sha256 is None or not path.is_file():
+        return False
+    if size is not None and path.stat().st_size != size:
+        return False
+    return file_checksum(path) == sha256
+
+
+def _cached(entry: CatalogueEntry, folder: Path, url: str) -> Download | None:
+    """The entry's files if already downloaded and intact, else None.
+
+    Without a catalogue checksum, the one recorded at download time is the reference:
+    it proves the file on disk is the one that was verified then.
+    """
+    manifest = _read_manifest(folder) or {}
+    if manifest.get("url") not in (None, entry.url) or manifest.get("file") not in (
+            None, entry.file_name):
+        return None  # the catalogue now points elsewhere
+    expected = entry.sha256 or manifest.get("sha256")
+    if entry.sha256 and manifest.get("sha256") not in (None, entry.sha256):
+        return None
+    path = folder / entry.file_name
+    size = entry.size or manifest.get("size")
+    if not _intact(path, size, expected):
+        return None
+    if not entry.archive:
+        return Download(entry, manifest.get("download_url", url), path, [path],
+                        path.stat().st_size, str(expected), False)
+    members = manifest.get("members") or []
+    files = [folder / m["file"] for m in members if isinstance(m, dict) and "file" in m]
+    if not files or not all(_intact(folder / m["file"], m.get("size"), m.get("sha256"))
+                            for m in members):
+        # The archive is good but its data files are missing or altered: take them out
+        # again rather than downloading.
+        with _extracted(entry, url, path, folder) as extracted:
+            files = []
+            for temporary, name, _, _ in extracted:
+                os.replace(temporary, folder / name)
+                files.append(folder / name)
+            manifest.update(
+                name=entry.name, url=entry.url, file=entry.file_name,
+                size=path.stat().st_size, sha256=expected,
+                members=[{"file": n, "size": s, "sha256": h} for _, n, s, h in extracted])
+            manifest.setdefault("download_url", url)
+        _write_manifest(folder, manifest)
+    return Download(entry, manifest.get("download_url", url), path, files,
+                    path.stat().st_size, str(expected), False)
+
+
+@contextlib.contextmanager
+def _temporary(folder: Path, name: str) -> Iterator[Path]:
+    """A hidden temporary file next to its final place, removed unless renamed.
+
+    Same folder, so that the final :func:`os.replace` is atomic.
+    """
+    handle, raw = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    os.close(handle)
+    path = Path(raw)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# -- transfer -------------------------------------------------------------------------
+
+
+def _looks_like_html(head: bytes) -> bool:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return (start.startswith((b"<!doctype html", b"<html"))
+            or (start.startswith((b"<?xml", b"<!--")) and b"<html" in start[:2048]))
+
+
+def _open(entry: CatalogueEntry, url: str, timeout: float, via_mirror: bool) -> Any:
+    """Open ``url``, turning every network failure into a :class:`FetchError`."""
+    request = Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
+    try:
+        return urlopen(request, timeout=timeout)
+    except HTTPError as error:
+        error.close()
+        if via_mirror:
+            hint = (f"the mirror does not serve it; it should hold the official file at "
+                    f"{mirror_path(entry.url)}")
+        elif error.code in (404, 410):
+            hint = "the producer may have moved the file" + (
+                f"; see {entry.page} and update the catalogue" if entry.page else "")
+        elif error.code >= 500:
+            hint = "the producer's server failed; try again later"
+        else:
+            hint = "the server refused the request"
+        raise FetchError(entry.name, url, f"HTTP {error.code} {error.reason}: {hint}"
+                         ) from error
+    except URLError as error:
+        raise _network_error(entry, url, error.reason, timeout) from error
+    except (TimeoutError, OSError, http.client.HTTPException) as error:
+        raise _network_error(entry, url, error, timeout) from error
+
+
+def _network_error(entry: CatalogueEntry, url: str, reason: Any, timeout: float,
+                   received: int | None = None) -> FetchError:
+    after = f" after {received} bytes" if received else ""
+    if isinstance(reason, TimeoutError):
+        message = f"no answer within {timeout:g} s{after} (timeout); try again or raise it"
+    elif isinstance(reason, ConnectionRefusedError):
+        host = urlsplit(url).netloc
+        message = f"connection refused by {host}: no server is listening there"
+    elif isinstance(reason, FileNotFoundError):
+        message = f"not found on the mirror (expected at {mirror_path(entry.url)})"
+    elif isinstance(reason, socket.gaierror):
+        message = f"unknown host {urlsplit(url).hostname!r} (offline, or a wrong mirror?)"
+    else:
+        message = f"download failed{after}: {reason}"
+    return FetchError(entry.name, url, message)
+
+
+def _transfer(entry: CatalogueEntry, url: str, partial: Path,
+              progress: ProgressCallback | None, timeout: float,
+              via_mirror: bool) -> tuple[int, str]:
+    """Stream ``url`` into ``partial`` and verify it; return its size and SHA-256."""
+    response = _open(entry, url, timeout, via_mirror)
+    with response:
+        # file:// mirrors have no status; an HTTP 2xx other than 200 (204 No Content,
+        # 206 Partial Content) is not the whole file either.
+        status = getattr(response, "status", None)
+        if status is not None and status != 200:
+            raise FetchError(entry.name, url, f"unexpected HTTP status {status} "
+                             "(expected 200 with the file)")
+        content_type = response.headers.get_content_type() if response.headers else ""
+        if content_type in ("text/html", "application/xhtml+xml"):
+            raise FetchError(entry.name, url, f"the server sent a web page ({content_type}) "
+                             "instead of the file: the address probably moved"
+                             + (f"; see {entry.page}" if entry.page else ""))
+        announced = response.headers.get("Content-Length") if response.headers else None
+        total = int(announced) if announced and announced.strip().isdigit() else None
+        digest = hashlib.sha256()
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        try:
+            with partial.open("wb") as out:
+                while chunk := response.read(_CHUNK):
+                    if done == 0 and _looks_like_html(chunk[:4096]):
+                        raise FetchError(
+                            entry.name, url, "the server sent a web page instead of the "
+                            "file (an error or login page?)"
+                            + (f"; see {entry.page}" if entry.page else ""))
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+        except http.client.IncompleteRead as error:
+            done += len(error.partial)
+            raise FetchError(entry.name, url, _truncated(done, total)) from error
+        except (TimeoutError, OSError, http.client.HTTPException) as error:
+            raise _network_error(entry, url, error, timeout, received=done) from error
+    if total is not None and done != total:
+        raise FetchError(entry.name, url, _truncated(done, total))
+    if done == 0:
+        raise FetchError(entry.name, url, "the server sent an empty file")
+    if entry.size is not None and done != entry.size:
+        raise FetchError(entry.name, url, f"size mismatch: the catalogue expects "
+                         f"{entry.size} bytes, received {done}: the producer may have "
+                         "published a new version; check it and update the catalogue")
+    sha256 = digest.hexdigest()
+    if entry.sha256 is not None and sha256 != entry.sha256:
+        raise FetchError(entry.name, url, f"checksum mismatch: SHA-256 {sha256}, the "
+                         f"catalogue expects {entry.sha256}: the file was altered or "
+                         "replaced; it was not imported")
+    if not entry.archive:
+        _check_format(entry, url, partial, entry.format, entry.file_name)
+    return done, sha256
+
+
+def _truncated(done: int, total: int | None) -> str:
+    return (f"download truncated: received {done} of the {total} bytes announced "
+            "(Content-Length): the connection was cut; fetch again")
+
+
+def _check_format(entry: CatalogueEntry, url: str, path: Path, fmt: str, label: str) -> None:
+    """Refuse a file whose first bytes do not fit its declared format."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if _looks_like_html(head):
+        raise FetchError(entry.name, url, f"{label} is a web page, not {fmt} data")
+    magic = _MAGIC.get(fmt)
+    if magic is not None and not head.startswith(magic):
+        raise FetchError(entry.name, url, f"{label} is not a {fmt} file (its first bytes "
+                         f"are {head[:8]!r})")
+    if fmt in ("geojson", "json"):
+        if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+            raise FetchError(entry.name, url, f"{label} is not JSON")
+    elif fmt == "csv" and b"\x00" in head:
+        raise FetchError(entry.name, url, f"{label} is binary, not a CSV file")
+
+
+# -- archives -------------------------------------------------------------------------
+
+
+_Extracted = list[tuple[Path, str, int, str]]
+"""Temporary path, final file name, size and SHA-256 of each extracted data file."""
+
+
+@contextlib.contextmanager
+def _extracted(entry: CatalogueEntry, url: str, archive: Path,
+               folder: Path) -> Iterator[_Extracted]:
+    """Take the entry's data file(s) out of ``archive`` into temporary files.
+
+    Each level of ``entry.member`` selects exactly one member; the last level's
+    member comes with its shapefile companions. Temporary files that the caller did
+    not move into place are removed on exit, whatever happens.
+    """
+    if not entry.archive:
+        yield []
+        return
+    created: list[Path] = []
+    try:
+        current, label = archive, entry.file_name
+        result: _Extracted = []
+        for level, pattern in enumerate(entry.member):
+            last = level == len(entry.member) - 1
+            names = _members(entry, url, current, label)
+            matches = [n for n in names if entry.matches_member(level, n)]
+            if not matches:
+                shown = ", ".join(names[:15]) + (", …" if len(names) > 15 else "")
+                raise FetchError(entry.name, url, f"no file matching {pattern!r} in {label} "
+                                 f"(it holds: {shown or 'nothing'})")
+            if len(matches) > 1:
+                raise FetchError(entry.name, url, f"several files match {pattern!r} in "
+                                 f"{label}: {', '.join(matches)}; the catalogue pattern "
+                                 "must select one")
+            wanted = [matches[0]]
+            if last and matches[0].lower().endswith(".shp"):
+                stem = matches[0][:-4].lower()
+                wanted += [n for n in names if n != matches[0]
+                           and n.lower().rsplit(".", 1)[0] == stem]
+            extracted = []
+            for member in wanted:
+                target_name = PurePosixPath(member).name
+                handle, raw = tempfile.mkstemp(dir=folder, prefix=f".{target_name}.",
+                                               suffix=".part")
+                os.close(handle)
+                temporary = Path(raw)
+                created.append(temporary)
+                size, sha256 = _extract_member(entry, url, current, member, temporary)
+                extracted.append((temporary, target_name, size, sha256))
+            if last:
+                data = extracted[0]
+                _check_format(entry, url, data[0], entry.format, data[1])
+                result = extracted
+            else:
+                current, label = extracted[0][0], extracted[0][1]
+        yield result
+    finally:
+        for path in created:
+            path.unlink(missing_ok=True)
+
+
+def _archive_kind(path: Path) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(_MAGIC["zip"]):
+        return "zip"
+    if head.startswith(_SEVEN_ZIP_MAGIC):
+        return "7z"
+    return "unknown"
+
+
+def _members(entry: CatalogueEntry, url: str, archive: Path, label: str) -> list[str]:
+    """Names of the files in an archive (folders and macOS metadata left out)."""
+    kind = _archive_kind(archive)
+    if kind == "zip":
+        try:
+            with zipfile.ZipFile(archive) as zipped:
+                names = [i.filename for i in zipped.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError) as error:
+            raise FetchError(entry.name, url, f"{label} is not a valid zip archive "
+                             f"(truncated or corrupted: {error})") from error
+    elif kind == "7z":
+        try:
+            names = _seven_zip(entry, url, archive, label).list()
+        except (subprocess.SubprocessError, OSError, EOFError) as error:
+            raise FetchError(entry.name, url, f"{label} is not a readable 7-Zip archive "
+                             f"({error})") from error
+    else:
+        raise FetchError(entry.name, url, f"{label} is not a zip archive (it may be a web "
+                         "page or another format)")
+    return [n for n in names if not n.startswith("__MACOSX/")
+            and not PurePosixPath(n).name.startswith("._")]
+
+
+def _extract_member(entry: CatalogueEntry, url: str, archive: Path, member: str,
+                    target: Path) -> tuple[int, str]:
+    """Copy one member to ``target``; return its size and SHA-256.
+
+    Reading a zip member checks its CRC, so a corrupt archive fails here.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        if _archive_kind(archive) == "zip":
+            with zipfile.ZipFile(archive) as zipped, zipped.open(member) as source, \
+                    target.open("wb") as out:
+                size = _copy(source, out, digest)
+        else:
+            _seven_zip(entry, url, archive, archive.name).extract(member, target)
+            with target.open("rb") as source:
+                while block := source.read(_CHUNK):
+                    digest.update(block)
+                    size += len(block)
+    except (zipfile.BadZipFile, zlib.error, subprocess.SubprocessError, RuntimeError, OSError,
+            EOFError) as error:
+        raise FetchError(entry.name, url, f"cannot take {member} out of the archive "
+                         f"(corrupted or encrypted: {error})") from error
+    if size == 0:
+        raise FetchError(entry.name, url, f"{member} is empty in the archive")
+    return size, digest.hexdigest()
+
+
+def _copy(source: IO[bytes], out: IO[bytes], digest: Any) -> int:
+    size = 0
+    while block := source.read(_CHUNK):
+        out.write(block)
+        digest.update(block)
+        size += len(block)
+    return size
+
+
+@dataclass
+class _SevenZip:
+    """A 7-Zip archive read with py7zr if installed, else the ``7z`` program."""
+
+    archive: Path
+    tool: str | None
+
+    def list(self) -> list[str]:
+        if self.tool is None:
+            import py7zr
+
+            with py7zr.SevenZipFile(self.archive) as archive:
+                return [i.filename for i in archive.list() if not i.is_directory]
+        listing = subprocess.run([self.tool, "l", "-slt", "-ba", str(self.archive)],
+                                 capture_output=True, text=True, check=True).stdout
+        # `7z l -slt` prints one "Key = value" block per file, blocks separated by a
+        # blank line; folders carry a "D" in their attributes.
+        names = []
+        for block in listing.split("\n\n"):
+            fields = dict(line.split(" = ", 1) for line in block.splitlines() if " = " in line)
+            if "Path" in fields and "D" not in fields.get("Attributes", "").split(" ")[0]:
+                names.append(fields["Path"].replace("\\", "/"))
+        return names
+
+    def extract(self, member: str, target: Path) -> None:
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".7z-") as scratch:
+            if self.tool is None:
+                import py7zr
+
+                with py7zr.SevenZipFile(self.archive) as archive:
+                    archive.extract(path=scratch, targets=[member])
+            else:
+                subprocess.run([self.tool, "x", str(self.archive), f"-o{scratch}", member,
+                                "-y"], capture_output=True, check=True)
+            os.replace(Path(scratch) / member, target)
+
+
+def _seven_zip(entry: CatalogueEntry, url: str, archive: Path, label: str) -> _SevenZip:
+    try:
+        importlib.import_module("py7zr")
+        return _SevenZip(archive, None)
+    except ModuleNotFoundError:
+        pass
+    for tool in ("7z", "7zz", "7za"):
+        found = shutil.which(tool)
+        if found:
+            return _SevenZip(archive, found)
+    raise FetchError(entry.name, url, f"{label} holds a 7-Zip archive: install the py7zr "
+                     "package or the 7z program (p7zip) to read it")
