@@ -47,6 +47,6 @@ def table_fingerprint(warehouse: Warehouse) -> dict[str, int]:
     )["table_name"]
     return {
         name: warehouse.connection.execute(
-            f"SELECT count(*), coalesce(sum(hash(t.*)), 0) FROM {name} t").fetchone()
+            f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {name} t").fetchone()
         for name in tables
     }

@@ -154,7 +154,10 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
                 batch.notes.append(f"{skipped} values already in the warehouse from another "
                                    "dataset, identical, kept once")
         for table, frame in batch.tables.items():
-            warehouse.insert_frame(table, frame.assign(dataset_id=dataset_id))
+            if table == "geometries":  # shapes are stored once, see write_geometries
+                warehouse.write_geometries(frame.assign(dataset_id=dataset_id))
+            else:
+                warehouse.insert_frame(table, frame.assign(dataset_id=dataset_id))
     return ImportReport(importer.name, path, dataset_id, False, batch.rows, written,
                         batch.vintage, batch.periods, batch.notes)
 

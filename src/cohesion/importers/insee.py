@@ -15,7 +15,12 @@ import pandas as pd
 
 from cohesion.importers.base import ImportBatch, Importer, ImportOptions, resolve_codes
 from cohesion.importers.reading import parse_numbers, read_table, require_columns
-from cohesion.indicators.variables import BY_STEM, split_insee_column, variable_for_stem
+from cohesion.indicators.variables import (
+    BY_ID,
+    BY_STEM,
+    split_insee_column,
+    variable_for_stem,
+)
 from cohesion.store.warehouse import Warehouse
 
 TIMELESS_PERIOD = "*"  # a quantity of the geography itself (area), valid for any period
@@ -68,9 +73,10 @@ def variables_frame(columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
     """Describe the variables of a column map for the ``variables`` table."""
     rows = {}
     for column, (variable, _) in columns.items():
-        known = next((v for v in BY_STEM.values() if v.id == variable), None)
-        rows[variable] = (variable, known.label if known else None, known.unit if known
-                          else None, known.additive if known else False, column)
+        known = BY_ID.get(variable)
+        stem = (split_insee_column(column) or (column.upper(), ""))[0]
+        rows[variable] = (variable, known.label if known else column,
+                          known.unit if known else "", variable_for_stem(stem)[1], column)
     return pd.DataFrame(list(rows.values()),
                         columns=["variable", "label", "unit", "additive", "source_column"])
 

@@ -123,10 +123,16 @@ def split_insee_column(column: str) -> tuple[str, str] | None:
 def variable_for_stem(stem: str) -> tuple[str, bool]:
     """Return the variable id for an INSEE stem and whether it is additive.
 
-    Unknown stems keep their lower-cased name and are treated as non-additive, so
-    they are never summed by mistake.
+    Unknown stems keep their lower-cased name. The census's ``P_``/``C_`` columns and
+    the establishment counts ``ET…`` are counts; any other unknown stem is treated as
+    non-additive, so it is never summed by mistake.
+
+    Examples
+    --------
+    >>> variable_for_stem("P_POP"), variable_for_stem("P_RP_PROP"), variable_for_stem("PPSOC")
+    (('population', True), ('p_rp_prop', True), ('ppsoc', False))
     """
     known = BY_STEM.get(stem)
     if known is not None:
         return known.id, known.additive
-    return stem.lower(), False
+    return stem.lower(), stem.startswith(("P_", "C_", "ET"))

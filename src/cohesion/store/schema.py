@@ -31,9 +31,12 @@ STATEMENTS: tuple[str, ...] = (
         from_vintage INTEGER NOT NULL, from_code TEXT NOT NULL,
         to_vintage INTEGER NOT NULL, to_code TEXT NOT NULL,
         weight DOUBLE NOT NULL, kind TEXT NOT NULL)""",
+    # a contour shared by several vintages (an unchanged commune) is stored once
+    """CREATE TABLE IF NOT EXISTS shapes (
+        shape_id TEXT PRIMARY KEY, geometry BLOB NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS geometries (
         level TEXT NOT NULL, code TEXT NOT NULL, vintage INTEGER NOT NULL,
-        geometry BLOB NOT NULL, area_km2 DOUBLE, area_crs TEXT, source TEXT,
+        shape_id TEXT NOT NULL, area_km2 DOUBLE, area_crs TEXT, source TEXT,
         dataset_id INTEGER, PRIMARY KEY (level, code, vintage))""",
     "CREATE SEQUENCE IF NOT EXISTS dataset_ids START 1",
     """CREATE TABLE IF NOT EXISTS datasets (

@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import shapely
 
 from cohesion.errors import CohesionError, ReferentielMissingError
 from cohesion.store.schema import SCHEMA_VERSION, STATEMENTS
@@ -123,6 +124,50 @@ class Warehouse:
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
         finally:
             self.connection.unregister("_incoming")
+
+    def write_geometries(self, frame: pd.DataFrame) -> None:
+        """Write geometries (inside the caller's transaction), each distinct shape once.
+
+        ``frame`` has ``level, code, vintage, geometry`` (shapely objects or WKB, in
+        EPSG:4326) and optionally ``area_km2, area_crs, source, dataset_id``. Rows
+        replace existing geometries of the same level × code × vintage.
+        """
+        if frame.empty:
+            return
+        geometries = frame["geometry"].to_numpy()
+        wkb = geometries if isinstance(geometries[0], bytes) else shapely.to_wkb(geometries)
+        shape_ids = [hashlib.blake2b(blob, digest_size=16).hexdigest() for blob in wkb]
+        shapes = pd.DataFrame({"shape_id": shape_ids, "geometry": wkb}).drop_duplicates(
+            "shape_id")
+        rows = frame.drop(columns="geometry").assign(shape_id=shape_ids)
+        self.connection.register("_incoming_shapes", shapes)
+        try:
+            self.connection.execute(
+                "INSERT INTO shapes SELECT shape_id, geometry FROM _incoming_shapes "
+                "WHERE shape_id NOT IN (SELECT shape_id FROM shapes)")
+        finally:
+            self.connection.unregister("_incoming_shapes")
+        self.connection.register("_incoming_keys", rows[["level", "code", "vintage"]])
+        try:
+            self.connection.execute(
+                "DELETE FROM geometries WHERE (level, code, vintage) IN "
+                "(SELECT (level, code, vintage) FROM _incoming_keys)")
+        finally:
+            self.connection.unregister("_incoming_keys")
+        self.insert_frame("geometries", rows)
+
+    def geometries(self, level: str, vintage: int,
+                   codes: list[str] | None = None) -> pd.DataFrame:
+        """Geometries of a level and vintage: ``code, geometry`` (shapely), ``area_km2``."""
+        sql = ("SELECT g.code, s.geometry, g.area_km2 FROM geometries g JOIN shapes s "
+               "USING (shape_id) WHERE g.level = ? AND g.vintage = ?")
+        params: list[Any] = [level, vintage]
+        if codes is not None:
+            sql += " AND list_contains(?, g.code)"
+            params.append(codes)
+        found = self.query(sql + " ORDER BY g.code", params)
+        found["geometry"] = shapely.from_wkb(found["geometry"].to_numpy())
+        return found
 
     # -- référentiel ------------------------------------------------------------------
 
@@ -249,7 +294,7 @@ class Warehouse:
 
     def summary(self) -> pd.DataFrame:
         """Row counts of the main tables, for a quick look at what the warehouse holds."""
-        tables = ["vintages", "territories", "memberships", "geometries", "passages",
+        tables = ["vintages", "territories", "memberships", "geometries", "shapes", "passages",
                   "datasets", "observations", "equipments", "grid_cells"]
         counts = {t: self.connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                   for t in tables}

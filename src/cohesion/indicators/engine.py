@@ -1,0 +1,470 @@
+"""Compute indicators for any level, vintage and period from the warehouse.
+
+The engine reads the base variables of an indicator at commune level, converts them to
+the requested geography vintage if they were published in another one (through the
+passage tables: counts are summed or shared, never ratios), sums them over the
+communes of each territory of the requested level (memberships of that vintage), and
+only then computes the indicator: a ratio is always a ratio of sums.
+
+Each indicator is summed over the communes of a territory that have *all* its inputs
+(numerator and denominator together), and the result carries its ``coverage``: the
+share of the territory's communes that contributed (Mayotte has no census figures in
+some files, so France's coverage is then below 1). A territory none of whose
+communes has the inputs is missing with the reason ``no_data``. Non-additive
+statistics (:class:`~cohesion.indicators.api.Published`) are never aggregated: they
+are read at the level where they were published, or missing with the reason
+``not_aggregable``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cohesion.errors import CohesionError
+from cohesion.indicators.api import AREA, AnnualGrowth, Indicator, Published
+from cohesion.indicators.catalogue import builtin_indicators
+from cohesion.indicators.variables import BY_ID
+from cohesion.store.warehouse import Warehouse
+from cohesion.territory.passage import chain, convert_counts
+
+TIMELESS = "*"
+
+
+class UnknownIndicatorError(CohesionError, LookupError):
+    """An indicator id that is neither built in nor an imported variable."""
+
+
+@dataclass
+class IndicatorValues:
+    """Values of one indicator for the territories of one level.
+
+    Attributes
+    ----------
+    indicator : type[Indicator]
+    level : str
+    vintage : int
+    period : str
+    frame : DataFrame
+        ``code, value, missing`` and the summed inputs, one row per territory.
+    notes : list of str
+        Conversions and approximations the user should know about.
+    """
+
+    indicator: type[Indicator]
+    level: str
+    vintage: int
+    period: str
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def imported_indicator(variable: str, label: str | None, unit: str | None,
+                       additive: bool) -> type[Indicator]:
+    """An indicator for a variable imported from a user's table (shown as published)."""
+    from cohesion.indicators.api import NEUTRAL, Count
+
+    base = Count if additive else Published
+    return type(variable, (base,), {"label": label if isinstance(label, str) else variable,
+                                    "unit": unit if isinstance(unit, str) else "",
+                                    "variable": variable, "direction": NEUTRAL,
+                                    "source": "table importée"})
+
+
+class IndicatorEngine:
+    """Indicator computations over one warehouse.
+
+    Parameters
+    ----------
+    warehouse : Warehouse
+    """
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.indicators = dict(builtin_indicators())
+        known = {v for ind in self.indicators.values() for v in ind.variables()}
+        imported = warehouse.query("SELECT variable, label, unit, additive FROM variables")
+        for row in imported.itertuples(index=False):
+            if row.variable not in self.indicators and row.variable not in known \
+                    and row.variable not in BY_ID:
+                self.indicators[row.variable] = imported_indicator(
+                    row.variable, row.label, row.unit, bool(row.additive))
+
+    # -- catalogue --------------------------------------------------------------------
+
+    def indicator(self, indicator_id: str) -> type[Indicator]:
+        """The definition of ``indicator_id``; raise with suggestions if unknown."""
+        try:
+            return self.indicators[indicator_id]
+        except KeyError:
+            close = difflib.get_close_matches(indicator_id, self.indicators, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else \
+                " (`cohesion indicators` lists them)"
+            raise UnknownIndicatorError(f"unknown indicator {indicator_id!r}{hint}") from None
+
+    def catalogue(self) -> pd.DataFrame:
+        """Every indicator with its definition and the periods available for it."""
+        periods = self._periods_by_variable()
+        rows = []
+        for indicator in self.indicators.values():
+            row = indicator.describe()
+            row["periods"] = self.periods(indicator, periods)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def periods(self, indicator: type[Indicator],
+                by_variable: dict[str, list[str]] | None = None) -> list[str]:
+        """Periods for which every variable of ``indicator`` has values."""
+        if by_variable is None:
+            by_variable = self._periods_by_variable()
+        sets = [set(by_variable.get(v, [])) for v in indicator.variables() if v != AREA]
+        if not sets:
+            return []
+        timeless = set.intersection(*[s | {TIMELESS} for s in sets]) - {TIMELESS}
+        common = sorted(p for p in timeless if all(p in s or TIMELESS in s for s in sets))
+        if issubclass(indicator, AnnualGrowth):
+            years = sorted(p for p in common if p.isdigit())
+            return [f"{a}-{b}" for i, a in enumerate(years) for b in years[i + 1:]]
+        return common
+
+    # -- values -----------------------------------------------------------------------
+
+    def values(self, indicator_id: str, level: str, vintage: int,
+               period: str | None = None, parent: tuple[str, str] | None = None
+               ) -> IndicatorValues:
+        """Values of an indicator for every territory of ``level``.
+
+        Parameters
+        ----------
+        indicator_id : str
+        level : str
+            ``COM``, ``EPCI``, ``DEP``, ``REG``, ``FRA``, a zoning level…
+        vintage : int
+            Geography vintage of the territories.
+        period : str, optional
+            Default: the latest available period.
+        parent : (level, code), optional
+            Keep only the territories inside this one.
+        """
+        return self.compute([indicator_id], [level], vintage, period, parent)[0]
+
+    def compute(self, indicator_ids: list[str], levels: list[str], vintage: int,
+                period: str | None = None, parent: tuple[str, str] | None = None
+                ) -> list[IndicatorValues]:
+        """Values of several indicators at several levels, reading each input once."""
+        self.warehouse.require_vintage(vintage)
+        indicators = [self.indicator(i) for i in indicator_ids]
+        wanted: dict[str, tuple[str, str]] = {}
+        chosen_period: dict[str, str] = {}
+        for indicator in indicators:
+            chosen = period or self._latest_period(indicator)
+            chosen_period[indicator.id] = chosen
+            for key, needed in indicator.periods_needed(chosen).items():
+                variable = key.split("@")[0]
+                wanted[_input_key(variable, needed)] = (variable, needed)
+        notes: list[str] = []
+        inputs, reasons = self._commune_inputs(wanted, vintage, notes)
+        results = []
+        for level in levels:
+            groups = None if level == "COM" else self._groups(inputs.index, level, vintage)
+            published = self._published(wanted, level, vintage)
+            for indicator in indicators:
+                chosen = chosen_period[indicator.id]
+                if level == "COM":
+                    frame = self._commune_frame(indicator, chosen, inputs, reasons)
+                elif not indicator.is_additive():
+                    frame = self._published_frame(indicator, chosen, published, groups.codes)
+                else:
+                    frame = self._aggregated_frame(indicator, chosen, inputs, groups, published)
+                if parent is not None:
+                    frame = frame[frame["code"].isin(self.members(parent, level, vintage))]
+                results.append(IndicatorValues(indicator, level, vintage, chosen,
+                                               frame.reset_index(drop=True), list(notes)))
+        return results
+
+    def members(self, parent: tuple[str, str], level: str, vintage: int) -> list[str]:
+        """Codes of the territories of ``level`` inside ``parent`` (via communes)."""
+        parent_level, parent_code = parent
+        if parent_level == "FRA":
+            found = self.warehouse.query(
+                "SELECT code FROM territories WHERE level = ? AND vintage = ?", [level, vintage])
+            return list(found["code"])
+        found = self.warehouse.query(
+            """SELECT DISTINCT coalesce(child.parent_code, p.code) AS code
+               FROM memberships p
+               LEFT JOIN memberships child ON child.vintage = p.vintage
+                    AND child.level = 'COM' AND child.code = p.code
+                    AND child.parent_level = ?
+               WHERE p.vintage = ? AND p.level = 'COM' AND p.parent_level = ?
+                 AND p.parent_code = ? AND (? = 'COM' OR child.parent_code IS NOT NULL)""",
+            [level, vintage, parent_level, parent_code, level])
+        return list(found["code"])
+
+    def series(self, indicator_id: str, level: str, code: str,
+               vintage: int) -> pd.DataFrame:
+        """Every available period of an indicator for one territory, in one vintage."""
+        indicator = self.indicator(indicator_id)
+        rows = []
+        for period in self.periods(indicator):
+            frame = self.values(indicator_id, level, vintage, period).frame
+            row = frame[frame["code"] == code]
+            if not row.empty:
+                rows.append({"period": period, "value": row["value"].iloc[0],
+                             "missing": row["missing"].iloc[0]})
+        return pd.DataFrame(rows, columns=["period", "value", "missing"])
+
+    def zone_values(self, indicator_id: str, communes: list[str], vintage: int,
+                    period: str | None = None) -> dict[str, object]:
+        """An indicator over a custom zoning given as a list of commune codes."""
+        indicator = self.indicator(indicator_id)
+        if not indicator.is_additive():
+            raise CohesionError(
+                f"{indicator.id} is a non-additive statistic ({indicator.aggregation}): it "
+                "cannot be computed for a custom zone")
+        known = set(self.warehouse.query(
+            "SELECT code FROM territories WHERE level = 'COM' AND vintage = ?",
+            [vintage])["code"])
+        unknown = sorted(set(communes) - known)
+        if unknown:
+            raise CohesionError(f"unknown commune codes in the {vintage} geography: "
+                                f"{', '.join(unknown[:10])}")
+        chosen = period or self._latest_period(indicator)
+        wanted = {_input_key(k.split("@")[0], p): (k.split("@")[0], p)
+                  for k, p in indicator.periods_needed(chosen).items()}
+        notes: list[str] = []
+        inputs, _ = self._commune_inputs(wanted, vintage, notes)
+        chosen_rows = inputs.reindex(sorted(set(communes)))
+        sums = chosen_rows.sum(min_count=1).where(chosen_rows.notna().all())
+        frame = pd.DataFrame([sums.to_dict()])
+        value = indicator.compute(self._inputs_for(indicator, chosen, frame))[0]
+        return {"indicator": indicator.id, "period": chosen, "communes": len(set(communes)),
+                "value": None if pd.isna(value) else float(value), "notes": notes}
+
+    # -- internals --------------------------------------------------------------------
+
+    def _latest_period(self, indicator: type[Indicator]) -> str:
+        periods = self.periods(indicator, self._periods_by_variable())
+        if not periods:
+            raise CohesionError(
+                f"no data loaded for {indicator.id} (needs {', '.join(indicator.variables())}"
+                f"; source: {indicator.source})")
+        return max(periods, key=lambda p: (p.split("-")[-1], p.split("-")[0]))
+
+    def _available(self) -> pd.DataFrame:
+        """Which variable × period × vintage × level the warehouse holds (cached)."""
+        version = self.warehouse.query("SELECT max(dataset_id) AS v FROM datasets")["v"][0]
+        if getattr(self, "_available_version", object()) != version:
+            self._available_cache = self.warehouse.query(
+                "SELECT DISTINCT variable, period, vintage, level FROM observations")
+            self._available_version = version
+        return self._available_cache
+
+    def _periods_by_variable(self) -> dict[str, list[str]]:
+        available = self._available()
+        return available.groupby("variable")["period"].agg(lambda p: sorted(set(p))).to_dict()
+
+    def _commune_inputs(self, wanted: dict[str, tuple[str, str]], vintage: int,
+                        notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Commune-level inputs in ``vintage``: values and missing reasons by key.
+
+        Inputs published in another geography are read in the nearest vintage and
+        converted through the passage tables, all variables of a vintage at once.
+        """
+        communes = self.warehouse.query(
+            "SELECT code FROM territories WHERE level = 'COM' AND vintage = ? ORDER BY code",
+            [vintage])["code"]
+        index = pd.Index(communes, name="code")
+        values = pd.DataFrame(index=index, columns=list(wanted), dtype="float64")
+        reasons = pd.DataFrame(index=index, columns=list(wanted), dtype=object)
+        available = self._available()
+        available = available[available["level"] == "COM"]
+        by_source: dict[int, dict[str, str]] = {}
+        for key, (variable, period) in wanted.items():
+            if variable == AREA:
+                area = self.warehouse.query(
+                    "SELECT code, area_km2 FROM geometries WHERE level = 'COM' AND vintage = ?",
+                    [vintage]).set_index("code")["area_km2"]
+                values[key] = area.reindex(index)
+                continue
+            rows = available[available["variable"] == variable]
+            stored = period if (rows["period"] == period).any() else TIMELESS
+            vintages = rows.loc[rows["period"] == stored, "vintage"].tolist()
+            if not vintages:
+                continue
+            source = min(vintages, key=lambda v: (abs(v - vintage), -v))
+            by_source.setdefault(int(source), {})[_input_key(variable, stored)] = key
+        for source, keys in by_source.items():
+            wide, why = self._pivot("COM", source, list(keys))
+            if source != vintage:
+                wide, why = self._convert(wide, why, source, vintage, notes)
+            for stored_key, key in keys.items():
+                if stored_key in wide:
+                    values[key] = wide[stored_key].reindex(index)
+                    reasons[key] = why[stored_key].reindex(index)
+        reasons = reasons.where(values.isna(), None)
+        reasons = reasons.mask(values.isna() & reasons.isna(), "no_data")
+        return values, reasons
+
+    def _pivot(self, level: str, vintage: int,
+               keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Observations of ``keys`` (variable@period) as one column each, by code."""
+        columns = ", ".join(
+            f"first(value) FILTER (WHERE key = ${i + 3}) AS \"v{i}\", "
+            f"first(missing) FILTER (WHERE key = ${i + 3}) AS \"m{i}\""
+            for i in range(len(keys)))
+        found = self.warehouse.query(
+            f"""SELECT code, {columns} FROM (
+                    SELECT code, variable || '@' || period AS key, value, missing
+                    FROM observations WHERE level = $1 AND vintage = $2) o
+                GROUP BY code ORDER BY code""", [level, vintage, *keys]).set_index("code")
+        values = found[[f"v{i}" for i in range(len(keys))]].astype("float64")
+        values.columns = keys
+        reasons = found[[f"m{i}" for i in range(len(keys))]]
+        reasons.columns = keys
+        return values, reasons
+
+    def _convert(self, wide: pd.DataFrame, why: pd.DataFrame, source: int, vintage: int,
+                 notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        passage = chain(self._steps(), source, vintage)
+        additive = [k for k in wide.columns if _is_additive(k.split("@")[0])]
+        others = [k for k in wide.columns if k not in additive]
+        parts = []
+        if additive:
+            converted = convert_counts(wide[additive], passage)
+            parts.append(converted.values)
+            notes.append(
+                f"{', '.join(sorted({k.split('@')[0] for k in additive}))}: converted from "
+                f"the {source} geography to {vintage} ({len(converted.approximated)} "
+                f"communes shared from a split, {len(converted.unmatched)} codes unmatched"
+                + (f": {', '.join(converted.unmatched[:5])})" if converted.unmatched
+                   else ")"))
+        if others:
+            # a median or a rate is only carried over to an unchanged commune
+            kept = passage[passage["kind"].isin(["same", "recode"])]
+            parts.append(convert_counts(wide[others], kept).values)
+        result = pd.concat(parts, axis=1)
+        reasons = why.reindex(result.index).where(result.isna(), None)
+        return result, reasons.mask(result.isna() & reasons.isna(), "not_convertible")
+
+    def _steps(self) -> dict[tuple[int, int], pd.DataFrame]:
+        if not hasattr(self, "_passage_steps"):
+            passages = self.warehouse.query("SELECT * FROM passages")
+            self._passage_steps = {
+                (int(a), int(b)): frame.reset_index(drop=True)
+                for (a, b), frame in passages.groupby(["from_vintage", "to_vintage"])}
+        return self._passage_steps
+
+    def _groups(self, communes: pd.Index, level: str, vintage: int) -> Groups:
+        links = self.warehouse.query(
+            """SELECT code, parent_code FROM memberships
+               WHERE vintage = ? AND level = 'COM' AND parent_level = ?""", [vintage, level])
+        rows = communes.get_indexer(links["code"])
+        links, rows = links[rows >= 0], rows[rows >= 0]
+        group, codes = pd.factorize(links["parent_code"], sort=True)
+        return Groups(rows, group, pd.Index(codes, name="code"))
+
+    def _published(self, wanted: dict[str, tuple[str, str]], level: str,
+                   vintage: int) -> pd.DataFrame:
+        """Values published directly at ``level`` (upper-level files, user tables)."""
+        if level == "COM":
+            return pd.DataFrame()
+        available = self._available()
+        held = available[(available["level"] == level) & (available["vintage"] == vintage)]
+        keys = [k for k in wanted if k in set(held["variable"] + "@" + held["period"])]
+        if not keys:
+            return pd.DataFrame()
+        return self._pivot(level, vintage, keys)[0]
+
+    def _inputs_for(self, indicator: type[Indicator], period: str,
+                    frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        inputs: dict[str, np.ndarray] = {}
+        for key, needed in indicator.periods_needed(period).items():
+            column = _input_key(key.split("@")[0], needed)
+            inputs[key] = frame[column].to_numpy(dtype="float64") if column in frame else \
+                np.full(len(frame), np.nan)
+        if issubclass(indicator, AnnualGrowth):
+            start, end = period.split("-")
+            inputs["@years"] = np.full(len(frame), float(int(end) - int(start)))
+        return inputs
+
+    def _commune_frame(self, indicator: type[Indicator], period: str, inputs: pd.DataFrame,
+                       reasons: pd.DataFrame) -> pd.DataFrame:
+        keys = _keys(indicator, period)
+        value = indicator.compute(self._inputs_for(indicator, period, inputs))
+        missing = np.full(len(inputs), None, dtype=object)
+        for key in reversed(keys):  # the first input's reason wins
+            reason = reasons[key].to_numpy()
+            missing = np.where(pd.notna(reason), reason, missing)
+        frame = pd.DataFrame({"code": inputs.index, "value": value,
+                              "missing": np.where(np.isnan(value), missing, None),
+                              "coverage": np.where(np.isnan(value), 0.0, 1.0)})
+        for key in keys:
+            frame[key] = inputs[key].to_numpy()
+        frame.loc[frame["value"].isna() & frame["missing"].isna(), "missing"] = "undefined"
+        return frame
+
+    def _aggregated_frame(self, indicator: type[Indicator], period: str, inputs: pd.DataFrame,
+                          groups: Groups, published: pd.DataFrame) -> pd.DataFrame:
+        keys = _keys(indicator, period)
+        matrix = inputs[keys].to_numpy(dtype="float64")[groups.rows]
+        complete = ~np.isnan(matrix).any(axis=1)
+        size = len(groups.codes)
+        sums = pd.DataFrame(
+            {key: np.bincount(groups.group, np.where(complete, matrix[:, j], 0.0), size)
+             for j, key in enumerate(keys)}, index=groups.codes)
+        contributing = np.bincount(groups.group, complete, size)
+        members = np.bincount(groups.group, minlength=size)
+        sums[contributing == 0] = np.nan
+        coverage = pd.Series(contributing / members, index=groups.codes)
+        if not published.empty and set(keys) <= set(published.columns):
+            # a figure the producer published at this level wins over our sum
+            direct = published[keys].dropna()
+            sums = direct.combine_first(sums)
+            coverage = coverage.reindex(sums.index)
+            coverage[direct.index] = 1.0
+        value = indicator.compute(self._inputs_for(indicator, period, sums))
+        frame = pd.DataFrame({"code": sums.index, "value": value,
+                              "missing": np.where(np.isnan(value), "no_data", None),
+                              "coverage": coverage.reindex(sums.index).to_numpy()})
+        for key in keys:
+            frame[key] = sums[key].to_numpy()
+        return frame
+
+    def _published_frame(self, indicator: type[Indicator], period: str,
+                         published: pd.DataFrame, codes: pd.Index) -> pd.DataFrame:
+        keys = _keys(indicator, period)
+        codes = codes.union(published.index) if not published.empty else codes
+        base = published.reindex(index=codes, columns=keys) if not published.empty else \
+            pd.DataFrame(index=codes, columns=keys, dtype="float64")
+        value = indicator.compute(self._inputs_for(indicator, period, base))
+        frame = pd.DataFrame({"code": base.index, "value": value,
+                              "missing": np.where(np.isnan(value), "not_aggregable", None),
+                              "coverage": np.nan})
+        for key in keys:
+            frame[key] = base[key].to_numpy()
+        return frame
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Membership of communes in the territories of one level, as integer arrays."""
+
+    rows: np.ndarray  # position of each member commune in the inputs
+    group: np.ndarray  # position of its territory in ``codes``
+    codes: pd.Index
+
+
+def _keys(indicator: type[Indicator], period: str) -> list[str]:
+    return [_input_key(k.split("@")[0], p) for k, p in indicator.periods_needed(period).items()]
+
+
+def _is_additive(variable: str) -> bool:
+    known = BY_ID.get(variable)
+    return known.additive if known is not None else True
+
+
+def _input_key(variable: str, period: str) -> str:
+    return f"{variable}@{period}"

