@@ -50,3 +50,31 @@ def table_fingerprint(warehouse: Warehouse) -> dict[str, int]:
             f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {name} t").fetchone()
         for name in tables
     }
+
+
+COMPARATEUR = "commune_indicators/comparateur_rp2018_filo2019/base_cc_comparateur.CSV"
+FILOSOFI_2019 = "commune_indicators/filosofi2019_com/cc_filosofi_2019_COM.CSV"
+FILOSOFI_2020 = "commune_indicators/filosofi2020_com/cc_filosofi_2020_COM.csv"
+
+
+@pytest.fixture(scope="session")
+def loaded_warehouse_file(built_warehouse_file: Path,
+                          tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The référentiel plus the Comparateur and Filosofi 2019/2020 commune files."""
+    from cohesion.importers import run_import
+    from cohesion.importers.insee import Comparateur, FilosofiCommunes
+
+    path = tmp_path_factory.mktemp("loaded") / "loaded.duckdb"
+    shutil.copy(built_warehouse_file, path)
+    with Warehouse(path) as warehouse:
+        run_import(warehouse, Comparateur(), shared(COMPARATEUR))
+        run_import(warehouse, FilosofiCommunes(), shared(FILOSOFI_2019))
+        run_import(warehouse, FilosofiCommunes(), shared(FILOSOFI_2020))
+    return path
+
+
+@pytest.fixture
+def loaded(loaded_warehouse_file: Path) -> Warehouse:
+    """The loaded warehouse, opened read-only (tests that write use a copy)."""
+    with Warehouse(loaded_warehouse_file, read_only=True) as opened:
+        yield opened

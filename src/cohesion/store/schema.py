@@ -65,3 +65,15 @@ MISSING_REASONS = {
     "nd": "not_available",  # non disponible
     "": "empty",          # cellule vide
 }
+
+#: French wording of every reason a value can be missing, for display.
+REASON_LABELS = {
+    "secret": "secret statistique",
+    "not_available": "non disponible",
+    "empty": "non renseigné",
+    "no_data": "pas de donnée",
+    "not_aggregable": "non agrégeable",
+    "not_convertible": "non convertible entre millésimes",
+    "no_geometry": "contour absent",
+    "undefined": "non défini",
+}

@@ -166,7 +166,7 @@ class Warehouse:
             sql += " AND list_contains(?, g.code)"
             params.append(codes)
         found = self.query(sql + " ORDER BY g.code", params)
-        found["geometry"] = shapely.from_wkb(found["geometry"].to_numpy())
+        found["geometry"] = shapely.from_wkb([bytes(blob) for blob in found["geometry"]])
         return found
 
     # -- référentiel ------------------------------------------------------------------

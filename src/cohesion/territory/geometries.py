@@ -75,15 +75,19 @@ def read_contours(folder: Path | None = None) -> CommuneContours:
 def latest_commune_geometries(contours: CommuneContours) -> pd.Series:
     """Contours of the communes of the latest vintage, indexed by code.
 
-    A commune nouvelle without its own contour gets the union of its communes déléguées.
+    A commune without its own contour gets the union of its communes déléguées (a new
+    commune nouvelle), or else the contour it had as a commune déléguée (a commune
+    restored from a commune nouvelle).
     """
     frame = contours.frame
     communes = frame[frame["level"] == "COM"].set_index("code")["geometry"]
     missing = communes[communes.isna()].index
-    pieces = frame[frame["level"].isin(["COMD", "COMA"]) & frame["parent_code"].isin(missing)]
-    rebuilt = pieces.groupby("parent_code")["geometry"].agg(
-        lambda parts: shapely.union_all(np.asarray(parts.dropna(), dtype=object)))
-    return communes.fillna(rebuilt)
+    pieces = frame[frame["level"].isin(["COMD", "COMA"]) & frame["geometry"].notna()]
+    rebuilt = pieces[pieces["parent_code"].isin(missing)].groupby("parent_code")[
+        "geometry"].agg(lambda parts: shapely.union_all(np.asarray(parts, dtype=object)))
+    restored = pieces[pieces["code"].isin(missing)].drop_duplicates("code").set_index(
+        "code")["geometry"]
+    return communes.fillna(rebuilt).fillna(restored)
 
 
 def commune_geometries(contours: CommuneContours, latest: pd.Series,

@@ -1,0 +1,147 @@
+"""Indicator definitions and the aggregation engine, on real INSEE files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import COMPARATEUR, FILOSOFI_2020, shared
+
+from cohesion.errors import CohesionError
+from cohesion.exports import Selection, export, selection_table
+from cohesion.indicators.api import LOWER_IS_BETTER, Ratio
+from cohesion.indicators.engine import IndicatorEngine, UnknownIndicatorError
+from cohesion.store import Warehouse
+
+
+@pytest.fixture(scope="module")
+def raw_comparateur() -> pd.DataFrame:
+    """The Comparateur file read independently of the importer."""
+    frame = pd.read_csv(shared(COMPARATEUR), sep=";", dtype={"CODGEO": str})
+    frame["dep"] = np.where(frame["CODGEO"].str.startswith("97"), frame["CODGEO"].str[:3],
+                            frame["CODGEO"].str[:2])
+    # arrondissements municipaux repeat their commune's figures
+    return frame[~frame["CODGEO"].str.match(r"^(751[0-2]\d|132\d\d|6938\d)$")]
+
+
+@pytest.mark.parametrize("departement", ["93", "13", "2A", "974", "59"])
+def test_unemployment_rate_of_a_departement_is_a_ratio_of_sums(
+        loaded: Warehouse, raw_comparateur: pd.DataFrame, departement: str) -> None:
+    communes = raw_comparateur[raw_comparateur["dep"] == departement]
+    expected = 100 * communes["P18_CHOM1564"].sum() / communes["P18_ACT1564"].sum()
+    values = IndicatorEngine(loaded).values("taux_chomage_15_64", "DEP", 2021, "2018").frame
+    row = values.set_index("code").loc[departement]
+    assert row["value"] == pytest.approx(expected, rel=1e-12)
+    # and not the mean of the communes' rates
+    mean_of_rates = (100 * communes["P18_CHOM1564"] / communes["P18_ACT1564"]).mean()
+    assert abs(row["value"] - mean_of_rates) > 0.01
+    assert row["coverage"] == 1.0
+
+
+def test_every_level_agrees_with_france(loaded: Warehouse) -> None:
+    engine = IndicatorEngine(loaded)
+    levels = ["EPCI", "DEP", "REG", "FRA"]
+    results = engine.compute(["population"], ["COM", *levels], 2021, "2018")
+    france = results[-1].frame["value"].item()
+    assert france == 66_732_538  # INSEE, population municipale 2018, France hors Mayotte
+    assert results[0].frame["value"].sum() == france
+    for result in results[2:4]:  # départements and régions cover every commune
+        assert result.frame["value"].sum() == france
+
+
+def test_medians_are_never_aggregated(loaded: Warehouse) -> None:
+    engine = IndicatorEngine(loaded)
+    communes = engine.values("revenu_median", "COM", 2022, "2020").frame.set_index("code")
+    raw = pd.read_csv(shared(FILOSOFI_2020), sep=";", dtype=str).set_index("CODGEO")
+    assert communes.loc["93014", "value"] == float(raw.loc["93014", "MED20"])
+    departements = engine.values("revenu_median", "DEP", 2022, "2020").frame
+    assert len(departements) >= 101
+    assert departements["value"].isna().all()
+    assert (departements["missing"] == "not_aggregable").all()
+    with pytest.raises(CohesionError, match="non-additive"):
+        engine.zone_values("revenu_median", ["93014", "93005"], 2022, "2020")
+
+
+def test_secret_values_stay_missing_with_their_reason(loaded: Warehouse) -> None:
+    values = IndicatorEngine(loaded).values("taux_pauvrete", "COM", 2022, "2020").frame
+    values = values.set_index("code")
+    raw = pd.read_csv(shared(FILOSOFI_2020), sep=";", dtype=str).set_index("CODGEO")
+    secret = raw.index[raw["TP6020"] == "s"]
+    assert len(secret) > 20000
+    assert values.loc[secret, "value"].isna().all()
+    assert (values.loc[secret, "missing"] == "secret").all()
+
+
+def test_indicator_in_another_vintage_is_converted(loaded: Warehouse) -> None:
+    engine = IndicatorEngine(loaded)
+    in_2021 = engine.values("population", "COM", 2021, "2018")
+    in_2026 = engine.values("population", "COM", 2026, "2018")
+    assert in_2026.frame["value"].sum() == in_2021.frame["value"].sum()
+    assert any("converted from the 2021 geography to 2026" in n for n in in_2026.notes)
+    merged = in_2021.frame.set_index("code").loc[["25060", "25282", "25549"], "value"].sum()
+    assert in_2026.frame.set_index("code").loc["25060", "value"] == merged
+
+
+def test_growth_density_and_custom_zone(loaded: Warehouse, raw_comparateur) -> None:
+    engine = IndicatorEngine(loaded)
+    growth = engine.values("evolution_population", "REG", 2021, "2013-2018").frame
+    idf = raw_comparateur[raw_comparateur["dep"].isin(
+        ["75", "77", "78", "91", "92", "93", "94", "95"])]
+    expected = 100 * ((idf["P18_POP"].sum() / idf["P13_POP"].sum()) ** (1 / 5) - 1)
+    assert growth.set_index("code").loc["11", "value"] == pytest.approx(expected)
+    density = engine.values("densite_population", "DEP", 2021, "2018").frame.set_index("code")
+    assert 6500 < density.loc["93", "value"] < 7200  # INSEE: 6,900 hab./km²
+    zone = ["93014", "93005", "93047"]  # Clichy-sous-Bois, Aulnay, Montfermeil
+    rows = raw_comparateur.set_index("CODGEO").loc[zone]
+    result = engine.zone_values("taux_chomage_15_64", zone, 2021, "2018")
+    assert result["value"] == pytest.approx(
+        100 * rows["P18_CHOM1564"].sum() / rows["P18_ACT1564"].sum())
+    with pytest.raises(CohesionError, match="unknown commune codes"):
+        engine.zone_values("population", ["93014", "99999"], 2021, "2018")
+
+
+def test_series_and_catalogue(loaded: Warehouse) -> None:
+    engine = IndicatorEngine(loaded)
+    series = engine.series("population", "DEP", "93", 2021)
+    assert list(series["period"]) == ["2013", "2018"]
+    catalogue = engine.catalogue().set_index("id")
+    assert catalogue.loc["taux_chomage_15_64", "periods"] == ["2018"]
+    assert catalogue.loc["part_65_ans_et_plus", "periods"] == []  # not in these files
+    with pytest.raises(UnknownIndicatorError, match="did you mean taux_chomage_15_64"):
+        engine.indicator("taux_chomage_1564")
+
+
+def test_definitions_are_checked_when_declared() -> None:
+    with pytest.raises(CohesionError, match="unknown attribute 'denominateur'"):
+        type("bad", (Ratio,), {"label": "x", "unit": "%", "numerator": "a",
+                               "denominateur": "b", "direction": LOWER_IS_BETTER,
+                               "source": "s"})
+    with pytest.raises(CohesionError, match="missing attribute 'denominator'"):
+        type("bad", (Ratio,), {"label": "x", "unit": "%", "numerator": "a",
+                               "direction": LOWER_IS_BETTER, "source": "s"})
+    with pytest.raises(CohesionError, match="'direction' should be a Direction"):
+        type("bad", (Ratio,), {"label": "x", "unit": "%", "numerator": "a",
+                               "denominator": "b", "direction": "lower", "source": "s"})
+
+
+def test_exports_in_three_formats(loaded: Warehouse, tmp_path) -> None:
+    selection = Selection(("taux_chomage_15_64", "population"), "COM", 2021, "2018",
+                          ("DEP", "93"))
+    table = selection_table(loaded, selection)
+    assert len(table) == 40 and set(table["code"].str[:2]) == {"93"}
+    assert export(loaded, selection, tmp_path / "a.csv") == 40
+    assert pd.read_csv(tmp_path / "a.csv", dtype={"code": str})["population"].sum() == \
+        table["population"].sum()
+    export(loaded, selection, tmp_path / "a.parquet")
+    assert pd.read_parquet(tmp_path / "a.parquet").shape == table.shape
+    export(loaded, selection, tmp_path / "a.geojson")
+    document = json.loads((tmp_path / "a.geojson").read_text())
+    assert len(document["features"]) == 40
+    assert all(f["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+               for f in document["features"])
+    assert "INSEE" in document["metadata"]["credits"]
+    with pytest.raises(CohesionError, match="unknown export format"):
+        export(loaded, selection, tmp_path / "a.xls")
