@@ -128,18 +128,19 @@ def test_definitions_are_checked_when_declared() -> None:
 
 
 def test_exports_in_three_formats(loaded: Warehouse, tmp_path) -> None:
-    selection = Selection(("taux_chomage_15_64", "population"), "COM", 2021, "2018",
+    # in the 2026 geography (converted), where Saint-Denis absorbed Pierrefitte
+    selection = Selection(("taux_chomage_15_64", "population"), "COM", 2026, "2018",
                           ("DEP", "93"))
     table = selection_table(loaded, selection)
-    assert len(table) == 40 and set(table["code"].str[:2]) == {"93"}
-    assert export(loaded, selection, tmp_path / "a.csv") == 40
+    assert len(table) == 39 and set(table["code"].str[:2]) == {"93"}
+    assert export(loaded, selection, tmp_path / "a.csv") == 39
     assert pd.read_csv(tmp_path / "a.csv", dtype={"code": str})["population"].sum() == \
         table["population"].sum()
     export(loaded, selection, tmp_path / "a.parquet")
     assert pd.read_parquet(tmp_path / "a.parquet").shape == table.shape
     export(loaded, selection, tmp_path / "a.geojson")
     document = json.loads((tmp_path / "a.geojson").read_text())
-    assert len(document["features"]) == 40
+    assert len(document["features"]) == 39
     assert all(f["geometry"]["type"] in {"Polygon", "MultiPolygon"}
                for f in document["features"])
     assert "INSEE" in document["metadata"]["credits"]
