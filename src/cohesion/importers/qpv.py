@@ -1,0 +1,574 @@
+"""Importer of QPV contours (quartiers prioritaires de la politique de la ville).
+
+ANCT publishes the contours of the QPV of two generations: the 2015 geography (codes
+``QP`` + département on three characters + three digits, ``QP034001``) and the 2024
+geography (codes ``QN`` + département + two digits + a letter, ``QN03401M``). Files come
+as GeoJSON, Shapefile (plain or zipped) or GeoPackage, in WGS84, Lambert-93 or the local
+CRS of an overseas département, with column names that differ from one publication to
+the next (``code_qp``/``CODE_QP``/``q``…).
+
+:class:`QpvContours` reads any of them into
+
+- ``territories`` of level ``QPV`` whose vintage is the *generation* (2015 or 2024,
+  detected from the codes), so both generations live side by side;
+- ``geometries`` in EPSG:4326 (WKB), with the area measured in the projected CRS of the
+  QPV's département (Lambert-93 or the DROM's own CRS);
+- ``memberships`` QPV → commune (and → arrondissement municipal when the file names
+  one), with the generation year as vintage.
+
+The vector-reading helpers (:func:`read_vector`, :class:`VectorTable`) are shared with
+the zoning importer.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from cohesion.errors import InputFileError
+from cohesion.importers.base import ImportBatch, Importer, ImportOptions
+from cohesion.importers.reading import check_not_empty_or_binary
+from cohesion.store.warehouse import Warehouse
+from cohesion.territory.crs import WGS84, areas_km2, reproject
+from cohesion.territory.names import search_key
+from cohesion.territory.referentiel import zone_of_departement
+
+#: Code of a QPV of each generation (the département takes three characters: 034, 02A, 974).
+GENERATION_PATTERNS: dict[int, str] = {
+    2015: r"QP(?:\d{3}|02[AB])\d{3}",
+    2024: r"QN(?:\d{3}|02[AB])\d{2}[A-Z]",
+}
+COMMUNE_CODE_PATTERN = r"\d[\dAB]\d{3}"
+
+#: Column names seen in official and republished files, tried in this order
+#: (case-insensitive). ``q``/``n``/``com`` are the short names of the 2024 PACA layer.
+CODE_COLUMNS = ("code_qp", "code_qpv", "codeqp", "cod_qp", "id_qp", "qp", "q")
+NAME_COLUMNS = ("nom_qp", "lib_qp", "nom_qpv", "lib_qpv", "libelle_qp", "nom", "n")
+COMMUNE_COLUMNS = ("code_commune", "insee_com", "code_insee", "codes_insee", "insee_commune",
+                   "code_com", "depcom", "codgeo", "com")
+COMMUNE_NAME_COLUMNS = ("commune_qp", "communes_qp", "lib_com", "nom_commune", "nom_com")
+
+OPTION_KEYS = {"layer", "code_column", "name_column", "commune_column", "commune_name_column"}
+
+_LIST_SEPARATORS = r"[\s,;|/]+"
+_GEOJSON_SUFFIXES = {".geojson", ".json"}
+
+
+# -- reading vector files -------------------------------------------------------------
+
+
+@dataclass
+class VectorTable:
+    """Features of one layer of a vector file: attributes, geometries and provenance.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    layer : str
+        The layer read.
+    frame : DataFrame
+        One row per feature, one column per attribute (values as the driver gives them:
+        strings, numbers, or arrays for list fields).
+    geometries : ndarray of shapely geometries or None
+        In the file's CRS; None when geometries were not read.
+    crs : str or None
+        The CRS the file declares (None when it declares none).
+    lines : ndarray of int or None
+        File line of each feature, for GeoJSON files written one feature per line (as
+        GDAL and ANCT write them); None otherwise.
+    layers : int
+        How many layers the file holds (the layer is named in errors when several).
+    """
+
+    path: Path
+    layer: str
+    frame: pd.DataFrame
+    geometries: np.ndarray | None
+    crs: str | None
+    lines: np.ndarray | None = None
+    layers: int = 1
+
+    def error(self, message: str, row: int | None = None, column: str | None = None,
+              expected: str | None = None, found: str | None = None) -> InputFileError:
+        """Build an :class:`InputFileError` located at feature ``row`` of this layer."""
+        where: Path | str = self.path if self.layers == 1 else f"{self.path} [layer {self.layer}]"
+        line = None
+        if row is not None and row >= 0:
+            if self.lines is not None:
+                line = int(self.lines[row])
+            else:
+                message = f"feature {row + 1}: {message}"
+        return InputFileError(where, message, line, column, expected, found)
+
+
+def _feature_lines(path: Path, count: int) -> np.ndarray | None:
+    """Line of each feature of a GeoJSON file written one feature per line, else None."""
+    if path.suffix.lower() not in _GEOJSON_SUFFIXES:
+        return None
+    lines = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.lstrip().startswith(b"{") and b'"Feature"' in line[:200]:
+                lines.append(number)
+    return np.array(lines, dtype=np.int64) if len(lines) == count else None
+
+
+def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    lowered = {column.lower(): column for column in columns}
+    return next((lowered[c] for c in candidates if c in lowered), None)
+
+
+def read_vector(path: Path, layer: str | None = None, read_geometry: bool = True,
+                prefer: tuple[str, ...] = ()) -> VectorTable:
+    """Read one layer of a GeoJSON, TopoJSON, Shapefile (``.shp``/``.zip``) or GeoPackage.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    layer : str, optional
+        Layer to read. By default the only layer, or the only one having one of the
+        ``prefer`` columns when the file holds several (``marseille.gpkg`` holds
+        ``qpvs``, ``cities``, ``epci``, ``enriched_grid``).
+    read_geometry : bool
+        Whether to read geometries.
+    prefer : tuple of str
+        Column names (case-insensitive) that identify the layer wanted.
+
+    Raises
+    ------
+    InputFileError
+        For a missing, empty or unreadable file, an unknown or ambiguous layer.
+    """
+    check_not_empty_or_binary(path)
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except (DataSourceError, DataLayerError) as error:
+        raise InputFileError(path, f"cannot read the file as a vector layer ({error})",
+                             expected="a GeoJSON, Shapefile (.shp or .zip) or GeoPackage "
+                             "file") from None
+    if not layers:
+        raise InputFileError(path, "the file holds no layer", expected="a vector layer")
+    if layer is None:
+        chosen = layers
+        if len(layers) > 1 and prefer:
+            chosen = [name for name in layers if _find_column(
+                list(pyogrio.read_info(path, layer=name)["fields"]), prefer)]
+        if len(chosen) != 1:
+            raise InputFileError(path, "the file holds several layers: say which one to "
+                                 "read with the option layer", column="layer",
+                                 expected="one of " + ", ".join(layers))
+        layer = chosen[0]
+    elif layer not in layers:
+        raise InputFileError(path, f"the file has no layer named {layer!r}", column="layer",
+                             expected="one of " + ", ".join(layers), found=layer)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "several layers" warnings
+            meta, _, wkb, fields = pyogrio.raw.read(path, layer=layer,
+                                                    read_geometry=read_geometry)
+    except (DataSourceError, DataLayerError) as error:
+        raise InputFileError(path, f"cannot read layer {layer!r} ({error})") from None
+    frame = pd.DataFrame({str(name): values for name, values in zip(
+        meta["fields"], fields, strict=True)})
+    geometries = shapely.from_wkb(wkb) if read_geometry and wkb is not None else None
+    return VectorTable(path, layer, frame, geometries, meta.get("crs"),
+                       _feature_lines(path, len(frame)), len(layers))
+
+
+def text_column(values: pd.Series) -> pd.Series:
+    """Attribute values as stripped strings; list fields joined by commas, null as ''."""
+    def as_text(value: object) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return ",".join(str(item) for item in value)
+        return str(value)
+    return values.map(as_text).astype(object).str.strip()
+
+
+def choose_column(table: VectorTable, option: str | None, candidates: tuple[str, ...],
+                  what: str, required: bool = True) -> str | None:
+    """Return the column named by an option, or the first known candidate present."""
+    columns = list(table.frame.columns)
+    if option is not None:
+        if option not in columns:
+            raise table.error(f"no column {option!r} for {what}", row=-1, column=option,
+                              expected=f"one of the file's columns: {', '.join(columns)}",
+                              found=option)
+        return option
+    found = _find_column(columns, candidates)
+    if found is None and required:
+        raise table.error(f"cannot find the column of {what}", row=-1,
+                          expected=f"a column named {' or '.join(candidates[:4])} (or say "
+                          "which one with an option)", found=", ".join(columns[:12]))
+    return found
+
+
+def check_crs(table: VectorTable) -> str:
+    """Return the file's CRS if it is usable; refuse a file that declares none.
+
+    A GeoJSON file without a ``crs`` member is WGS84 by definition (RFC 7946), so its
+    coordinates are checked to really be longitudes and latitudes: Lambert-93
+    coordinates in a file with no CRS are the usual mistake.
+    """
+    advice = ("set the CRS of the file (for example with `ogr2ogr -a_srs EPSG:2154`) "
+              "and import it again")
+    if table.crs is None:
+        raise table.error(f"the file has no coordinate reference system: {advice}",
+                          expected="a CRS such as EPSG:4326 or EPSG:2154", found="none")
+    try:
+        crs = CRS.from_user_input(table.crs)
+    except CRSError:
+        raise table.error(f"the file's coordinate reference system is not usable: {advice}",
+                          expected="a CRS such as EPSG:4326 or EPSG:2154",
+                          found=str(table.crs)[:80]) from None
+    if not (crs.is_geographic or crs.is_projected):
+        raise table.error(f"the file has no usable coordinate reference system: {advice}",
+                          expected="a geographic or projected CRS",
+                          found=crs.name) from None
+    if crs.is_geographic and table.geometries is not None and len(table.geometries):
+        xmin, ymin, xmax, ymax = shapely.total_bounds(table.geometries)
+        if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+            raise table.error(
+                "the coordinates are not longitudes and latitudes although the file "
+                f"declares {crs.name} (a projected file without its CRS?): {advice}",
+                expected="longitudes in [-180, 180] and latitudes in [-90, 90]",
+                found=f"x from {xmin:.0f} to {xmax:.0f}, y from {ymin:.0f} to {ymax:.0f}")
+    return table.crs
+
+
+def polygons(table: VectorTable, notes: list[str]) -> np.ndarray:
+    """Return the features' geometries as valid (multi)polygons, repairing invalid ones.
+
+    Raises
+    ------
+    InputFileError
+        At the first feature without a geometry or whose geometry is not polygonal.
+    """
+    geometries = table.geometries
+    if geometries is None:
+        raise table.error("the file has no geometries", expected="polygons")
+    empty = shapely.is_missing(geometries) | shapely.is_empty(geometries)
+    if empty.any():
+        row = int(np.argmax(empty))
+        raise table.error("a feature has no geometry", row=row, expected="a polygon",
+                          found="an empty geometry")
+    kind = shapely.get_type_id(geometries)
+    polygonal = np.isin(kind, [3, 6])  # Polygon, MultiPolygon
+    if not polygonal.all():
+        row = int(np.argmax(~polygonal))
+        raise table.error("a feature is not a polygon", row=row, expected="a polygon",
+                          found=shapely.geometry.base.GEOMETRY_TYPES[int(kind[row])])
+    invalid = ~shapely.is_valid(geometries)
+    if invalid.any():
+        geometries = geometries.copy()
+        # the "structure" method keeps a polygon a polygon (no stray lines or points)
+        geometries[invalid] = shapely.make_valid(geometries[invalid], method="structure",
+                                                 keep_collapsed=False)
+        first = int(np.argmax(invalid))
+        notes.append(f"{int(invalid.sum())} invalid geometries repaired with "
+                     f"shapely.make_valid (first at feature {first + 1})")
+    return geometries
+
+
+# -- QPV ------------------------------------------------------------------------------
+
+
+def departement_of_qpv(codes: pd.Series) -> pd.Series:
+    """Département of each QPV code (``QP034001`` → ``34``, ``QN97401M`` → ``974``)."""
+    three = codes.str[2:5]
+    return three.where(~three.str.startswith("0"), three.str[1:])
+
+
+def detect_generation(table: VectorTable, codes: pd.Series, column: str) -> int:
+    """Return 2015 or 2024 from the codes; refuse bad codes and a mix of both."""
+    matches = {year: codes.str.fullmatch(pattern) for year, pattern
+               in GENERATION_PATTERNS.items()}
+    neither = ~(matches[2015] | matches[2024])
+    if neither.any():
+        row = int(np.argmax(neither.to_numpy()))
+        raise table.error("not a QPV code", row=row, column=column,
+                          expected="a code such as QP034001 (2015) or QN03401M (2024)",
+                          found=codes.iloc[row])
+    counts = {year: int(match.sum()) for year, match in matches.items()}
+    if counts[2015] and counts[2024]:
+        minority = 2015 if counts[2015] < counts[2024] else 2024
+        row = int(np.argmax(matches[minority].to_numpy()))
+        raise table.error(
+            f"the file mixes QPV of the 2015 generation ({counts[2015]}) and of the 2024 "
+            f"generation ({counts[2024]}): import each generation from its own file",
+            row=row, column=column, expected=f"codes of one generation, like row 1 "
+            f"({codes.iloc[0]})", found=codes.iloc[row])
+    return 2015 if counts[2015] else 2024
+
+
+def _communes_from_codes(table: VectorTable, column: str) -> pd.DataFrame:
+    """Explode a column of commune codes (one code or a list per feature)."""
+    text = text_column(table.frame[column])
+    exploded = text.str.split(_LIST_SEPARATORS, regex=True).explode()
+    exploded = exploded[exploded.notna() & (exploded != "")]
+    bad = ~exploded.str.fullmatch(COMMUNE_CODE_PATTERN)
+    if bad.any():
+        row = int(exploded.index[np.argmax(bad.to_numpy())])
+        raise table.error("not a commune code", row=row, column=column,
+                          expected="INSEE commune codes such as 34172 or 2A004",
+                          found=text.iloc[row])
+    return pd.DataFrame({"row": exploded.index.to_numpy(dtype=np.int64),
+                         "commune": exploded.to_numpy(dtype=object)})
+
+
+_ORDINAL = r"(\d{1,2})\s*(?:er|e|ème|eme|è)"
+_CITY_ARRONDISSEMENT = re.compile(rf"^(?P<city>.*?\D)\s+{_ORDINAL}$", re.IGNORECASE)
+_BARE_ORDINAL = re.compile(rf"^{_ORDINAL}$", re.IGNORECASE)
+_ARRONDISSEMENT_WORD = re.compile(r"\s+arrondissements?$", re.IGNORECASE)
+
+
+def split_commune_names(text: str) -> list[str]:
+    """Split a ``COMMUNE_QP`` text into the search keys of its communes.
+
+    The 2015 national layer names the communes of a QPV in words, with arrondissements
+    written the way people write them.
+
+    Examples
+    --------
+    >>> split_commune_names("Marseille 11ème, La Penne-sur-Huveaune")
+    ['marseille 11e arrondissement', 'la penne sur huveaune']
+    >>> split_commune_names("Marseille 13ème et 12ème arrondissements")
+    ['marseille 13e arrondissement', 'marseille 12e arrondissement']
+    >>> split_commune_names("Paris 1er")
+    ['paris 1er arrondissement']
+    """
+    keys = []
+    city = None
+    for piece in re.split(r"\s*,\s*|\s+et\s+", text.strip()):
+        piece = _ARRONDISSEMENT_WORD.sub("", piece.strip())
+        if not piece:
+            continue
+        number = None
+        if match := _CITY_ARRONDISSEMENT.match(piece):
+            city, number = match["city"], int(match[2])
+        elif (match := _BARE_ORDINAL.match(piece)) and city is not None:
+            number = int(match[1])
+        if number is not None:
+            keys.append(search_key(f"{city} {number}{'er' if number == 1 else 'e'} "
+                                   "arrondissement"))
+        else:
+            keys.append(search_key(piece))
+    return keys
+
+
+def _communes_from_names(table: VectorTable, column: str, departements: pd.Series,
+                         warehouse: Warehouse, notes: list[str]) -> pd.DataFrame:
+    """Find the commune codes of communes named in words, within the QPV's département.
+
+    Communes are looked for among communes, arrondissements municipaux and communes
+    déléguées of the earliest vintage built: a 2015 commune since merged into a commune
+    nouvelle is a commune déléguée there, under its 2015 code.
+    """
+    text = text_column(table.frame[column])
+    pieces = text.map(split_commune_names).explode().dropna()
+    wanted = pd.DataFrame({"row": pieces.index.to_numpy(dtype=np.int64),
+                           "key": pieces.to_numpy(dtype=object)})
+    wanted["dep"] = departements.to_numpy()[wanted["row"].to_numpy()]
+    vintage = min(warehouse.vintages())
+    known = warehouse.query(
+        """SELECT code, search_name AS key, level FROM territories
+           WHERE vintage = ? AND level IN ('COM', 'ARM', 'COMD', 'COMA')""", [vintage])
+    known["dep"] = np.where(known["code"].str.startswith("97"), known["code"].str[:3],
+                            known["code"].str[:2])
+    known["rank"] = known["level"].map({"COM": 0, "ARM": 0, "COMD": 1, "COMA": 2})
+    # a commune nouvelle often keeps the name and code of its chef-lieu: prefer the commune
+    known = known.sort_values("rank").drop_duplicates(["dep", "key", "code"])
+    best = known.groupby(["dep", "key"])["rank"].transform("min")
+    known = known[known["rank"] == best]
+    matched = wanted.merge(known[["dep", "key", "code"]], on=["dep", "key"], how="left")
+    ambiguous = matched.duplicated(["row", "key"], keep=False) & matched["code"].notna()
+    unmatched = matched[matched["code"].isna() | ambiguous].drop_duplicates(["row", "key"])
+    if len(unmatched):
+        examples = "; ".join(text.iloc[unmatched["row"].head(3)].tolist())
+        notes.append(f"{len(unmatched)} commune names not matched to a single commune of "
+                     f"the COG {vintage} (no membership recorded for them), e.g. {examples}")
+    matched = matched[matched["code"].notna() & ~ambiguous]
+    notes.append(f"communes found from their names in column {column} (COG {vintage})")
+    return pd.DataFrame({"row": matched["row"].to_numpy(dtype=np.int64),
+                         "commune": matched["code"].to_numpy(dtype=object)})
+
+
+def _membership_levels(table: VectorTable, column: str | None, links: pd.DataFrame,
+                       generation: int, warehouse: Warehouse,
+                       notes: list[str]) -> pd.DataFrame:
+    """Give each (QPV, commune) link its level and add the commune of arrondissements.
+
+    Codes are kept as the file gives them. A 2024 code must be known to a COG from 2024
+    on (as a current or a former code); a 2015 code may predate every vintage built.
+    """
+    vintages = warehouse.vintages()
+    recent = [v for v in vintages if v >= generation] or vintages
+    known = warehouse.query(
+        """SELECT DISTINCT code, level FROM territories
+           WHERE level IN ('COM', 'ARM') AND list_contains(?, vintage)
+           UNION SELECT DISTINCT former_code, 'COM' FROM former_codes
+           WHERE list_contains(?, vintage)""", [recent, recent])
+    known = known.sort_values("level", ascending=False).drop_duplicates("code")
+    level = links["commune"].map(known.set_index("code")["level"])
+    unknown = level.isna()
+    if unknown.any():
+        if generation >= 2024 and column is not None:
+            row = int(links["row"].iloc[int(np.argmax(unknown.to_numpy()))])
+            raise table.error(
+                f"unknown commune code ({int(unknown.sum())} codes unknown to the COG "
+                f"{recent[0]} to {recent[-1]})", row=row, column=column,
+                expected=f"commune codes of the COG {recent[0]} or later",
+                found=links["commune"][unknown].iloc[0])
+        examples = ", ".join(links["commune"][unknown].unique()[:5])
+        notes.append(f"{int(unknown.sum())} commune codes of the {generation} QPV are not "
+                     f"in the COG {vintages[0]}-{vintages[-1]} (older codes, kept as given: "
+                     f"{examples})")
+    links = links.assign(parent_level=level.fillna("COM").to_numpy())
+    arrondissements = links[links["parent_level"] == "ARM"]
+    if len(arrondissements):
+        parents = warehouse.query(
+            """SELECT DISTINCT code, parent_code FROM memberships
+               WHERE level = 'ARM' AND parent_level = 'COM'""").drop_duplicates("code")
+        city = arrondissements.assign(
+            commune=arrondissements["commune"].map(parents.set_index("code")["parent_code"]),
+            parent_level="COM").dropna(subset=["commune"])
+        links = pd.concat([links, city], ignore_index=True)
+    return links.drop_duplicates(["row", "commune", "parent_level"])
+
+
+class QpvContours(Importer):
+    """Contours of the QPV of the 2015 or the 2024 generation.
+
+    Options (``options.extra``)
+    ---------------------------
+    layer : str
+        Layer to read in a multi-layer file (default: the layer with a QPV code column).
+    code_column, name_column : str
+        Columns of the QPV code and name (default: recognised from the usual names,
+        ``code_qp``/``CODE_QP``/``q``, ``nom_qp``/``lib_qp``/``n``).
+    commune_column : str
+        Column of the commune codes of each QPV (one code or a list).
+    commune_name_column : str
+        Column naming the communes in words (2015 national layer, ``COMMUNE_QP``), used
+        when there is no commune code column.
+
+    ``options.vintage``, if given, must be the generation of the file's codes.
+    """
+
+    name = "qpv"
+    title = "Contours des quartiers prioritaires de la politique de la ville"
+    producer = "ANCT"
+
+    def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
+        extra = options.extra
+        unexpected = sorted(set(extra) - OPTION_KEYS)
+        if unexpected:
+            raise InputFileError(path, f"unknown option {unexpected[0]!r} for the QPV "
+                                 "importer", column=unexpected[0],
+                                 expected=", ".join(sorted(OPTION_KEYS)))
+        notes: list[str] = []
+        table = read_vector(path, extra.get("layer"), prefer=CODE_COLUMNS)
+        if table.frame.empty:
+            raise table.error("the layer has no feature", expected="QPV contours", found="0")
+        crs = check_crs(table)
+        code_column = choose_column(table, extra.get("code_column"), CODE_COLUMNS,
+                                    "the QPV code")
+        assert code_column is not None
+        codes = text_column(table.frame[code_column]).str.upper()
+        generation = detect_generation(table, codes, code_column)
+        if options.vintage is not None and options.vintage != generation:
+            raise table.error(f"the file holds QPV of the {generation} generation",
+                              column=code_column, expected=f"QPV of {options.vintage}",
+                              found=codes.iloc[0])
+        name_column = choose_column(table, extra.get("name_column"), NAME_COLUMNS,
+                                    "the QPV name", required=False)
+        names = text_column(table.frame[name_column]) if name_column else codes
+        if name_column is None or (names == "").any():
+            notes.append("some QPV have no name in the file: their code is used as name")
+            names = names.where(names != "", codes)
+        geometries = polygons(table, notes)
+        departements = departement_of_qpv(codes)
+
+        commune_column = choose_column(table, extra.get("commune_column"), COMMUNE_COLUMNS,
+                                       "the commune codes", required=False)
+        if commune_column is not None:
+            links = _communes_from_codes(table, commune_column)
+        else:
+            name_source = choose_column(table, extra.get("commune_name_column"),
+                                        COMMUNE_NAME_COLUMNS, "the commune names",
+                                        required=False)
+            if name_source is None:
+                notes.append("the file gives no commune for its QPV: no QPV → commune "
+                             "membership recorded")
+                links = pd.DataFrame({"row": np.array([], dtype=np.int64),
+                                      "commune": np.array([], dtype=object)})
+            else:
+                links = _communes_from_names(table, name_source, departements, warehouse,
+                                             notes)
+        links = _membership_levels(table, commune_column, links, generation, warehouse, notes)
+
+        # a QPV cut in several features (multi-part shapefiles) is put back together
+        first = ~codes.duplicated()
+        if not first.all():
+            duplicated = codes[~first].unique()
+            for code in duplicated:
+                rows = np.flatnonzero((codes == code).to_numpy())
+                geometries[rows[0]] = shapely.union_all(geometries[rows])
+            notes.append(f"{len(duplicated)} QPV given in several features were merged "
+                         f"(e.g. {duplicated[0]})")
+            first_row = pd.Series(np.arange(len(codes))).groupby(
+                codes.to_numpy()).transform("first").to_numpy()
+            links = links.assign(row=first_row[links["row"].to_numpy(dtype=np.int64)])
+            links = links.drop_duplicates(["row", "commune", "parent_level"])
+        keep = first.to_numpy()
+
+        existing = warehouse.query(
+            "SELECT code, dataset_id FROM territories WHERE level = 'QPV' AND vintage = ?",
+            [generation])
+        already = codes.isin(existing["code"]).to_numpy()
+        if already.any():
+            notes.append(f"{int((already & keep).sum())} QPV of {generation} already in the "
+                         f"warehouse (dataset {existing['dataset_id'].iloc[0]}) were kept as "
+                         "they are")
+            keep &= ~already
+        rows = np.flatnonzero(keep)
+        source_geometries = geometries[rows]
+        areas, area_crs = areas_km2(source_geometries, departements.to_numpy()[rows], crs)
+        wgs84 = reproject(source_geometries, crs, WGS84)
+        kept_codes = codes.to_numpy()[rows]
+        kept_names = names.to_numpy()[rows]
+        territories = pd.DataFrame({
+            "level": "QPV", "code": kept_codes, "vintage": generation, "name": kept_names,
+            "search_name": [search_key(name) for name in kept_names],
+            "population": pd.array([None] * len(rows), dtype="Int64"), "siren": None,
+            "kind": None,
+            "zone": [zone_of_departement(d) for d in departements.to_numpy()[rows]]})
+        geometry_rows = pd.DataFrame({
+            "level": "QPV", "code": kept_codes, "vintage": generation,
+            "geometry": shapely.to_wkb(wgs84), "area_km2": areas,
+            "area_crs": area_crs.astype(str), "source": path.name})
+        links = links[np.isin(links["row"].to_numpy(), rows)]
+        memberships = pd.DataFrame({
+            "vintage": generation, "level": "QPV",
+            "code": codes.to_numpy()[links["row"].to_numpy(dtype=np.int64)],
+            "parent_level": links["parent_level"].to_numpy(),
+            "parent_code": links["commune"].to_numpy()})
+        notes.insert(0, f"QPV of the {generation} generation, CRS {crs}; areas measured in "
+                        "the projected CRS of each département")
+        return ImportBatch(
+            tables={"territories": territories, "geometries": geometry_rows,
+                    "memberships": memberships},
+            vintage=generation, rows=len(table.frame), notes=notes)

@@ -1,0 +1,858 @@
+"""The generic indicator-table importer: « importez vos propres données ».
+
+Any table with a territory-code column and one or more value columns becomes
+observations (variable × level × code × vintage × period). How to read it is described
+by options or by a small YAML *mapping file* (see ``docs/import-your-own-data.md``):
+
+.. code-block:: yaml
+
+    code_column: codgeo
+    level: ZE
+    vintage: 2010
+    variables:
+      - column: value0
+        period_column: year0
+        id: revenu_median
+        label: Revenu disponible médian par unité de consommation
+        unit: €
+
+Three layouts are read:
+
+- *wide*: one column per variable (and period): ``taux_2008``, ``taux_2013``, INSEE
+  names (``P18_POP``), or value/period column pairs (``year0``/``value0``);
+- *wide with a period column*: one row per territory and period;
+- *long*: one row per territory × variable × period (``variable_column``).
+
+Territory codes are checked against the référentiel (communes, EPCI, départements,
+régions…) or against the territories of a level already in the warehouse (a zoning);
+a level the warehouse does not know yet (zones d'emploi ``ZE``) is registered, its
+codes checked for their format only. CSV (also gzip-compressed) and XLSX files are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import gzip
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from cohesion.errors import InputFileError
+from cohesion.importers.base import ImportBatch, Importer, ImportOptions
+from cohesion.importers.reading import Table, read_csv_table, read_xlsx_table
+from cohesion.indicators.variables import BY_ID, split_insee_column, variable_for_stem
+from cohesion.store.schema import MISSING_REASONS
+from cohesion.store.warehouse import Warehouse
+from cohesion.territory.levels import BUILTIN_LEVELS
+
+# -- the mapping ----------------------------------------------------------------------
+
+#: Levels that may be registered on the fly, with their French label and code format.
+KNOWN_LEVELS: dict[str, tuple[str, str]] = {
+    "ZE": ("Zone d'emploi", r"\d{4}"),
+    "BV": ("Bassin de vie", r"\d[\dAB]\d{3}"),
+    "UU": ("Unité urbaine", r"[\dAB]{5}"),
+    "AAV": ("Aire d'attraction des villes", r"[\dAB]{3}"),
+}
+
+#: Référentiel levels tried, in this order, when the mapping does not name the level.
+AUTO_LEVELS = ("COM", "EPCI", "DEP", "REG")
+
+CODE_COLUMNS = ("codgeo", "code_geo", "code_insee", "insee_com", "code_commune", "depcom",
+                "siren", "siren_epci", "code_epci", "code_departement", "code_dep",
+                "insee_dep", "code_region", "code_reg", "insee_reg", "code_ze", "ze2020",
+                "ze2010", "code", "dep", "reg", "com", "epci", "ze")
+VARIABLE_COLUMNS = ("id_indicateur", "code_indicateur", "variable", "indicateur")
+VALUE_COLUMNS = ("valeur", "value")
+LABEL_COLUMNS = ("indicateur", "libelle_indicateur", "label", "libelle")
+UNIT_COLUMNS = ("unite", "unit")
+PERIOD_COLUMNS = ("date", "periode", "period", "annee", "year")
+
+_PAIR_PERIOD = re.compile(r"^(year|annee|date|periode|period)_?(\d+)$", re.IGNORECASE)
+_PAIR_VALUE = re.compile(r"^(value|valeur)_?(\d+)$", re.IGNORECASE)
+_YEAR_SUFFIX = re.compile(r"^(?P<stem>.*?[A-Za-z].*?)[_\-. ]?(?P<year>(?:19|20)\d{2})$")
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_LEVEL_ID = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
+_VARIABLE_ID = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def slug(text: str) -> str:
+    """A variable id from a column name or an indicator code.
+
+    Examples
+    --------
+    >>> slug("Taux de pauvreté (%)")
+    'taux_de_pauvrete'
+    >>> slug("tx-detenus-formation")
+    'tx_detenus_formation'
+    >>> slug("2019 revenu")
+    'v_2019_revenu'
+    """
+    ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    return cleaned if cleaned[:1].isalpha() else f"v_{cleaned}"
+
+
+@dataclass
+class VariableSpec:
+    """One value column of a wide table.
+
+    Attributes
+    ----------
+    column : str
+        The value column.
+    id : str or None
+        Variable id (default: from the column name).
+    label, unit : str or None
+        French label and unit.
+    additive : bool or None
+        Whether values can be summed over territories (counts): default false, so a rate
+        is never summed by mistake.
+    period : str or None
+        Period of every value of the column.
+    period_column : str or None
+        Column giving the period of each value (``year0`` for ``value0``).
+    """
+
+    column: str
+    id: str | None = None
+    label: str | None = None
+    unit: str | None = None
+    additive: bool | None = None
+    period: str | None = None
+    period_column: str | None = None
+
+
+@dataclass
+class TableMapping:
+    """How to read an indicator table; every key of the YAML mapping file is a field.
+
+    See ``docs/import-your-own-data.md`` for the meaning of each key.
+    """
+
+    code_column: str | None = None
+    level: str | None = None
+    level_label: str | None = None
+    vintage: int | None = None
+    check_codes: bool = True
+    unknown_codes: str = "error"
+    period: str | None = None
+    period_column: str | None = None
+    variables: list[VariableSpec] = field(default_factory=list)
+    variable: str | None = None
+    label: str | None = None
+    unit: str | None = None
+    additive: bool | None = None
+    variable_prefix: str = ""
+    period_from_name: bool = True
+    variable_column: str | None = None
+    label_column: str | None = None
+    unit_column: str | None = None
+    value_column: str | None = None
+    separator: str | None = None
+    decimal: str = "auto"
+    encoding: str | None = None
+    sheet: str | None = None
+    header_row: int = 1
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+_STRING_KEYS = {"code_column", "level", "level_label", "period", "period_column", "variable",
+                "label", "unit", "variable_prefix", "variable_column", "label_column",
+                "unit_column", "value_column", "separator", "encoding", "sheet"}
+_BOOL_KEYS = {"check_codes", "period_from_name", "additive"}
+_INT_KEYS = {"vintage", "header_row"}
+_CHOICES = {"unknown_codes": ("error", "drop"), "decimal": ("auto", ".", ",")}
+MAPPING_KEYS = _STRING_KEYS | _BOOL_KEYS | _INT_KEYS | set(_CHOICES) | {
+    "variables", "value_columns", "missing", "version"}
+VARIABLE_KEYS = {f.name for f in dataclasses.fields(VariableSpec)}
+
+
+class _Source:
+    """Where mapping values come from (a YAML file or the import options), for errors."""
+
+    def __init__(self, path: Path | str, lines: dict[tuple, int] | None = None) -> None:
+        self.path = path
+        self.lines = lines or {}
+
+    def error(self, key: tuple, message: str, expected: str | None = None,
+              found: object = None) -> InputFileError:
+        name = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in key).lstrip(".")
+        line = self.lines.get(key) or self.lines.get(key[:-1]) if key else None
+        return InputFileError(self.path, message, line, name or None, expected,
+                              None if found is None else str(found))
+
+
+def load_mapping_file(path: Path) -> tuple[dict[str, Any], _Source]:
+    """Read a YAML mapping file, keeping the line of every key for error messages."""
+    if not path.is_file():
+        raise InputFileError(path, "mapping file not found")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(path, "the mapping file is not UTF-8 text",
+                             expected="a YAML file in UTF-8") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputFileError(path, f"not valid YAML: {problem}",
+                             None if mark is None else mark.line + 1) from None
+    if data is None:
+        raise InputFileError(path, "the mapping file is empty",
+                             expected="keys such as code_column and variables")
+    if not isinstance(data, dict):
+        raise InputFileError(path, "the mapping must be a set of 'key: value' lines", 1,
+                             expected="a YAML mapping", found=type(data).__name__)
+    lines: dict[tuple, int] = {}
+
+    def walk(current: yaml.Node, key: tuple) -> None:
+        lines.setdefault(key, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                lines[(*key, key_node.value)] = key_node.start_mark.line + 1
+                walk(value_node, (*key, key_node.value))
+        elif isinstance(current, yaml.SequenceNode):
+            for position, item in enumerate(current.value):
+                walk(item, (*key, position))
+
+    walk(node, ())
+    return data, _Source(path, lines)
+
+
+def _check_keys(source: _Source, data: dict[str, Any], allowed: set[str],
+                key: tuple = ()) -> None:
+    for name in data:
+        if name not in allowed:
+            close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise source.error((*key, name), f"unknown key {name!r}{hint}",
+                               expected=", ".join(sorted(allowed)), found=name)
+
+
+def _scalar(source: _Source, key: tuple, value: Any, kind: str) -> Any:
+    """Check the type of one mapping value (YAML reads ``2019`` as a number)."""
+    name = key[-1]
+    if value is None:
+        return None
+    if kind == "str":
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise source.error(key, f"{name} must be a text", expected="a text",
+                               found=value)
+        return str(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise source.error(key, f"{name} must be true or false",
+                               expected="true or false", found=value)
+        return value
+    if isinstance(value, bool) or not (isinstance(value, int) or (
+            isinstance(value, str) and value.strip().isdigit())):
+        raise source.error(key, f"{name} must be a whole number", expected="a whole number",
+                           found=value)
+    return int(value)
+
+
+def _variable_specs(source: _Source, key: str, value: Any) -> list[VariableSpec]:
+    """Read ``variables`` (list of entries) or ``value_columns`` (list or mapping)."""
+    specs = []
+    if key == "value_columns" and isinstance(value, dict):
+        value = [{"column": column, **(entry if isinstance(entry, dict) else {"id": entry})}
+                 for column, entry in value.items()]
+    elif key == "value_columns" and isinstance(value, list):
+        value = [entry if isinstance(entry, dict) else {"column": entry} for entry in value]
+    if not isinstance(value, list) or not value:
+        raise source.error((key,), f"{key} must be a non-empty list",
+                           expected="a list of columns", found=value)
+    for position, entry in enumerate(value):
+        where = (key, position)
+        if not isinstance(entry, dict):
+            raise source.error(where, "each variable must be a set of keys (column, id…)",
+                               expected="column: NAME", found=entry)
+        _check_keys(source, entry, VARIABLE_KEYS, where)
+        if entry.get("column") in (None, ""):
+            raise source.error(where, "a variable has no column", expected="column: NAME")
+        if entry.get("period") is not None and entry.get("period_column") is not None:
+            raise source.error((*where, "period"), "give period or period_column, not both")
+        kinds = {"additive": "bool"}
+        specs.append(VariableSpec(**{name: _scalar(source, (*where, name), entry.get(name),
+                                                   kinds.get(name, "str"))
+                                     for name in VARIABLE_KEYS}))
+        if specs[-1].id is not None and not _VARIABLE_ID.fullmatch(specs[-1].id):
+            raise source.error((*where, "id"), "not a valid variable id",
+                               expected="lower-case letters, digits and '_', starting with a "
+                               "letter", found=specs[-1].id)
+    return specs
+
+
+def parse_mapping(data: dict[str, Any], source: _Source,
+                  base: TableMapping | None = None) -> TableMapping:
+    """Validate raw mapping values (from YAML or options) on top of ``base``.
+
+    Raises
+    ------
+    InputFileError
+        Naming the mapping file, the line and the key of the first problem.
+    """
+    _check_keys(source, data, MAPPING_KEYS)
+    mapping = dataclasses.replace(base) if base is not None else TableMapping()
+    for key, value in data.items():
+        where = (key,)
+        if key == "version":
+            if value != 1:
+                raise source.error(where, "unsupported mapping version", expected="1",
+                                   found=value)
+        elif key in _STRING_KEYS:
+            setattr(mapping, key, _scalar(source, where, value, "str"))
+        elif key in _BOOL_KEYS:
+            setattr(mapping, key, _scalar(source, where, value, "bool"))
+        elif key in _INT_KEYS:
+            setattr(mapping, key, _scalar(source, where, value, "int"))
+        elif key in _CHOICES:
+            text = _scalar(source, where, value, "str")
+            if text not in _CHOICES[key]:
+                raise source.error(where, f"{key} must be one of {', '.join(_CHOICES[key])}",
+                                   expected=" or ".join(_CHOICES[key]), found=value)
+            setattr(mapping, key, text)
+        elif key in ("variables", "value_columns"):
+            mapping.variables = _variable_specs(source, key, value)
+        elif key == "missing":
+            if isinstance(value, list):
+                value = dict.fromkeys(value, "not_available")
+            if not isinstance(value, dict):
+                raise source.error(where, "missing must list the markers of missing values",
+                                   expected="a list such as ['NA', '-'] or marker: reason",
+                                   found=value)
+            mapping.missing = {str(k): str(v) for k, v in value.items()}
+    if "variables" in data and "value_columns" in data:
+        raise source.error(("value_columns",), "give variables or value_columns, not both")
+    if mapping.period is not None and mapping.period_column is not None:
+        raise source.error(("period",), "give period or period_column, not both")
+    if mapping.variable_column is not None and (mapping.variables or mapping.variable):
+        raise source.error(("variable_column",), "a long table (variable_column) takes its "
+                           "variables from that column: remove variables/value_columns/variable")
+    if mapping.level is not None:
+        mapping.level = mapping.level.upper()
+        if not _LEVEL_ID.fullmatch(mapping.level):
+            raise source.error(("level",), "not a valid level id",
+                               expected="such as COM, EPCI, DEP, REG or ZE", found=mapping.level)
+    for key in ("variable",):
+        value = getattr(mapping, key)
+        if value is not None and not _VARIABLE_ID.fullmatch(value):
+            raise source.error((key,), "not a valid variable id", expected="lower-case "
+                               "letters, digits and '_', starting with a letter", found=value)
+    if mapping.separator is not None and len(mapping.separator) != 1:
+        raise source.error(("separator",), "the separator is one character",
+                           expected="';', ',', tab or '|'", found=mapping.separator)
+    if mapping.header_row < 1:
+        raise source.error(("header_row",), "header_row counts from 1", expected="1 or more",
+                           found=mapping.header_row)
+    return mapping
+
+
+def mapping_from_options(options: ImportOptions) -> TableMapping:
+    """The mapping file (``extra['mapping']``) overridden by the other options."""
+    extra = dict(options.extra)
+    mapping = TableMapping()
+    path = extra.pop("mapping", None)
+    if path is not None:
+        data, source = load_mapping_file(Path(path))
+        mapping = parse_mapping(data, source)
+    for key, value in (("vintage", options.vintage), ("period", options.period)):
+        if value is not None and key not in extra:
+            extra[key] = value
+    if extra:
+        mapping = parse_mapping(extra, _Source("import options"), mapping)
+    return mapping
+
+
+# -- reading the table ----------------------------------------------------------------
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def read_data_table(path: Path, mapping: TableMapping) -> Table:
+    """Read a CSV (plain or gzip) or XLSX table; errors name the original file.
+
+    A gzip file is decompressed to a temporary file first, so that every check of
+    :func:`~cohesion.importers.reading.read_csv_table` (encoding, separator, short rows)
+    applies unchanged.
+    """
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in {".xlsx", ".xlsm"}:
+        return read_xlsx_table(path, mapping.sheet or 0,  # type: ignore[arg-type]
+                               mapping.header_row)
+    if path.stat().st_size and _is_gzip(path):
+        with tempfile.TemporaryDirectory() as folder:
+            plain = Path(folder) / path.name.removesuffix(".gz")
+            try:
+                with gzip.open(path, "rb") as source, plain.open("wb") as target:
+                    shutil.copyfileobj(source, target, 1 << 22)
+            except (OSError, EOFError) as error:
+                raise InputFileError(path, f"cannot decompress the file ({error})",
+                                     expected="a complete gzip file") from None
+            try:
+                table = read_csv_table(plain, mapping.separator, mapping.encoding)
+            except InputFileError as error:
+                raise dataclasses.replace(error, path=path) from None
+    else:
+        table = read_csv_table(path, mapping.separator, mapping.encoding)
+    table.path = path
+    return table
+
+
+def _column(table: Table, name: str | None, candidates: tuple[str, ...], what: str,
+            required: bool = False, key: str | None = None) -> str | None:
+    """The column named in the mapping (checked to exist) or the first known candidate."""
+    columns = list(table.frame.columns)
+    if name is not None:
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise table.error(f"no column {name!r} for {what}{hint}", row=-1, column=name,
+                              expected=f"a column of the file ({key or what})",
+                              found=", ".join(columns[:12]))
+        return name
+    lowered = {column.lower(): column for column in columns}
+    found = next((lowered[c] for c in candidates if c in lowered), None)
+    if found is None and required:
+        raise table.error(f"cannot find the column of {what}", row=-1,
+                          expected=f"a column named {' or '.join(candidates[:4])}, or the "
+                          f"mapping key {key}", found=", ".join(columns[:12]))
+    return found
+
+
+def parse_values(table: Table, column: str, decimal: str,
+                 markers: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a value column: numbers, or missing markers kept with their reason.
+
+    Spaces (also non-breaking, as French thousands separators) are ignored. With
+    ``decimal`` ``auto`` a comma or a point is the decimal mark, and a number holding
+    both is refused as ambiguous; with ``.`` or ``,`` the other one is refused.
+
+    Returns
+    -------
+    values : ndarray of float
+        NaN where missing.
+    reasons : ndarray of object
+        None where a value is present, else the reason (``secret``, ``not_available``,
+        ``empty`` or one given in the mapping).
+    """
+    # Arrow compute kernels: national files have millions of cells
+    cells = pc.fill_null(pa.array(table.frame[column], type=pa.string(), from_pandas=True), "")
+    raw = pc.utf8_trim_whitespace(cells)
+    lowered = pc.utf8_lower(raw)
+    keys = list(markers)
+    found = pc.index_in(lowered, value_set=pa.array(keys, type=pa.string()))
+    reason = pc.take(pa.array(list(markers.values()), type=pa.string()), found)
+    present = pc.is_null(reason).to_numpy(zero_copy_only=False)
+    text = pc.replace_substring_regex(raw, r"[\s\x{00a0}\x{202f}]", "")
+
+    def refuse(bad: np.ndarray, message: str, expected: str) -> None:
+        bad = bad & present
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise table.error(message, row=row, column=column, expected=expected,
+                              found=raw[row].as_py())
+
+    has_point = pc.match_substring(text, ".").to_numpy(zero_copy_only=False)
+    has_comma = pc.match_substring(text, ",").to_numpy(zero_copy_only=False)
+    if decimal == "auto":
+        refuse(has_point & has_comma, "ambiguous number: both ',' and '.' in it",
+               "one decimal mark (say which with the mapping key decimal)")
+    else:
+        other = "," if decimal == "." else "."
+        refuse(has_comma if other == "," else has_point,
+               f"a number with {other!r} although the decimal mark is {decimal!r}",
+               f"numbers such as 12{decimal}5")
+    text = pc.replace_substring(text, ",", ".")
+    number = pc.match_substring_regex(text, f"^{_NUMBER}$").to_numpy(zero_copy_only=False)
+    shown = ", ".join(repr(m) for m in markers if m)
+    refuse(~number, "not a number", f"a number, {shown} or an empty cell")
+    values = pc.cast(pc.if_else(pa.array(number), text, pa.scalar(None, pa.string())),
+                     pa.float64()).to_numpy(zero_copy_only=False)
+    return values.astype(np.float64), np.array(reason.to_pylist(), dtype=object)
+
+
+# -- territories ----------------------------------------------------------------------
+
+
+@dataclass
+class Territories:
+    """The level, vintage and per-row level of a table's codes."""
+
+    level: str
+    vintage: int
+    row_levels: np.ndarray
+    keep: np.ndarray
+    new_level: pd.DataFrame | None = None
+
+
+def _score_vintages(warehouse: Warehouse, codes: np.ndarray, levels: list[str],
+                    vintages: list[int]) -> pd.DataFrame:
+    """For each vintage, codes unknown and territories of the levels absent from the file."""
+    frame = pd.DataFrame({"code": pd.unique(codes).astype(object)})
+    warehouse.connection.register("_table_codes", frame)
+    try:
+        return warehouse.query(
+            """WITH known AS (SELECT DISTINCT vintage, code FROM territories
+                              WHERE list_contains(?, level) AND list_contains(?, vintage))
+               SELECT v.vintage,
+                      (SELECT count(*) FROM _table_codes c WHERE NOT EXISTS (
+                          SELECT 1 FROM known k WHERE k.vintage = v.vintage
+                          AND k.code = c.code)) AS unknown,
+                      (SELECT count(*) FROM known k WHERE k.vintage = v.vintage
+                       AND k.code NOT IN (SELECT code FROM _table_codes)) AS absent
+               FROM (SELECT unnest(?) AS vintage) v""", [levels, vintages, vintages])
+    finally:
+        warehouse.connection.unregister("_table_codes")
+
+
+def resolve_territories(table: Table, column: str, codes: pd.Series, mapping: TableMapping,
+                        warehouse: Warehouse, notes: list[str]) -> Territories:
+    """Find the level and vintage of the codes and check every code.
+
+    Raises
+    ------
+    InputFileError
+        At the first unknown code (in the vintage that knows the most codes), unless
+        ``unknown_codes`` is ``drop``; when the level cannot be told from the codes.
+    """
+    values = codes.to_numpy(dtype=object)
+    level = mapping.level
+    if level is None:
+        level = _guess_level(table, column, codes, warehouse)
+        notes.append(f"level {level} recognised from the codes")
+    family = ["COM", "ARM"] if level == "COM" else [level]
+    vintages = [int(v) for v in warehouse.query(
+        "SELECT DISTINCT vintage FROM territories WHERE list_contains(?, level) ORDER BY 1",
+        [family])["vintage"]]
+    new_level = None
+    known_level = not warehouse.query("SELECT 1 FROM levels WHERE level = ?", [level]).empty
+    if not known_level:
+        if level not in KNOWN_LEVELS and mapping.level_label is None:
+            raise table.error(f"unknown level {level!r}", row=-1, column=column,
+                              expected="a level of the warehouse (COM, EPCI, DEP, REG, a "
+                              f"zoning…), one of {', '.join(KNOWN_LEVELS)}, or a new level "
+                              "with its level_label", found=level)
+        label = mapping.level_label or KNOWN_LEVELS[level][0]
+        new_level = pd.DataFrame({"level": [level], "label": [label], "kind": ["zoning"],
+                                  "description": [None]})
+    pattern = BUILTIN_LEVELS[level].code_pattern if level in BUILTIN_LEVELS else (
+        KNOWN_LEVELS[level][1] if level in KNOWN_LEVELS else r"\S+")
+    keep = np.ones(len(values), dtype=bool)
+    if not vintages or (mapping.vintage is not None and mapping.vintage not in vintages):
+        if vintages and mapping.check_codes:
+            raise table.error(
+                f"the warehouse has no territories of level {level} in {mapping.vintage} "
+                f"(it has {', '.join(map(str, vintages))}): to load codes of another "
+                "geography unchecked, set check_codes: false", row=-1, column=column,
+                expected=f"vintage {' or '.join(map(str, vintages))}",
+                found=str(mapping.vintage))
+        if mapping.vintage is None:
+            raise table.error(
+                f"the warehouse has no territories of level {level}: say which geography "
+                "the codes are in with the mapping key vintage (for example 2020 for the "
+                "zones d'emploi 2020)", row=-1, column=column, expected="vintage: YEAR")
+        bad = ~codes.str.fullmatch(pattern).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise table.error(f"not a code of level {level}", row=row, column=column,
+                              expected=f"codes matching {pattern}", found=values[row])
+        notes.append(f"codes of level {level} ({mapping.vintage}) checked for their format "
+                     "only: the warehouse has no territories to check them against")
+        row_levels = np.full(len(values), level, dtype=object)
+        return Territories(level, mapping.vintage, row_levels, keep, new_level)
+
+    candidates = [mapping.vintage] if mapping.vintage is not None else vintages
+    scores = _score_vintages(warehouse, values, family, candidates)
+    scores = scores.assign(latest=-scores["vintage"]).sort_values(
+        ["unknown", "absent", "latest"])
+    vintage = int(scores["vintage"].iloc[0])
+    known = warehouse.query(
+        "SELECT code, level FROM territories WHERE vintage = ? AND list_contains(?, level)",
+        [vintage, family])
+    known = known.sort_values("level", key=lambda s: s.map(family.index)).drop_duplicates(
+        "code")
+    row_levels = codes.astype(object).map(dict(zip(known["code"], known["level"],
+                                                   strict=True))).to_numpy(object)
+    unknown = pd.isna(row_levels)
+    if unknown.any():
+        if mapping.unknown_codes != "drop":
+            row = int(np.argmax(unknown))
+            raise table.error(
+                f"unknown territory code ({int(unknown.sum())} rows with codes unknown in "
+                f"the {level} of {vintage}, the closest match)", row=row, column=column,
+                expected=f"a code of level {level} in {vintage} (or unknown_codes: drop)",
+                found=values[row])
+        examples = ", ".join(pd.unique(values[unknown])[:5])
+        notes.append(f"{int(unknown.sum())} rows whose code is unknown in the {level} of "
+                     f"{vintage} were left out (unknown_codes: drop): {examples}")
+        keep = ~unknown
+    return Territories(level, vintage, row_levels, keep, new_level)
+
+
+def _guess_level(table: Table, column: str, codes: pd.Series, warehouse: Warehouse) -> str:
+    """The référentiel level whose code format fits every code and that knows most."""
+    fits = [level for level in AUTO_LEVELS
+            if codes.str.fullmatch(BUILTIN_LEVELS[level].code_pattern).all()]
+    vintages = warehouse.vintages()
+    best: tuple[int, str] | None = None
+    for level in fits:
+        family = ["COM", "ARM"] if level == "COM" else [level]
+        unknown = int(_score_vintages(warehouse, codes.to_numpy(object), family,
+                                      vintages)["unknown"].min()) if vintages else len(codes)
+        if best is None or unknown < best[0]:
+            best = (unknown, level)
+    if best is not None and best[0] == 0:
+        return best[1]
+    if codes.str.fullmatch(KNOWN_LEVELS["ZE"][1]).all():
+        return "ZE"
+    if best is not None:
+        return best[1]
+    raise table.error("cannot tell the level of the territory codes", row=0, column=column,
+                      expected="commune, EPCI, département or région codes, or the mapping "
+                      "key level", found=codes.iloc[0])
+
+
+# -- observations ---------------------------------------------------------------------
+
+
+def _auto_specs(table: Table, used: set[str]) -> list[VariableSpec]:
+    """Value columns found without a mapping: value/period pairs or year-suffixed names."""
+    columns = [c for c in table.frame.columns if c not in used]
+    periods = {m[2]: c for c in columns if (m := _PAIR_PERIOD.match(c))}
+    pairs = [VariableSpec(c, period_column=periods[m[2]]) for c in columns
+             if (m := _PAIR_VALUE.match(c)) and m[2] in periods]
+    if pairs:
+        return pairs
+    return [VariableSpec(c) for c in columns if _period_from_name(c) is not None]
+
+
+def _period_from_name(column: str) -> tuple[str, str, bool] | None:
+    """(variable id, period, is INSEE) from ``taux_2008`` or INSEE's ``P18_POP``."""
+    if match := _YEAR_SUFFIX.match(column):
+        return slug(match["stem"]), match["year"], False
+    if column == column.upper() and (split := split_insee_column(column)) is not None:
+        return variable_for_stem(split[0])[0], split[1], True
+    return None
+
+
+def _wide_observations(table: Table, mapping: TableMapping, specs: list[VariableSpec],
+                       markers: dict[str, str], default_variable: str,
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Melt the value columns into (row, variable, period, value, missing)."""
+    parts = []
+    described: dict[str, tuple] = {}
+    frame = table.frame
+    for spec in specs:
+        _column(table, spec.column, (), f"the values of {spec.column}", key="column")
+        from_name = _period_from_name(spec.column) if mapping.period_from_name else None
+        insee = False
+        named = False
+        if spec.period is not None:
+            period: Any = spec.period
+        elif spec.period_column is not None or mapping.period_column is not None:
+            period_column = spec.period_column or mapping.period_column
+            _column(table, period_column, (), "the period", key="period_column")
+            period = frame[period_column].astype(str).str.strip().to_numpy(object)
+            empty = period == ""
+            if empty.any():
+                row = int(np.argmax(empty))
+                raise table.error("no period", row=row, column=period_column,
+                                  expected="a period such as 2019 or 2021-06-30", found="")
+        elif from_name is not None:
+            period, insee, named = from_name[1], from_name[2], True
+        elif mapping.period is not None:
+            period = mapping.period
+        else:
+            raise table.error(f"no period for the values of {spec.column}", row=-1,
+                              column=spec.column, expected="a year in the column name "
+                              "(taux_2019), or the mapping key period or period_column")
+        # value0/year0, value1/year1 are one variable at two dates: named after the file
+        variable = (spec.id or mapping.variable or (from_name[0] if named else None)
+                    or (default_variable if spec.period_column is not None else None)
+                    or slug(spec.column))
+        variable = mapping.variable_prefix + variable
+        values, reasons = parse_values(table, spec.column, mapping.decimal, markers)
+        parts.append(pd.DataFrame({"row": np.arange(len(frame), dtype=np.int64),
+                                   "variable": variable, "period": period,
+                                   "value": values, "missing": reasons}))
+        base = BY_ID.get(variable)
+        label = spec.label or mapping.label or (base.label if base and insee else None)
+        unit = spec.unit or mapping.unit or (base.unit if base and insee else None)
+        additive = spec.additive if spec.additive is not None else (
+            mapping.additive if mapping.additive is not None else (
+                base.additive if base and insee else False))
+        previous = described.get(variable)
+        described[variable] = (variable, label or (previous[1] if previous else None),
+                               unit or (previous[2] if previous else None), bool(additive),
+                               spec.column if previous is None else previous[4])
+    variables = pd.DataFrame(list(described.values()),
+                             columns=["variable", "label", "unit", "additive", "source_column"])
+    return pd.concat(parts, ignore_index=True), variables
+
+
+def _long_observations(table: Table, mapping: TableMapping, markers: dict[str, str],
+                       notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Observations of a long table: one row per territory × variable × period."""
+    frame = table.frame
+    variable_column = _column(table, mapping.variable_column, VARIABLE_COLUMNS,
+                              "the variable", True, "variable_column")
+    value_column = _column(table, mapping.value_column, VALUE_COLUMNS, "the values", True,
+                           "value_column")
+    assert variable_column is not None and value_column is not None
+    label_column = _column(table, mapping.label_column, tuple(
+        c for c in LABEL_COLUMNS if c != variable_column.lower()), "the labels")
+    unit_column = _column(table, mapping.unit_column, UNIT_COLUMNS, "the units")
+    raw = frame[variable_column].astype(str).str.strip()
+    if (raw == "").any():
+        row = int(np.argmax((raw == "").to_numpy()))
+        raise table.error("no variable", row=row, column=variable_column,
+                          expected="a variable code", found="")
+    distinct = pd.unique(raw)
+    ids = raw.map({code: mapping.variable_prefix + slug(code) for code in distinct})
+    if mapping.period_column is not None or mapping.period is None:
+        period_column = _column(table, mapping.period_column, PERIOD_COLUMNS, "the period",
+                                mapping.period is None, "period_column")
+        period = frame[period_column].astype(str).str.strip().to_numpy(object)
+        if (period == "").any():
+            row = int(np.argmax(period == ""))
+            raise table.error("no period", row=row, column=period_column,
+                              expected="a period such as 2019 or 2021-06-30", found="")
+    else:
+        period = mapping.period
+    values, reasons = parse_values(table, value_column, mapping.decimal, markers)
+    observations = pd.DataFrame({"row": np.arange(len(frame), dtype=np.int64),
+                                 "variable": ids.to_numpy(object), "period": period,
+                                 "value": values, "missing": reasons})
+    described = pd.DataFrame({"variable": ids.to_numpy(object), "source_column": raw})
+    for name, column in (("label", label_column), ("unit", unit_column)):
+        described[name] = frame[column].astype(str).str.strip() if column else None
+    several = described.groupby("variable")["label"].nunique() if label_column else None
+    described = described.drop_duplicates("variable")
+    if several is not None and (several > 1).any():
+        notes.append(f"{int((several > 1).sum())} variables have several labels in the "
+                     f"file (the first is kept), e.g. {several[several > 1].index[0]}")
+    described["additive"] = bool(mapping.additive) if mapping.additive is not None else False
+    return observations, described[["variable", "label", "unit", "additive", "source_column"]]
+
+
+def _drop_duplicates(table: Table, observations: pd.DataFrame, column: str,
+                     notes: list[str]) -> pd.DataFrame:
+    """Keep identical repeated values once; refuse a key given two different values."""
+    key = ["variable", "code", "period"]
+    repeated = observations.duplicated(key, keep=False)
+    if not repeated.any():
+        return observations
+    group = observations[repeated]
+    signature = group["value"].astype(str) + "|" + group["missing"].astype(str)
+    differing = signature.groupby([group[k] for k in key]).transform("nunique") > 1
+    if differing.any():
+        conflicting = group[differing].sort_values("row")
+        same = (conflicting[key] == conflicting[key].iloc[0]).all(axis=1)
+        first = conflicting[same.to_numpy()].iloc[1]
+        raise table.error(
+            f"two different values for {first['variable']}, territory {first['code']}, "
+            f"period {first['period']}", row=int(first["row"]), column=column,
+            expected="one value per territory, variable and period",
+            found=f"{int(differing.sum())} conflicting rows")
+    removed = int(observations.duplicated(key).sum())
+    notes.append(f"{removed} rows repeating a value already given (same territory, "
+                 "variable, period and value) were kept once")
+    return observations[~observations.duplicated(key)]
+
+
+class IndicatorTable(Importer):
+    """Any indicator table, described by a mapping (``docs/import-your-own-data.md``).
+
+    Options (``options.extra``): ``mapping`` (path of a YAML mapping file) and any key of
+    the mapping, which then overrides the file. ``options.vintage`` and
+    ``options.period`` are the ``vintage`` and ``period`` keys.
+    """
+
+    name = "table"
+    title = "Table d'indicateurs"
+    producer = "fourni par l'utilisateur"
+
+    def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
+        mapping = mapping_from_options(options)
+        table = read_data_table(path, mapping)
+        if table.frame.empty:
+            raise table.error("the table has a header but no data row", row=0,
+                              expected="one row per territory", found="no row")
+        notes: list[str] = []
+        code_column = _column(table, mapping.code_column, CODE_COLUMNS, "the territory code",
+                              True, "code_column")
+        assert code_column is not None
+        codes = table.frame[code_column].astype(str).str.strip()
+        if (codes == "").any():
+            row = int(np.argmax((codes == "").to_numpy()))
+            raise table.error("no territory code", row=row, column=code_column,
+                              expected="a territory code", found="")
+        markers = {**MISSING_REASONS, **{k.strip().lower(): v for k, v in
+                                        mapping.missing.items()}}
+        long = mapping.variable_column is not None or (
+            not mapping.variables and mapping.variable is None
+            and _column(table, None, VARIABLE_COLUMNS, "") is not None
+            and _column(table, None, VALUE_COLUMNS, "") is not None)
+        if long:
+            observations, variables = _long_observations(table, mapping, markers, notes)
+            value_column = mapping.value_column or _column(table, None, VALUE_COLUMNS, "")
+        else:
+            used = {code_column, mapping.period_column}
+            remaining = [c for c in table.frame.columns if c not in used]
+            # a lone value column needs no naming once its period is known
+            lone = len(remaining) == 1 and (mapping.period is not None
+                                            or mapping.period_column is not None)
+            specs = mapping.variables or _auto_specs(table, used) or (
+                [VariableSpec(remaining[0])] if lone else [])
+            if not specs:
+                raise table.error("cannot tell which columns hold values", row=-1,
+                                  expected="columns with a year in their name (taux_2019), "
+                                  "value/year pairs, or the mapping key value_columns",
+                                  found=", ".join(table.frame.columns[:12]))
+            observations, variables = _wide_observations(
+                table, mapping, specs, markers, slug(path.name.split(".")[0]))
+            value_column = specs[0].column
+        territories = resolve_territories(table, code_column, codes, mapping, warehouse,
+                                          notes)
+        rows = observations["row"].to_numpy()
+        observations = observations.assign(
+            code=codes.to_numpy(object)[rows], level=territories.row_levels[rows],
+            vintage=territories.vintage)
+        observations = observations[territories.keep[rows]]
+        observations = _drop_duplicates(table, observations, value_column or code_column,
+                                        notes)
+        periods = sorted(pd.unique(observations["period"].astype(str)))
+        missing = int(observations["missing"].notna().sum())
+        if missing:
+            counts = observations["missing"].value_counts()
+            notes.append(f"{missing} missing values kept with their reason ("
+                         + ", ".join(f"{reason}: {n}" for reason, n in counts.items()) + ")")
+        notes.insert(0, f"{len(observations)} values of {observations['variable'].nunique()} "
+                        f"variables, level {territories.level}, geography "
+                        f"{territories.vintage}")
+        tables = {} if territories.new_level is None else {"levels": territories.new_level}
+        return ImportBatch(
+            observations=observations[["variable", "level", "code", "vintage", "period",
+                                       "value", "missing"]].reset_index(drop=True),
+            variables=variables, tables=tables, vintage=territories.vintage,
+            periods=[str(p) for p in periods], rows=len(table.frame), notes=notes)
