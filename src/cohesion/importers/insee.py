@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cohesion.importers.base import ImportBatch, Importer, ImportOptions, resolve_codes
@@ -42,14 +43,17 @@ def observations_from_wide(frame: pd.DataFrame, reasons: pd.DataFrame, codes: pd
     columns : dict
         Column name → (variable id, period).
     """
-    parts = []
-    for column, (variable, period) in columns.items():
-        parts.append(pd.DataFrame({
-            "variable": variable, "level": levels.to_numpy(), "code": codes.to_numpy(),
-            "vintage": vintage, "period": period,
-            "value": frame[column].to_numpy(), "missing": reasons[column].to_numpy(),
-        }))
-    return pd.concat(parts, ignore_index=True)
+    names = list(columns)
+    count = len(codes)
+    return pd.DataFrame({
+        "variable": np.repeat([columns[c][0] for c in names], count),
+        "level": np.tile(levels.to_numpy(), len(names)),
+        "code": np.tile(codes.to_numpy(), len(names)),
+        "vintage": vintage,
+        "period": np.repeat([columns[c][1] for c in names], count),
+        "value": frame[names].to_numpy().ravel(order="F"),
+        "missing": reasons[names].to_numpy().ravel(order="F"),
+    })
 
 
 def insee_column_map(columns: list[str], default_period: str | None) -> dict[str, tuple[str, str]]:

@@ -225,17 +225,25 @@ def parse_numbers(table: Table, columns: list[str]) -> tuple[pd.DataFrame, pd.Da
     values = {}
     reasons = {}
     for column in columns:
-        raw = table.frame[column].astype(str).str.strip()
-        lowered = raw.str.lower()
-        reason = lowered.map(MISSING_REASONS)
-        numbers = pd.to_numeric(raw.str.replace(",", ".", regex=False).where(reason.isna()),
-                                errors="coerce")
-        bad = numbers.isna() & reason.isna()
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            raise table.error("not a number", row=row, column=column,
-                              expected="a number, 's', 'nd' or an empty cell",
-                              found=raw.iloc[row])
+        raw = table.frame[column]
+        # most cells are plain numbers: parse them in C, look closer only at the rest
+        numbers = pd.to_numeric(raw, errors="coerce")
+        reason = pd.Series(None, index=raw.index, dtype=object)
+        unparsed = numbers.isna().to_numpy()
+        if unparsed.any():
+            rest = raw[unparsed].astype(str).str.strip()
+            rest_reason = rest.str.lower().map(MISSING_REASONS)
+            rest_numbers = pd.to_numeric(
+                rest.str.replace(",", ".", regex=False).where(rest_reason.isna()),
+                errors="coerce")
+            bad = rest_numbers.isna() & rest_reason.isna()
+            if bad.any():
+                row = int(np.flatnonzero(unparsed)[np.argmax(bad.to_numpy())])
+                raise table.error("not a number", row=row, column=column,
+                                  expected="a number, 's', 'nd' or an empty cell",
+                                  found=raw.iloc[row])
+            numbers[unparsed] = rest_numbers.to_numpy()
+            reason[unparsed] = rest_reason.to_numpy()
         values[column] = numbers.astype("float64")
-        reasons[column] = reason.where(reason.notna(), None)
+        reasons[column] = reason
     return pd.DataFrame(values), pd.DataFrame(reasons)

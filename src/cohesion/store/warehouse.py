@@ -234,6 +234,14 @@ class Warehouse:
         frame = frame[OBSERVATION_COLUMNS].assign(dataset_id=dataset_id)
         self.connection.register("_incoming_obs", frame)
         try:
+            overlap = self.connection.execute(
+                """SELECT count(*) FROM (SELECT DISTINCT variable, level, vintage, period
+                   FROM _incoming_obs) n SEMI JOIN (SELECT DISTINCT variable, level,
+                   vintage, period FROM observations) o
+                   USING (variable, level, vintage, period)""").fetchone()[0]
+            if not overlap:  # the usual case: new series only
+                self.connection.execute("INSERT INTO observations SELECT * FROM _incoming_obs")
+                return len(frame), 0
             differing = self.connection.execute(
                 """SELECT n.variable, n.level, n.vintage, n.period,
                           bool_or(o.value <> n.value) AS differs,
