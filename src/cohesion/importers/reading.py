@@ -142,6 +142,7 @@ def read_csv_table(path: Path, separator: str | None = None,
         raise InputFileError(path, "the file is empty",
                              expected="a header line and rows") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame = _drop_trailing_empty_column(frame)
     table = Table(path, frame, first_line=2, encoding=encoding, separator=separator)
     _check_header(table)
     short = frame.isna().any(axis=1).to_numpy()
@@ -181,6 +182,15 @@ def read_table(path: Path, sheet: str | None = None, header_row: int = 1) -> Tab
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
         return read_xlsx_table(path, sheet or 0, header_row)  # type: ignore[arg-type]
     return read_csv_table(path)
+
+
+def _drop_trailing_empty_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop the nameless, empty last column a trailing separator on every line makes."""
+    last = frame.columns[-1] if len(frame.columns) else None
+    if last is not None and (not last or last.startswith("Unnamed:")) and \
+            frame[last].fillna("").eq("").all():
+        return frame.iloc[:, :-1]
+    return frame
 
 
 def _check_header(table: Table) -> None:

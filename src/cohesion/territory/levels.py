@@ -39,7 +39,10 @@ ARRONDISSEMENT = Level("ARR", "Arrondissement", r"(\d[\dAB]\d{1,2})")
 DEPARTEMENT = Level("DEP", "Département", r"(\d[\dAB]|\d{3})")
 REGION = Level("REG", "Région", r"(\d{2})")
 FRANCE = Level("FRA", "France", r"(FR)")
-QPV = Level("QPV", "Quartier prioritaire de la politique de la ville", r"(Q[PN]\d{3}\d{3}[A-Z]?)")
+# 2015 generation: QP + département on 3 characters + 3 digits (QP093001, QP02A001);
+# 2024 generation: QN + département on 3 characters + 2 digits + a letter (QN09301M)
+QPV = Level("QPV", "Quartier prioritaire de la politique de la ville",
+            r"(Q(?:P(?:\d{3}|02[AB])\d{3}|N(?:\d{3}|02[AB])\d{2}[A-Z]))")
 
 BUILTIN_LEVELS: dict[str, Level] = {
     level.id: level
