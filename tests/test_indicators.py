@@ -146,3 +146,24 @@ def test_exports_in_three_formats(loaded: Warehouse, tmp_path) -> None:
     assert "INSEE" in document["metadata"]["credits"]
     with pytest.raises(CohesionError, match="unknown export format"):
         export(loaded, selection, tmp_path / "a.xls")
+
+
+def test_indicators_aggregate_to_an_imported_zoning(loaded_warehouse_file, tmp_path) -> None:
+    import shutil
+
+    from cohesion.importers import run_import
+    from cohesion.importers.zonings import ZoningImporter
+
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(loaded_warehouse_file, copy)
+    with Warehouse(copy) as warehouse:
+        report = run_import(warehouse, ZoningImporter(),
+                            shared("programmes/anct_superposeur_v2_2026/grille_densite.csv"))
+        engine = IndicatorEngine(warehouse)
+        classes = engine.values("population", "DENS", report.vintage, "2018").frame
+        france = engine.values("population", "FRA", report.vintage, "2018").frame
+        assert len(classes) == 7
+        # every commune of France is in exactly one density class
+        assert classes["value"].sum() == france["value"].item()
+        rates = engine.values("taux_chomage_15_64", "DENS", report.vintage, "2018").frame
+        assert rates["value"].between(5, 30).all()

@@ -8,6 +8,7 @@ tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -22,6 +23,8 @@ class Sample:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+MAPPINGS = Path(__file__).parent / "importers" / "mappings"
+
 SAMPLES: tuple[Sample, ...] = (
     Sample("comparateur-2021", "comparateur",
            "commune_indicators/comparateur_rp2018_filo2019/base_cc_comparateur.CSV"),
@@ -29,4 +32,21 @@ SAMPLES: tuple[Sample, ...] = (
            "commune_indicators/filosofi2019_com/cc_filosofi_2019_COM.CSV"),
     Sample("filosofi-communes-2020", "filosofi-communes",
            "commune_indicators/filosofi2020_com/cc_filosofi_2020_COM.csv"),
+    Sample("qpv-2015-occitanie", "qpv", "qpv/hackaviz2021_occitanie/qp.geojson"),
+    Sample("qpv-2015-marseille", "qpv", "qpv/icu_mediapart/marseille.gpkg"),
+    Sample("qpv-2024-paca", "qpv", "qpv/qpv2024_paca/qpv-paca.geojson"),
+    Sample("grille-densite", "zonage",
+           "programmes/anct_superposeur_v2_2026/grille_densite.csv"),
+    Sample("grille-ruralite", "zonage",
+           "programmes/anct_superposeur_v2_2026/grille_ruralite.csv"),
+    Sample("action-coeur-de-ville", "zonage", "programmes/anct_superposeur_2024/acv_geom.geojson"),
+    Sample("petites-villes-de-demain", "zonage",
+           "programmes/anct_superposeur_2024/pvd_geom.geojson"),
+    Sample("france-services", "zonage", "programmes/anct_superposeur_2024/fs_geom.geojson"),
+    Sample("territoires-industrie", "zonage",
+           "programmes/anct_superposeur_2024/ti_geom.geojson"),
+    Sample("barometre-resultats", "table",
+           "barometre/barometre_resultats_etalab_2023/"
+           "barometre-resultats-detail-departemental_combined.csv.gz",
+           options={"mapping": str(MAPPINGS / "barometre-resultats-etalab.yaml")}),
 )
