@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import COMPARATEUR, FILOSOFI_2020, shared
-
 from cohesion.errors import CohesionError
 from cohesion.exports import Selection, export, selection_table
 from cohesion.indicators.api import LOWER_IS_BETTER, Ratio
 from cohesion.indicators.engine import IndicatorEngine, UnknownIndicatorError
 from cohesion.store import Warehouse
+from conftest import COMPARATEUR, FILOSOFI_2020, shared
 
 
 @pytest.fixture(scope="module")
