@@ -1,0 +1,844 @@
+"""Importers for INSEE's Base permanente des équipements (BPE).
+
+Two kinds of files:
+
+- **counts per commune** (:class:`BpeCommuneCounts`): the national pivot tables INSEE
+  published for 2009 and 2013 (``bpe2009.xlsx``: one row per commune, one column per
+  equipment type named by its French *label*, plus ``Total de NB_EQUIP``), and the same
+  shape with type *codes* as column names (``A101`` or ``NB_A101``), or a long table
+  (commune, ``TYPEQU``, ``NB_EQUIP``);
+- **geolocated equipments** (:class:`BpePoints`): one row per équipement with its type
+  code ``TYPEQU`` and coordinates, either ``LONGITUDE``/``LATITUDE`` or
+  ``LAMBERT_X``/``LAMBERT_Y`` (Lambert-93 in metropolitan France, the local UTM
+  projection overseas), and usually the commune ``DEPCOM``.
+
+Both produce additive counts per commune: one variable per BPE domain
+(``equipements_A`` … ``equipements_G``, the domain being the first letter of the type
+code) and ``equipements_total``; with the option ``per_type=True``, one variable per
+type as well (``bpe_A101``…): about 190 series of 35,000 communes, some 6 million values
+per national file, so they are opt-in (the points of a geolocated file are in the
+``equipments`` table anyway, where any type can be counted). A commune of a
+covered département that the file does not list gets zero équipements (INSEE's pivot
+tables leave such communes out); the option ``fill_zeros=False`` turns this off.
+
+The 2009 and 2013 files name communes that have merged since: see
+:mod:`cohesion.importers.communes` and the ``allow_former_codes`` option.
+
+Options read from ``ImportOptions.extra``: ``allow_former_codes`` (bool),
+``per_type`` (bool, default False), ``fill_zeros`` (bool, default True), ``crs`` (CRS of
+``LAMBERT_X``/``LAMBERT_Y`` when the file has no ``DEPCOM``; default Lambert-93).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from pyproj import CRS
+
+from cohesion.errors import InputFileError
+from cohesion.importers.base import ImportBatch, Importer, ImportOptions, commune_codes
+from cohesion.importers.communes import CommuneResolution, departement_of, resolve_communes
+from cohesion.importers.reading import (
+    Table,
+    check_not_empty_or_binary,
+    detect_encoding,
+    detect_separator,
+    read_csv_table,
+    read_xlsx_table,
+)
+from cohesion.importers.sheets import sheet_head
+from cohesion.store.warehouse import Warehouse
+from cohesion.territory.crs import (
+    LAMBERT_93,
+    LOCAL_CRS,
+    WGS84,
+    projected_crs_for,
+    transformer,
+)
+from cohesion.territory.names import search_key
+
+#: The seven BPE domains, keyed by the first letter of a type code.
+DOMAINS: dict[str, str] = {
+    "A": "Services aux particuliers",
+    "B": "Commerces",
+    "C": "Enseignement",
+    "D": "Santé et action sociale",
+    "E": "Transports et déplacements",
+    "F": "Sports, loisirs et culture",
+    "G": "Tourisme",
+}
+
+#: A BPE equipment type code; anything else (OSM tags mixed into some extracts) is not.
+TYPE_CODE = re.compile(r"^[A-G][0-9]{3}$")
+
+#: BPE types with the labels INSEE uses in its commune tables (2013 nomenclature).
+BPE_TYPES: dict[str, str] = {
+    "A101": "Police", "A104": "Gendarmerie", "A105": "Cour d'appel",
+    "A106": "Tribunal de grande instance", "A107": "Tribunal d'instance",
+    "A108": "Conseil de prud'hommes", "A109": "Tribunal de commerce",
+    "A110": "Agence de proximité Pôle emploi", "A111": "Relais Pôle emploi",
+    "A112": "Permanence Pôle emploi", "A115": "Agence spécialisée Pôle emploi",
+    "A116": "Relais et maison de services publics",
+    "A117": "Point d'information et de médiation multiservices",
+    "A118": "Espace public numérique et autre",
+    "A119": "Direction générale des finances publiques (DGFiP)",
+    "A120": "Direction régionale des finances publiques (DRFiP)",
+    "A121": "Direction départementale des finances publiques (DDFiP)",
+    "A203": "Banque, caisse d'épargne", "A205": "Pompes funèbres",
+    "A206": "Bureau de poste", "A207": "Relais poste commerçant",
+    "A208": "Agence postale communale",
+    "A301": "Réparation automobile et de matériel agricole",
+    "A302": "Contrôle technique automobile",
+    "A303": "Location automobiles, utilitaires légers", "A304": "École de conduite",
+    "A401": "Maçon", "A402": "Plâtrier peintre", "A403": "Menuisier, charpentier, serrurier",
+    "A404": "Plombier, couvreur, chauffagiste", "A405": "Électricien",
+    "A406": "Entreprise générale du bâtiment", "A501": "Coiffure", "A502": "Vétérinaire",
+    "A503": "Agence de travail temporaire", "A504": "Restaurant",
+    "A505": "Agence immobilière", "A506": "Blanchisserie-teinturerie",
+    "A507": "Soins de beauté",
+    "B101": "Hypermarché", "B102": "Supermarché", "B103": "Grande surface de bricolage",
+    "B201": "Supérette", "B202": "Épicerie", "B203": "Boulangerie",
+    "B204": "Boucherie charcuterie", "B205": "Produits surgelés", "B206": "Poissonnerie",
+    "B301": "Librairie papeterie journaux", "B302": "Magasin de vêtements",
+    "B303": "Magasin d'équipements du foyer", "B304": "Magasin de chaussures",
+    "B305": "Magasin d'électroménager et de matériel audio-vidéo",
+    "B306": "Magasin de meubles", "B307": "Magasin d'articles de sports et de loisirs",
+    "B308": "Magasin de revêtements murs et sols", "B309": "Droguerie quincaillerie bricolage",
+    "B310": "Parfumerie", "B311": "Horlogerie bijouterie", "B312": "Fleuriste",
+    "B313": "Magasin d'optique", "B314": "Station service",
+    "C101": "École maternelle",
+    "C102": "Classe maternelle de regroupement pédagogique intercommunal (RPI) dispersé",
+    "C104": "École élémentaire",
+    "C105": "Classe élémentaire de regroupement pédagogique intercommunal (RPI) dispersé",
+    "C201": "Collège", "C301": "Lycée d'enseignement général et/ou technologique",
+    "C302": "Lycée d'enseignement professionnel",
+    "C303": "Lycée technique et/ou professionnel agricole",
+    "C304": "SGT : section enseignement général et technologique",
+    "C305": "SEP : section enseignement professionnel",
+    "C401": "Section technicien supérieur, classe préparatoire aux grandes écoles",
+    "C402": "Formation santé", "C403": "Formation commerce",
+    "C409": "Autre formation post bac non universitaire",
+    "C501": "Unité de formation et de recherche (UFR)", "C502": "Institut universitaire",
+    "C503": "École d'ingénieurs", "C504": "Enseignement général supérieur privé",
+    "C509": "Autres enseignements supérieurs",
+    "C601": "Centre de formation d'apprentis (hors agriculture)", "C602": "GRETA",
+    "C603": "Formation professionnelle continue agricole",
+    "C604": "Formation aux métiers du sport",
+    "C605": "Centre de formation d'apprentis agricole", "C609": "Autres formations continues",
+    "C701": "Résidence universitaire", "C702": "Restaurant universitaire",
+    "D101": "Établissement santé court séjour", "D102": "Établissement santé moyen séjour",
+    "D103": "Établissement santé long séjour",
+    "D104": "Établissement psychiatrique avec hébergement", "D105": "Centre lutte cancer",
+    "D106": "Urgences", "D107": "Maternité", "D108": "Centre de santé",
+    "D109": "Structures psychiatriques en ambulatoire", "D110": "Centre médecine préventive",
+    "D111": "Dialyse", "D112": "Hospitalisation à domicile",
+    "D113": "Maison de santé pluridisciplinaire",
+    "D201": "Médecin omnipraticien", "D202": "Spécialiste en cardiologie",
+    "D203": "Spécialiste en dermatologie vénéréologie",
+    "D204": "Spécialiste en gynécologie médicale",
+    "D205": "Spécialiste en gynécologie obstétrique",
+    "D206": "Spécialiste en gastro-entérologie", "D207": "Spécialiste en psychiatrie",
+    "D208": "Spécialiste en ophtalmologie", "D209": "Spécialiste en oto-rhino-laryngologie",
+    "D210": "Spécialiste en pédiatrie", "D211": "Spécialiste en pneumologie",
+    "D212": "Spécialiste en radiodiagnostic et imagerie médicale",
+    "D213": "Spécialiste en stomatologie", "D221": "Chirurgien dentiste",
+    "D231": "Sage-femme", "D232": "Infirmier", "D233": "Masseur kinésithérapeute",
+    "D235": "Orthophoniste", "D236": "Orthoptiste", "D237": "Pédicure-podologue",
+    "D238": "Audio prothésiste", "D239": "Ergothérapeute", "D240": "Psychomotricien",
+    "D301": "Pharmacie", "D302": "Laboratoire d'analyses médicales", "D303": "Ambulance",
+    "D304": "Transfusion sanguine", "D305": "Établissement thermal",
+    "D306": "Établissement lutte contre l'alcoolisme",
+    "D401": "Personnes âgées : hébergement", "D402": "Personnes âgées : soins à domicile",
+    "D403": "Personnes âgées : services d'aide", "D404": "Personnes âgées : foyer restaurant",
+    "D405": "Personnes âgées : services de repas à domicile",
+    "D501": "Garde d'enfant d'âge préscolaire",
+    "D601": "Enfants handicapés : hébergement",
+    "D602": "Enfants handicapés : services à domicile ou ambulatoires",
+    "D603": "Adultes handicapés : hébergement", "D604": "Adultes handicapés : services",
+    "D605": "Travail protégé", "D701": "Aide sociale à l'enfance : hébergement",
+    "D702": "Aide sociale à l'enfance : action éducative",
+    "D703": "CHRS : centre d'hébergement et de réinsertion sociale",
+    "D704": "Centre provisoire d'hébergement", "D705": "Centre accueil demandeur d'asile",
+    "D709": "Autres établissements pour adultes et familles en difficulté",
+    "E101": "Taxi", "E102": "Aéroport", "E103": "Gare avec train à grande vitesse (TAGV)",
+    "E104": "Gare sous convention avec l'État",
+    "E105": "Gare sous convention avec les conseils régionaux ou les STIF",
+    "F101": "Bassin de natation", "F102": "Boulodrome", "F103": "Tennis",
+    "F104": "Équipement de cyclisme", "F105": "Domaine skiable", "F106": "Centre équestre",
+    "F107": "Athlétisme", "F108": "Terrain de golf", "F109": "Parcours sportif",
+    "F110": "Sports de glace", "F111": "Plateau extérieur ou salle multisports",
+    "F112": "Salle ou terrain de petits jeux", "F113": "Terrains de grands jeux",
+    "F114": "Salle de combat", "F115": "Salle ou terrain spécialisé",
+    "F116": "Salle non spécialisée", "F117": "Roller-Skate-Vélo bicross et freestyle",
+    "F118": "Sports nautiques", "F201": "Baignade aménagée",
+    "F202": "Port de plaisance - Mouillage", "F203": "Boucle de randonnée",
+    "F301": "Cinéma", "F302": "Théâtre",
+    "G101": "Agence de voyages", "G102": "Hôtel homologué", "G103": "Camping homologué",
+    "G104": "Information touristique",
+}
+
+#: Other labels INSEE gave the same types in its 2009 and 2013 pivot tables (some are
+#: cut at 64 characters by the spreadsheet that produced them).
+LABEL_ALIASES: dict[str, str] = {
+    "Classe maternelle de regroupement pédagogique intercommunal (RPI": "C102",
+    "Classe élémentaire de regroupement pédagogique intercommunal (RP": "C105",
+    "Section Technicien Supérieur, Classe Préparatoire aux Grandes Ec": "C401",
+    "Librairie papeterie journeaux": "B301",
+    "Opticien-lunetier": "B313",
+    "Salle de terrains de petits jeux": "F112",
+    "Salle non spécialisé": "F116",
+    "Enfants handicapés : soins à domicile": "D602",
+    "Autres établissements": "D709",
+    "UFR": "C501",
+    "Agence de proximité pôle emploi": "A110",
+    "Agence spécialisée": "A115",
+    "Relais (RSP) et Maison (MSP) de Service public": "A116",
+    "Point d'information et de médiation multiservices (PIIMS)": "A117",
+    "Cour d'appel (CA)": "A105",
+    "Tribunal de grande instance (TGI)": "A106",
+    "Tribunal d'instance (TI)": "A107",
+    "Conseil de prud'hommes (CPH)": "A108",
+    "Tribunal de commerce (TCO)": "A109",
+}
+
+#: Labels of the 2009 table whose type code changed or split afterwards: they count in
+#: their domain and in the total, but get no per-type variable rather than a guessed one.
+UNCODED_LABELS: dict[str, str] = {
+    "Trésorerie": "A",
+    "Pôle emploi": "A",
+    "SET : Section enseignement technologique": "C",
+}
+
+_LABEL_INDEX: dict[str, str] = {search_key(label): code for code, label in BPE_TYPES.items()}
+_LABEL_INDEX.update({search_key(label): code for label, code in LABEL_ALIASES.items()})
+_UNCODED_INDEX: dict[str, str] = {search_key(k): v for k, v in UNCODED_LABELS.items()}
+
+#: Names of the commune code column, in order of preference.
+COMMUNE_COLUMNS = ("DEPCOM", "CODGEO", "INSEECOM", "CODE_COMMUNE", "COM")
+#: Descriptive columns of commune tables, not équipements.
+DESCRIPTIVE_COLUMNS = {"LIBGEO", "LIBCOM", "NOM_COMMUNE", "REG", "DEP", "ARR", "EPCI", "AN",
+                       "ANNEE"}
+_CODE_COLUMN = re.compile(r"^(?:NB_)?(?P<code>[A-G][0-9]{3})$", re.IGNORECASE)
+
+
+def domain_variable(domain: str) -> str:
+    """Variable id of the count of a domain's équipements (``equipements_A``)."""
+    return f"equipements_{domain}"
+
+
+def type_variable(typequ: str) -> str:
+    """Variable id of the count of one equipment type (``bpe_A101``)."""
+    return f"bpe_{typequ}"
+
+
+TOTAL_VARIABLE = "equipements_total"
+
+
+def equipment_type_of(column: str) -> tuple[str | None, str] | None:
+    """Return (type code or None, domain) for a column of a BPE commune table.
+
+    A column named by a type code (``A101``, ``NB_A101``) or by a label of the INSEE
+    nomenclature is an equipment column; ``None`` means the column is something else.
+    """
+    if match := _CODE_COLUMN.match(column.strip()):
+        code = match["code"].upper()
+        return code, code[0]
+    key = search_key(column)
+    if key in _LABEL_INDEX:
+        code = _LABEL_INDEX[key]
+        return code, code[0]
+    if key in _UNCODED_INDEX:
+        return None, _UNCODED_INDEX[key]
+    return None
+
+
+def count_variables(domains: list[str], total: bool, types: list[str]) -> pd.DataFrame:
+    """Describe the count variables (``domains``, the total, ``types``) for ``variables``."""
+    rows = [(domain_variable(d), f"Équipements : {DOMAINS[d].lower()}", "équipements", True,
+             f"TYPEQU {d}*") for d in domains]
+    if total:
+        rows.append((TOTAL_VARIABLE, "Équipements (tous domaines)", "équipements", True,
+                     "TYPEQU"))
+    rows += [(type_variable(t), BPE_TYPES.get(t, f"Équipement {t}"), "équipements", True,
+              t) for t in sorted(types)]
+    return pd.DataFrame(rows, columns=["variable", "label", "unit", "additive",
+                                       "source_column"])
+
+
+def zero_filled_communes(warehouse: Warehouse, resolution: CommuneResolution) -> pd.Series:
+    """Communes of the départements the file covers that it does not list, with level.
+
+    Communes split into arrondissements municipaux (Paris, Lyon, Marseille) are never
+    filled when the file lists their arrondissements, nor the reverse.
+    """
+    known = commune_codes(warehouse, resolution.vintage)
+    listed = set(resolution.codes)
+    covered = set(departement_of(pd.Series(sorted(listed), dtype=str)))
+    arm_links = warehouse.query(
+        "SELECT code, parent_code FROM memberships WHERE vintage = ? AND level = 'ARM' "
+        "AND parent_level = 'COM'", [resolution.vintage])
+    split = set(arm_links["parent_code"]) | set(arm_links["code"])
+    candidates = pd.Series(known.index, index=known.index, dtype=str)
+    in_scope = departement_of(candidates).isin(covered) & ~candidates.isin(listed)
+    in_scope &= ~candidates.isin(split)
+    return known[in_scope.to_numpy()]
+
+
+def count_observations(per_type: pd.DataFrame, uncoded: pd.DataFrame, levels: pd.Series,
+                       vintage: int, period: str, with_types: bool = False
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Melt counts per commune into observations: per domain, in total and per type.
+
+    Only the domains the file has équipements of get a variable, and the total only
+    when it has all seven: a file of schools alone (``bpe18_enseignement.csv``) says
+    nothing about shops, and must not claim zero of them.
+
+    Parameters
+    ----------
+    per_type : DataFrame
+        Index commune code, one column per type code, counts.
+    uncoded : DataFrame
+        Same index, one column per domain letter: counts known only by domain.
+    levels : Series
+        Level (``COM``/``ARM``) of each commune code.
+    vintage, period
+        Keys of every observation.
+    with_types : bool
+        Also one variable per type (``bpe_A101``…).
+
+    Returns
+    -------
+    observations, variables : DataFrame
+    notes : list of str
+    """
+    covered = sorted(set(per_type.columns.str[0]) | set(uncoded.columns))
+    domains = per_type.T.groupby(per_type.columns.str[0]).sum().T
+    domains = domains.reindex(index=per_type.index, columns=covered, fill_value=0.0)
+    domains = domains.add(uncoded.reindex(index=per_type.index, columns=covered,
+                                          fill_value=0.0))
+    blocks = [domains.rename(columns=domain_variable)]
+    total = covered == sorted(DOMAINS)
+    notes = []
+    if total:
+        blocks.append(domains.sum(axis=1).rename(TOTAL_VARIABLE).to_frame())
+    else:
+        notes.append(f"the file covers the domains {', '.join(covered)} only: no "
+                     f"{TOTAL_VARIABLE}, no count for the other domains")
+    if with_types:
+        blocks.insert(0, per_type.rename(columns=type_variable))
+    wide = pd.concat(blocks, axis=1)
+    codes = wide.index.to_numpy()
+    variables = wide.columns.to_numpy()
+    # column-major ravel: all communes of the first variable, then the next
+    observations = pd.DataFrame({
+        "variable": np.repeat(variables, len(codes)),
+        "level": np.tile(levels.reindex(codes).to_numpy(), len(variables)),
+        "code": np.tile(codes, len(variables)),
+        "vintage": vintage,
+        "period": period,
+        "value": wide.to_numpy(dtype="float64").ravel(order="F"),
+        "missing": None,
+    })
+    types = list(per_type.columns) if with_types else []
+    return observations, count_variables(covered, total, types), notes
+
+
+def year_from_name(*names: str) -> str | None:
+    """The BPE year found in a file or sheet name (``bpe2009``, ``bpe13_…``), if any."""
+    for name in names:
+        if match := re.search(r"(?<!\d)(20\d{2})(?!\d)", name):
+            return match[1]
+        if match := re.search(r"bpe_?(\d{2})(?!\d)", name, re.IGNORECASE):
+            return f"20{match[1]}"
+    return None
+
+
+def _option(options: ImportOptions, name: str, default: object) -> object:
+    return options.extra.get(name, default)
+
+
+def _find_column(table: Table, candidates: tuple[str, ...]) -> str | None:
+    by_upper = {c.upper(): c for c in table.frame.columns}
+    return next((by_upper[c] for c in candidates if c in by_upper), None)
+
+
+class BpeCommuneCounts(Importer):
+    """BPE counts per commune (``bpe2009.xlsx``, ``bpe2013.xlsx`` and similar tables).
+
+    The period is ``options.period``, else the year in the file or sheet name.
+    """
+
+    name = "bpe-communes"
+    title = "Base permanente des équipements : nombre d'équipements par commune"
+    producer = "INSEE"
+
+    def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
+        table = self._read_table(path)
+        code_column = _find_column(table, COMMUNE_COLUMNS)
+        assert code_column is not None  # _read_table found the header by this column
+        period = options.period or _single_year(table, np.arange(len(table.frame))) \
+            or year_from_name(path.stem, table.sheet or "")
+        if period is None:
+            raise InputFileError(path, "cannot tell the BPE year from the file name",
+                                 expected="the year as option period (e.g. 2013)",
+                                 found=path.name)
+        typequ_column = _find_column(table, ("TYPEQU",))
+        if typequ_column is not None:
+            long_rows = self._long_rows(table, typequ_column)
+            notes: list[str] = []
+        else:
+            per_type, uncoded, notes = self._wide_counts(table, code_column)
+        codes = table.frame[code_column].astype(str).str.strip()
+        resolution = resolve_communes(
+            warehouse, table, codes, code_column, vintage=options.vintage,
+            allow_former_codes=bool(_option(options, "allow_former_codes", False)))
+        if (note := resolution.note()) is not None:
+            notes.append(note)
+        current = resolution.codes.to_numpy()
+        if typequ_column is not None:
+            # aggregated straight to commune × type: a long national table has millions
+            # of rows, too many for a row × type matrix
+            per_type = long_rows.assign(code=current).groupby(["code", "typequ"])["n"].sum()
+            per_type = per_type.unstack(fill_value=0.0)
+            per_type.columns = per_type.columns.astype(str)
+            uncoded = pd.DataFrame(index=per_type.index)
+        else:
+            per_type = per_type.groupby(current).sum()
+            uncoded = uncoded.groupby(current).sum()
+        levels = pd.Series(resolution.levels.to_numpy(), index=current)
+        levels = levels[~levels.index.duplicated()]
+        if _option(options, "fill_zeros", True):
+            zeros = zero_filled_communes(warehouse, resolution)
+            if len(zeros):
+                per_type = per_type.reindex(per_type.index.append(zeros.index), fill_value=0.0)
+                uncoded = uncoded.reindex(per_type.index, fill_value=0.0)
+                levels = pd.concat([levels, zeros])
+                notes.append(f"{len(zeros)} communes of the covered départements absent from "
+                             "the file counted with 0 équipements")
+        observations, variables, count_notes = count_observations(
+            per_type, uncoded, levels, resolution.vintage, period,
+            bool(_option(options, "per_type", False)))
+        return ImportBatch(observations=observations, variables=variables,
+                           vintage=resolution.vintage, periods=[period],
+                           rows=len(table.frame), notes=notes + count_notes)
+
+    def _read_table(self, path: Path) -> Table:
+        """Read the first sheet (or the CSV), its header found by the commune column."""
+        if path.suffix.lower() in {".xlsx", ".xlsm"}:
+            head = sheet_head(path)
+            table = read_xlsx_table(path, head.sheet,
+                                    header_row=head.header_row(COMMUNE_COLUMNS) or 1)
+        else:
+            table = read_csv_table(path)
+            _check_last_row(table)
+        if _find_column(table, COMMUNE_COLUMNS) is None:
+            raise table.error("no commune code column", row=-1,
+                              expected=" or ".join(COMMUNE_COLUMNS),
+                              found=", ".join(map(str, table.frame.columns[:8])))
+        return table
+
+    def _wide_counts(self, table: Table, code_column: str
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+        """Counts from a table with one column per equipment type (code or label)."""
+        typed: dict[str, str] = {}
+        uncoded: dict[str, str] = {}
+        total_column = None
+        for column in table.frame.columns:
+            if column == code_column or column.upper() in DESCRIPTIVE_COLUMNS:
+                continue
+            if search_key(column).startswith("total"):
+                total_column = column
+                continue
+            found = equipment_type_of(column)
+            if found is None:
+                raise table.error("column is not a BPE equipment type", row=-1,
+                                  column=column,
+                                  expected="a type code such as A101 or a label of the BPE "
+                                  "nomenclature", found=column)
+            code, domain = found
+            if code is None:
+                uncoded[column] = domain
+            else:
+                typed[column] = code
+        if not typed and not uncoded:
+            raise table.error("no equipment column", row=-1,
+                              expected="columns named by BPE type codes or labels",
+                              found=", ".join(map(str, table.frame.columns[:8])))
+        columns = [*typed, *uncoded] + ([total_column] if total_column else [])
+        values = _parse_counts(table, columns)
+        per_type = values[list(typed)].T.groupby(list(typed.values())).sum().T
+        by_domain = values[list(uncoded)].T.groupby(list(uncoded.values())).sum().T \
+            if uncoded else pd.DataFrame(index=values.index)
+        notes = []
+        if uncoded:
+            notes.append(f"columns counted in their domain only (their type code changed "
+                         f"after this edition): {', '.join(uncoded)}")
+        if total_column is not None:
+            computed = values[[*typed, *uncoded]].sum(axis=1)
+            differs = (computed - values[total_column]).abs() > 0.5
+            if differs.any():
+                row = int(np.argmax(differs.to_numpy()))
+                raise table.error("the total differs from the sum of the equipment columns",
+                                  row=row, column=total_column,
+                                  expected=f"{computed.iloc[row]:g}",
+                                  found=table.frame[total_column].iloc[row])
+        return per_type, by_domain, notes
+
+    def _long_rows(self, table: Table, typequ_column: str) -> pd.DataFrame:
+        """Type and count of each row of a long table (commune, TYPEQU, NB_EQUIP).
+
+        Without a count column, each row is one équipement.
+        """
+        count_column = _find_column(table, ("NB_EQUIP", "NB", "NOMBRE"))
+        typequ = table.frame[typequ_column].astype(str).str.strip().str.upper()
+        bad = ~typequ.str.match(TYPE_CODE.pattern).to_numpy(dtype=bool)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise table.error("not a BPE equipment type code", row=row, column=typequ_column,
+                              expected="a code such as A101", found=typequ.iloc[row])
+        counts = _parse_counts(table, [count_column])[count_column] if count_column \
+            else pd.Series(1.0, index=table.frame.index)
+        return pd.DataFrame({"typequ": typequ.to_numpy(), "n": counts.to_numpy()})
+
+
+def _check_last_row(table: Table) -> None:
+    """Refuse a CSV whose last line lacks fields: a download cut short.
+
+    The pandas reader behind :func:`read_csv_table` fills the missing fields of a short
+    row with empty strings, which would import as empty (missing) values.
+    """
+    with table.path.open("rb") as handle:
+        handle.seek(max(0, table.path.stat().st_size - (1 << 16)))
+        tail = handle.read().decode(table.encoding or "utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if not lines or table.frame.empty:
+        return
+    fields = next(csv.reader([lines[-1]], delimiter=table.separator or ";"))
+    expected = table.frame.shape[1]
+    if len(fields) < expected:
+        raise table.error("a row has fewer fields than the header (is the file truncated?)",
+                          row=len(table.frame) - 1, column=str(table.frame.columns[len(fields)]),
+                          expected=f"{expected} fields", found=f"{len(fields)} fields")
+
+
+def _single_year(table: Table, rows: np.ndarray) -> str | None:
+    """The year of the ``AN`` column on ``rows``, if the table has one; one year only."""
+    column = _find_column(table, ("AN", "ANNEE"))
+    if column is None:
+        return None
+    years = pd.Series(table.frame[column].iloc[rows].unique()).astype(str).str.strip()
+    years = years.unique()
+    if len(years) != 1:
+        raise table.error("several years in one file", row=int(rows[0]), column=column,
+                          expected="a single BPE year", found=", ".join(map(str, years[:5])))
+    return str(years[0])
+
+
+def _parse_counts(table: Table, columns: list[str]) -> pd.DataFrame:
+    """Parse equipment counts: an empty cell is zero, anything else a whole number ≥ 0.
+
+    A national pivot table has 5 million cells, most of them empty: only the filled
+    ones are parsed, all columns at once.
+    """
+    cells = table.frame[columns].to_numpy(dtype=object)
+    filled = np.flatnonzero(cells.ravel() != "")
+    texts = pd.Series(cells.ravel()[filled], dtype=object).astype(str).str.strip()
+    numbers = pd.to_numeric(texts.str.replace(",", ".", regex=False), errors="coerce")
+    numbers = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    numbers[(texts == "").to_numpy()] = 0.0  # a cell of spaces is empty too
+    bad = np.isnan(numbers) | (numbers < 0) | (numbers % 1 != 0)
+    if bad.any():
+        # positions are in reading order (row by row): the first bad one is the first
+        row, column = divmod(int(filled[np.argmax(bad)]), len(columns))
+        raise table.error("not a count of équipements", row=row, column=columns[column],
+                          expected="a whole number ≥ 0 or an empty cell",
+                          found=table.frame[columns[column]].iloc[row])
+    values = np.zeros(cells.size)
+    values[filled] = numbers
+    return pd.DataFrame(values.reshape(cells.shape), index=table.frame.index, columns=columns)
+
+
+# -- geolocated équipements ----------------------------------------------------------------
+
+#: Columns of a BPE points file the importer reads (upper-cased names).
+POINT_COLUMNS = ("TYPEQU", "DEPCOM", "LONGITUDE", "LATITUDE", "LAMBERT_X", "LAMBERT_Y",
+                 "CATEGORIE", "LIBELLE", "QUALITE_XY", "AN")
+
+
+def read_points_table(path: Path) -> Table:
+    """Read the columns of a BPE points CSV that the importer needs, as strings.
+
+    National files have millions of rows and dozens of columns: only
+    :data:`POINT_COLUMNS` are read, by Arrow's CSV reader (single-threaded, so that it
+    knows the line of a malformed row; it is still faster than pandas here). The checks
+    match those of :func:`~cohesion.importers.reading.read_csv_table`: empty, binary,
+    encoding, separator, and rows with too many or too few fields (a truncated file).
+    """
+    head = check_not_empty_or_binary(path)
+    if b"\x00" in head:
+        raise InputFileError(path, "this is a binary file, not a text table", line=1,
+                             expected="a CSV text file", found="binary data (NUL bytes)")
+    encoding = detect_encoding(path, head)
+    sample = head.decode(encoding, errors="replace")
+    separator = detect_separator(path, sample)
+    header = next(csv.reader(io.StringIO(sample.lstrip("\ufeff")), delimiter=separator), [])
+    wanted = list(dict.fromkeys(name for name in header
+                                if name.strip().upper() in POINT_COLUMNS))
+    malformed: list[pa_csv.InvalidRow] = []
+
+    def keep_first_malformed(row: pa_csv.InvalidRow) -> str:
+        malformed.append(row)
+        return "skip"
+
+    try:
+        arrow = pa_csv.read_csv(
+            path,
+            read_options=pa_csv.ReadOptions(use_threads=False, block_size=1 << 24,
+                                            encoding="utf8" if encoding.startswith("utf")
+                                            else encoding),
+            parse_options=pa_csv.ParseOptions(delimiter=separator,
+                                              invalid_row_handler=keep_first_malformed),
+            convert_options=pa_csv.ConvertOptions(
+                include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string()),
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise InputFileError(path, f"cannot parse the file as CSV: {error}",
+                             expected=f"a CSV table separated by {separator!r}") from None
+    if malformed:
+        row = malformed[0]
+        many = row.actual_columns > row.expected_columns
+        message = "a row has more fields than the header" if many else \
+            "a row has fewer fields than the header (is the file truncated?)"
+        raise InputFileError(path, message, line=row.number,
+                             expected=f"{row.expected_columns} fields",
+                             found=f"{row.actual_columns} fields: {row.text[:60]}")
+    frame = arrow.to_pandas(types_mapper=pd.ArrowDtype)
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    return Table(path, frame, first_line=2, encoding=encoding, separator=separator)
+
+
+def _coordinates(table: Table, rows: np.ndarray, x_column: str, y_column: str
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse two coordinate columns on ``rows``; return x, y and the geolocated mask.
+
+    Both cells empty means the équipement is not geolocated; anything else must be two
+    numbers (a decimal comma is accepted).
+    """
+    # Arrow-backed string columns keep these operations vectorised on millions of rows
+    raw = {c: table.frame[c].iloc[rows].str.strip().reset_index(drop=True)
+           for c in (x_column, y_column)}
+    empty = ((raw[x_column] == "") & (raw[y_column] == "")).to_numpy(dtype=bool,
+                                                                      na_value=False)
+    parsed = {}
+    for column, text in raw.items():
+        numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+        # on Arrow data an unparsable cell becomes NaN, which isna() does not flag
+        numbers = numbers.to_numpy(dtype="float64", na_value=np.nan)
+        bad = np.isnan(numbers) & ~empty
+        if bad.any():
+            position = int(np.argmax(bad))
+            raise table.error("coordinate is not a number", row=int(rows[position]),
+                              column=column, expected="a number (or both coordinates empty "
+                              "for an équipement without location)",
+                              found=text.iloc[position])
+        parsed[column] = numbers
+    return parsed[x_column], parsed[y_column], ~empty
+
+
+def _check_range(table: Table, rows: np.ndarray, values: np.ndarray, bound: float,
+                 column: str, raw_column: str, what: str) -> None:
+    bad = ~(np.abs(values) <= bound)
+    if bad.any():
+        position = int(np.argmax(bad))
+        raise table.error(f"{what} out of range", row=int(rows[position]), column=column,
+                          expected=f"a {what} between -{bound:g} and {bound:g}",
+                          found=table.frame[raw_column].iloc[int(rows[position])])
+
+
+@cache
+def france_areas() -> np.ndarray:
+    """Bounds (west, south, east, north, in degrees) of the CRS areas of French territory.
+
+    Metropolitan France and each overseas département, as their official projections
+    (:data:`~cohesion.territory.crs.LOCAL_CRS`) declare them.
+    """
+    areas = [CRS.from_user_input(code).area_of_use
+             for code in sorted({LAMBERT_93, *LOCAL_CRS.values()})]
+    return np.array([area.bounds for area in areas if area is not None])
+
+
+def _check_in_france(table: Table, rows: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                     columns: tuple[str, str]) -> None:
+    """Refuse points outside France: swapped axes, or degrees read as metres."""
+    margin = 0.5
+    inside = np.zeros(len(lon), dtype=bool)
+    for west, south, east, north in france_areas():
+        inside |= ((lon >= west - margin) & (lon <= east + margin)
+                   & (lat >= south - margin) & (lat <= north + margin))
+    if not inside.all():
+        position = int(np.argmax(~inside))
+        row = int(rows[position])
+        raw = ", ".join(str(table.frame[c].iloc[row]) for c in columns)
+        raise table.error("équipement outside France (metropolitan and overseas "
+                          "départements)", row=row, column=columns[0],
+                          expected=f"a location in France, here longitude {lon[position]:.4f},"
+                          f" latitude {lat[position]:.4f} (swapped or mislabelled columns?)",
+                          found=raw)
+
+
+class BpePoints(Importer):
+    """BPE équipements with their location (``TYPEQU`` and coordinates, one per row).
+
+    Writes the ``equipments`` table, and counts per commune when the file has
+    ``DEPCOM``. Rows whose ``TYPEQU`` is not a BPE type code are excluded and counted
+    in the notes; so are équipements without coordinates (kept in the counts).
+    """
+
+    name = "bpe-points"
+    title = "Base permanente des équipements : équipements géolocalisés"
+    producer = "INSEE"
+
+    def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
+        table = read_points_table(path)
+        frame = table.frame
+        if "TYPEQU" not in frame.columns:
+            raise table.error("missing column 'TYPEQU' for the equipment type", row=-1,
+                              column="TYPEQU", expected="TYPEQU and coordinates",
+                              found=", ".join(frame.columns))
+        has_lonlat = {"LONGITUDE", "LATITUDE"} <= set(frame.columns)
+        if not has_lonlat and not {"LAMBERT_X", "LAMBERT_Y"} <= set(frame.columns):
+            raise table.error("missing coordinate columns", row=-1, column="LONGITUDE",
+                              expected="LONGITUDE and LATITUDE, or LAMBERT_X and LAMBERT_Y",
+                              found=", ".join(frame.columns))
+        notes: list[str] = []
+        typequ = frame["TYPEQU"].str.strip().str.upper()
+        is_type = typequ.str.match(TYPE_CODE.pattern).to_numpy(dtype=bool, na_value=False)
+        if not is_type.all():
+            excluded = frame["TYPEQU"][~is_type].value_counts()
+            listed = ", ".join(f"{value or '(empty)'} {count:,}"
+                               for value, count in excluded.head(8).items())
+            notes.append(f"{int((~is_type).sum()):,} rows excluded: TYPEQU is not a BPE "
+                         f"equipment type code (^[A-G][0-9]{{3}}$): {listed}")
+        rows = np.flatnonzero(is_type)
+        if len(rows) == 0:
+            raise table.error("no BPE equipment type code in the file", row=0,
+                              column="TYPEQU", expected="codes such as A101",
+                              found=frame["TYPEQU"].iloc[0])
+
+        resolution = None
+        if "DEPCOM" in frame.columns:
+            codes = frame["DEPCOM"].iloc[rows].str.strip().reset_index(drop=True)
+            sub = Table(table.path, pd.DataFrame({"DEPCOM": codes}), table.first_line)
+            # a row of ``sub`` is not on the file line its position gives: relocate errors
+            try:
+                resolution = resolve_communes(
+                    warehouse, sub, codes, "DEPCOM",
+                    vintage=options.vintage,
+                    allow_former_codes=bool(_option(options, "allow_former_codes", False)))
+            except InputFileError as error:
+                if error.line is not None:
+                    error.line = table.line_of(int(rows[error.line - table.first_line]))
+                raise InputFileError(table.path, error.message, error.line, error.column,
+                                     error.expected, error.found) from None
+            if (note := resolution.note()) is not None:
+                notes.append(note)
+
+        longitude, latitude, located = self._locate(table, rows, has_lonlat, resolution,
+                                                    options)
+        if not located.all():
+            notes.append(f"{int((~located).sum()):,} équipements without coordinates: "
+                         "not placed on the map" + (", counted in their commune"
+                                                    if resolution is not None else ""))
+        if "QUALITE_XY" in frame.columns:
+            quality = frame["QUALITE_XY"].iloc[rows[located]]
+            counts = pd.Series(quality).value_counts()
+            notes.append("location quality (QUALITE_XY): " + ", ".join(
+                f"{value or '(empty)'} {count:,}" for value, count in counts.items()))
+        label_column = next((c for c in ("CATEGORIE", "LIBELLE") if c in frame.columns), None)
+        kept = rows[located]
+        kept_types = typequ.iloc[kept].reset_index(drop=True)
+        equipments = pd.DataFrame({
+            "typequ": kept_types,
+            "domain": kept_types.str[0],
+            "label": frame[label_column].iloc[kept].reset_index(drop=True) if label_column
+            else None,
+            "longitude": longitude[located],
+            "latitude": latitude[located],
+            "code_commune": resolution.codes.to_numpy()[located] if resolution is not None
+            else None,
+        })
+        batch = ImportBatch(tables={"equipments": equipments}, rows=len(frame), notes=notes)
+        if resolution is not None:
+            self._add_counts(batch, table, rows, typequ, resolution, warehouse, options, path)
+        return batch
+
+    def _locate(self, table: Table, rows: np.ndarray, has_lonlat: bool,
+                resolution: CommuneResolution | None, options: ImportOptions
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Longitude and latitude (WGS84) of ``rows`` and which of them have a location."""
+        if has_lonlat:
+            lon, lat, located = _coordinates(table, rows, "LONGITUDE", "LATITUDE")
+            _check_range(table, rows[located], lon[located], 180, "LONGITUDE", "LONGITUDE",
+                         "longitude")
+            _check_range(table, rows[located], lat[located], 90, "LATITUDE", "LATITUDE",
+                         "latitude")
+            _check_in_france(table, rows[located], lon[located], lat[located],
+                             ("LONGITUDE", "LATITUDE"))
+            return lon, lat, located
+        x, y, located = _coordinates(table, rows, "LAMBERT_X", "LAMBERT_Y")
+        # overseas équipements are in their département's UTM projection, not Lambert-93
+        if resolution is not None:
+            inverse, communes = pd.factorize(resolution.codes)
+            crs = departement_of(pd.Series(communes, dtype=str)).map(projected_crs_for)
+            crs = crs.to_numpy(dtype=object)[inverse]
+        else:
+            crs = np.full(len(rows), str(_option(options, "crs", LAMBERT_93)), dtype=object)
+        lon = np.full(len(rows), np.nan)
+        lat = np.full(len(rows), np.nan)
+        for source in pd.unique(crs[located]):
+            chosen = located & (crs == source)
+            # the cached transformer behind crs.reproject, on bare coordinate arrays:
+            # no point geometries to build for millions of équipements
+            lon[chosen], lat[chosen] = transformer(source, WGS84).transform(x[chosen],
+                                                                            y[chosen])
+        _check_in_france(table, rows[located], lon[located], lat[located],
+                         ("LAMBERT_X", "LAMBERT_Y"))
+        return lon, lat, located
+
+    def _add_counts(self, batch: ImportBatch, table: Table, rows: np.ndarray,
+                    typequ: pd.Series, resolution: CommuneResolution, warehouse: Warehouse,
+                    options: ImportOptions, path: Path) -> None:
+        """Count équipements per commune and type (geolocated or not) into the batch."""
+        period = options.period or _single_year(table, rows) or year_from_name(path.stem)
+        if period is None:
+            raise InputFileError(path, "cannot tell the BPE year of the counts per commune",
+                                 expected="an AN column or the year as option period",
+                                 found=path.name)
+        pairs = pd.DataFrame({"code": resolution.codes.to_numpy(),
+                              "typequ": typequ.iloc[rows].to_numpy()})
+        per_type = pairs.groupby(["code", "typequ"]).size().unstack(fill_value=0)
+        per_type = per_type.astype("float64")
+        per_type.columns = per_type.columns.astype(str)
+        levels = pd.Series(resolution.levels.to_numpy(), index=resolution.codes.to_numpy())
+        levels = levels[~levels.index.duplicated()]
+        if _option(options, "fill_zeros", True):
+            zeros = zero_filled_communes(warehouse, resolution)
+            per_type = per_type.reindex(per_type.index.append(zeros.index), fill_value=0.0)
+            levels = pd.concat([levels, zeros])
+            if len(zeros):
+                batch.notes.append(f"{len(zeros)} communes of the covered départements "
+                                   "without any équipement counted with 0")
+        batch.observations, batch.variables, count_notes = count_observations(
+            per_type, pd.DataFrame(index=per_type.index), levels, resolution.vintage, period,
+            bool(_option(options, "per_type", False)))
+        batch.notes += count_notes
+        batch.vintage = resolution.vintage
+        batch.periods = [period]
