@@ -450,10 +450,7 @@ def test_comparateur_sample_imports(warehouse: Warehouse, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("case", [
     "wrong columns", "not a number", "unknown commune",
-    pytest.param("truncated", marks=pytest.mark.xfail(
-        reason="reading.read_csv_table reads the missing fields of a short last row as "
-        "empty strings (keep_default_na=False), so a truncated file imports with empty "
-        "values; the BPE importers guard against it, the Comparateur needs the core fix")),
+    "truncated",
     "empty", "binary", "decimal comma with ','"])
 def test_comparateur_bad_inputs(warehouse: Warehouse, tmp_path: Path, case: str) -> None:
     lines = comparateur_head(tmp_path)

@@ -63,6 +63,8 @@ STATEMENTS: tuple[str, ...] = (
 MISSING_REASONS = {
     "s": "secret",        # secret statistique
     "nd": "not_available",  # non disponible
+    "ns": "not_significant",  # non significatif
+    "so": "not_applicable",  # sans objet
     "": "empty",          # cellule vide
 }
 
@@ -71,6 +73,8 @@ REASON_LABELS = {
     "secret": "secret statistique",
     "not_available": "non disponible",
     "empty": "non renseigné",
+    "not_significant": "non significatif",
+    "not_applicable": "sans objet",
     "no_data": "pas de donnée",
     "not_aggregable": "non agrégeable",
     "not_convertible": "non convertible entre millésimes",
