@@ -54,9 +54,6 @@ DEFAULT_TIMEOUT = 60.0
 MANIFEST = "download.json"
 USER_AGENT = "cohesion-fetch/0.1 (observatoire de la cohesion des territoires)"
 _CHUNK = 1 << 18
-# Modules that hold importers, looked up lazily by default_importers() so that the
-# catalogue and this module load even when an optional importer module is missing.
-IMPORTER_MODULES = ("insee", "iris", "bpe", "grid", "qpv", "zonings", "table")
 
 _MAGIC: dict[str, tuple[bytes, ...]] = {
     "zip": (b"PK\x03\x04", b"PK\x05\x06"),
@@ -199,27 +196,10 @@ def resolve_base_url(base_url: str | None) -> str | None:
 
 
 def default_importers() -> dict[str, Importer]:
-    """Every importer available in this installation, by ``name``.
+    """Every importer of this installation, by ``name``."""
+    from cohesion.importers import importers
 
-    Importer modules that are not installed are skipped; any other import problem is
-    raised, since hiding it would turn a bug into a confusing "importer not found".
-    """
-    for module in IMPORTER_MODULES:
-        qualified = f"cohesion.importers.{module}"
-        try:
-            importlib.import_module(qualified)
-        except ModuleNotFoundError as error:
-            if error.name != qualified:
-                raise
-    registry: dict[str, Importer] = {}
-    pending = list(Importer.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        name = getattr(cls, "name", None)
-        if isinstance(name, str) and name not in registry:
-            registry[name] = cls()
-    return registry
+    return importers()
 
 
 # -- download -------------------------------------------------------------------------
