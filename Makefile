@@ -25,7 +25,7 @@ run: install
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) summary
 
 test: install
-	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/ruff check .
 	.venv/bin/pytest
 
 bench: install
