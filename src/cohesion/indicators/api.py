@@ -121,16 +121,17 @@ class Indicator:
         """The definition as a plain dict (for the CLI, the API and the docs)."""
         return {"id": cls.id, "label": cls.label, "unit": cls.unit,
                 "direction": cls.direction.value, "source": cls.source,
-                "kind": cls.__mro__[1].__name__, "variables": cls.variables(),
+                "kind": next(base.__name__ for base in cls.__mro__[1:]
+                             if not base.__name__.startswith("_")),
+                "variables": cls.variables(),
                 "aggregation": cls.aggregation, "description": cls.description}
 
 
-class Count(Indicator):
-    """A count, summed over territories."""
+class _OneVariable(Indicator):
+    """An indicator computed from a single base variable (its ``variable``)."""
 
     abstract = True
     required: ClassVar[dict[str, type]] = {**Indicator.required, "variable": str}
-    aggregation = "somme des communes"
     variable: ClassVar[str]
 
     @classmethod
@@ -140,6 +141,13 @@ class Count(Indicator):
     @classmethod
     def compute(cls, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return inputs[cls.variable]
+
+
+class Count(_OneVariable):
+    """A count, summed over territories."""
+
+    abstract = True
+    aggregation = "somme des communes"
 
 
 class Ratio(Indicator):
@@ -165,20 +173,14 @@ class Ratio(Indicator):
             return np.where(denominator > 0, cls.scale * numerator / denominator, np.nan)
 
 
-class AnnualGrowth(Indicator):
+class AnnualGrowth(_OneVariable):
     """Average annual growth rate (%) of a count between two periods ``start-end``.
 
     Computed from the summed counts of each period, so it aggregates exactly.
     """
 
     abstract = True
-    required: ClassVar[dict[str, type]] = {**Indicator.required, "variable": str}
     aggregation = "taux calculé sur les sommes de chaque date"
-    variable: ClassVar[str]
-
-    @classmethod
-    def variables(cls) -> list[str]:
-        return [cls.variable]
 
     @classmethod
     def periods_needed(cls, period: str) -> dict[str, str]:
@@ -193,7 +195,7 @@ class AnnualGrowth(Indicator):
             return np.where(start > 0, 100 * ((end / start) ** (1 / years) - 1), np.nan)
 
 
-class Published(Indicator):
+class Published(_OneVariable):
     """A non-additive statistic (median, rate, decile) taken as the producer published it.
 
     It is never summed nor averaged: at a level where the producer did not publish it,
@@ -201,17 +203,7 @@ class Published(Indicator):
     """
 
     abstract = True
-    required: ClassVar[dict[str, type]] = {**Indicator.required, "variable": str}
     aggregation = "non agrégeable : valeur publiée à chaque échelon uniquement"
-    variable: ClassVar[str]
-
-    @classmethod
-    def variables(cls) -> list[str]:
-        return [cls.variable]
-
-    @classmethod
-    def compute(cls, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        return inputs[cls.variable]
 
     @classmethod
     def is_additive(cls) -> bool:
