@@ -136,16 +136,23 @@ def _cell(value: object) -> str:
 @click.option("--vintage", "vintages", type=int, multiple=True,
               help="Millésime à construire (répétable ; défaut : 2021 à 2026).")
 @click.option("--no-geometries", is_flag=True, help="Ne pas construire les contours.")
+@click.option("--force", is_flag=True, help="Reconstruire même si le référentiel est à jour.")
 @click.pass_context
-def build(ctx: click.Context, vintages: tuple[int, ...], no_geometries: bool) -> None:
+def build(ctx: click.Context, vintages: tuple[int, ...], no_geometries: bool,
+          force: bool) -> None:
     """Construire le référentiel territorial de chaque millésime du COG."""
-    from cohesion.territory.build import build_referentiel
+    from cohesion.territory.build import build_referentiel, is_up_to_date
     from cohesion.territory.vintages import VINTAGES, check_vintage
 
     chosen = tuple(sorted(check_vintage(v) for v in vintages)) or VINTAGES
-    with opened(ctx) as warehouse, steps_progress("Référentiel") as step:
-        tables = build_referentiel(warehouse, node_modules(), chosen,
-                                   geometries=not no_geometries, progress=step)
+    with opened(ctx) as warehouse:
+        if not force and is_up_to_date(warehouse, chosen, geometries=not no_geometries):
+            console.print(f"Référentiel {', '.join(map(str, chosen))} déjà construit avec "
+                          "les mêmes versions des sources (--force pour reconstruire).")
+            return
+        with steps_progress("Référentiel") as step:
+            tables = build_referentiel(warehouse, node_modules(), chosen,
+                                       geometries=not no_geometries, progress=step)
     for vintage, vintage_tables in tables.items():
         counts = vintage_tables.territories["level"].value_counts()
         console.print(f"COG {vintage} : {counts.get('COM', 0)} communes, "

@@ -114,6 +114,19 @@ def _group_rows(level: str, geometries: pd.Series, members: pd.DataFrame,
                          "area_crs": "sum of communes"})
 
 
+def is_up_to_date(warehouse: Warehouse, vintages: tuple[int, ...], geometries: bool) -> bool:
+    """True if every vintage is built from the package version this release expects."""
+    built = warehouse.query("SELECT vintage, source_version FROM vintages")
+    versions = dict(zip(built["vintage"], built["source_version"], strict=True))
+    if any(versions.get(v) != DECOUPAGE_VERSIONS[v] for v in vintages):
+        return False
+    if not geometries:
+        return True
+    with_contours = warehouse.query(
+        "SELECT DISTINCT vintage FROM geometries WHERE level = 'COM' AND dataset_id IS NULL")
+    return set(vintages) <= set(with_contours["vintage"])
+
+
 def build_referentiel(warehouse: Warehouse, node_modules: Path,
                       vintages: tuple[int, ...] = VINTAGES, geometries: bool = True,
                       progress: Progress | None = None) -> dict[int, VintageTables]:
