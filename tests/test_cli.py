@@ -65,3 +65,10 @@ def test_indicators_and_summary(loaded_warehouse_file: Path) -> None:
     assert "non chargé" in result.output
     result = run(loaded_warehouse_file, "summary")
     assert result.exit_code == 0 and "comparateur" in result.output
+
+
+def test_build_is_skipped_when_up_to_date(loaded_warehouse_file: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(loaded_warehouse_file, copy)
+    result = run(copy, "build")
+    assert result.exit_code == 0 and "déjà construit" in result.output
