@@ -170,8 +170,17 @@ def summary(ctx: click.Context) -> None:
         print_frame(warehouse.summary(), "Tables")
         datasets = warehouse.datasets()
         if not datasets.empty:
+            datasets["periods"] = datasets["periods"].map(_periods_text)
             print_frame(datasets[["dataset_id", "name", "producer", "vintage", "periods",
                                   "rows", "file_name"]], "Jeux de données importés")
+
+
+def _periods_text(periods: list[str] | None) -> str:
+    """A short form of a dataset's periods: all of them, or the range when many."""
+    periods = sorted(periods) if periods is not None else []
+    if len(periods) <= 4:
+        return ", ".join(periods) or "—"
+    return f"{periods[0]} … {periods[-1]} ({len(periods)})"
 
 
 @main.group()
@@ -323,6 +332,7 @@ def data_list(ctx: click.Context) -> None:
     if datasets.empty:
         console.print("Aucun jeu de données importé.")
         return
+    datasets["periods"] = datasets["periods"].map(_periods_text)
     print_frame(datasets[["dataset_id", "name", "title", "producer", "licence", "vintage",
                           "periods", "rows", "file_name", "imported_at"]], limit=500)
 
