@@ -388,6 +388,7 @@ def data_fetch(ctx: click.Context, name: str, dest: Path, mirror: str | None,
 def data_import_samples(ctx: click.Context, folder: Path) -> None:
     """Importer les échantillons de données réelles d'un dossier ``shared/data``."""
     from cohesion.importers import ImportOptions, importers, run_import
+    from cohesion.importers.base import Provenance
     from cohesion.samples import SAMPLES
 
     registry = importers()
@@ -399,7 +400,8 @@ def data_import_samples(ctx: click.Context, folder: Path) -> None:
                 continue
             options = ImportOptions(vintage=sample.vintage, extra=dict(sample.options))
             report = run_import(warehouse, registry[sample.importer], path, name=sample.name,
-                                options=options)
+                                options=options,
+                                provenance=Provenance(sample.title, sample.producer))
             _print_report(report)
 
 

@@ -21,6 +21,8 @@ class Sample:
     path: str
     vintage: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    producer: str | None = None
+    title: str | None = None
 
 
 MAPPINGS = Path(__file__).parent / "importers" / "mappings"
@@ -43,9 +45,11 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("qpv-2015-marseille", "qpv", "qpv/icu_mediapart/marseille.gpkg"),
     Sample("qpv-2024-paca", "qpv", "qpv/qpv2024_paca/qpv-paca.geojson"),
     Sample("grille-densite", "zonage",
-           "programmes/anct_superposeur_v2_2026/grille_densite.csv"),
+           "programmes/anct_superposeur_v2_2026/grille_densite.csv",
+           producer="INSEE", title="Grille communale de densité"),
     Sample("grille-ruralite", "zonage",
-           "programmes/anct_superposeur_v2_2026/grille_ruralite.csv"),
+           "programmes/anct_superposeur_v2_2026/grille_ruralite.csv",
+           producer="INSEE", title="Grille communale de ruralité"),
     Sample("action-coeur-de-ville", "zonage", "programmes/anct_superposeur_2024/acv_geom.geojson"),
     Sample("petites-villes-de-demain", "zonage",
            "programmes/anct_superposeur_2024/pvd_geom.geojson"),
@@ -55,5 +59,6 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("barometre-resultats", "table",
            "barometre/barometre_resultats_etalab_2023/"
            "barometre-resultats-detail-departemental_combined.csv.gz",
-           options={"mapping": str(MAPPINGS / "barometre-resultats-etalab.yaml")}),
+           options={"mapping": str(MAPPINGS / "barometre-resultats-etalab.yaml")},
+           producer="Etalab / DITP", title="Baromètre des résultats de l'action publique"),
 )

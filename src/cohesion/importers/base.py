@@ -100,9 +100,24 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What to record about a file beyond what its importer knows (all optional).
+
+    The catalogue of official datasets and the samples list give the exact title and
+    producer of a file; a generic importer (``table``, ``zonage``) cannot know them.
+    """
+
+    title: str | None = None
+    producer: str | None = None
+    licence: str | None = None
+    source: str | None = None
+
+
 def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
                name: str | None = None, options: ImportOptions | None = None,
-               url: str | None = None) -> ImportReport:
+               url: str | None = None, provenance: Provenance | None = None
+               ) -> ImportReport:
     """Import one file with ``importer``, all or nothing.
 
     Parameters
@@ -119,6 +134,9 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
         Vintage, period, replace and importer-specific options.
     url : str, optional
         Where the file was downloaded from, recorded as provenance.
+    provenance : Provenance, optional
+        Title, producer, licence and source to record instead of the importer's
+        defaults.
 
     Returns
     -------
@@ -137,9 +155,11 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
                             rows=int(previous["rows"] or 0), vintage=previous["vintage"],
                             periods=list(previous["periods"]))
     batch = importer.read(path, warehouse, options)
+    given = provenance or Provenance()
     info = DatasetInfo(
         name=name or importer.name, importer=importer.name, checksum=checksum,
-        title=importer.title, producer=importer.producer, licence=importer.licence,
+        title=given.title or importer.title, producer=given.producer or importer.producer,
+        licence=given.licence or importer.licence, source=given.source,
         url=url, vintage=batch.vintage, periods=batch.periods, file_name=path.name,
         size=path.stat().st_size, rows=batch.rows, notes="\n".join(batch.notes) or None)
     written = 0

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import Request, urlopen
 
 from cohesion.errors import CohesionError
-from cohesion.importers.base import Importer, ImportReport, run_import
+from cohesion.importers.base import Importer, ImportReport, Provenance, run_import
 from cohesion.importers.catalogue import Catalogue, CatalogueEntry, load_catalogue
 from cohesion.store.warehouse import Warehouse, file_checksum
 
@@ -334,7 +334,9 @@ def fetch(name: str, warehouse: Warehouse, dest_dir: Path | str, *,
     files = download(entry, dest_dir, base_url=base_url, progress=progress, timeout=timeout,
                      refresh=refresh)
     imported = run_import(warehouse, importer, files.data_file, name=entry.name,
-                          options=entry.import_options(replace=replace), url=entry.url)
+                          options=entry.import_options(replace=replace), url=entry.url,
+                          provenance=Provenance(entry.title, entry.producer, entry.licence,
+                                                entry.page))
     notes = [] if entry.url_checked else [
         "adresse du catalogue non vérifiée : contrôler le fichier sur la page du producteur"]
     return FetchReport(entry.name, entry.url, files, imported, notes)
