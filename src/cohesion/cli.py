@@ -463,5 +463,30 @@ def export(ctx: click.Context, indicator_ids: tuple[str, ...], level: str,
             console.print(f"  • {note}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Adresse d'écoute (127.0.0.1 : cette machine seulement).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--admin-token", envvar="COHESION_ADMIN_TOKEN",
+              help="Jeton autorisant les imports par le web (ou $COHESION_ADMIN_TOKEN).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, admin_token: str | None) -> None:
+    """Servir l'application web et l'API (http://127.0.0.1:8000 par défaut)."""
+    import uvicorn
+
+    from cohesion.web.app import create_app
+    from cohesion.web.observatory import Observatory
+
+    path: Path = ctx.obj
+    if not path.exists():
+        raise CohesionError(f"no warehouse at {path}: run `cohesion build` first")
+    observatory = Observatory(path)
+    with steps_progress("Préparation des indicateurs") as step:
+        step("calcul des chiffres clés à tous les échelons")
+        app = create_app(observatory, admin_token=admin_token)
+    console.print(f"Cohésion : http://{host}:{port}/ (API : http://{host}:{port}/api/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

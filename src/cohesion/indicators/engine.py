@@ -328,7 +328,7 @@ class IndicatorEngine:
 
     def _convert(self, wide: pd.DataFrame, why: pd.DataFrame, source: int, vintage: int,
                  notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        passage = chain(self._steps(), source, vintage)
+        passage = self._passage(source, vintage)
         additive = [k for k in wide.columns if _is_additive(k.split("@")[0])]
         others = [k for k in wide.columns if k not in additive]
         parts = []
@@ -348,6 +348,13 @@ class IndicatorEngine:
         result = pd.concat(parts, axis=1)
         reasons = why.reindex(result.index).where(result.isna(), None)
         return result, reasons.mask(result.isna() & reasons.isna(), "not_convertible")
+
+    def _passage(self, source: int, target: int) -> pd.DataFrame:
+        """The composed passage table between two vintages (cached)."""
+        cache = self.__dict__.setdefault("_passage_cache", {})
+        if (source, target) not in cache:
+            cache[(source, target)] = chain(self._steps(), source, target)
+        return cache[(source, target)]
 
     def _steps(self) -> dict[tuple[int, int], pd.DataFrame]:
         if not hasattr(self, "_passage_steps"):

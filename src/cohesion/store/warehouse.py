@@ -88,6 +88,17 @@ class Warehouse:
 
     # -- plumbing ---------------------------------------------------------------------
 
+    def cursor(self) -> Warehouse:
+        """The same warehouse through a new DuckDB cursor, for use from another thread.
+
+        A DuckDB connection must not be shared between threads; each cursor is its own
+        connection to the same database.
+        """
+        view = object.__new__(Warehouse)
+        view.path = self.path
+        view.connection = self.connection.cursor()
+        return view
+
     def close(self) -> None:
         """Close the connection."""
         self.connection.close()

