@@ -18,6 +18,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -205,11 +206,13 @@ class Observatory:
         result.frame.insert(1, "name", result.frame["code"].map(
             self.names(result.level, result.vintage)))
         result.frame.index = pd.Index(result.frame["code"].to_numpy())
-        ordered = np.sort(result.frame["value"].dropna().to_numpy())
-        result.frame.attrs["sorted"] = ordered
-        result.frame.attrs["deciles"] = [float(d) for d in np.quantile(
-            ordered, np.linspace(0, 1, 11))] if ordered.size else []
         return result
+
+    def distribution(self, result: IndicatorValues) -> Distribution:
+        """The sorted values and deciles of a level, to place a territory in it."""
+        key = ("distribution", result.indicator.id, result.level, result.vintage,
+               result.period, self.version())
+        return self.cache.get(key, lambda: Distribution.of(result.frame["value"]))
 
     def values_table(self, indicator_id: str, level: str, vintage: int | None = None,
                      period: str | None = None, within: str | None = None,
@@ -271,7 +274,8 @@ class Observatory:
                 continue
             result = self.values(indicator_id, tid.level, tid.vintage, period)
             figure["period"] = result.period
-            figure.update(_position(result.frame, tid.code))
+            figure.update(self.distribution(result).position(
+                _value_of(result.frame, tid.code)))
             figure["comparisons"] = {
                 level: _value_of(self.values(indicator_id, level, tid.vintage, result.period)
                                  .frame, parent.code) | {"id": str(parent)}
@@ -371,19 +375,28 @@ class Observatory:
                 self._version = None
 
 
-def _position(frame: pd.DataFrame, code: str) -> dict[str, Any]:
-    """Value of ``code``, its rank (1 = highest) and percentile among its level."""
-    own = _value_of(frame, code)
-    values = frame.attrs.get("sorted")
-    if values is None:
-        values = np.sort(frame["value"].dropna().to_numpy())
-    if own["value"] is None or values.size == 0:
-        return own | {"rank": None, "count": int(values.size)}
-    below_or_equal = int(np.searchsorted(values, own["value"], side="right"))
-    deciles = frame.attrs.get("deciles") or [
-        float(d) for d in np.quantile(values, np.linspace(0, 1, 11))]
-    return own | {"rank": values.size - below_or_equal + 1, "count": int(values.size),
-                  "percentile": below_or_equal / values.size * 100, "deciles": deciles}
+@dataclass(frozen=True)
+class Distribution:
+    """The values of one indicator over the territories of a level, sorted."""
+
+    ordered: np.ndarray
+    deciles: list[float]
+
+    @classmethod
+    def of(cls, values: pd.Series) -> Distribution:
+        ordered = np.sort(values.dropna().to_numpy())
+        deciles = [float(d) for d in np.quantile(ordered, np.linspace(0, 1, 11))] \
+            if ordered.size else []
+        return cls(ordered, deciles)
+
+    def position(self, own: dict[str, Any]) -> dict[str, Any]:
+        """``own`` with its rank (1 = highest), percentile and the level's deciles."""
+        count = int(self.ordered.size)
+        if own["value"] is None or count == 0:
+            return own | {"rank": None, "count": count}
+        below_or_equal = int(np.searchsorted(self.ordered, own["value"], side="right"))
+        return own | {"rank": count - below_or_equal + 1, "count": count,
+                      "percentile": below_or_equal / count * 100, "deciles": self.deciles}
 
 
 def _value_of(frame: pd.DataFrame, code: str) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""The HTTP API, in-process, on the loaded warehouse."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cohesion.web.app import create_app
+from cohesion.web.observatory import Observatory
+
+TOKEN = "test-token-not-a-secret"
+
+
+@pytest.fixture(scope="module")
+def client(loaded_warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory):
+    copy = tmp_path_factory.mktemp("api") / "api.duckdb"
+    shutil.copy(loaded_warehouse_file, copy)
+    observatory = Observatory(copy)
+    with TestClient(create_app(observatory, admin_token=TOKEN, warm=False),
+                    raise_server_exceptions=False) as test_client:
+        yield test_client
+    observatory.close()
+
+
+def test_search_and_territory(client: TestClient) -> None:
+    found = client.get("/api/territories", params={"q": "clichy sous bois"}).json()
+    assert found[0]["id"] == "COM:93014@2026"
+    by_postcode = client.get("/api/territories", params={"q": "93390"}).json()
+    assert by_postcode[0]["name"] == "Clichy-sous-Bois"
+    detail = client.get("/api/territories/COM:93014@2026").json()
+    assert {p["id"] for p in detail["parents"]} >= {"DEP:93@2026", "REG:11@2026"}
+    members = client.get("/api/territories/DEP:93@2026/members").json()
+    assert len(members) == 39
+
+
+def test_values_json_csv_and_within(client: TestClient) -> None:
+    page = client.get("/api/values", params={"indicator": "taux_chomage_15_64",
+                                             "level": "COM", "within": "DEP:93@2026"}).json()
+    assert page["total"] == 39 and page["period"] == "2018"
+    assert all(row["value"] > 0 for row in page["values"])
+    csv = client.get("/api/values", params={"indicator": "taux_chomage_15_64", "level": "DEP",
+                                            "format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.count("\n") >= 102 and "INSEE" in csv.text
+    paged = client.get("/api/values", params={"indicator": "population", "level": "COM",
+                                              "limit": 10, "offset": 20}).json()
+    assert len(paged["values"]) == 10 and paged["offset"] == 20
+
+
+def test_portrait_and_compare(client: TestClient) -> None:
+    portrait = client.get("/api/portrait/COM:93014@2026").json()
+    chomage = next(f for f in portrait["figures"] if f["indicator"] == "taux_chomage_15_64")
+    # Clichy-sous-Bois did not change since the 2021 geography of the Comparateur
+    assert chomage["value"] == pytest.approx(100 * 2215.50561315533 / 11006.1563225313)
+    assert chomage["comparisons"]["DEP"]["value"] > chomage["comparisons"]["FRA"]["value"]
+    assert 1 <= chomage["rank"] <= chomage["count"] and len(chomage["deciles"]) == 11
+    assert [s["period"] for s in next(f for f in portrait["figures"]
+                                      if f["indicator"] == "population")["series"]] == \
+        ["2013", "2018"]
+    assert not next(f for f in portrait["figures"]
+                    if f["indicator"] == "part_65_ans_et_plus")["loaded"]
+    compared = client.get("/api/compare", params={
+        "ids": "COM:93014@2026,COM:93005@2026", "indicators": "population"}).json()
+    assert set(compared["indicators"][0]["values"]) == {"COM:93014@2026", "COM:93005@2026"}
+
+
+def test_geometry_is_compressed_geojson(client: TestClient) -> None:
+    response = client.get("/api/geometry/DEP", headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 200
+    body = response.content
+    document = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+    assert len(document["features"]) == 101
+
+
+@pytest.mark.parametrize(("url", "status"), [
+    ("/api/territories/COM:99999@2026", 404),
+    ("/api/territories/not-an-id", 422),
+    ("/api/territories/COM:93014@2019", 400),
+    ("/api/values?indicator=taux_chomage_1564", 404),
+    ("/api/values?indicator=population&level=dep", 422),
+    ("/api/values?indicator=population&format=xml", 422),
+    ("/api/territories?q=", 422),
+    ("/api/compare?ids=COM:93014@2026,COM:93005@2021", 400),
+])
+def test_invalid_requests_get_clear_4xx(client: TestClient, url: str, status: int) -> None:
+    response = client.get(url)
+    assert response.status_code == status
+    body = response.json()
+    assert body["status"] == status and body["error"]
+    assert "Traceback" not in response.text
+
+
+def test_uploads_need_the_token_and_respect_limits(client: TestClient, tmp_path: Path) -> None:
+    bad = b"CODGEO;P18_POP\n01001;douze\n"
+    files = {"file": ("base.csv", bad, "text/csv")}
+    assert client.post("/api/datasets", files=files, data={"importer": "comparateur"}
+                       ).status_code == 401
+    before = len(client.get("/api/datasets").json())
+    refused = client.post("/api/datasets", files=files, data={"importer": "comparateur"},
+                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert refused.status_code == 422 and "line 2" in refused.json()["error"]
+    assert len(client.get("/api/datasets").json()) == before
+    wrong_type = client.post("/api/datasets", files={"file": ("x.exe", b"MZ", "x")},
+                             data={"importer": "comparateur"},
+                             headers={"Authorization": f"Bearer {TOKEN}"})
+    assert wrong_type.status_code == 415
+    too_large = client.post("/api/datasets", content=b"x" * 10,
+                            headers={"Authorization": f"Bearer {TOKEN}",
+                                     "Content-Length": str(2 * 1024**3),
+                                     "Content-Type": "multipart/form-data; boundary=x"})
+    assert too_large.status_code == 413
