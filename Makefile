@@ -3,10 +3,18 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 WAREHOUSE ?= var/cohesion.duckdb
 SAMPLES ?= ../shared/data
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: run test install lint bench
+.PHONY: run test install system bench
 
-install: .venv/.installed node_modules/.installed
+install: .venv/.installed node_modules/.installed system
+
+# Debian packages: Chromium for the browser tests and the map benchmark
+system:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 $(UV):
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
@@ -23,6 +31,7 @@ run: install
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) build
 	if [ -d "$(SAMPLES)" ]; then .venv/bin/cohesion --warehouse $(WAREHOUSE) data import-samples "$(SAMPLES)"; fi
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) summary
+	.venv/bin/cohesion --warehouse $(WAREHOUSE) serve --host $(HOST) --port $(PORT)
 
 test: install
 	.venv/bin/ruff check .
