@@ -1,0 +1,288 @@
+"""Benchmark 3: 20 indicators aggregated to every level of the 2021 geography.
+
+The warehouse holds the référentiel, the Comparateur de territoires and Filosofi 2019
+and 2020 (as in ``tests/conftest.py``); it is loaded once, untimed.
+
+Product: ``IndicatorEngine(warehouse).compute(INDICATORS, LEVELS, 2021)`` (a new engine
+each time, as a new request would get), latest period of each indicator.
+
+Baseline: pandas reads the same commune observations and commune areas from DuckDB,
+pivots them to one column per variable × period, carries the 2020 Filosofi medians
+(published in the 2022 geography) to the 2021 communes that did not change (one-to-one
+rows of the passage table), merges the memberships of each level, and groups and sums.
+Each indicator is summed over the communes that have all its inputs, with its coverage
+(contributing communes / member communes), as the product does; ratios are ratios of
+sums; published (non-additive) statistics are not aggregated above the communes.
+
+Checks: for every indicator and level, the same territories, values equal to a relative
+1e-9 (missing in the same places) and the same coverage.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from benchmarks.common import (
+    COMPARATEUR,
+    FILOSOFI_2019,
+    FILOSOFI_2020,
+    BenchmarkResult,
+    Context,
+    best_of_both,
+    check,
+    record_timings,
+)
+from cohesion.importers.base import run_import
+from cohesion.importers.insee import Comparateur, FilosofiCommunes
+from cohesion.indicators.engine import IndicatorEngine
+from cohesion.store import Warehouse
+
+NAME = "aggregate"
+TITLE = "20 indicators × 7 levels, vintage 2021"
+TARGET_SECONDS = 2.0
+TARGET = f"< {TARGET_SECONDS:.0f} s and not slower than pandas"
+VINTAGE = 2021
+LEVELS = ["COM", "EPCI", "EPT", "ARR", "DEP", "REG", "FRA"]
+AREA = "superficie_km2"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What the baseline needs to know of an indicator (mirrors the product's catalogue).
+
+    ``kind`` is ``count``, ``ratio``, ``growth`` or ``published``; ``inputs`` are
+    ``variable@period`` keys (numerator first for a ratio, start first for a growth).
+    """
+
+    kind: str
+    inputs: tuple[str, ...]
+    scale: float = 1.0
+
+
+def ratio(numerator: str, denominator: str, scale: float, period: str = "2018") -> Definition:
+    """A ratio of two variables at one period."""
+    bottom = denominator if denominator == AREA else f"{denominator}@{period}"
+    return Definition("ratio", (f"{numerator}@{period}", bottom), scale)
+
+
+def count(variable: str, period: str = "2018") -> Definition:
+    """A count at one period."""
+    return Definition("count", (f"{variable}@{period}",))
+
+
+#: The 20 indicators: built-in counts, ratios, a growth rate and published medians and
+#: rates (Filosofi 2020, converted from the 2022 geography), and counts imported from
+#: the Comparateur's columns that the catalogue does not name.
+DEFINITIONS: dict[str, Definition] = {
+    "population": count("population"),
+    "evolution_population": Definition("growth", ("population@2013", "population@2018")),
+    "densite_population": ratio("population", AREA, 1.0),
+    "taux_chomage_15_64": ratio("chomeurs_15_64", "actifs_15_64", 100.0),
+    "part_logements_vacants": ratio("logements_vacants", "logements", 100.0),
+    "part_residences_secondaires": ratio("residences_secondaires", "logements", 100.0),
+    "part_15_64_ans": ratio("population_15_64", "population", 100.0),
+    "taux_activite_15_64": ratio("actifs_15_64", "population_15_64", 100.0),
+    "emplois_pour_100_actifs": ratio("emplois", "actifs_15_64", 100.0),
+    "revenu_median": Definition("published", ("revenu_median@2020",)),
+    "taux_pauvrete": Definition("published", ("taux_pauvrete_60@2020",)),
+    "p_emplt_sal": count("p_emplt_sal"),
+    "p_rp_prop": count("p_rp_prop"),
+    "etaz": count("etaz"),
+    "etbe": count("etbe"),
+    "etfz": count("etfz"),
+    "etgu": count("etgu"),
+    "etgz": count("etgz"),
+    "etoq": count("etoq"),
+    "ettef1": count("ettef1"),
+}
+INDICATORS = list(DEFINITIONS)
+#: Inputs published in another geography than 2021 (read there, then carried over).
+CONVERTED = {"revenu_median@2020": 2022, "taux_pauvrete_60@2020": 2022}
+
+
+# -- setup ------------------------------------------------------------------------------
+
+def loaded_warehouse(context: Context) -> Path:
+    """The référentiel plus the Comparateur and Filosofi 2019/2020 (imported once)."""
+    path = context.work / "aggregate.duckdb"
+    shutil.copyfile(context.referentiel_file(), path)
+    with Warehouse(path) as warehouse:
+        run_import(warehouse, Comparateur(), context.sample(COMPARATEUR))
+        run_import(warehouse, FilosofiCommunes(), context.sample(FILOSOFI_2019))
+        run_import(warehouse, FilosofiCommunes(), context.sample(FILOSOFI_2020))
+    return path
+
+
+def check_catalogue(warehouse: Warehouse) -> dict[str, str]:
+    """Check that the chosen indicators exist, have periods, and are of the kind assumed.
+
+    Returns the kind of each indicator as the product's catalogue names it.
+    """
+    catalogue = IndicatorEngine(warehouse).catalogue().set_index("id")
+    kinds = {"Count": "count", "Ratio": "ratio", "AnnualGrowth": "growth",
+             "Published": "published"}
+    for indicator, definition in DEFINITIONS.items():
+        check(indicator in catalogue.index, f"{indicator} is not in the catalogue")
+        row = catalogue.loc[indicator]
+        check(len(row["periods"]) > 0, f"{indicator} has no period in the warehouse")
+        check(kinds.get(row["kind"]) == definition.kind,
+              f"{indicator} is a {row['kind']}, the baseline assumes {definition.kind}")
+    return {i: str(catalogue.loc[i, "kind"]) for i in INDICATORS}
+
+
+# -- the two implementations ------------------------------------------------------------
+
+def product_compute(warehouse: Warehouse) -> dict[tuple[str, str], pd.DataFrame]:
+    """The product: a new engine computing every indicator at every level."""
+    results = IndicatorEngine(warehouse).compute(INDICATORS, LEVELS, VINTAGE)
+    return {(r.indicator.id, r.level): r.frame for r in results}
+
+
+def read_inputs(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Commune inputs of the 2021 geography: one column per ``variable@period``."""
+    keys = sorted({k for d in DEFINITIONS.values() for k in d.inputs} - {AREA})
+    communes = connection.execute(
+        "SELECT code FROM territories WHERE level = 'COM' AND vintage = ? ORDER BY code",
+        [VINTAGE]).df()["code"]
+    wanted = pd.DataFrame({"key": keys, "variable": [k.split("@")[0] for k in keys],
+                           "period": [k.split("@")[1] for k in keys],
+                           "vintage": [CONVERTED.get(k, VINTAGE) for k in keys]})
+    connection.register("wanted", wanted)
+    try:
+        observations = connection.execute(
+            """SELECT w.key, o.vintage, o.code, o.value FROM observations o
+               JOIN wanted w USING (variable, period, vintage)
+               WHERE o.level = 'COM'""").df()
+    finally:
+        connection.unregister("wanted")
+    wide = observations.pivot(index=["vintage", "code"], columns="key", values="value")
+    inputs = wide.loc[VINTAGE].reindex(communes)
+    # values published in the 2022 geography: kept for communes unchanged since 2021
+    passage = connection.execute(
+        "SELECT from_code, to_code FROM passages WHERE from_vintage = ? AND to_vintage = ?",
+        [2022, VINTAGE]).df()
+    one_to_one = passage[~passage["from_code"].duplicated(keep=False)
+                         & ~passage["to_code"].duplicated(keep=False)]
+    later = wide.loc[2022]
+    for key in CONVERTED:
+        carried = one_to_one.assign(value=one_to_one["from_code"].map(later[key]))
+        inputs[key] = carried.set_index("to_code")["value"].reindex(communes).to_numpy()
+    area = connection.execute(
+        "SELECT code, area_km2 FROM geometries WHERE level = 'COM' AND vintage = ?",
+        [VINTAGE]).df().set_index("code")["area_km2"]
+    inputs[AREA] = area.reindex(communes).to_numpy()
+    inputs.index.name = "code"
+    return inputs
+
+
+def indicator_value(definition: Definition, inputs: pd.DataFrame) -> np.ndarray:
+    """The indicator from its (summed) inputs."""
+    columns = [inputs[k].to_numpy(dtype="float64") for k in definition.inputs]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if definition.kind == "ratio":
+            top, bottom = columns
+            return np.where(bottom > 0, definition.scale * top / bottom, np.nan)
+        if definition.kind == "growth":
+            start, end = columns
+            years = int(definition.inputs[1][-4:]) - int(definition.inputs[0][-4:])
+            return np.where(start > 0, 100 * ((end / start) ** (1 / years) - 1), np.nan)
+    return columns[0]
+
+
+def baseline_compute(connection: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], pd.DataFrame]:
+    """The baseline: pivot, merge memberships, groupby-sum, ratios of sums."""
+    inputs = read_inputs(connection)
+    links = connection.execute(
+        "SELECT code, parent_level, parent_code FROM memberships "
+        "WHERE vintage = ? AND level = 'COM'", [VINTAGE]).df()
+    # each indicator's inputs, kept only where the commune has all of them
+    masked = {}
+    for indicator, definition in DEFINITIONS.items():
+        if definition.kind == "published":
+            continue
+        own = inputs[list(definition.inputs)]
+        complete = own.notna().all(axis=1)
+        for key in definition.inputs:
+            masked[f"{indicator}|{key}"] = own[key].where(complete)
+        masked[f"{indicator}|@complete"] = complete.astype("int64")
+    masked = pd.DataFrame(masked, index=inputs.index)
+
+    results: dict[tuple[str, str], pd.DataFrame] = {}
+    for indicator, definition in DEFINITIONS.items():
+        value = indicator_value(definition, inputs)
+        results[(indicator, "COM")] = pd.DataFrame({
+            "code": inputs.index, "value": value,
+            "coverage": np.where(np.isnan(value), 0.0, 1.0)})
+    for level in LEVELS[1:]:
+        members = links[links["parent_level"] == level]
+        members = members[members["code"].isin(inputs.index)]
+        joined = members[["code", "parent_code"]].merge(masked, left_on="code",
+                                                        right_index=True)
+        grouped = joined.drop(columns="code").groupby("parent_code")
+        sums = grouped.sum(min_count=1)
+        size = grouped.size()
+        for indicator, definition in DEFINITIONS.items():
+            if definition.kind == "published":  # not aggregable: missing
+                results[(indicator, level)] = pd.DataFrame({
+                    "code": sums.index.to_numpy(), "value": np.nan, "coverage": np.nan})
+                continue
+            own = sums[[f"{indicator}|{k}" for k in definition.inputs]]
+            own.columns = list(definition.inputs)
+            contributing = sums[f"{indicator}|@complete"]
+            results[(indicator, level)] = pd.DataFrame({
+                "code": sums.index.to_numpy(), "value": indicator_value(definition, own),
+                "coverage": (contributing / size).to_numpy()})
+    return results
+
+
+def compare(product: dict[tuple[str, str], pd.DataFrame],
+            baseline: dict[tuple[str, str], pd.DataFrame]) -> tuple[int, int]:
+    """Check every indicator × level; return (frames, non-missing values) compared."""
+    check(set(product) == set(baseline), "not the same indicators × levels")
+    values = 0
+    for key, frame in product.items():
+        ours = frame.set_index("code").sort_index()
+        theirs = baseline[key].set_index("code").sort_index()
+        check(ours.index.equals(theirs.index),
+              f"{key}: territories differ ({len(ours)} vs {len(theirs)})")
+        a, b = ours["value"].to_numpy(dtype="float64"), theirs["value"].to_numpy(dtype="float64")
+        close = np.isclose(a, b, rtol=1e-9, atol=0.0, equal_nan=True)
+        if not close.all():
+            first = int(np.argmin(close))
+            raise_at = ours.index[first]
+            check(False, f"{key}: {int((~close).sum())} values differ, e.g. {raise_at}: "
+                  f"product {a[first]}, baseline {b[first]}")
+        coverage_a = ours["coverage"].to_numpy(dtype="float64")
+        coverage_b = theirs["coverage"].to_numpy(dtype="float64")
+        check(bool(np.allclose(coverage_a, coverage_b, rtol=1e-12, equal_nan=True)),
+              f"{key}: coverage differs")
+        values += int(np.isfinite(a).sum())
+    return len(product), values
+
+
+def run(context: Context, result: BenchmarkResult) -> None:
+    """Load the warehouse once, then time both computations and compare them."""
+    print("  (loading Comparateur and Filosofi 2019/2020 once, untimed)", flush=True)
+    path = loaded_warehouse(context)
+    with Warehouse(path, read_only=True) as warehouse:
+        kinds = check_catalogue(warehouse)
+        timings = best_of_both(
+            {"product": (product_compute, lambda: warehouse),
+             "baseline": (baseline_compute, lambda: warehouse.connection)},
+            context.repeat, warmup=True)
+    product, baseline = timings["product"], timings["baseline"]
+    record_timings(result, product, baseline)
+    result.passed = product.best < TARGET_SECONDS and product.best <= baseline.best
+    frames, values = compare(product.result, baseline.result)
+    result.checks.append(f"{frames} indicator × level frames identical (rtol 1e-9, "
+                         f"coverage too), {values:,} non-missing values")
+    by_kind: dict[str, int] = {}
+    for kind in kinds.values():
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    result.details.update({"indicators": kinds, "levels": LEVELS, "kinds": by_kind})
