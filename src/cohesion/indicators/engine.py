@@ -87,6 +87,10 @@ class IndicatorEngine:
         self.indicators = dict(builtin_indicators())
         known = {v for ind in self.indicators.values() for v in ind.variables()}
         imported = warehouse.query("SELECT variable, label, unit, additive FROM variables")
+        #: whether each variable can be summed: the definition, else what its importer said
+        self.additive = {row.variable: bool(row.additive) for row in imported.itertuples()
+                         if pd.notna(row.additive)}
+        self.additive.update({variable.id: variable.additive for variable in BY_ID.values()})
         for row in imported.itertuples(index=False):
             if row.variable not in self.indicators and row.variable not in known \
                     and row.variable not in BY_ID:
@@ -254,17 +258,21 @@ class IndicatorEngine:
         return max(periods, key=lambda p: (p.split("-")[-1], p.split("-")[0]))
 
     def _available(self) -> pd.DataFrame:
-        """Which variable × period × vintage × level the warehouse holds (cached)."""
-        version = self.warehouse.query("SELECT max(dataset_id) AS v FROM datasets")["v"][0]
-        if getattr(self, "_available_version", object()) != version:
+        """Which variable × period × vintage × level the warehouse holds.
+
+        Read once: an engine answers from the warehouse as it was when first asked
+        (create a new engine after an import).
+        """
+        if not hasattr(self, "_available_cache"):
             self._available_cache = self.warehouse.query(
                 "SELECT DISTINCT variable, period, vintage, level FROM observations")
-            self._available_version = version
         return self._available_cache
 
     def _periods_by_variable(self) -> dict[str, list[str]]:
-        available = self._available()
-        return available.groupby("variable")["period"].agg(lambda p: sorted(set(p))).to_dict()
+        if not hasattr(self, "_periods_cache"):
+            self._periods_cache = self._available().groupby("variable")["period"].agg(
+                lambda p: sorted(set(p))).to_dict()
+        return self._periods_cache
 
     def _commune_inputs(self, wanted: dict[str, tuple[str, str]], vintage: int,
                         notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -310,26 +318,55 @@ class IndicatorEngine:
 
     def _pivot(self, level: str, vintage: int,
                keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Observations of ``keys`` (variable@period) as one column each, by code."""
-        columns = ", ".join(
-            f"first(value) FILTER (WHERE key = ${i + 3}) AS \"v{i}\", "
-            f"first(missing) FILTER (WHERE key = ${i + 3}) AS \"m{i}\""
-            for i in range(len(keys)))
-        found = self.warehouse.query(
-            f"""SELECT code, {columns} FROM (
-                    SELECT code, variable || '@' || period AS key, value, missing
-                    FROM observations WHERE level = $1 AND vintage = $2) o
-                GROUP BY code ORDER BY code""", [level, vintage, *keys]).set_index("code")
-        values = found[[f"v{i}" for i in range(len(keys))]].astype("float64")
-        values.columns = keys
-        reasons = found[[f"m{i}" for i in range(len(keys))]]
-        reasons.columns = keys
-        return values, reasons
+        """Observations of ``keys`` (variable@period) as one column each, by code.
+
+        The database returns integer positions (territory, key) and values; the wide
+        table is filled with numpy, which avoids moving a million strings around.
+        """
+        codes = self._codes(level, vintage)
+        wanted = pd.DataFrame({"variable": [k.split("@", 1)[0] for k in keys],
+                               "period": [k.split("@", 1)[1] for k in keys],
+                               "key_index": np.arange(len(keys))})
+        connection = self.warehouse.connection
+        connection.register("_wanted_keys", wanted)
+        connection.register("_code_index", pd.DataFrame(
+            {"code": codes, "code_index": np.arange(len(codes))}))
+        try:
+            found = connection.execute(
+                """SELECT c.code_index, w.key_index, o.value, o.missing
+                   FROM observations o
+                   JOIN _wanted_keys w USING (variable, period)
+                   JOIN _code_index c USING (code)
+                   WHERE o.level = ? AND o.vintage = ?""", [level, vintage]).fetchnumpy()
+        finally:
+            connection.unregister("_wanted_keys")
+            connection.unregister("_code_index")
+        rows, columns = found["code_index"], found["key_index"]
+        values = np.full((len(codes), len(keys)), np.nan)
+        # NULLs arrive as masked entries: they are missing values, not zeros
+        values[rows, columns] = np.ma.filled(
+            np.ma.asarray(found["value"]).astype("float64"), np.nan)
+        reasons = np.full((len(codes), len(keys)), None, dtype=object)
+        missing = np.ma.filled(np.ma.asarray(found["missing"]).astype(object), None)
+        present = pd.notna(missing)
+        reasons[rows[present], columns[present]] = missing[present]
+        index = pd.Index(codes, name="code")
+        return (pd.DataFrame(values, index=index, columns=keys),
+                pd.DataFrame(reasons, index=index, columns=keys))
+
+    def _codes(self, level: str, vintage: int) -> np.ndarray:
+        """Codes that hold observations of a level in a vintage (cached)."""
+        cache = self.__dict__.setdefault("_codes_cache", {})
+        if (level, vintage) not in cache:
+            cache[(level, vintage)] = self.warehouse.query(
+                "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ? "
+                "ORDER BY code", [level, vintage])["code"].to_numpy()
+        return cache[(level, vintage)]
 
     def _convert(self, wide: pd.DataFrame, why: pd.DataFrame, source: int, vintage: int,
                  notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         passage = self._passage(source, vintage)
-        additive = [k for k in wide.columns if _is_additive(k.split("@")[0])]
+        additive = [k for k in wide.columns if self.additive.get(k.split("@")[0], False)]
         others = [k for k in wide.columns if k not in additive]
         parts = []
         if additive:
@@ -353,16 +390,24 @@ class IndicatorEngine:
         """The composed passage table between two vintages (cached)."""
         cache = self.__dict__.setdefault("_passage_cache", {})
         if (source, target) not in cache:
-            cache[(source, target)] = chain(self._steps(), source, target)
+            step = 1 if target > source else -1
+            pairs = [(v, v + step) for v in range(source, target, step)]
+            cache[(source, target)] = chain({pair: self._step(*pair) for pair in pairs},
+                                            source, target)
         return cache[(source, target)]
 
+    def _step(self, from_vintage: int, to_vintage: int) -> pd.DataFrame:
+        """The stored passage table between two adjacent vintages."""
+        return self.warehouse.query(
+            "SELECT from_vintage, from_code, to_vintage, to_code, weight, kind FROM passages "
+            "WHERE from_vintage = ? AND to_vintage = ?", [from_vintage, to_vintage])
+
     def _steps(self) -> dict[tuple[int, int], pd.DataFrame]:
-        if not hasattr(self, "_passage_steps"):
-            passages = self.warehouse.query("SELECT * FROM passages")
-            self._passage_steps = {
-                (int(a), int(b)): frame.reset_index(drop=True)
-                for (a, b), frame in passages.groupby(["from_vintage", "to_vintage"])}
-        return self._passage_steps
+        """Every stored adjacent passage table, by (from, to) vintage."""
+        pairs = self.warehouse.query(
+            "SELECT DISTINCT from_vintage, to_vintage FROM passages")
+        return {(int(a), int(b)): self._step(int(a), int(b))
+                for a, b in pairs.itertuples(index=False)}
 
     def _groups(self, communes: pd.Index, level: str, vintage: int) -> Groups:
         links = self.warehouse.query(
@@ -466,11 +511,6 @@ class Groups:
 
 def _keys(indicator: type[Indicator], period: str) -> list[str]:
     return [_input_key(k.split("@")[0], p) for k, p in indicator.periods_needed(period).items()]
-
-
-def _is_additive(variable: str) -> bool:
-    known = BY_ID.get(variable)
-    return known.additive if known is not None else True
 
 
 def _input_key(variable: str, period: str) -> str:
