@@ -166,3 +166,17 @@ def test_indicators_aggregate_to_an_imported_zoning(loaded_warehouse_file, tmp_p
         assert classes["value"].sum() == france["value"].item()
         rates = engine.values("taux_chomage_15_64", "DENS", report.vintage, "2018").frame
         assert rates["value"].between(5, 30).all()
+
+
+def test_imported_rates_are_not_split_between_vintages(loaded: Warehouse) -> None:
+    # Filosofi 2020 is in the 2022 geography; PACT (share of activity income) is a rate
+    engine = IndicatorEngine(loaded)
+    in_2022 = engine.values("pact", "COM", 2022, "2020").frame.set_index("code")
+    in_2021 = engine.values("pact", "COM", 2021, "2020").frame.set_index("code")
+    assert in_2022.loc["85001", "value"] == pytest.approx(35.8, abs=0.05)
+    # 85001 absorbed 85307 in 2022: the rate of the whole is not the rate of either part
+    assert in_2021.loc[["85001", "85307"], "value"].isna().all()
+    assert (in_2021.loc[["85001", "85307"], "missing"] == "not_convertible").all()
+    unchanged = in_2022.index.intersection(in_2021.index)[:1000]
+    assert (in_2021.loc[unchanged, "value"].fillna(-1)
+            == in_2022.loc[unchanged, "value"].fillna(-1)).mean() > 0.99

@@ -344,10 +344,9 @@ class IndicatorEngine:
         rows, columns = found["code_index"], found["key_index"]
         values = np.full((len(codes), len(keys)), np.nan)
         # NULLs arrive as masked entries: they are missing values, not zeros
-        values[rows, columns] = np.ma.filled(
-            np.ma.asarray(found["value"]).astype("float64"), np.nan)
+        values[rows, columns] = _unmask(found["value"], np.nan).astype("float64")
         reasons = np.full((len(codes), len(keys)), None, dtype=object)
-        missing = np.ma.filled(np.ma.asarray(found["missing"]).astype(object), None)
+        missing = _unmask(found["missing"], None)
         present = pd.notna(missing)
         reasons[rows[present], columns[present]] = missing[present]
         index = pd.Index(codes, name="code")
@@ -382,7 +381,8 @@ class IndicatorEngine:
             # a median or a rate is only carried over to an unchanged commune
             kept = passage[passage["kind"].isin(["same", "recode"])]
             parts.append(convert_counts(wide[others], kept).values)
-        result = pd.concat(parts, axis=1)
+        targets = pd.Index(passage["to_code"].unique(), name="code").sort_values()
+        result = pd.concat(parts, axis=1).reindex(targets)
         reasons = why.reindex(result.index).where(result.isna(), None)
         return result, reasons.mask(result.isna() & reasons.isna(), "not_convertible")
 
@@ -507,6 +507,15 @@ class Groups:
     rows: np.ndarray  # position of each member commune in the inputs
     group: np.ndarray  # position of its territory in ``codes``
     codes: pd.Index
+
+
+def _unmask(column: np.ndarray, fill: object) -> np.ndarray:
+    """A column fetched from DuckDB with its NULLs (masked entries) set to ``fill``."""
+    data = np.asarray(column.data if isinstance(column, np.ma.MaskedArray) else column,
+                      dtype=object).copy()
+    if isinstance(column, np.ma.MaskedArray):
+        data[np.ma.getmaskarray(column)] = fill
+    return data
 
 
 def _keys(indicator: type[Indicator], period: str) -> list[str]:
