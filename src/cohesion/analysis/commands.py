@@ -1,0 +1,372 @@
+"""The ``cohesion analysis`` commands: inequality, spatial autocorrelation, typology.
+
+This is the edge where the warehouse meets the pure functions of
+:mod:`cohesion.analysis`: each command reads indicator values through
+:class:`~cohesion.indicators.engine.IndicatorEngine` (and contours, memberships, names),
+calls one analysis function, prints tables and optionally writes CSV. The group is
+mounted on the main command line with ``main.add_command(analysis)`` and takes the
+warehouse path from the context, as every ``cohesion`` command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from cohesion.cli import console, opened, print_frame
+from cohesion.errors import CohesionError
+from cohesion.store.warehouse import Warehouse
+
+#: French labels of the figures of :meth:`InequalitySummary.to_frame`.
+MEASURE_LABELS = {
+    "n": "Territoires",
+    "n_missing": "Territoires sans valeur",
+    "mean": "Moyenne",
+    "std": "Écart type",
+    "minimum": "Minimum",
+    "maximum": "Maximum",
+    "max_min_ratio": "Rapport max / min",
+    "d1": "1er décile (D1)",
+    "d9": "9e décile (D9)",
+    "interdecile_ratio": "Rapport interdécile D9 / D1",
+    "coefficient_of_variation": "Coefficient de variation",
+    "gini": "Indice de Gini",
+    "theil_t": "Indice de Theil T",
+    "theil_t_between": "Theil T entre groupes",
+    "theil_t_within": "Theil T dans les groupes",
+    "theil_t_between_share": "Theil T : part entre groupes",
+    "theil_l": "Indice de Theil L (écart logarithmique moyen)",
+    "theil_l_between": "Theil L entre groupes",
+    "theil_l_within": "Theil L dans les groupes",
+    "theil_l_between_share": "Theil L : part entre groupes",
+}
+
+#: French column names of the Theil decomposition's group table.
+GROUP_COLUMNS = {"group": "code", "n": "territoires", "population_share": "part_population",
+                 "value_share": "part_valeur", "mean": "moyenne", "index": "theil_t",
+                 "within_contribution": "contribution_intra"}
+
+#: French column names of the local Moran table.
+CLUSTER_COLUMNS = {"value": "valeur", "z": "valeur_centree_reduite",
+                   "lag": "moyenne_voisins", "statistic": "moran_local",
+                   "expectation": "esperance", "variance": "variance",
+                   "p_value": "p_permutation", "q_value": "q_fdr", "quadrant": "quadrant",
+                   "significant": "significatif", "cluster": "groupe"}
+
+
+def _figure(value: object) -> str:
+    """A figure with four significant digits (Theil indices are often below 0.01)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    number = float(value)
+    if number.is_integer() or abs(number) >= 1000:
+        return f"{number:,.0f}".replace(",", "\u202f")
+    return f"{number:.4g}"
+
+
+def _parse_within(within: str | None) -> tuple[str, str] | None:
+    from cohesion.territory.ids import TerritoryId
+
+    if not within:
+        return None
+    parsed = TerritoryId.parse(within)
+    return parsed.level, parsed.code
+
+
+def _names(warehouse: Warehouse, level: str, vintage: int) -> pd.Series:
+    names = warehouse.query("SELECT code, name FROM territories WHERE level = ? AND vintage = ?",
+                            [level, vintage])
+    return names.set_index("code")["name"]
+
+
+def _indicator(warehouse: Warehouse, indicator: str, level: str, vintage: int,
+               period: str | None, within: tuple[str, str] | None
+               ) -> tuple[pd.Series, str, list[str]]:
+    """Values of one indicator by territory code, the period used and the engine's notes."""
+    from cohesion.indicators.engine import IndicatorEngine
+
+    result = IndicatorEngine(warehouse).values(indicator, level, vintage, period, within)
+    return result.frame.set_index("code")["value"].astype(float), result.period, result.notes
+
+
+def _partition(warehouse: Warehouse, level: str, partition_level: str,
+               vintage: int) -> tuple[pd.Series, str | None]:
+    """The territory of ``partition_level`` each territory of ``level`` belongs to.
+
+    Read from the memberships when the référentiel records them (communes in their
+    département, départements in their région); otherwise through the communes: a
+    territory spanning several (an EPCI over two départements) goes to the one holding
+    most of its population, and the returned note says how many did.
+    """
+    direct = warehouse.query(
+        "SELECT code, parent_code FROM memberships WHERE vintage = ? AND level = ? "
+        "AND parent_level = ?", [vintage, level, partition_level])
+    if not direct.empty:
+        return direct.set_index("code")["parent_code"], None
+    shared = warehouse.query(
+        """SELECT m.parent_code AS code, p.parent_code AS part,
+                  sum(coalesce(t.population, 0)) AS population
+           FROM memberships m
+           JOIN memberships p ON p.vintage = m.vintage AND p.level = 'COM'
+                AND p.code = m.code AND p.parent_level = ?
+           JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM' AND t.code = m.code
+           WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
+           GROUP BY ALL""", [partition_level, vintage, level])
+    if shared.empty:
+        raise CohesionError(f"no membership links territories of {level} to {partition_level} "
+                            f"in the {vintage} référentiel")
+    spanning = int((shared.groupby("code")["part"].nunique() > 1).sum())
+    chosen = shared.sort_values(["code", "population", "part"], ascending=[True, False, True])
+    parts = chosen.drop_duplicates("code").set_index("code")["part"]
+    note = (f"{spanning} territoires s'étendent sur plusieurs {partition_level} : chacun est "
+            "rattaché à celui qui porte le plus d'habitants") if spanning else None
+    return parts, note
+
+
+def _write_csv(frame: pd.DataFrame, output: Path | None) -> None:
+    if output is not None:
+        frame.to_csv(output, index=False)
+        console.print(f"{len(frame)} lignes écrites dans {output}")
+
+
+@click.group()
+def analysis() -> None:
+    """Analyses : inégalités, autocorrélation spatiale, typologies."""
+
+
+level_option = click.option("--level", default="COM", show_default=True,
+                            help="Échelon des territoires : COM, EPCI, DEP, REG…")
+vintage_option = click.option("--vintage", type=int,
+                              help="Millésime du COG (défaut : le plus récent).")
+period_option = click.option("--period", help="Période (défaut : la plus récente disponible).")
+within_option = click.option("--within", help="Seulement dans ce territoire (ex. REG:84@2021).")
+seed_option = click.option("--seed", type=int, default=0, show_default=True,
+                           help="Graine des tirages aléatoires (résultats reproductibles).")
+output_option = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                             help="Écrire le résultat en CSV.")
+
+
+# -- inequality -------------------------------------------------------------------------
+
+
+@analysis.command("inequality")
+@click.argument("indicator")
+@level_option
+@vintage_option
+@period_option
+@within_option
+@click.option("--partition", "partition_level",
+              help="Décomposer les indices de Theil entre et dans les territoires de cet "
+              "échelon (ex. DEP, REG).")
+@click.option("--weight", help="Pondérer par cet indicateur (ex. population).")
+@click.option("--weight-period", help="Période de la pondération (défaut : la plus récente).")
+@output_option
+@click.option("--groups-output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Écrire en CSV le tableau des groupes de la partition.")
+@click.pass_context
+def inequality_command(ctx: click.Context, indicator: str, level: str, vintage: int | None,
+                       period: str | None, within: str | None, partition_level: str | None,
+                       weight: str | None, weight_period: str | None, output: Path | None,
+                       groups_output: Path | None) -> None:
+    """Mesures d'inégalité entre territoires d'un indicateur.
+
+    Rapport interdécile, coefficient de variation, indices de Gini, de Theil (T et L,
+    décomposés entre et dans les groupes d'une partition) et d'Atkinson, rapport
+    max / min.
+    """
+    from cohesion.analysis.inequality import inequality_summary
+
+    level = level.upper()
+    notes: list[str] = []
+    with opened(ctx, read_only=True) as warehouse:
+        chosen_vintage = vintage or warehouse.vintages()[-1]
+        parent = _parse_within(within)
+        values, used_period, engine_notes = _indicator(warehouse, indicator, level,
+                                                       chosen_vintage, period, parent)
+        notes += engine_notes
+        weights = None
+        if weight:
+            weights, used_weight_period, weight_notes = _indicator(
+                warehouse, weight, level, chosen_vintage, weight_period, parent)
+            weights = weights.reindex(values.index)
+            notes += weight_notes
+            notes.append(f"pondération : {weight} ({used_weight_period})")
+        partition = None
+        if partition_level:
+            parts, partition_note = _partition(warehouse, level, partition_level.upper(),
+                                               chosen_vintage)
+            partition = parts.reindex(values.index)
+            ungrouped = partition.isna() & values.notna()
+            if ungrouped.any():
+                notes.append(f"{int(ungrouped.sum())} territoires sans {partition_level} "
+                             "laissés de côté")
+                values = values.mask(ungrouped)
+            if partition_note:
+                notes.append(partition_note)
+            group_names = _names(warehouse, partition_level.upper(), chosen_vintage)
+    summary = inequality_summary(values, weights, partition)
+    table = summary.to_frame()
+    table.insert(1, "label", table["measure"].map(MEASURE_LABELS).fillna(
+        table["measure"].str.replace("atkinson_", "Indice d'Atkinson, ε = ")))
+    print_frame(pd.DataFrame({"Mesure": table["label"], "Valeur": table["value"].map(_figure),
+                              "Remarque": table["note"].fillna("")}),
+                f"{indicator} — {level} — COG {chosen_vintage} — période {used_period}",
+                limit=100)
+    if summary.theil_t.groups is not None:
+        groups = summary.theil_t.groups.rename(columns=GROUP_COLUMNS)
+        groups.insert(1, "nom", groups["code"].map(group_names))
+        print_frame(groups.assign(**{c: groups[c].map(_figure) for c in groups.columns[2:]}),
+                    f"Groupes ({partition_level.upper()}) — indice de Theil T", limit=200)
+        _write_csv(groups, groups_output)
+    for note in notes:
+        console.print(f"  • {note}")
+    _write_csv(table, output)
+
+
+# -- Moran ------------------------------------------------------------------------------
+
+
+@analysis.command("moran")
+@click.argument("indicator")
+@level_option
+@vintage_option
+@period_option
+@within_option
+@click.option("--contiguity", type=click.Choice(["queen", "rook"]), default="queen",
+              show_default=True,
+              help="Voisins : un point de frontière commun (queen) ou un segment (rook).")
+@click.option("--permutations", type=click.IntRange(0, 99999), default=999, show_default=True,
+              help="Permutations pour les p-valeurs.")
+@seed_option
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.05, show_default=True,
+              help="Seuil de significativité (taux de fausses découvertes).")
+@output_option
+@click.pass_context
+def moran_command(ctx: click.Context, indicator: str, level: str, vintage: int | None,
+                  period: str | None, within: str | None, contiguity: str,
+                  permutations: int, seed: int, alpha: float, output: Path | None) -> None:
+    """Autocorrélation spatiale d'un indicateur : I de Moran global et local (LISA).
+
+    Les voisins sont lus sur les contours ; les territoires sans contour, sans voisin
+    ou sans valeur sont comptés à part. Les p-valeurs locales sont corrigées par la
+    méthode de Benjamini-Hochberg avant d'appeler les groupes (haut-haut, bas-bas…).
+    """
+    from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
+
+    level = level.upper()
+    with opened(ctx, read_only=True) as warehouse:
+        chosen_vintage = vintage or warehouse.vintages()[-1]
+        values, used_period, notes = _indicator(warehouse, indicator, level, chosen_vintage,
+                                                period, _parse_within(within))
+        contours = warehouse.geometries(level, chosen_vintage, list(values.index))
+        names = _names(warehouse, level, chosen_vintage)
+    weights = contiguity_weights(contours["geometry"], contours["code"], kind=contiguity)
+    global_result = moran(values, weights, permutations=permutations, seed=seed)
+    local_result = local_moran(values, weights, permutations=permutations, seed=seed,
+                               alpha=alpha)
+    title = f"{indicator} — {level} — COG {chosen_vintage} — période {used_period}"
+    figures = [
+        ("I de Moran", global_result.statistic), ("Espérance E[I]", global_result.expected),
+        ("z (randomisation)", global_result.z_randomisation),
+        ("p-valeur (randomisation)", global_result.p_randomisation),
+        (f"p-valeur ({permutations} permutations)", global_result.p_permutation),
+        ("Territoires analysés", global_result.n)]
+    figures += [(f"Exclus : {CLUSTER_LABELS[reason]}", len(labels))
+                for reason, labels in global_result.excluded.items()]
+    print_frame(pd.DataFrame({"Mesure": [f[0] for f in figures],
+                              "Valeur": [_figure(f[1]) for f in figures]}), title)
+    if global_result.note:
+        console.print(f"  • {global_result.note}")
+    counts = local_result.counts()
+    print_frame(pd.DataFrame({"Groupe": counts.index.map(CLUSTER_LABELS),
+                              "Territoires": counts.to_numpy()}),
+                f"Indicateurs locaux (LISA), seuil {alpha:g} après correction FDR")
+    tests = len(local_result.ids)
+    if permutations and not local_result.significant.any() and tests / (permutations + 1) > alpha:
+        notes.append(f"avec {permutations} permutations la plus petite p-valeur est "
+                     f"1/{permutations + 1} : sur {tests} tests, la correction FDR ne peut rien "
+                     "retenir ; augmenter --permutations ou restreindre avec --within")
+    for note in notes:
+        console.print(f"  • {note}")
+    if output is not None:
+        frame = local_result.to_frame().rename(columns=CLUSTER_COLUMNS)
+        frame.insert(0, "nom", frame.index.map(names))
+        _write_csv(frame.rename_axis("code").reset_index(), output)
+
+
+# -- typology ---------------------------------------------------------------------------
+
+
+@analysis.command("typology")
+@click.argument("indicators", nargs=-1, required=True)
+@click.option("--classes", "n_classes", type=click.IntRange(2, 50), required=True,
+              help="Nombre de classes.")
+@level_option
+@vintage_option
+@click.option("--period", help="Période de tous les indicateurs (défaut : la plus récente "
+              "de chacun).")
+@within_option
+@click.option("--components", type=click.IntRange(1), help="Axes de l'ACP retenus pour la "
+              "classification (défaut : tous).")
+@click.option("--bootstrap", type=click.IntRange(0, 1000), default=20, show_default=True,
+              help="Rééchantillonnages pour mesurer la stabilité des classes.")
+@seed_option
+@output_option
+@click.pass_context
+def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes: int,
+                     level: str, vintage: int | None, period: str | None, within: str | None,
+                     components: int | None, bootstrap: int, seed: int,
+                     output: Path | None) -> None:
+    """Typologie de territoires : ACP, classification de Ward et consolidation (HCPC).
+
+    Affiche la taille des classes, les indicateurs qui caractérisent chacune (valeurs
+    test), leurs parangons et la stabilité des classes par rééchantillonnage.
+    """
+    from cohesion.analysis.typology import typology
+
+    if len(set(indicators)) < 2:
+        raise click.BadParameter("au moins deux indicateurs distincts",
+                                 param_hint="INDICATORS")
+    level = level.upper()
+    columns, periods, notes = {}, {}, []
+    with opened(ctx, read_only=True) as warehouse:
+        chosen_vintage = vintage or warehouse.vintages()[-1]
+        parent = _parse_within(within)
+        for indicator in dict.fromkeys(indicators):
+            columns[indicator], periods[indicator], engine_notes = _indicator(
+                warehouse, indicator, level, chosen_vintage, period, parent)
+            notes += engine_notes
+        names = _names(warehouse, level, chosen_vintage)
+    data = pd.DataFrame(columns)
+    result = typology(data, n_classes, n_components=components, bootstrap=bootstrap,
+                      seed=seed)
+    console.print(f"Typologie de {len(result.classes)} territoires ({level}, COG "
+                  f"{chosen_vintage}) en {n_classes} classes ; {len(result.excluded)} "
+                  "territoires sans toutes les valeurs laissés de côté.")
+    console.print("Indicateurs : " + ", ".join(f"{i} ({p})" for i, p in periods.items()))
+    console.print(f"Part de l'inertie entre classes : {_figure(result.between_inertia_share)}")
+    overview = pd.DataFrame({"Classe": result.sizes.index, "Territoires": result.sizes.to_numpy()})
+    if result.stability is not None:
+        console.print(f"Stabilité ({bootstrap} rééchantillonnages) : indice de Rand ajusté "
+                      f"moyen {_figure(result.stability.mean_adjusted_rand)}")
+        overview["Jaccard moyen"] = result.stability.class_jaccard.map(_figure).to_numpy()
+    described = result.characteristic().assign(strength=lambda f: f["v_test"].abs())
+    top = described.sort_values(["class", "strength"], ascending=[True, False]).groupby(
+        "class").head(4)
+    overview["Indicateurs caractéristiques"] = overview["Classe"].map(top.groupby("class").apply(
+        lambda rows: ", ".join(f"{'+' if v > 0 else '−'} {i}"
+                               for i, v in zip(rows["indicator"], rows["v_test"], strict=True)),
+        include_groups=False)).fillna("")
+    overview["Parangons"] = overview["Classe"].map(result.paragons.groupby("class")["id"].apply(
+        lambda ids: ", ".join(f"{names.get(i, i)} ({i})" for i in ids[:3])))
+    print_frame(overview, "Classes")
+    for note in dict.fromkeys(notes):
+        console.print(f"  • {note}")
+    if output is not None:
+        table = data.loc[result.classes.index].assign(classe=result.classes)
+        table.insert(0, "nom", table.index.map(names))
+        _write_csv(table.rename_axis("code").reset_index(), output)
