@@ -129,6 +129,19 @@ def test_pre_partition_finds_the_same_classes() -> None:
     assert adjusted_rand_index(pre.classes, truth(sizes)) == 1.0
 
 
+def test_bootstrap_weights_count_like_repeated_territories() -> None:
+    # resamples are clustered on their distinct points weighted by their draws
+    from cohesion.analysis.typology import _kmeans
+
+    points = blobs(seed=6).to_numpy()
+    draws = np.random.default_rng(6).integers(1, 4, len(points))
+    start = points[[0, 50, 120]]
+    weighted = _kmeans(points, start, 100, weights=draws.astype(float))
+    repeated = _kmeans(np.repeat(points, draws, axis=0), start, 100)
+    assert (np.repeat(weighted[0], draws) == repeated[0]).all()
+    assert weighted[1] == pytest.approx(repeated[1])
+
+
 def test_missing_and_constant_indicators() -> None:
     data = blobs()
     data.iloc[[3, 50], 1] = np.nan

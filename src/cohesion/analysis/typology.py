@@ -268,18 +268,21 @@ def _kmeans(points: np.ndarray, centres: np.ndarray, max_iter: int,
     return labels, centres
 
 
-def _kmeans_plus_plus(points: np.ndarray, k: int,
-                      generator: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding: each new centre drawn in proportion to its squared distance."""
+def _kmeans_plus_plus(points: np.ndarray, k: int, generator: np.random.Generator,
+                      weights: np.ndarray | None = None) -> np.ndarray:
+    """k-means++ seeding: each new centre drawn in proportion to weight × squared distance."""
     norms = np.einsum("ij,ij->i", points, points)
+    mass = np.ones(len(points)) if weights is None else weights
 
     def squared_distance(index: int) -> np.ndarray:
         return np.maximum(norms - 2 * points @ points[index] + norms[index], 0)
 
-    chosen = [int(generator.integers(len(points)))]
+    cumulative = np.cumsum(mass)
+    chosen = [int(np.searchsorted(cumulative, generator.random() * cumulative[-1],
+                                  side="right"))]
     distance = squared_distance(chosen[0])
     for _ in range(1, k):
-        cumulative = np.cumsum(distance)
+        cumulative = np.cumsum(mass * distance)
         if cumulative[-1] == 0:  # fewer distinct points than centres
             break
         drawn = np.searchsorted(cumulative, generator.random() * cumulative[-1], side="right")
@@ -296,28 +299,37 @@ class _Partition:
 
 
 def _hcpc(points: np.ndarray, n_classes: int, pre_clusters: int | None,
-          generator: np.random.Generator) -> _Partition:
-    """Ward tree (on pre-cluster centres if asked), cut, then k-means consolidation."""
+          generator: np.random.Generator, weights: np.ndarray | None = None) -> _Partition:
+    """Ward tree (on pre-cluster centres if asked), cut, then k-means consolidation.
+
+    ``weights`` (a multiplicity per point) is only supported with a pre-partition, whose
+    groups are weighted anyway: it lets a bootstrap resample be clustered on its distinct
+    points, the same result for about two thirds of the work.
+    """
+    mass = np.ones(len(points)) if weights is None else weights
     if pre_clusters is not None and len(points) > pre_clusters:
-        seeds = _kmeans_plus_plus(points, pre_clusters, generator)
+        seeds = _kmeans_plus_plus(points, pre_clusters, generator, mass)
         # ten Lloyd iterations, as R's kmeans that HCPC calls for its pre-partition
-        groups, centres = _kmeans(points, seeds, max_iter=10)
-        sizes = np.bincount(groups, minlength=len(centres))
+        groups, centres = _kmeans(points, seeds, max_iter=10, weights=mass)
+        sizes = np.bincount(groups, mass, minlength=len(centres))
         used = sizes > 0
         linkage = weighted_ward(centres[used], sizes[used])
         leaf_class = hierarchy.fcluster(linkage, n_classes, criterion="maxclust") - 1
         renumber = np.cumsum(used) - 1
         point_class = leaf_class[renumber[groups]]
-    else:
+    elif weights is None:
         linkage = hierarchy.ward(points)
         point_class = hierarchy.fcluster(linkage, n_classes, criterion="maxclust") - 1
+    else:
+        raise AnalysisInputError("weighted points need a pre-partition")
     found = point_class.max() + 1
     if found < n_classes:
         raise NotEnoughDataError(
             f"the tree splits into {found} distinct classes only, fewer than the {n_classes} "
             "asked for (too many identical territories)")
-    initial = np.vstack([points[point_class == c].mean(axis=0) for c in range(n_classes)])
-    labels, centres = _kmeans(points, initial, max_iter=100)
+    initial = np.vstack([np.average(points[point_class == c], axis=0,
+                                    weights=mass[point_class == c]) for c in range(n_classes)])
+    labels, centres = _kmeans(points, initial, max_iter=100, weights=mass)
     return _Partition(labels, centres, linkage)
 
 
@@ -522,7 +534,15 @@ def _resample_stability(points: np.ndarray, labels: np.ndarray, n_classes: int,
     members = labels[:, None] == np.arange(n_classes)[None, :]
     for r in range(resamples):
         drawn = generator.integers(0, len(points), len(points))
-        partition = _hcpc(points[drawn], n_classes, pre_clusters, generator)
+        if pre_clusters is not None and len(points) > pre_clusters:
+            # a resample holds about 63 % of the territories, some several times:
+            # cluster those, each weighted by its number of draws
+            counts = np.bincount(drawn, minlength=len(points))
+            distinct = np.flatnonzero(counts)
+            partition = _hcpc(points[distinct], n_classes, pre_clusters, generator,
+                              counts[distinct].astype(float))
+        else:
+            partition = _hcpc(points[drawn], n_classes, pre_clusters, generator)
         assigned, _ = _nearest(points, partition.centres)
         rand[r] = adjusted_rand_index(labels, assigned)
         other = assigned[:, None] == np.arange(len(partition.centres))[None, :]
