@@ -5,7 +5,9 @@ This is the edge where the warehouse meets the pure functions of
 :class:`~cohesion.indicators.engine.IndicatorEngine` (and contours, memberships, names),
 calls one analysis function, prints tables and optionally writes CSV. The group is
 mounted on the main command line with ``main.add_command(analysis)`` and takes the
-warehouse path from the context, as every ``cohesion`` command.
+warehouse path from the context, as every ``cohesion`` command. The helpers of
+:mod:`cohesion.cli` are imported inside the commands, so that ``cli.py`` can import this
+module (to mount the group) whichever of the two is imported first.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import click
 import numpy as np
 import pandas as pd
 
-from cohesion.cli import console, opened, print_frame
 from cohesion.errors import CohesionError
 from cohesion.store.warehouse import Warehouse
 
@@ -127,6 +128,8 @@ def _partition(warehouse: Warehouse, level: str, partition_level: str,
 
 
 def _write_csv(frame: pd.DataFrame, output: Path | None) -> None:
+    from cohesion.cli import console
+
     if output is not None:
         frame.to_csv(output, index=False)
         console.print(f"{len(frame)} lignes écrites dans {output}")
@@ -178,6 +181,7 @@ def inequality_command(ctx: click.Context, indicator: str, level: str, vintage: 
     max / min.
     """
     from cohesion.analysis.inequality import inequality_summary
+    from cohesion.cli import console, opened, print_frame
 
     level = level.upper()
     notes: list[str] = []
@@ -256,6 +260,7 @@ def moran_command(ctx: click.Context, indicator: str, level: str, vintage: int |
     méthode de Benjamini-Hochberg avant d'appeler les groupes (haut-haut, bas-bas…).
     """
     from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
+    from cohesion.cli import console, opened, print_frame
 
     level = level.upper()
     with opened(ctx, read_only=True) as warehouse:
@@ -327,6 +332,7 @@ def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes:
     test), leurs parangons et la stabilité des classes par rééchantillonnage.
     """
     from cohesion.analysis.typology import typology
+    from cohesion.cli import console, opened, print_frame
 
     if len(set(indicators)) < 2:
         raise click.BadParameter("au moins deux indicateurs distincts",
