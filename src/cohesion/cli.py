@@ -488,5 +488,14 @@ def serve(ctx: click.Context, host: str, port: int, admin_token: str | None) -> 
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+def _mount_domain_commands() -> None:
+    """Add the command groups that the domains define (analysis, QPV…)."""
+    from cohesion.analysis.commands import analysis
+
+    main.add_command(analysis)
+
+
+_mount_domain_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
