@@ -1,0 +1,524 @@
+"""Locate the points of a CSV or Parquet file, streaming, in constant memory.
+
+:func:`locate_file` reads the file in chunks, locates each chunk's points with a
+:class:`~cohesion.geo.locate.QpvIndex` and appends the chunk, with the result columns
+added, to the output file. Every input row and column is kept, in order; a row whose
+coordinates cannot be used keeps its place with an explanation in the ``erreur``
+column. The output is written next to its final name and moved there once complete, so
+a failed run leaves no half-written file.
+
+CSV files are read as text (the separator and the encoding are detected, a decimal
+comma is accepted in coordinates) and written in UTF-8 with the same separator;
+Parquet files keep their column types. The input and output formats follow the file
+extensions (``.parquet``/``.pq`` or anything else for CSV).
+
+The same chunks can be processed on a Dask cluster: see :mod:`cohesion.geo.distributed`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cohesion.errors import CohesionError, InputFileError
+from cohesion.geo.locate import DEFAULT_TOLERANCE, QUALITIES, QpvIndex
+from cohesion.importers.reading import detect_encoding, detect_separator
+
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+DEFAULT_CHUNK_ROWS = 100_000
+_SNIFF_BYTES = 1 << 16
+_PARSING = threading.Lock()
+
+#: Called with the number of rows done so far.
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class PointColumns:
+    """The input columns holding the coordinates of the points.
+
+    Either ``lon`` and ``lat`` (WGS84 degrees), or ``x``, ``y`` and the ``crs`` they are
+    in (``EPSG:2154``…).
+
+    Raises
+    ------
+    CohesionError
+        For any other combination.
+
+    Examples
+    --------
+    >>> PointColumns(lon="longitude", lat="latitude").names
+    ('longitude', 'latitude')
+    >>> PointColumns(x="X", y="Y", crs="EPSG:2154").roles
+    ('x', 'y')
+    """
+
+    lon: str | None = None
+    lat: str | None = None
+    x: str | None = None
+    y: str | None = None
+    crs: str | None = None
+
+    def __post_init__(self) -> None:
+        geographic = self.lon is not None and self.lat is not None
+        projected = self.x is not None and self.y is not None and self.crs is not None
+        if geographic == projected or (geographic and (self.x or self.y or self.crs)):
+            raise CohesionError("donner les colonnes de longitude et de latitude (--lon, "
+                                "--lat), ou bien les colonnes x et y et leur système de "
+                                "coordonnées (--x, --y, --crs)")
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """The two column names, easting (longitude or x) first."""
+        if self.lon is not None and self.lat is not None:
+            return self.lon, self.lat
+        assert self.x is not None and self.y is not None
+        return self.x, self.y
+
+    @property
+    def roles(self) -> tuple[str, str]:
+        """What the two columns hold, in French: ``longitude, latitude`` or ``x, y``."""
+        return ("longitude", "latitude") if self.lon is not None else ("x", "y")
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did.
+
+    Attributes
+    ----------
+    rows : int
+        Rows written (every input row).
+    errors : int
+        Rows that could not be located (see their ``erreur`` column).
+    inside : dict of int to int
+        Rows inside a QPV, by generation.
+    qualities : dict of int to dict of str to int
+        Rows by quality class, by generation.
+    output : Path
+        The file written.
+    """
+
+    output: Path
+    rows: int = 0
+    errors: int = 0
+    inside: dict[int, int] = field(default_factory=dict)
+    qualities: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, results: pd.DataFrame, generations: tuple[int, ...]) -> None:
+        """Count the rows of one chunk of results."""
+        self.rows += len(results)
+        self.errors += int(results["erreur"].notna().sum())
+        for g in generations:
+            self.inside[g] = self.inside.get(g, 0) + int(results[f"qpv_{g}"].notna().sum())
+            counts = results[f"qualite_qpv_{g}"].value_counts()
+            totals = self.qualities.setdefault(g, dict.fromkeys(QUALITIES, 0))
+            for quality in QUALITIES:
+                totals[quality] += int(counts.get(quality, 0))
+
+    def share_inside(self, generation: int) -> float:
+        """Share of the rows located inside a QPV of ``generation`` (0 for no row)."""
+        return self.inside.get(generation, 0) / self.rows if self.rows else 0.0
+
+
+# -- coordinates ----------------------------------------------------------------------
+
+
+def parse_coordinates(values: pd.Series, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a column of coordinates; explain each value that is not a number.
+
+    Parameters
+    ----------
+    values : Series
+        Numbers, or text (a decimal comma is accepted; spaces are ignored).
+    role : str
+        What the column holds, for the messages (``longitude``…).
+
+    Returns
+    -------
+    numbers : ndarray of float
+        NaN where the value is not a number.
+    errors : ndarray of object
+        None, or ``longitude vide`` / ``longitude non numérique : 'abc'``.
+
+    Examples
+    --------
+    >>> numbers, errors = parse_coordinates(pd.Series(["2,35", " 48.8 ", "", "nord"]), "x")
+    >>> numbers.tolist()[:2], errors.tolist()
+    ([2.35, 48.8], [None, None, 'x vide', "x non numérique : 'nord'"])
+    """
+    errors = np.full(len(values), None, dtype=object)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        errors[np.isnan(numbers)] = f"{role} vide"
+        return numbers, errors
+    text = values.astype(object).where(values.notna(), "").astype(str)
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    unparsed = np.flatnonzero(np.isnan(numbers))
+    if len(unparsed):
+        rest = text.iloc[unparsed].str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+        numbers[unparsed] = pd.to_numeric(rest.str.replace(",", ".", regex=False),
+                                          errors="coerce").to_numpy(dtype=float,
+                                                                    na_value=np.nan)
+        bad = np.isnan(numbers[unparsed])
+        empty = (rest == "").to_numpy()
+        errors[unparsed[bad & empty]] = f"{role} vide"
+        errors[unparsed[bad & ~empty]] = [f"{role} non numérique : {value!r}"
+                                          for value in text.iloc[unparsed[bad & ~empty]]]
+    return numbers, errors
+
+
+def locate_frame(index: QpvIndex, frame: pd.DataFrame, columns: PointColumns,
+                 tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """The result columns for the points of one chunk (same row order and index).
+
+    A row whose coordinates are empty or not numbers gets the reason in ``erreur``
+    (both reasons when both coordinates are bad), as does a row that
+    :meth:`QpvIndex.locate` cannot locate (out of range, swapped, outside France).
+    """
+    first, second = columns.names
+    first_role, second_role = columns.roles
+    a, a_errors = parse_coordinates(frame[first], first_role)
+    b, b_errors = parse_coordinates(frame[second], second_role)
+    if columns.crs is None:
+        location = index.locate(a, b, tolerance)
+    else:
+        location = index.locate_xy(a, b, columns.crs, tolerance)
+    results = location.to_frame()
+    errors = [" ; ".join(e for e in pair if e) or None for pair in zip(a_errors, b_errors,
+                                                                       strict=True)]
+    parsed = pd.Series(errors, dtype=object)
+    results["erreur"] = parsed.where(parsed.notna(), results["erreur"])
+    results.index = frame.index
+    return results
+
+
+# -- reading --------------------------------------------------------------------------
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether a path names a Parquet file (by its extension)."""
+    return path.suffix.lower() in PARQUET_SUFFIXES
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV file is written: encoding, separator and header.
+
+    Attributes
+    ----------
+    encoding, separator : str
+        As detected.
+    header : list of str
+        Column names of the first line, as written.
+    header_bytes : bytes
+        The first line itself (with its line end), to parse a block of later lines.
+    """
+
+    encoding: str
+    separator: str
+    header: list[str]
+    header_bytes: bytes
+
+    def frames(self, source: io.BufferedIOBase | Path,
+               chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+        """Read with ``pandas.read_csv``, every cell as text, ``chunk_rows`` at a time.
+
+        Raises
+        ------
+        pandas.errors.ParserError, pandas.errors.ParserWarning
+            For a malformed row, or a row with more fields than the header (which pandas
+            would silently cut short).
+        """
+        with pd.read_csv(source, sep=self.separator, encoding=self.encoding, dtype=str,
+                         keep_default_na=False, index_col=False, engine="c", quotechar='"',
+                         iterator=True) as reader:
+            while True:
+                # warning filters are global: one parser at a time changes them
+                with _PARSING, warnings.catch_warnings():
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    try:
+                        frame = reader.get_chunk(chunk_rows)
+                    except StopIteration:
+                        return
+                yield frame
+
+
+def csv_layout(path: Path) -> CsvLayout:
+    """Detect the encoding and separator of a CSV file and read its header.
+
+    Raises
+    ------
+    InputFileError
+        For a missing or empty file, a binary file, an empty or duplicated column name.
+    """
+    head = _first_bytes(path)
+    if b"\x00" in head:
+        raise InputFileError(path, "fichier binaire et non un tableau CSV (ou Parquet : "
+                             "nommer le fichier .parquet)", line=1)
+    encoding = detect_encoding(path, head)
+    separator = detect_separator(path, head.decode(encoding, errors="replace"))
+    with path.open("rb") as handle:
+        header_bytes = handle.readline()
+    header = next(csv.reader([header_bytes.decode(encoding).rstrip("\r\n")],
+                             delimiter=separator))
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if not name.strip():
+            raise InputFileError(path, f"la colonne n° {position} n'a pas de nom", line=1,
+                                 column=str(position))
+        if name in seen:
+            raise InputFileError(path, f"deux colonnes s'appellent « {name} »", line=1,
+                                 column=name)
+        seen.add(name)
+    return CsvLayout(encoding, separator, header, header_bytes)
+
+
+def _first_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise InputFileError(path, "fichier introuvable")
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if not head.strip():
+        raise InputFileError(path, "le fichier est vide : une ligne d'en-tête et des lignes "
+                             "de points étaient attendues")
+    return head
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A CSV or Parquet file of points, described before it is read.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    columns : list of str
+        Its column names.
+    layout : CsvLayout or None
+        How the CSV file is written (None for a Parquet file).
+    """
+
+    path: Path
+    columns: list[str]
+    layout: CsvLayout | None
+
+    @classmethod
+    def open(cls, path: Path) -> InputFile:
+        """Describe a file (CSV unless its extension is ``.parquet`` or ``.pq``).
+
+        Raises
+        ------
+        InputFileError
+            For a missing, empty, binary or unreadable file, a bad CSV header.
+        """
+        if is_parquet(path):
+            return cls(path, list(_parquet_file(path).schema_arrow.names), None)
+        layout = csv_layout(path)
+        return cls(path, layout.header, layout)
+
+    @property
+    def separator(self) -> str:
+        """The CSV separator to write: the input's, or ``,`` for a Parquet input."""
+        return "," if self.layout is None else self.layout.separator
+
+    def check_columns(self, columns: PointColumns, index: QpvIndex) -> None:
+        """Refuse a file without the coordinate columns, or already holding result columns."""
+        for name, role in zip(columns.names, columns.roles, strict=True):
+            if name not in self.columns:
+                raise InputFileError(self.path, f"pas de colonne « {name} » pour la {role} ; "
+                                     f"colonnes du fichier : {', '.join(self.columns)}",
+                                     line=1, column=name)
+        taken = [name for name in index.columns() if name in self.columns]
+        if taken:
+            raise InputFileError(self.path, f"le fichier a déjà une colonne « {taken[0]} » "
+                                 "(résultat d'une localisation précédente ?) : la renommer ou "
+                                 "la retirer", line=1, column=taken[0])
+
+    def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """The rows, ``chunk_rows`` at a time, indexed from 0 on across the file.
+
+        CSV cells are text; Parquet columns keep their Arrow types (``pandas.ArrowDtype``).
+
+        Raises
+        ------
+        InputFileError
+            For a file with a header but no row, or a malformed CSV row.
+        """
+        if self.layout is None:
+            chunks: Iterator[pd.DataFrame] = (
+                batch.to_pandas(types_mapper=pd.ArrowDtype) for batch in
+                _parquet_file(self.path).iter_batches(batch_size=chunk_rows))
+        else:
+            chunks = self.layout.frames(self.path, chunk_rows)
+        start = 0
+        try:
+            for chunk in chunks:
+                if chunk.empty:
+                    continue
+                chunk.index = pd.RangeIndex(start, start + len(chunk))
+                start += len(chunk)
+                yield chunk
+        except (pd.errors.ParserError, pd.errors.ParserWarning) as error:
+            raise self.parser_error(error) from None
+        if start == 0:
+            raise self.no_rows_error()
+
+    def no_rows_error(self) -> InputFileError:
+        """The error for a file that has a header but no row."""
+        return InputFileError(self.path, "le fichier n'a aucune ligne de points, seulement "
+                              "un en-tête", line=2)
+
+    def parser_error(self, error: Exception) -> InputFileError:
+        """The error for a CSV file pandas cannot parse, at the first row too long."""
+        assert self.layout is not None
+        with self.path.open(encoding=self.layout.encoding, newline="") as handle:
+            reader = csv.reader(handle, delimiter=self.layout.separator)
+            fields = len(next(reader))
+            for row in reader:
+                if len(row) > fields:
+                    return InputFileError(self.path, f"la ligne a {len(row)} champs, plus que "
+                                          f"les {fields} colonnes de l'en-tête",
+                                          line=reader.line_num)
+        return InputFileError(self.path, f"ligne CSV illisible : {error}")
+
+    def count_rows(self) -> int:
+        """Number of rows, for a progress bar (CSV: line ends, less the header)."""
+        if self.layout is None:
+            return int(_parquet_file(self.path).metadata.num_rows)
+        lines, last = 0, b""
+        with self.path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                lines += block.count(b"\n")
+                last = block
+        return max(lines - (1 if last.endswith(b"\n") else 0), 0)
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    _first_bytes(path)
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise InputFileError(path, f"fichier Parquet illisible ({error})") from None
+
+
+# -- writing --------------------------------------------------------------------------
+
+
+class ChunkWriter:
+    """Append located chunks to a CSV or Parquet file, then move it into place.
+
+    Parameters
+    ----------
+    target : Path
+        The output file (its extension chooses the format).
+    generations : tuple of int
+        The generations located (for the summary).
+    separator : str
+        CSV separator (that of the input when it is a CSV file).
+    """
+
+    def __init__(self, target: Path, generations: tuple[int, ...], separator: str = ",") -> None:
+        self.target = target
+        self.partial = target.with_name(f".{target.name}.partiel")
+        self.generations = generations
+        self.separator = separator
+        self.summary = BatchSummary(target)
+        self._parquet: pq.ParquetWriter | None = None
+        self._started = False
+
+    def write(self, chunk: pd.DataFrame, results: pd.DataFrame) -> None:
+        """Append one chunk (input columns) and its result columns."""
+        self.summary.add(results, self.generations)
+        if is_parquet(self.target):
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            for name in results.columns:
+                kind = pa.float64() if name.startswith("distance_") else pa.string()
+                table = table.append_column(pa.field(name, kind), pa.array(
+                    results[name].to_numpy(), type=kind, from_pandas=True))
+            table = table.replace_schema_metadata(None)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.partial, table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        else:
+            pd.concat([chunk, results], axis=1).to_csv(
+                self.partial, sep=self.separator, index=False, header=not self._started,
+                mode="a" if self._started else "w", encoding="utf-8", lineterminator="\n")
+        self._started = True
+
+    def close(self) -> BatchSummary:
+        """Finish the file and move it to its name."""
+        if self._parquet is not None:
+            self._parquet.close()
+        os.replace(self.partial, self.target)
+        return self.summary
+
+    def abort(self) -> None:
+        """Remove the partial file after a failure."""
+        if self._parquet is not None:
+            self._parquet.close()
+        self.partial.unlink(missing_ok=True)
+
+
+def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns: PointColumns,
+                tolerance: float = DEFAULT_TOLERANCE, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                progress: Progress | None = None) -> BatchSummary:
+    """Locate every point of a CSV or Parquet file and write the enriched file.
+
+    Parameters
+    ----------
+    index : QpvIndex
+        The QPV (and commune) contours.
+    source : Path or InputFile
+        Input file (CSV or Parquet, by extension), or its description when already
+        opened (a CSV file's encoding is detected by reading it whole).
+    target : Path
+        Output file (CSV or Parquet, by extension, whatever the input's format).
+    columns : PointColumns
+        The coordinate columns.
+    tolerance : float
+        Distance in metres to a border within which a point is ``probable``.
+    chunk_rows : int
+        Rows read, located and written at a time (memory grows with it, not with the
+        file).
+    progress : callable, optional
+        Called with the number of rows done after each chunk.
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    InputFileError
+        For an empty file, a missing coordinate column (the message lists the columns
+        found), a column that the results would overwrite, an unreadable row. The output
+        file is then not written.
+
+    See Also
+    --------
+    cohesion.geo.distributed.locate_file_distributed : the same on a Dask cluster.
+    """
+    source_file = source if isinstance(source, InputFile) else InputFile.open(Path(source))
+    source_file.check_columns(columns, index)
+    writer = ChunkWriter(Path(target), index.generations, source_file.separator)
+    try:
+        for chunk in source_file.chunks(chunk_rows):
+            writer.write(chunk, locate_frame(index, chunk, columns, tolerance))
+            if progress is not None:
+                progress(writer.summary.rows)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()

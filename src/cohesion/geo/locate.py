@@ -1,0 +1,629 @@
+"""Locate points in the QPV (quartiers prioritaires de la politique de la ville).
+
+:class:`QpvIndex` holds the QPV contours of one or both generations (2015, codes
+``QP…``; 2024, codes ``QN…``) and the commune contours of one COG vintage. For each point
+and each generation, :meth:`QpvIndex.locate` gives
+
+- the QPV containing the point (code and name), by an exact point-in-polygon test on the
+  contours as stored (longitudes and latitudes, EPSG:4326);
+- a quality class like INSEE's: ``sûr`` (inside, farther than the tolerance from the
+  border), ``probable`` (within the tolerance of a border, inside or outside, 10 m by
+  default), ``hors QPV``; and ``non couvert`` when the point lies in a département that
+  has QPV of that generation whose contours were not loaded (a regional file);
+- the distance in metres to the nearest QPV (0 inside), measured in the projected CRS
+  of the point's territory (Lambert-93 in metropolitan France, the local CRS of each
+  overseas département), exact up to the index's *reach* (5 km by default) and left
+  empty beyond it;
+- the ONPV distance band: ``dans un QPV``, ``< 500 m``, ``< 1 km``, ``commune avec QPV``
+  (the commune has a QPV of that generation), ``ailleurs``;
+
+and, once for all generations, the code of the commune containing the point.
+
+Points are handled as arrays, never one at a time: the containment and the nearest
+polygon are found through grid indexes (:mod:`cohesion.geo.grid`) and GEOS's vectorised
+predicates.
+
+Examples
+--------
+>>> import shapely
+>>> square = shapely.box(2.35, 48.85, 2.36, 48.86)
+>>> index = QpvIndex([QpvLayer(2024, np.array(["QN07501M"]), np.array(["Exemple"]),
+...                            np.array([square]))])
+>>> found = index.locate(np.array([2.355, 2.3501, 2.37]), np.array([48.855, 48.855, 48.855]))
+>>> result = found.generations[2024]
+>>> result.code.tolist(), result.quality.tolist()
+(['QN07501M', 'QN07501M', None], ['sûr', 'probable', 'hors QPV'])
+>>> result.band.tolist(), result.distance.round(1).tolist()
+(['dans un QPV', 'dans un QPV', '< 1 km'], [0.0, 0.0, 733.8])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from cohesion.errors import CohesionError
+from cohesion.geo.grid import ContainmentGrid, NearestGrid
+from cohesion.importers.qpv import (
+    CODE_COLUMNS,
+    COMMUNE_COLUMNS,
+    GENERATION_PATTERNS,
+    choose_column,
+    departement_of_qpv,
+    read_vector,
+    text_column,
+)
+from cohesion.store.warehouse import Warehouse
+from cohesion.territory.crs import LAMBERT_93, WGS84, reproject, transformer
+
+#: Where each projected CRS is used, as a longitude/latitude box (the EPSG areas of use,
+#: except Guyane's, which stops at 54°W although the territory reaches the Maroni).
+ZONES: dict[str, tuple[float, float, float, float]] = {
+    LAMBERT_93: (-9.86, 41.15, 10.38, 51.56),  # France métropolitaine et Corse
+    "EPSG:5490": (-63.66, 14.08, -60.0, 18.31),  # Guadeloupe, Martinique, îles du Nord
+    "EPSG:2972": (-54.7, 2.1, -49.45, 8.88),  # Guyane
+    "EPSG:2975": (54.0, -24.72, 58.24, -18.28),  # La Réunion
+    "EPSG:4471": (43.68, -14.49, 46.7, -11.33),  # Mayotte
+    "EPSG:4467": (-57.1, 43.41, -55.9, 47.37),  # Saint-Pierre-et-Miquelon
+}
+_ZONE_CRS = list(ZONES)
+_ZONE_BOXES = np.array(list(ZONES.values()))
+
+GENERATIONS = tuple(GENERATION_PATTERNS)
+
+SURE, PROBABLE, OUTSIDE, NOT_COVERED = "sûr", "probable", "hors QPV", "non couvert"
+QUALITIES = (SURE, PROBABLE, OUTSIDE, NOT_COVERED)
+IN_QPV, UNDER_500_M, UNDER_1_KM, COMMUNE_WITH_QPV, ELSEWHERE = (
+    "dans un QPV", "< 500 m", "< 1 km", "commune avec QPV", "ailleurs")
+BANDS = (IN_QPV, UNDER_500_M, UNDER_1_KM, COMMUNE_WITH_QPV, ELSEWHERE)
+
+DEFAULT_TOLERANCE = 10.0
+DEFAULT_REACH = 5000.0
+#: Cell sides of the grid indexes: in degrees for containment (about 1 km for QPV, 2 km
+#: for communes), in metres for distances.
+QPV_CELL_DEGREES, COMMUNE_CELL_DEGREES, DISTANCE_CELL_METRES = 0.01, 0.02, 1000.0
+
+ERROR_MISSING = "coordonnées absentes"
+ERROR_LONGITUDE_RANGE = "longitude hors bornes (attendu entre -180 et 180)"
+ERROR_LATITUDE_RANGE = "latitude hors bornes (attendu entre -90 et 90)"
+ERROR_SWAPPED = "latitude et longitude inversées ?"
+ERROR_SWAPPED_XY = "x et y inversés ?"
+ERROR_OUTSIDE = "point hors de France (métropole et outre-mer)"
+
+
+def result_columns(generations: Iterable[int], vintage: int | None) -> list[str]:
+    """Names of the columns :meth:`Location.to_frame` gives, in order.
+
+    Examples
+    --------
+    >>> result_columns([2024], 2025)  # doctest: +NORMALIZE_WHITESPACE
+    ['code_commune_2025', 'qpv_2024', 'nom_qpv_2024', 'qualite_qpv_2024',
+     'distance_qpv_2024_m', 'qpv_proche_2024', 'bande_onpv_2024', 'erreur']
+    """
+    columns = [] if vintage is None else [f"code_commune_{vintage}"]
+    for g in generations:
+        columns += [f"qpv_{g}", f"nom_qpv_{g}", f"qualite_qpv_{g}", f"distance_qpv_{g}_m",
+                    f"qpv_proche_{g}", f"bande_onpv_{g}"]
+    return [*columns, "erreur"]
+
+
+def zone_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Index in :data:`ZONES` of the territory of each point (int8), -1 outside France."""
+    zone = np.full(len(lon), -1, dtype=np.int8)
+    for number, (west, south, east, north) in enumerate(_ZONE_BOXES):
+        zone[(zone < 0) & (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)] = number
+    return zone
+
+
+def departement_of_commune(codes: np.ndarray) -> np.ndarray:
+    """Département of commune codes (``34172`` → ``34``, ``97411`` → ``974``; None stays)."""
+    text = pd.Series(codes, dtype=object)
+    overseas = text.str.startswith("97", na=False).to_numpy(dtype=bool)
+    return text.str[:2].where(~overseas, text.str[:3]).to_numpy(dtype=object)
+
+
+# -- inputs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QpvLayer:
+    """The QPV contours of one generation.
+
+    Attributes
+    ----------
+    generation : int
+        2015 or 2024.
+    codes, names : ndarray of str
+        Code and name of each QPV.
+    geometries : ndarray of shapely (multi)polygons
+        Contours in EPSG:4326.
+    communes : frozenset of str
+        Codes of the communes that have a QPV of this generation, in the COG vintage of
+        the index's communes (for the ``commune avec QPV`` band). They may include
+        communes whose QPV contours are not loaded (from a national lookup).
+    """
+
+    generation: int
+    codes: np.ndarray
+    names: np.ndarray
+    geometries: np.ndarray
+    communes: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class CommuneLayer:
+    """Commune contours of one COG vintage (codes and shapes in EPSG:4326)."""
+
+    vintage: int
+    codes: np.ndarray
+    geometries: np.ndarray
+
+
+def _zones_of_geometries(geometries: np.ndarray) -> np.ndarray:
+    bounds = shapely.bounds(geometries)
+    return zone_of((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
+
+
+class _ZoneQpv:
+    """The QPV of one generation in one zone: containment in degrees, distances in metres."""
+
+    def __init__(self, rows: np.ndarray, geometries: np.ndarray, crs: str,
+                 reach: float) -> None:
+        self.rows = rows
+        self.contains = ContainmentGrid(geometries, QPV_CELL_DEGREES)
+        projected = reproject(geometries, WGS84, crs)
+        self.boundaries = shapely.boundary(projected)
+        shapely.prepare(self.boundaries)
+        # only points outside every QPV look for the nearest: the distance to a border
+        # is then the distance to the QPV, and cheaper to compute
+        self.nearest = NearestGrid(self.boundaries, DISTANCE_CELL_METRES, reach)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        shapely.prepare(self.boundaries)  # preparation does not survive pickling
+
+
+# -- results --------------------------------------------------------------------------
+
+
+@dataclass
+class GenerationResult:
+    """Where the points are with respect to the QPV of one generation (one row a point).
+
+    Attributes
+    ----------
+    code, name : ndarray of object
+        The QPV containing the point, or None.
+    quality : ndarray of object
+        ``sûr``, ``probable``, ``hors QPV`` or ``non couvert`` (None for points in error).
+    distance : ndarray of float
+        Metres to the nearest QPV (0 inside); NaN beyond the reach or when unknown.
+    nearest : ndarray of object
+        Code of the nearest QPV within the reach (the containing one inside), or None.
+    band : ndarray of object
+        The ONPV band, or None when it cannot be told.
+    """
+
+    generation: int
+    code: np.ndarray
+    name: np.ndarray
+    quality: np.ndarray
+    distance: np.ndarray
+    nearest: np.ndarray
+    band: np.ndarray
+
+
+@dataclass
+class Location:
+    """Results of :meth:`QpvIndex.locate` for an array of points.
+
+    Attributes
+    ----------
+    generations : dict of int to GenerationResult
+        One result per generation of the index.
+    commune : ndarray of object or None
+        Code of the commune containing each point (None outside every contour), or None
+        when the index has no commune contours.
+    vintage : int or None
+        COG vintage of the commune codes.
+    error : ndarray of object
+        Why a point could not be located (None when it was).
+    """
+
+    generations: dict[int, GenerationResult]
+    commune: np.ndarray | None
+    vintage: int | None
+    error: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """The results as columns named like :func:`result_columns` (French names)."""
+        values: dict[str, np.ndarray] = {}
+        if self.commune is not None:
+            values[f"code_commune_{self.vintage}"] = self.commune
+        for g, result in self.generations.items():
+            values.update({f"qpv_{g}": result.code, f"nom_qpv_{g}": result.name,
+                           f"qualite_qpv_{g}": result.quality,
+                           f"distance_qpv_{g}_m": np.round(result.distance, 2),
+                           f"qpv_proche_{g}": result.nearest, f"bande_onpv_{g}": result.band})
+        values["erreur"] = self.error
+        return pd.DataFrame(values)
+
+
+# -- the index ------------------------------------------------------------------------
+
+
+class QpvIndex:
+    """QPV contours of one or more generations, ready to locate millions of points.
+
+    Parameters
+    ----------
+    layers : sequence of QpvLayer
+        One layer per generation.
+    communes : CommuneLayer, optional
+        Commune contours, for the commune of each point, the ``commune avec QPV`` band
+        and the coverage check. Without them both are left empty.
+    reach : float
+        Distance in metres up to which the nearest QPV is looked for (at least 1 000 m,
+        the widest ONPV band). Farther points get no distance.
+
+    See Also
+    --------
+    QpvIndex.from_warehouse : build the index from what the warehouse holds.
+    cohesion.geo.batch.locate_file : locate the points of a CSV or Parquet file.
+    """
+
+    def __init__(self, layers: Sequence[QpvLayer], communes: CommuneLayer | None = None,
+                 reach: float = DEFAULT_REACH) -> None:
+        if not layers:
+            raise CohesionError("aucun contour de QPV à indexer : importer d'abord les "
+                                "contours (cohesion import qpv FICHIER)")
+        generations = [layer.generation for layer in layers]
+        if len(set(generations)) != len(generations):
+            raise CohesionError(f"une génération de QPV est donnée deux fois : {generations}")
+        if not reach >= 1000:
+            raise CohesionError(f"portée de recherche trop courte : {reach} m (attendu au "
+                                "moins 1 000 m, la bande ONPV la plus large)")
+        self.layers = {layer.generation: layer for layer in layers}
+        self.communes = communes
+        self.reach = float(reach)
+        self._zones: dict[int, dict[int, _ZoneQpv]] = {}
+        for layer in layers:
+            zones = _zones_of_geometries(layer.geometries)
+            if (zones < 0).any():
+                outside = layer.codes[zones < 0][0]
+                raise CohesionError(f"le QPV {outside} ({layer.generation}) n'est ni en "
+                                    "métropole ni dans un territoire d'outre-mer connu")
+            self._zones[layer.generation] = {
+                int(z): _ZoneQpv(rows, layer.geometries[rows], _ZONE_CRS[z], self.reach)
+                for z in np.unique(zones) for rows in [np.flatnonzero(zones == z)]}
+        self._commune_zones: dict[int, tuple[np.ndarray, ContainmentGrid]] = {}
+        # per generation and commune: has a QPV; lies in a département that has QPV
+        # whose contours are not loaded
+        self._commune_flags: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if communes is not None:
+            zones = _zones_of_geometries(communes.geometries)
+            for z in np.unique(zones[zones >= 0]):
+                rows = np.flatnonzero(zones == z)
+                self._commune_zones[int(z)] = (rows, ContainmentGrid(
+                    communes.geometries[rows], COMMUNE_CELL_DEGREES))
+            departements = pd.Series(departement_of_commune(communes.codes), dtype=object)
+            for layer in layers:
+                loaded = set(departement_of_qpv(pd.Series(layer.codes, dtype=object)))
+                with_qpv = set(departement_of_commune(np.array(list(layer.communes),
+                                                               dtype=object)))
+                self._commune_flags[layer.generation] = (
+                    pd.Series(communes.codes, dtype=object).isin(layer.communes).to_numpy(),
+                    (departements.isin(with_qpv) & ~departements.isin(loaded)).to_numpy())
+
+    @property
+    def generations(self) -> tuple[int, ...]:
+        """The generations indexed, oldest first."""
+        return tuple(sorted(self.layers))
+
+    @property
+    def vintage(self) -> int | None:
+        """COG vintage of the commune codes (None without commune contours)."""
+        return None if self.communes is None else self.communes.vintage
+
+    def columns(self) -> list[str]:
+        """Names of the result columns, in order (see :func:`result_columns`)."""
+        return result_columns(self.generations, self.vintage)
+
+    @classmethod
+    def from_warehouse(cls, warehouse: Warehouse, generations: Sequence[int] | None = None,
+                       vintage: int | None = None, lookups: Sequence[Path] = (),
+                       reach: float = DEFAULT_REACH) -> QpvIndex:
+        """Build the index from the QPV and commune contours of a warehouse.
+
+        Parameters
+        ----------
+        warehouse : Warehouse
+            Holding the référentiel (with commune contours) and imported QPV contours.
+        generations : sequence of int, optional
+            QPV generations to load (default: every generation imported).
+        vintage : int, optional
+            COG vintage of the commune contours and codes (default: the latest built).
+        lookups : sequence of Path
+            Commune → QPV lookup files (:func:`read_communes_with_qpv`), adding communes
+            that have a QPV whose contours are not loaded.
+        reach : float
+            See :class:`QpvIndex`.
+
+        Raises
+        ------
+        CohesionError
+            When a generation asked for, or any QPV contour, is not in the warehouse.
+        """
+        vintage = warehouse.require_vintage(vintage or warehouse.vintages()[-1])
+        imported = [int(v) for v in warehouse.query(
+            "SELECT DISTINCT vintage FROM geometries WHERE level = 'QPV' ORDER BY 1")["vintage"]]
+        chosen = list(generations) if generations else imported
+        missing = [g for g in chosen if g not in imported]
+        if missing or not chosen:
+            raise CohesionError(
+                f"pas de contours de QPV de {', '.join(map(str, missing)) or 'aucune génération'}"
+                f" dans l'entrepôt (importés : {', '.join(map(str, imported)) or 'aucun'}) : "
+                "importer les contours avec `cohesion import qpv FICHIER`")
+        looked_up = pd.concat([read_communes_with_qpv(path) for path in lookups]) if lookups \
+            else pd.DataFrame({"generation": [], "commune": [], "qpv": []})
+        layers = []
+        for generation in chosen:
+            found = warehouse.geometries("QPV", generation)
+            names = warehouse.query(
+                "SELECT code, name FROM territories WHERE level = 'QPV' AND vintage = ?",
+                [generation]).set_index("code")["name"]
+            members = warehouse.query(
+                "SELECT DISTINCT parent_code FROM memberships WHERE level = 'QPV' AND "
+                "vintage = ? AND parent_level IN ('COM', 'ARM')", [generation])["parent_code"]
+            extra = looked_up.loc[looked_up["generation"] == generation, "commune"]
+            communes = communes_in_vintage(warehouse, pd.concat([members, extra]), vintage)
+            layers.append(QpvLayer(generation, found["code"].to_numpy(dtype=object),
+                                   found["code"].map(names).to_numpy(dtype=object),
+                                   found["geometry"].to_numpy(), frozenset(communes)))
+        contours = warehouse.geometries("COM", vintage)
+        communes = CommuneLayer(vintage, contours["code"].to_numpy(dtype=object),
+                                contours["geometry"].to_numpy()) if len(contours) else None
+        return cls(layers, communes, reach)
+
+    # -- locating ---------------------------------------------------------------------
+
+    def within(self, lon: np.ndarray, lat: np.ndarray, generation: int) -> np.ndarray:
+        """Code of the QPV of ``generation`` containing each point (None outside).
+
+        Only the exact point-in-polygon test: no distance, quality nor commune.
+
+        Parameters
+        ----------
+        lon, lat : ndarray of float
+            WGS84 longitudes and latitudes.
+        generation : int
+            A generation of the index.
+        """
+        layer = self._layer(generation)
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        rows = self._containing(generation, lon, lat, zone_of(lon, lat))
+        codes = np.full(len(lon), None, dtype=object)
+        codes[rows >= 0] = layer.codes[rows[rows >= 0]]
+        return codes
+
+    def locate(self, lon: np.ndarray, lat: np.ndarray,
+               tolerance: float = DEFAULT_TOLERANCE) -> Location:
+        """Locate points given as WGS84 longitudes and latitudes.
+
+        Parameters
+        ----------
+        lon, lat : array_like of float
+            Longitudes and latitudes (NaN for a missing value).
+        tolerance : float
+            Distance in metres to a QPV border within which a point is ``probable``.
+
+        Returns
+        -------
+        Location
+            Points out of range, outside France, or whose latitude and longitude look
+            swapped get an error and no result.
+        """
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        error = np.full(len(lon), None, dtype=object)
+        error[np.isnan(lon) | np.isnan(lat)] = ERROR_MISSING
+        error[pd.isna(error) & (np.abs(lon) > 180)] = ERROR_LONGITUDE_RANGE
+        error[pd.isna(error) & (np.abs(lat) > 90)] = ERROR_LATITUDE_RANGE
+        return self._locate(lon, lat, error, zone_of(lat, lon) >= 0, ERROR_SWAPPED, tolerance)
+
+    def locate_xy(self, x: np.ndarray, y: np.ndarray, crs: str,
+                  tolerance: float = DEFAULT_TOLERANCE) -> Location:
+        """Locate points given as coordinates in any CRS (Lambert-93, a DROM CRS…).
+
+        Parameters
+        ----------
+        x, y : array_like of float
+            Coordinates in ``crs``, easting first (NaN for a missing value).
+        crs : str
+            The CRS, as ``EPSG:2154`` or anything pyproj understands.
+        tolerance : float
+            See :meth:`locate`.
+        """
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        to_wgs84 = transformer(crs, WGS84)
+        lon, lat = to_wgs84.transform(x, y, errcheck=False)
+        swapped = np.asarray(zone_of(*to_wgs84.transform(y, x, errcheck=False)) >= 0)
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        error = np.full(len(x), None, dtype=object)
+        error[~(np.isfinite(x) & np.isfinite(y))] = ERROR_MISSING
+        return self._locate(lon, lat, error, swapped, ERROR_SWAPPED_XY, tolerance)
+
+    def _layer(self, generation: int) -> QpvLayer:
+        if generation not in self.layers:
+            raise CohesionError(f"pas de QPV de {generation} dans l'index (générations : "
+                                f"{', '.join(map(str, self.generations))})")
+        return self.layers[generation]
+
+    def _containing(self, generation: int, lon: np.ndarray, lat: np.ndarray,
+                    zones: np.ndarray) -> np.ndarray:
+        """Row in the layer of the QPV containing each point, -1 where none does."""
+        rows = np.full(len(lon), -1, dtype=np.int64)
+        for z, part in self._zones[generation].items():
+            chosen = np.flatnonzero(zones == z)
+            found = part.contains.locate(lon[chosen], lat[chosen])
+            rows[chosen[found >= 0]] = part.rows[found[found >= 0]]
+        return rows
+
+    def _locate(self, lon: np.ndarray, lat: np.ndarray, error: np.ndarray,
+                swapped: np.ndarray, swapped_message: str, tolerance: float) -> Location:
+        if not 0 <= tolerance <= self.reach:
+            raise CohesionError(f"tolérance invalide : {tolerance} m (attendu entre 0 et "
+                                f"{self.reach:.0f} m)")
+        zones = zone_of(lon, lat)
+        free = pd.isna(error)
+        error[free & (zones < 0) & swapped] = swapped_message
+        error[free & (zones < 0) & ~swapped] = ERROR_OUTSIDE
+        zones[~pd.isna(error)] = -1
+        commune = np.full(len(lon), -1, dtype=np.int64)
+        for z, (rows, grid) in self._commune_zones.items():
+            chosen = np.flatnonzero(zones == z)
+            found = grid.locate(lon[chosen], lat[chosen])
+            commune[chosen[found >= 0]] = rows[found[found >= 0]]
+        projected: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for z in np.unique(zones[zones >= 0]):
+            chosen = zones == z
+            x, y = transformer(WGS84, _ZONE_CRS[z]).transform(lon[chosen], lat[chosen])
+            projected[int(z)] = (np.asarray(x), np.asarray(y))
+        results = {g: self._locate_generation(g, lon, lat, zones, projected, commune, tolerance)
+                   for g in self.generations}
+        codes = None
+        if self.communes is not None:
+            codes = np.full(len(lon), None, dtype=object)
+            codes[commune >= 0] = self.communes.codes[commune[commune >= 0]]
+        return Location(results, codes, self.vintage, error)
+
+    def _locate_generation(self, generation: int, lon: np.ndarray, lat: np.ndarray,
+                           zones: np.ndarray, projected: dict[int, tuple[np.ndarray, np.ndarray]],
+                           commune: np.ndarray, tolerance: float) -> GenerationResult:
+        """Results for one generation; ``commune`` holds rows of the commune layer (or -1)."""
+        layer = self.layers[generation]
+        count = len(lon)
+        inside = self._containing(generation, lon, lat, zones)
+        is_inside = inside >= 0
+        distance = np.full(count, np.nan)
+        distance[is_inside] = 0.0
+        near_border = np.zeros(count, dtype=bool)
+        nearest = inside.copy()
+        for z, part in self._zones[generation].items():
+            if z not in projected:
+                continue
+            chosen = np.flatnonzero(zones == z)
+            x, y = projected[z]
+            within = is_inside[chosen]
+            if within.any():
+                local = np.searchsorted(part.rows, inside[chosen[within]])
+                near_border[chosen[within]] = shapely.dwithin(
+                    part.boundaries[local],
+                    shapely.points(np.column_stack([x[within], y[within]])), tolerance)
+            found, gap = part.nearest.nearest(x[~within], y[~within])
+            outside = chosen[~within]
+            nearest[outside[found >= 0]] = part.rows[found[found >= 0]]
+            distance[outside[found >= 0]] = gap[found >= 0]
+            near_border[outside] = gap <= tolerance
+
+        located = zones >= 0
+        quality = np.full(count, None, dtype=object)
+        quality[located] = OUTSIDE
+        quality[is_inside] = SURE
+        quality[located & near_border] = PROBABLE
+        band = np.full(count, None, dtype=object)
+        band[located & (distance < 1000)] = UNDER_1_KM
+        band[located & (distance < 500)] = UNDER_500_M
+        band[is_inside] = IN_QPV
+        if self.communes is not None:
+            has_qpv, partial = (np.zeros(count, dtype=bool), np.zeros(count, dtype=bool))
+            known = commune >= 0
+            flags = self._commune_flags[generation]
+            has_qpv[known], partial[known] = flags[0][commune[known]], flags[1][commune[known]]
+            far = located & known & ~(distance < 1000)
+            band[far] = np.where(has_qpv[far], COMMUNE_WITH_QPV, ELSEWHERE)
+            uncovered = located & ~is_inside & partial
+            quality[uncovered] = NOT_COVERED
+            band[uncovered] = None
+            distance[uncovered] = np.nan
+            nearest[uncovered] = -1
+        code = np.full(count, None, dtype=object)
+        name = np.full(count, None, dtype=object)
+        code[is_inside] = layer.codes[inside[is_inside]]
+        name[is_inside] = layer.names[inside[is_inside]]
+        nearest_code = np.full(count, None, dtype=object)
+        nearest_code[nearest >= 0] = layer.codes[nearest[nearest >= 0]]
+        return GenerationResult(generation, code, name, quality, distance, nearest_code, band)
+
+
+# -- communes that have a QPV ---------------------------------------------------------
+
+
+def read_communes_with_qpv(path: Path) -> pd.DataFrame:
+    """Read an ANCT commune → QPV lookup (the communes that contain a QPV).
+
+    ANCT publishes, for the 2024 generation, the polygons (``polygone-4326_qpv``) or
+    centroids (``centroide-4326_qpv``) of every commune containing a QPV, with the codes
+    of its QPV (``QN00101M, QN00102M``). Only the codes are read: the shapes are those
+    of the communes, not of the QPV.
+
+    Returns
+    -------
+    DataFrame
+        ``generation`` (int), ``commune``, ``qpv``: one row per commune and QPV.
+
+    Raises
+    ------
+    InputFileError
+        Without a commune code column or a QPV code column, or for a malformed QPV code.
+    """
+    table = read_vector(path, read_geometry=False, prefer=CODE_COLUMNS)
+    commune_column = choose_column(table, None, COMMUNE_COLUMNS, "the commune code")
+    code_column = choose_column(table, None, CODE_COLUMNS, "the QPV codes")
+    assert commune_column is not None and code_column is not None
+    pairs = pd.DataFrame({"commune": text_column(table.frame[commune_column]),
+                          "qpv": text_column(table.frame[code_column]).str.upper()
+                          .str.split(r"[\s,;|]+", regex=True)}).explode("qpv")
+    pairs = pairs[pairs["qpv"].notna() & (pairs["qpv"] != "")]
+    generation = pd.Series(0, index=pairs.index)
+    for year, pattern in GENERATION_PATTERNS.items():
+        generation[pairs["qpv"].str.fullmatch(pattern).to_numpy()] = year
+    if (generation == 0).any():
+        row = int(generation.index[generation.to_numpy() == 0][0])
+        raise table.error("not a QPV code", row=row, column=code_column,
+                          expected="codes such as QN03401M separated by commas",
+                          found=str(pairs["qpv"][generation == 0].iloc[0]))
+    return pd.DataFrame({"generation": generation.to_numpy(dtype=np.int64),
+                         "commune": pairs["commune"].to_numpy(dtype=object),
+                         "qpv": pairs["qpv"].to_numpy(dtype=object)}).drop_duplicates(
+        ignore_index=True)
+
+
+def communes_in_vintage(warehouse: Warehouse, codes: Iterable[str], vintage: int) -> set[str]:
+    """Commune codes of ``vintage`` for codes of communes, arrondissements or former communes.
+
+    A code that is a commune of ``vintage`` is kept; an arrondissement municipal becomes
+    its commune (``13201`` → ``13055``); the code of a commune since merged becomes the
+    code of the commune nouvelle. Codes unknown to the vintage are dropped.
+    """
+    wanted = pd.DataFrame({"code": sorted({c for c in codes if isinstance(c, str) and c})})
+    if wanted.empty:
+        return set()
+    warehouse.connection.register("_wanted_communes", wanted)
+    try:
+        found = warehouse.query(
+            """SELECT w.code, coalesce(c.code, a.parent_code, f.code) AS commune
+               FROM _wanted_communes w
+               LEFT JOIN territories c ON c.level = 'COM' AND c.vintage = ? AND c.code = w.code
+               LEFT JOIN memberships a ON a.level = 'ARM' AND a.parent_level = 'COM'
+                    AND a.vintage = ? AND a.code = w.code
+               LEFT JOIN former_codes f ON f.level = 'COM' AND f.vintage = ?
+                    AND f.former_code = w.code""", [vintage, vintage, vintage])
+    finally:
+        warehouse.connection.unregister("_wanted_communes")
+    return set(found["commune"].dropna())
+

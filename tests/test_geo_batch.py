@@ -1,0 +1,329 @@
+"""Batch location of CSV and Parquet files: streaming, every row kept, per-row errors,
+bad files refused, and the Dask path giving the same files as the single-machine one.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from cohesion.cli import CohesionGroup
+from cohesion.errors import CohesionError, InputFileError
+from cohesion.geo import PointColumns, QpvIndex, locate_file
+from cohesion.geo.batch import InputFile
+from cohesion.geo.commands import qpv
+from cohesion.geo.distributed import local_client, locate_file_distributed
+from cohesion.geo.locate import ERROR_OUTSIDE, ERROR_SWAPPED
+from cohesion.store import Warehouse
+from conftest import shared
+from test_geo_locate import DVF, LOOKUP_2024, VINTAGE, build_qpv_warehouse
+
+LON_LAT = PointColumns(lon="longitude", lat="latitude")
+
+
+@pytest.fixture(scope="module")
+def qpv_warehouse_file(built_warehouse_file: Path,
+                       tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_qpv_warehouse(built_warehouse_file, tmp_path_factory.mktemp("qpv"))
+
+
+@pytest.fixture(scope="module")
+def index(qpv_warehouse_file: Path) -> QpvIndex:
+    with Warehouse(qpv_warehouse_file, read_only=True) as warehouse:
+        return QpvIndex.from_warehouse(warehouse, vintage=VINTAGE,
+                                       lookups=[shared(LOOKUP_2024)])
+
+
+@pytest.fixture(scope="module")
+def dvf() -> pd.DataFrame:
+    """The real DVF sales near Occitanie's QPV (codes kept as text, dates as dates)."""
+    return pd.read_excel(shared(DVF), dtype={"code_commune": str, "code_departement": str})
+
+
+@pytest.fixture(scope="module")
+def dvf_csv(dvf: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sales as a French CSV: ';', Windows-1252, decimal commas."""
+    path = tmp_path_factory.mktemp("dvf") / "ventes.csv"
+    dvf.to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
+    return path
+
+
+@pytest.fixture(scope="module")
+def dvf_parquet(dvf: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dvf") / "ventes.parquet"
+    dvf.to_parquet(path, index=False, row_group_size=5_000)
+    return path
+
+
+def expected_results(index: QpvIndex, dvf: pd.DataFrame) -> pd.DataFrame:
+    return index.locate(dvf["longitude"].to_numpy(), dvf["latitude"].to_numpy()).to_frame()
+
+
+def assert_results_equal(found: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Result columns read back from a file equal the index's own results."""
+    for column in expected.columns:
+        if column.startswith("distance_"):
+            values = pd.to_numeric(found[column], errors="coerce").to_numpy(dtype=float)
+            assert np.allclose(values, expected[column], equal_nan=True), column
+        else:
+            text = found[column].astype(object).where(found[column].notna(), "")
+            assert (text.to_numpy() == expected[column].fillna("").to_numpy()).all(), column
+
+
+# -- CSV and Parquet ------------------------------------------------------------------
+
+
+def test_csv_keeps_every_row_and_column(index: QpvIndex, dvf: pd.DataFrame, dvf_csv: Path,
+                                        tmp_path: Path) -> None:
+    done: list[int] = []
+    output = tmp_path / "sortie.csv"
+    summary = locate_file(index, dvf_csv, output, LON_LAT, chunk_rows=4_000,
+                          progress=done.append)
+    assert done == [*range(4_000, 28_825, 4_000), 28_825]
+    assert summary.rows == 28_825 and summary.errors == 0
+    assert summary.inside == {2015: 28_465, 2024: 0}
+    assert summary.qualities[2024]["non couvert"] == 28_825
+    source = pd.read_csv(dvf_csv, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
+    written = pd.read_csv(output, sep=";", encoding="utf-8", dtype=str, keep_default_na=False)
+    assert list(written.columns) == list(source.columns) + index.columns()
+    pd.testing.assert_frame_equal(written[source.columns], source)  # text kept as it was
+    assert_results_equal(written, expected_results(index, dvf))
+    assert not list(tmp_path.glob(".*partiel"))
+
+
+def test_parquet_keeps_column_types(index: QpvIndex, dvf: pd.DataFrame, dvf_parquet: Path,
+                                    tmp_path: Path) -> None:
+    output = tmp_path / "sortie.parquet"
+    summary = locate_file(index, dvf_parquet, output, LON_LAT, chunk_rows=7_000)
+    assert summary.rows == 28_825
+    written = pq.read_table(output)
+    source = pq.read_table(dvf_parquet)
+    assert written.schema.names == source.schema.names + index.columns()
+    assert written.select(source.schema.names).equals(source.replace_schema_metadata(None))
+    assert str(written.schema.field("date_mutation").type).startswith("timestamp")
+    assert str(written.schema.field("distance_qpv_2015_m").type) == "double"
+    assert_results_equal(written.to_pandas(), expected_results(index, dvf))
+
+
+def test_csv_to_parquet_and_back(index: QpvIndex, dvf: pd.DataFrame, dvf_csv: Path,
+                                 dvf_parquet: Path, tmp_path: Path) -> None:
+    expected = expected_results(index, dvf)
+    locate_file(index, dvf_csv, tmp_path / "a.parquet", LON_LAT)
+    assert_results_equal(pd.read_parquet(tmp_path / "a.parquet"), expected)
+    locate_file(index, dvf_parquet, tmp_path / "b.csv", LON_LAT)
+    written = pd.read_csv(tmp_path / "b.csv", dtype=str, keep_default_na=False)  # ',' then
+    assert_results_equal(written, expected)
+
+
+def test_projected_coordinates(index: QpvIndex, tmp_path: Path) -> None:
+    source = tmp_path / "lambert.csv"
+    source.write_text("id,X,Y\n1,770500.5,6279200.0\n2,6279200.0,770500.5\n", encoding="utf-8")
+    locate_file(index, source, tmp_path / "sortie.csv",
+                PointColumns(x="X", y="Y", crs="EPSG:2154"))
+    written = pd.read_csv(tmp_path / "sortie.csv", dtype=str, keep_default_na=False)
+    assert written[f"code_commune_{VINTAGE}"].tolist() == ["34172", ""]  # Montpellier
+    assert written["erreur"].tolist() == ["", "x et y inversés ?"]
+
+
+def test_rows_in_error_are_kept_in_place(index: QpvIndex, tmp_path: Path) -> None:
+    rows = [("1", "3.8767", "43.6108"), ("2", "", "43.6"), ("3", "abc", "43.6"),
+            ("4", "43.6108", "3.8767"), ("5", "3.87", "95"), ("6", "200", "43.6"),
+            ("7", "-3.7038", "40.4168"), ("8", " ", ""), ("9", '"3,8767"', '"43,6108"')]
+    source = tmp_path / "points.csv"
+    source.write_text("id,lon,lat\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    summary = locate_file(index, source, tmp_path / "sortie.csv",
+                          PointColumns(lon="lon", lat="lat"))
+    written = pd.read_csv(tmp_path / "sortie.csv", dtype=str, keep_default_na=False)
+    assert written["id"].tolist() == [str(n) for n in range(1, 10)]
+    assert written["erreur"].tolist() == [
+        "", "longitude vide", "longitude non numérique : 'abc'", ERROR_SWAPPED,
+        "latitude hors bornes (attendu entre -90 et 90)",
+        "longitude hors bornes (attendu entre -180 et 180)", ERROR_OUTSIDE,
+        "longitude vide ; latitude vide", ""]
+    assert written[f"code_commune_{VINTAGE}"].tolist() == ["34172"] + [""] * 7 + ["34172"]
+    assert (written.loc[1:7, "qualite_qpv_2015"] == "").all()
+    assert summary.rows == 9 and summary.errors == 7
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "le fichier est vide"),
+    (b"  \n\n", "le fichier est vide"),
+    (b"id;longitude;latitude\n", "aucune ligne de points"),
+    (b"id;lng;lat\n1;3.8;43.6\n", "pas de colonne « longitude » pour la longitude ; "
+                                  "colonnes du fichier : id, lng, lat"),
+    (b"id;longitude;latitude;qpv_2015\n1;3.8;43.6;x\n", "déjà une colonne « qpv_2015 »"),
+    (b"id;longitude;id;latitude\n1;3.8;2;43.6\n", "deux colonnes s'appellent « id »"),
+    (b"id;longitude;latitude\n1;3.8;43.6\n2;3.8;43.6;9\n", "line 3: la ligne a 4 champs"),
+    (b'id;longitude;latitude\n1;3.8;"43.6\n', "ligne CSV illisible"),
+    (b"\x00\x01\x02binary", "fichier binaire"),
+])
+def test_bad_files_are_refused(index: QpvIndex, tmp_path: Path, content: bytes,
+                               message: str) -> None:
+    source = tmp_path / "points.csv"
+    source.write_bytes(content)
+    output = tmp_path / "sortie.csv"
+    with pytest.raises(InputFileError) as raised:
+        locate_file(index, source, output, LON_LAT)
+    assert message in str(raised.value)
+    assert str(source) in str(raised.value)
+    assert not output.exists() and not list(tmp_path.glob(".*partiel"))
+
+
+def test_missing_and_unreadable_parquet(index: QpvIndex, tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="fichier introuvable"):
+        locate_file(index, tmp_path / "absent.csv", tmp_path / "sortie.csv", LON_LAT)
+    broken = tmp_path / "points.parquet"
+    broken.write_bytes(b"this is not parquet")
+    with pytest.raises(InputFileError, match="Parquet illisible"):
+        locate_file(index, broken, tmp_path / "sortie.csv", LON_LAT)
+    empty = tmp_path / "vide.parquet"
+    pd.DataFrame({"longitude": pd.Series([], dtype=float),
+                  "latitude": pd.Series([], dtype=float)}).to_parquet(empty)
+    with pytest.raises(InputFileError, match="aucune ligne de points"):
+        locate_file(index, empty, tmp_path / "sortie.csv", LON_LAT)
+
+
+def test_point_columns_must_be_complete() -> None:
+    for wrong in ({"lon": "a"}, {"x": "a", "y": "b"}, {"lon": "a", "lat": "b", "crs": "2154"},
+                  {}):
+        with pytest.raises(CohesionError, match="--lon"):
+            PointColumns(**wrong)
+
+
+def test_count_rows(dvf_csv: Path, dvf_parquet: Path) -> None:
+    assert InputFile.open(dvf_csv).count_rows() == 28_825
+    assert InputFile.open(dvf_parquet).count_rows() == 28_825
+
+
+# -- constant memory ------------------------------------------------------------------
+
+
+def synthetic_csv(path: Path, dvf: pd.DataFrame, rows: int) -> Path:
+    """``rows`` points scattered around the real sales, with a few text columns."""
+    rng = np.random.default_rng(rows)
+    chosen = rng.integers(0, len(dvf), rows)
+    pd.DataFrame({
+        "id": np.arange(rows), "libelle": dvf["type_local"].to_numpy()[chosen],
+        "longitude": dvf["longitude"].to_numpy()[chosen] + rng.normal(0, 0.005, rows),
+        "latitude": dvf["latitude"].to_numpy()[chosen] + rng.normal(0, 0.005, rows),
+    }).to_csv(path, index=False)
+    return path
+
+
+def test_memory_does_not_grow_with_the_file(index: QpvIndex, dvf: pd.DataFrame,
+                                            tmp_path: Path) -> None:
+    peaks = {}
+    for rows in (50_000, 200_000):
+        source = synthetic_csv(tmp_path / f"{rows}.csv", dvf, rows)
+        tracemalloc.start()
+        summary = locate_file(index, source, tmp_path / f"sortie_{rows}.csv", LON_LAT,
+                              chunk_rows=20_000)
+        peaks[rows] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert summary.rows == rows
+    # four times the rows, about the same peak (one chunk at a time)
+    assert peaks[200_000] < 1.25 * peaks[50_000]
+    assert peaks[200_000] < 200 * 2**20
+
+
+# -- Dask -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client():
+    with local_client(workers=2, processes=True) as dask_client:
+        yield dask_client
+
+
+def test_dask_gives_the_same_csv(index: QpvIndex, client, dvf_csv: Path,
+                                 tmp_path: Path) -> None:
+    local, distributed = tmp_path / "local.csv", tmp_path / "dask.csv"
+    locate_file(index, dvf_csv, local, LON_LAT, chunk_rows=10_000)
+    done: list[int] = []
+    summary = locate_file_distributed(index, dvf_csv, distributed, LON_LAT, client,
+                                      block_bytes=256 << 10, progress=done.append)
+    assert len(done) > 5 and done[-1] == 28_825  # several parts, written in order
+    assert summary.rows == 28_825 and summary.inside[2015] == 28_465
+    assert distributed.read_bytes() == local.read_bytes()
+
+
+def test_dask_gives_the_same_parquet_and_errors(index: QpvIndex, client, dvf_parquet: Path,
+                                                tmp_path: Path) -> None:
+    local, distributed = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    locate_file(index, dvf_parquet, local, LON_LAT)
+    summary = locate_file_distributed(index, dvf_parquet, distributed, LON_LAT, client)
+    assert summary.rows == 28_825
+    assert pq.read_table(distributed).equals(pq.read_table(local))
+    rows = "id,lon,lat\n1,3.8767,43.6108\n2,abc,43.6\n3,43.6108,3.8767\n"
+    source = tmp_path / "points.csv"
+    source.write_text(rows)
+    local_csv, dask_csv = tmp_path / "a.csv", tmp_path / "b.csv"
+    columns = PointColumns(lon="lon", lat="lat")
+    locate_file(index, source, local_csv, columns)
+    locate_file_distributed(index, source, dask_csv, columns, client)
+    assert dask_csv.read_bytes() == local_csv.read_bytes()
+    source.write_text("id,lon,lat\n")
+    with pytest.raises(InputFileError, match="aucune ligne de points"):
+        locate_file_distributed(index, source, dask_csv, columns, client)
+    with pytest.raises(InputFileError, match="colonnes du fichier : id, lon, lat"):
+        locate_file_distributed(index, source, dask_csv, LON_LAT, client)
+
+
+# -- command line ---------------------------------------------------------------------
+
+
+def cli(warehouse: Path) -> click.Group:
+    """A root group like ``cohesion``'s, with the ``qpv`` group mounted."""
+    @click.group(cls=CohesionGroup)
+    @click.pass_context
+    def root(ctx: click.Context) -> None:
+        ctx.obj = warehouse
+
+    root.add_command(qpv)
+    return root
+
+
+def test_command_line(qpv_warehouse_file: Path, dvf_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "sortie.csv"
+    lookup = str(shared(LOOKUP_2024))
+    result = CliRunner().invoke(cli(qpv_warehouse_file), [
+        "qpv", "locate", str(dvf_csv), "-o", str(output), "--lon", "longitude", "--lat",
+        "latitude", "--generation", "2015", "--vintage", str(VINTAGE),
+        "--communes-qpv", lookup])
+    assert result.exit_code == 0, result.output
+    assert "28\u202f825 lignes écrites" in result.output
+    assert "QPV 2015 : 28\u202f465 lignes dans un QPV (98,8 %)" in result.output
+    header = output.read_text(encoding="utf-8").splitlines()[0]
+    assert header.endswith(";erreur") and "qpv_2024" not in header
+
+    dask_output = tmp_path / "dask.csv"
+    result = CliRunner().invoke(cli(qpv_warehouse_file), [
+        "qpv", "locate", str(dvf_csv), "-o", str(dask_output), "--lon", "longitude",
+        "--lat", "latitude", "--generation", "2015", "--vintage", str(VINTAGE),
+        "--communes-qpv", lookup, "--dask", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert dask_output.read_bytes() == output.read_bytes()
+
+
+def test_command_line_errors(qpv_warehouse_file: Path, dvf_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "sortie.csv"
+    result = CliRunner().invoke(cli(qpv_warehouse_file), [
+        "qpv", "locate", str(dvf_csv), "-o", str(output), "--lon", "lng", "--lat", "latitude"])
+    assert result.exit_code == 3
+    assert "pas de colonne « lng » pour la longitude" in result.output
+    assert "longitude, latitude" in result.output  # the columns found
+    result = CliRunner().invoke(cli(qpv_warehouse_file), [
+        "qpv", "locate", str(dvf_csv), "-o", str(output), "--lon", "longitude"])
+    assert result.exit_code == 1 and "--lat" in result.output
+    result = CliRunner().invoke(cli(qpv_warehouse_file), [
+        "qpv", "locate", str(dvf_csv), "-o", str(output), "--lon", "longitude", "--lat",
+        "latitude", "--workers", "2"])
+    assert result.exit_code == 2 and "--dask" in result.output
+    assert not output.exists()
