@@ -491,8 +491,10 @@ def serve(ctx: click.Context, host: str, port: int, admin_token: str | None) -> 
 def _mount_domain_commands() -> None:
     """Add the command groups that the domains define (analysis, QPV…)."""
     from cohesion.analysis.commands import analysis
+    from cohesion.geo.commands import qpv
 
     main.add_command(analysis)
+    main.add_command(qpv)
 
 
 _mount_domain_commands()
