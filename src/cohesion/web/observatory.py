@@ -52,6 +52,10 @@ class _LRU:
         self.items: OrderedDict[Hashable, Any] = OrderedDict()
         self.lock = threading.Lock()
 
+    def peek(self, key: Hashable) -> Any:
+        with self.lock:
+            return self.items.get(key)
+
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         with self.lock:
             if key in self.items:
@@ -287,6 +291,17 @@ class Observatory:
             figures.append(figure)
         return {"territory": _territory_record(found), "figures": figures,
                 "credits": CREDITS}
+
+    def portrait_json(self, territory: str, period: str | None = None) -> bytes:
+        """The portrait as JSON bytes, cached: what the API sends for each request."""
+        key = ("portrait", territory, period, self.version())
+        return self.cache.get(key, lambda: json.dumps(
+            self.portrait(territory, period), ensure_ascii=False,
+            separators=(",", ":")).encode())
+
+    def cached(self, key: Hashable) -> Any:
+        """The cached value of ``key``, or None (never computes)."""
+        return self.cache.peek(key)
 
     def compare(self, territories: list[str], indicator_ids: list[str] | None = None,
                 period: str | None = None) -> dict[str, Any]:
