@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import bench_aggregate, bench_build, bench_import
+from benchmarks import bench_aggregate, bench_api, bench_build, bench_import, bench_qpv
 from benchmarks.common import (
     DEFAULT_DATA,
     RESULTS,
@@ -32,7 +32,8 @@ from benchmarks.common import (
 )
 
 BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
-                                     (bench_build, bench_import, bench_aggregate)}
+                                     (bench_build, bench_import, bench_aggregate, bench_qpv,
+                                      bench_api)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
