@@ -10,11 +10,12 @@ PORT ?= 8000
 
 install: .venv/.installed node_modules/.installed system
 
-# Debian packages: Chromium for the browser tests and the map benchmark
+# Debian packages: Chromium (browser tests, map benchmark) and wrk (API load benchmark)
 system:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium wrk; }
 
 $(UV):
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
