@@ -26,6 +26,7 @@ from cohesion.importers import ImportOptions
 from cohesion.importers.catalogue import UnknownDatasetError
 from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.web.observatory import Observatory
+from cohesion.web.pages import install_pages
 
 logger = logging.getLogger("cohesion.web")
 
@@ -185,6 +186,7 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                 "rows": report.rows, "observations": report.observations,
                 "vintage": report.vintage, "periods": report.periods, "notes": report.notes}
 
+    install_pages(app, observatory)
     return app
 
 

@@ -1,0 +1,562 @@
+"""The web application: HTML pages over the observatory, and the front-end assets.
+
+:func:`install_pages` adds to the API application
+
+- the vendored front-end libraries, served from the project's ``node_modules`` under
+  ``/static/vendor/`` (only the files the pages use: the French State design system
+  DSFR, MapLibre GL JS, Observable Plot and d3), so that the application works offline;
+- its own scripts and styles under ``/static/`` (``src/cohesion/web/static``);
+- the pages (Jinja2 templates in ``src/cohesion/web/templates``): the map (``/`` and
+  ``/carte``), the territory search (``/recherche``), the portrait
+  (``/territoire/{id}``, with a CSV of its figures), the comparator (``/comparer``) and
+  the datasets (``/donnees``).
+
+Pages are rendered from the same :class:`~cohesion.web.observatory.Observatory` calls as
+the HTTP API, so that what a page shows is what the API answers; the browser scripts
+then call the API (map values, search, upload). The interface speaks French.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import mimetypes
+import re
+from concurrent.futures import ThreadPoolExecutor
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
+
+from cohesion.config import node_modules
+from cohesion.errors import CohesionError, UnknownTerritoryError
+from cohesion.store.schema import REASON_LABELS
+from cohesion.territory.ids import TerritoryId
+from cohesion.territory.levels import BUILTIN_LEVELS
+from cohesion.web.observatory import Observatory
+from cohesion.web.tiles import TileError, TileSet, tiles_covering
+
+logger = logging.getLogger("cohesion.web")
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+#: Vendored assets: URL folder under /static/vendor → (folder in node_modules, the only
+#: files served from it, as glob patterns relative to that folder).
+VENDOR: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dsfr": ("@gouvfr/dsfr/dist", (
+        "dsfr.min.css", "dsfr.module.min.js", "fonts/*.woff2", "fonts/*.woff",
+        "icons/*/*.svg", "utility/icons/icons.min.css", "favicon/*")),
+    "maplibre": ("maplibre-gl/dist", (
+        "maplibre-gl.mjs", "maplibre-gl-worker.mjs", "maplibre-gl.css")),
+    "plot": ("@observablehq/plot/dist", ("plot.umd.min.js",)),
+    "d3": ("d3/dist", ("d3.min.js",)),
+}
+VENDOR_PACKAGES = {"dsfr": "@gouvfr/dsfr", "maplibre": "maplibre-gl",
+                   "plot": "@observablehq/plot", "d3": "d3"}
+
+#: Levels the map offers, from the finest to the broadest (QPV when contours are loaded).
+MAP_LEVELS = ("COM", "EPCI", "DEP", "REG", "QPV")
+#: Zoom and extent of the map's first view, metropolitan France: its tiles are made
+#: while the browser loads the page and the map library.
+FIRST_ZOOM = 5
+FIRST_VIEW = (-5.5, 41.2, 9.8, 51.2)
+#: The map's indicator when the address names none (the first one loaded).
+DEFAULT_INDICATORS = ("taux_chomage_15_64", "taux_pauvrete", "population")
+METHODS = ("quantiles", "jenks", "equal")
+
+#: Singular and plural nouns of each level, for sentences (« 12e sur 101 départements »).
+LEVEL_NOUNS = {
+    "COM": ("commune", "communes"), "ARM": ("arrondissement municipal",
+                                          "arrondissements municipaux"),
+    "COMD": ("commune déléguée", "communes déléguées"),
+    "COMA": ("commune associée", "communes associées"), "EPCI": ("EPCI", "EPCI"),
+    "EPT": ("EPT", "EPT"), "ARR": ("arrondissement", "arrondissements"),
+    "DEP": ("département", "départements"), "REG": ("région", "régions"),
+    "FRA": ("France", "France"), "QPV": ("quartier prioritaire", "quartiers prioritaires"),
+}
+LEVEL_LABELS = {level: found.label for level, found in BUILTIN_LEVELS.items()} | {
+    "EPCI": "EPCI", "QPV": "Quartier prioritaire (QPV)"}
+
+#: The comparison levels of a portrait, in the order shown.
+COMPARISONS = (("DEP", "Département"), ("REG", "Région"), ("FRA", "France"))
+#: Members listed on a portrait: the territory's level → levels listed (in order).
+MEMBERS = {"FRA": ("REG",), "REG": ("DEP",), "DEP": ("EPCI", "COM"), "EPCI": ("COM",),
+           "EPT": ("COM",), "ARR": ("COM",)}
+#: Above this many members, a list stays folded until the reader opens it.
+FOLDED_MEMBERS = 60
+#: Largest list of members rendered in a page (the rest is in the CSV of values).
+MAX_MEMBERS = 2000
+
+CSV_COLUMNS = ["territoire", "nom", "niveau", "millesime", "indicateur", "libelle", "unite",
+               "periode", "valeur", "manquant", "rang", "nombre", "percentile",
+               "departement", "region", "france", "source"]
+
+#: Media types that not every system's table knows (a module script needs its own).
+MEDIA_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".woff2": "font/woff2",
+               ".woff": "font/woff", ".svg": "image/svg+xml",
+               ".webmanifest": "application/manifest+json"}
+for _suffix, _type in MEDIA_TYPES.items():
+    mimetypes.add_type(_type, _suffix)
+
+
+# -- assets ---------------------------------------------------------------------------
+
+
+class AllowedFiles(StaticFiles):
+    """Static files from one folder, restricted to a list of glob patterns.
+
+    Parameters
+    ----------
+    directory : Path
+        The folder served.
+    patterns : tuple of str
+        Relative paths (``fnmatch`` patterns, ``/``-separated) that may be served;
+        anything else answers 404.
+    cache_control : str
+        ``Cache-Control`` header of the answers.
+    """
+
+    def __init__(self, directory: Path, patterns: tuple[str, ...],
+                 cache_control: str) -> None:
+        super().__init__(directory=directory, check_dir=False)
+        self.patterns = patterns
+        self.cache_control = cache_control
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        relative = path.replace("\\", "/").lstrip("/")
+        if ".." in relative.split("/") or not any(fnmatch(relative, p)
+                                                  for p in self.patterns):
+            raise HTTPException(status_code=404)
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = self.cache_control
+        return response
+
+
+def _package_version(folder: Path, package: str) -> str:
+    try:
+        return json.loads((folder / package / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return "0"
+
+
+def mount_assets(app: FastAPI) -> dict[str, str]:
+    """Mount the vendored libraries and Cohésion's own static files.
+
+    Returns
+    -------
+    dict
+        Version of each vendored package (``dsfr``, ``maplibre``…), used in asset URLs
+        so that browsers may keep the files for a week and still see an upgrade.
+    """
+    modules = node_modules()
+    if not (modules / "@gouvfr" / "dsfr").is_dir():
+        logger.warning("front-end packages missing in %s: run `npm ci` (the pages will "
+                       "have no styles, maps or charts)", modules)
+    versions = {}
+    for name, (folder, patterns) in VENDOR.items():
+        app.mount(f"/static/vendor/{name}",
+                  AllowedFiles(modules / folder, patterns, "public, max-age=604800"),
+                  name=f"vendor-{name}")
+        versions[name] = _package_version(modules, VENDOR_PACKAGES[name])
+    app.mount("/static", AllowedFiles(STATIC, ("*.js", "*.css", "*.svg"), "no-cache"),
+              name="static")
+    return versions
+
+
+# -- formatting -----------------------------------------------------------------------
+
+
+def format_number(value: float | None, unit: str = "") -> str:
+    r"""A number the French way: thin spaces between thousands, a decimal comma.
+
+    Integers and numbers of 1,000 and more have no decimals, numbers of 10 and more one,
+    smaller ones two. The unit follows after a non-breaking space.
+
+    Examples
+    --------
+    >>> format_number(28992.0, "habitants")
+    '28\u202f992\xa0habitants'
+    >>> format_number(20.1297, "%")
+    '20,1\xa0%'
+    >>> format_number(None)
+    '—'
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    magnitude = abs(value)
+    digits = 0 if float(value).is_integer() or magnitude >= 1000 else 1 if magnitude >= 10 \
+        else 2
+    text = f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+    return f"{text}\xa0{unit}" if unit else text
+
+
+def ordinal(rank: int) -> str:
+    """French ordinal (``1er``, ``2e``…)."""
+    return "1er" if rank == 1 else f"{format_number(rank)}e"
+
+
+def producers(source: str | None) -> str:
+    """Producers named in a source text (``INSEE, recensement… ; IGN (…)`` → INSEE, IGN).
+
+    A source that does not start with an acronym gives « non précisé ».
+    """
+    found: list[str] = []
+    for part in (source or "").split(";"):
+        head = re.split(r"[,(]", part.strip(), maxsplit=1)[0].strip()
+        if head and re.fullmatch(r"[A-Z][A-Za-z\-]{1,11}", head) and head not in found \
+                and head.upper()[:2] == head[:2]:
+            found.append(head)
+    return ", ".join(found) or "non précisé"
+
+
+def level_noun(level: str, plural: bool = False) -> str:
+    """The French noun of a level (``communes`` for COM, plural)."""
+    nouns = LEVEL_NOUNS.get(level, ("territoire", "territoires"))
+    return nouns[1] if plural else nouns[0]
+
+
+# -- view models ----------------------------------------------------------------------
+
+
+def map_config(observatory: Observatory) -> dict[str, Any]:
+    """What the map page needs at once: indicators, levels with contours, reasons."""
+    indicators = [
+        {"id": i["id"], "label": i["label"], "unit": i["unit"] or "",
+         "source": i["source"], "direction": i["direction"], "periods": i["periods"],
+         "aggregation": i["aggregation"]}
+        for i in observatory.indicators() if i["periods"]]
+
+    def levels() -> list[dict[str, Any]]:
+        found = observatory.reader().query(
+            "SELECT level, list(DISTINCT vintage ORDER BY vintage) AS vintages "
+            "FROM geometries GROUP BY level")
+        available = {row.level: [int(v) for v in row.vintages]
+                     for row in found.itertuples()}
+        return [{"id": level, "label": LEVEL_LABELS.get(level, level),
+                 "vintages": available[level]}
+                for level in MAP_LEVELS if level in available]
+
+    return {"indicators": indicators,
+            "levels": observatory.cache.get(("pages-levels", observatory.version()), levels),
+            "vintages": observatory.vintages(), "latest": observatory.latest_vintage(),
+            "reasons": REASON_LABELS}
+
+
+def level_labels(observatory: Observatory) -> dict[str, str]:
+    """French labels of every level, zonings included (« Grille communale de densité »)."""
+    def compute() -> dict[str, str]:
+        found = observatory.reader().query("SELECT level, label FROM levels")
+        return dict(zip(found["level"], found["label"], strict=True)) | LEVEL_LABELS
+
+    return observatory.cache.get(("pages-level-labels", observatory.version()), compute)
+
+
+def map_state(config: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """The map's state from its address, checked and completed with defaults.
+
+    The page hands it to the script, and names the values it will ask for first in a
+    ``preload`` link, so that the browser fetches them while the map library loads.
+    """
+    indicators = {i["id"]: i for i in config["indicators"]}
+    levels = {level["id"]: level for level in config["levels"]}
+    if not indicators or not levels:
+        return {}
+    indicator = query.get("indicator", "")
+    if indicator not in indicators:
+        indicator = next((i for i in DEFAULT_INDICATORS if i in indicators),
+                         next(iter(indicators)))
+    level = query.get("level", "")
+    if level not in levels:
+        level = "DEP" if "DEP" in levels else next(iter(levels))
+    periods = sorted(indicators[indicator]["periods"])
+    period = query.get("period") if query.get("period") in periods else periods[-1]
+    vintages = levels[level]["vintages"]
+    asked = query.get("vintage", "")
+    vintage = int(asked) if asked.isdigit() and int(asked) in vintages else \
+        config["latest"] if config["latest"] in vintages else vintages[-1]
+    method = query.get("method") if query.get("method") in METHODS else "quantiles"
+    classes = query.get("classes", "")
+    state = {"indicator": indicator, "level": level, "period": period, "vintage": vintage,
+             "method": method,
+             "classes": min(9, max(3, int(classes))) if classes.isdigit() else 5}
+    state["values_url"] = "/api/values?" + urlencode(
+        {"indicator": indicator, "level": level, "vintage": vintage, "period": period})
+    return state
+
+
+def _position(figure: dict[str, Any], level: str) -> dict[str, Any] | None:
+    """Rank and percentile of a figure, as sentences and a strip position."""
+    if figure.get("rank") is None:
+        return None
+    deciles = figure.get("deciles") or []
+    unit = figure.get("unit") or ""
+    return {
+        "rank_number": figure["rank"], "count": figure["count"],
+        "rank": f"{ordinal(figure['rank'])} valeur la plus élevée sur "
+                f"{format_number(figure['count'])} {level_noun(level, plural=True)}",
+        "percentile": round(figure["percentile"], 1),
+        "above": f"supérieure ou égale à celle de {math.floor(figure['percentile']):d} % des "
+                 f"{level_noun(level, plural=True)}",
+        "deciles": [{"label": label, "value": format_number(deciles[index], unit)}
+                    for label, index in (("1er décile", 1), ("médiane", 5),
+                                         ("9e décile", 9))] if len(deciles) == 11 else [],
+    }
+
+
+def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]:
+    """The portrait of a territory, ready to display (texts) and to chart (series)."""
+    portrait = observatory.portrait(territory_id)
+    territory = portrait["territory"]
+    parents = {p["level"]: p for p in territory["parents"]}
+    figures, missing_sources = [], []
+    for figure in portrait["figures"]:
+        unit = figure.get("unit") or ""
+        if not figure["loaded"]:
+            missing_sources.append({"label": figure["label"], "source": figure["source"]})
+            continue
+        comparisons = []
+        for level, noun in COMPARISONS:
+            other = figure.get("comparisons", {}).get(level)
+            if other is None:
+                continue
+            comparisons.append({
+                "level": noun, "name": parents.get(level, {}).get("name", noun),
+                "id": other["id"], "value": other["value"],
+                "text": format_number(other["value"], unit),
+                "missing": other.get("missing_label")})
+        figures.append({
+            "id": figure["indicator"], "label": figure["label"], "unit": unit,
+            "source": figure["source"], "producer": producers(figure["source"]),
+            "period": figure.get("period"), "text": format_number(figure.get("value"), unit),
+            "missing": figure.get("missing_label"), "comparisons": comparisons,
+            "position": _position(figure, territory["level"]),
+            "series": [{"period": s["period"], "value": s["value"],
+                        "missing": s.get("missing_label")} for s in figure.get("series", [])],
+        })
+    labels = level_labels(observatory)
+    members = []
+    for level in MEMBERS.get(territory["level"], ()):
+        found = observatory.members(territory["id"], level)
+        if not found:  # an EPCI may straddle départements: none is inside one
+            continue
+        members.append({
+            "level": level, "noun": level_noun(level, plural=True), "count": len(found),
+            "folded": len(found) > FOLDED_MEMBERS, "truncated": len(found) > MAX_MEMBERS,
+            "csv": "/api/values?" + urlencode({
+                "indicator": "population", "level": level, "within": territory["id"],
+                "vintage": territory["vintage"], "format": "csv"}),
+            "rows": [{"id": f"{level}:{m['code']}@{territory['vintage']}", "code": m["code"],
+                      "name": m["name"], "population": format_number(m["population"])
+                      if m.get("population") is not None else None}
+                     for m in found[:MAX_MEMBERS]]})
+    return {"territory": territory,
+            "level_label": LEVEL_LABELS.get(territory["level"], territory["level"]),
+            "level_plural": level_noun(territory["level"], plural=True),
+            "breadcrumb": [p for level in ("REG", "DEP") for p in territory["parents"]
+                           if p["level"] == level],
+            "parents": [p | {"label": labels.get(p["level"], p["level"])}
+                        for p in territory["parents"] if p["level"] != "FRA"],
+            "figures": figures, "missing_sources": missing_sources, "members": members,
+            "credits": portrait["credits"],
+            "population": format_number(territory.get("population"), "habitants"),
+            "area": format_number(territory.get("area_km2"), "km²")}
+
+
+def portrait_csv(view: dict[str, Any]) -> str:
+    """The figures of a portrait as CSV: one row per indicator and period."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    territory = view["territory"]
+    for figure in view["figures"]:
+        for point in figure["series"]:
+            main = point["period"] == figure["period"]
+            position = figure["position"] if main else None
+            compared = {c["level"]: c for c in figure["comparisons"]} if main else {}
+            writer.writerow([
+                territory["id"], territory["name"], territory["level"], territory["vintage"],
+                figure["id"], figure["label"], figure["unit"], point["period"],
+                "" if point["value"] is None else repr(point["value"]),
+                point["missing"] or "",
+                *((position["rank_number"], position["count"], position["percentile"])
+                  if position else ("", "", "")),
+                *(_plain(compared.get(noun)) for _, noun in COMPARISONS),
+                figure["source"]])
+    return buffer.getvalue()
+
+
+def _plain(compared: dict[str, Any] | None) -> str:
+    """A comparison value as plain CSV text (empty when missing)."""
+    if not compared or compared["value"] is None:
+        return ""
+    return repr(compared["value"])
+
+
+def compare_view(observatory: Observatory, ids: list[str]) -> dict[str, Any]:
+    """N territories side by side: rows of indicators, a column per territory."""
+    comparison = observatory.compare(ids)
+    territories = comparison["territories"]
+    rows = []
+    for indicator in comparison["indicators"]:
+        unit = indicator["unit"] or ""
+        values = [indicator["values"][t["id"]] for t in territories]
+        largest = max((abs(v["value"]) for v in values if v["value"] is not None), default=0)
+        rows.append({
+            "id": indicator["indicator"], "label": indicator["label"], "unit": unit,
+            "period": indicator.get("period"), "source": indicator["source"],
+            "producer": producers(indicator["source"]),
+            "cells": [{"text": format_number(v["value"], unit), "missing": v["missing_label"],
+                       "bar": round(100 * abs(v["value"]) / largest, 1)
+                       if v["value"] is not None and largest else 0,
+                       "negative": v["value"] is not None and v["value"] < 0}
+                      for v in values]})
+    columns = []
+    for territory in territories:
+        others = [i for i in ids if i != territory["id"]]
+        columns.append(territory | {
+            "level_label": LEVEL_LABELS.get(territory["level"], territory["level"]),
+            "remove": "/comparer" + ("?" + urlencode({"ids": ",".join(others)}, safe=":@,")
+                                     if others else "")})
+    return {"columns": columns, "rows": rows, "credits": comparison["credits"]}
+
+
+def datasets_view(observatory: Observatory) -> list[dict[str, Any]]:
+    """The imported datasets with readable sizes, dates and periods."""
+    rows = []
+    for dataset in observatory.datasets():
+        periods = [p for p in dataset.get("periods") or [] if p != "*"]
+        rows.append(dataset | {
+            "period_text": "—" if not periods else periods[0] if len(periods) == 1
+            else f"{periods[0]} à {periods[-1]} ({len(periods)} périodes)",
+            "size_text": format_number((dataset.get("size") or 0) / 2**20, "Mo"),
+            "rows_text": format_number(dataset.get("rows")),
+            "imported_text": (dataset.get("imported_at") or "")[:16].replace("T", " à "),
+        })
+    return rows
+
+
+def _split_ids(ids: str | None) -> list[str]:
+    return [i.strip() for i in (ids or "").split(",") if i.strip()]
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+def install_pages(app: FastAPI, observatory: Observatory) -> None:
+    """Serve the web application's pages and assets from ``app``.
+
+    Parameters
+    ----------
+    app : FastAPI
+        The application built by :func:`cohesion.web.app.create_app`; the pages are
+        added after the API routes and are left out of the OpenAPI document.
+    observatory : Observatory
+        The observatory the pages read.
+    """
+    versions = mount_assets(app)
+    templates = Jinja2Templates(directory=TEMPLATES)
+    templates.env.globals.update(
+        vendor=lambda path: f"/static/vendor/{path}?v={versions[path.split('/')[0]]}",
+        format_number=format_number, level_labels=LEVEL_LABELS)
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def error_page(request: Request, error: CohesionError) -> Response:
+        missing = isinstance(error, UnknownTerritoryError)
+        return page(request, "erreur.html", 404 if missing else 400,
+                    title="Territoire introuvable" if missing else "Demande invalide",
+                    message=str(error))
+
+    tiles = TileSet(lambda level, vintage: observatory.reader().geometries(level, vintage))
+    preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cohesion-tiles")
+
+    def prepare_tiles(level: str, vintage: int) -> None:
+        try:
+            for x, y in tiles_covering(*FIRST_VIEW, FIRST_ZOOM):
+                tiles.tile(level, vintage, FIRST_ZOOM, x, y, observatory.version())
+        except Exception:  # the tile requests will report it
+            logger.debug("tiles of %s %s not prepared", level, vintage, exc_info=True)
+
+    @router.get("/")
+    @router.get("/carte")
+    def carte(request: Request) -> Response:
+        config = map_config(observatory)
+        config["initial"] = state = map_state(config, dict(request.query_params))
+        config["first_view"] = FIRST_VIEW
+        if state:
+            preparing.submit(prepare_tiles, state["level"], state["vintage"])
+        return page(request, "carte.html", active="carte", config=config)
+
+    @router.get("/tuiles/{level}/{vintage}/{z}/{x}/{y}.pbf", response_class=Response)
+    def tuile(level: str, vintage: int, z: int, x: int, y: int) -> Response:
+        if level not in MAP_LEVELS:
+            return Response(status_code=404)
+        try:
+            body = tiles.tile(level, vintage, z, x, y, observatory.version())
+        except (TileError, CohesionError):
+            return Response(status_code=404)
+        return Response(body, media_type="application/vnd.mapbox-vector-tile",
+                        headers={"Content-Encoding": "gzip",
+                                 "Cache-Control": "public, max-age=3600"})
+
+    @router.get("/recherche")
+    def recherche(request: Request, q: str = "") -> Response:
+        text = q.strip()[:100]
+        found = observatory.search(text, limit=30) if text else []
+        for item in found:
+            item["level_label"] = LEVEL_LABELS.get(item["level"], item["level"])
+        return page(request, "recherche.html", q=text, results=found)
+
+    @router.get("/territoire/{territory_id}")
+    def territoire(request: Request, territory_id: str) -> Response:
+        try:
+            view = portrait_view(observatory, territory_id)
+        except CohesionError as error:
+            return error_page(request, error)
+        return page(request, "portrait.html", **view)
+
+    @router.get("/territoire/{territory_id}/chiffres.csv", response_class=Response)
+    def territoire_csv(request: Request, territory_id: str) -> Response:
+        try:
+            view = portrait_view(observatory, territory_id)
+        except CohesionError as error:
+            return error_page(request, error)
+        tid = TerritoryId.parse(view["territory"]["id"])
+        filename = f"portrait_{tid.level}_{tid.code}_{tid.vintage}.csv"
+        return Response(portrait_csv(view), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @router.get("/comparer")
+    def comparer(request: Request, ids: str = "") -> Response:
+        chosen = list(dict.fromkeys(_split_ids(ids)))[:20]
+        view, problem = None, None
+        if chosen:
+            try:
+                view = compare_view(observatory, chosen)
+            except CohesionError as error:
+                problem = str(error)
+        return page(request, "comparer.html", 400 if problem else 200, active="comparer",
+                    ids=chosen, view=view, problem=problem,
+                    latest=observatory.latest_vintage())
+
+    @router.get("/donnees")
+    def donnees(request: Request) -> Response:
+        return page(request, "donnees.html", active="donnees",
+                    datasets=datasets_view(observatory), importers=observatory.importers(),
+                    vintages=observatory.vintages())
+
+    app.include_router(router)
