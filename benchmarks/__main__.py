@@ -17,7 +17,14 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import bench_aggregate, bench_api, bench_build, bench_import, bench_qpv
+from benchmarks import (
+    bench_aggregate,
+    bench_api,
+    bench_build,
+    bench_import,
+    bench_map,
+    bench_qpv,
+)
 from benchmarks.common import (
     DEFAULT_DATA,
     RESULTS,
@@ -33,7 +40,7 @@ from benchmarks.common import (
 
 BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
                                      (bench_build, bench_import, bench_aggregate, bench_qpv,
-                                      bench_api)}
+                                      bench_api, bench_map)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -11,23 +11,24 @@ server: the target is absolute.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import COMPARATEUR, BenchmarkResult, Context, check, copy_file
+from benchmarks.common import (
+    BenchmarkResult,
+    Context,
+    check,
+    free_port,
+    loaded_warehouse,
+    serve,
+)
 
 NAME = "api"
 TITLE = "Portraits over HTTP, 20 concurrent clients"
 TARGET = "p95 < 50 ms"
 TARGET_SECONDS = 0.050
-FILOSOFI = ("commune_indicators/filosofi2019_com/cc_filosofi_2019_COM.CSV",
-            "commune_indicators/filosofi2020_com/cc_filosofi_2020_COM.csv")
 DURATION_S = 20
 CONNECTIONS = 20
 
@@ -48,25 +49,6 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _loaded_warehouse(context: Context) -> Path:
-    from cohesion.importers import run_import
-    from cohesion.importers.insee import Comparateur, FilosofiCommunes
-    from cohesion.store import Warehouse
-
-    path = copy_file(context.referentiel_file(), context.work / "api.duckdb")
-    with Warehouse(path) as warehouse:
-        run_import(warehouse, Comparateur(), context.sample(COMPARATEUR))
-        for relative in FILOSOFI:
-            run_import(warehouse, FilosofiCommunes(), context.sample(relative))
-    return path
-
-
 def _territories(path: Path) -> list[str]:
     from cohesion.store import Warehouse
 
@@ -83,35 +65,16 @@ def run(context: Context, result: BenchmarkResult) -> None:
     """Serve, warm every portrait once, then load-test with wrk."""
     wrk = shutil.which("wrk")
     check(wrk is not None, "wrk is not installed (apt-get install wrk)")
-    path = _loaded_warehouse(context)
+    path = loaded_warehouse(context, "api")
     paths = _territories(path)
     paths_file = context.work / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = context.work / "portraits.lua"
     script.write_text(LUA % {"paths": paths_file})
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    # the server's messages go to a file: a pipe nobody reads would fill and block it
-    log = (context.work / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cohesion", "--warehouse", str(path), "serve", "--port",
-         str(port)], stdout=subprocess.DEVNULL, stderr=log,
-        env={**os.environ, "COHESION_ADMIN_TOKEN": ""})
+    server = serve(path, port)
     try:
-        started = time.perf_counter()
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/indicators", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None:
-                    log.close()
-                    error = (context.work / "server.log").read_text()[-500:]
-                    check(False, f"the server stopped: {error}")
-                check(time.perf_counter() - started < 180, "the server did not start")
-                time.sleep(0.5)
-        print(f"  server ready in {time.perf_counter() - started:.1f} s (key indicators "
-              "computed at start)", flush=True)
         for relative in paths:  # untimed pass: every portrait computed once
             with urllib.request.urlopen(base + relative, timeout=30) as answer:
                 json.load(answer)
@@ -121,7 +84,6 @@ def run(context: Context, result: BenchmarkResult) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        log.close()
     line = next(row for row in output.splitlines() if row.startswith("RESULT"))
     requests, duration_us, p50, p95, p99, errors = (int(x) for x in line.split()[1:])
     check(errors == 0, f"{errors} requests failed")

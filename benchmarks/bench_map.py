@@ -23,10 +23,7 @@ Run alone with ``uv run python -m benchmarks.bench_map`` or within the suite.
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,16 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
-    COMPARATEUR,
     DEFAULT_DATA,
-    FILOSOFI_2019,
-    FILOSOFI_2020,
     BenchmarkResult,
     Context,
     check,
-    copy_file,
+    free_port,
     load_average,
+    loaded_warehouse,
     print_result,
+    serve,
 )
 
 NAME = "map"
@@ -58,46 +54,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 INDICATOR = "taux_chomage_15_64"
 MAP = f"/carte?level=COM&indicator={INDICATOR}"
 VIEWPORT = {"width": 1400, "height": 900}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _loaded_warehouse(context: Context) -> Path:
-    from cohesion.importers import run_import
-    from cohesion.importers.insee import Comparateur, FilosofiCommunes
-    from cohesion.store import Warehouse
-
-    path = copy_file(context.referentiel_file(), context.work / "map.duckdb")
-    with Warehouse(path) as warehouse:
-        run_import(warehouse, Comparateur(), context.sample(COMPARATEUR))
-        run_import(warehouse, FilosofiCommunes(), context.sample(FILOSOFI_2019))
-        run_import(warehouse, FilosofiCommunes(), context.sample(FILOSOFI_2020))
-    return path
-
-
-def _serve(path: Path, port: int) -> subprocess.Popen:
-    log = path.with_suffix(".log").open("w+b")  # a file: a full pipe would stop the server
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cohesion", "--warehouse", str(path), "serve", "--port",
-         str(port)], stdout=subprocess.DEVNULL, stderr=log,
-        env={**os.environ, "COHESION_ADMIN_TOKEN": ""})
-    started = time.perf_counter()
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/indicators", timeout=2):
-                break
-        except OSError:
-            if server.poll() is not None:
-                log.seek(0)
-                check(False, f"the server stopped: {log.read().decode()[-500:]}")
-            check(time.perf_counter() - started < 180, "the server did not start")
-            time.sleep(0.5)
-    print(f"  server ready in {time.perf_counter() - started:.1f} s", flush=True)
-    return server
 
 
 def _wire_bytes(url: str) -> int:
@@ -136,10 +92,10 @@ def run(context: Context, result: BenchmarkResult) -> None:
     check(CHROMIUM.exists(), f"Chromium missing at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    path = _loaded_warehouse(context)
-    port = _free_port()
+    path = loaded_warehouse(context, "map")
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _serve(path, port)
+    server = serve(path, port)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM),

@@ -6,8 +6,11 @@ import gc
 import os
 import platform
 import shutil
+import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -317,3 +320,51 @@ class Context:
                 build_referentiel(warehouse, node_modules())
             self.referentiel = path
         return self.referentiel
+
+
+FILOSOFI = ("commune_indicators/filosofi2019_com/cc_filosofi_2019_COM.CSV",
+            "commune_indicators/filosofi2020_com/cc_filosofi_2020_COM.csv")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def loaded_warehouse(context: Context, name: str) -> Path:
+    """A copy of the référentiel with the Comparateur and Filosofi 2019/2020 imported."""
+    from cohesion.importers import run_import
+    from cohesion.importers.insee import Comparateur, FilosofiCommunes
+    from cohesion.store import Warehouse
+
+    path = copy_file(context.referentiel_file(), context.work / f"{name}.duckdb")
+    with Warehouse(path) as warehouse:
+        run_import(warehouse, Comparateur(), context.sample(COMPARATEUR))
+        for relative in FILOSOFI:
+            run_import(warehouse, FilosofiCommunes(), context.sample(relative))
+    return path
+
+
+def serve(path: Path, port: int) -> subprocess.Popen:
+    """Start ``cohesion serve`` on a warehouse and wait until it answers."""
+    log = path.with_suffix(".log").open("w+b")  # a file: a full pipe would stop the server
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cohesion", "--warehouse", str(path), "serve", "--port",
+         str(port)], stdout=subprocess.DEVNULL, stderr=log,
+        env={**os.environ, "COHESION_ADMIN_TOKEN": ""})
+    started = time.perf_counter()
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/indicators", timeout=2):
+                break
+        except OSError:
+            if server.poll() is not None:
+                log.seek(0)
+                check(False, f"the server stopped: {log.read().decode()[-500:]}")
+            check(time.perf_counter() - started < 180, "the server did not start")
+            time.sleep(0.5)
+    print(f"  server ready in {time.perf_counter() - started:.1f} s (key indicators "
+          "computed at start)", flush=True)
+    return server
