@@ -308,10 +308,12 @@ class IndicatorEngine:
             wide, why = self._pivot("COM", source, list(keys))
             if source != vintage:
                 wide, why = self._convert(wide, why, source, vintage, notes)
+            if not wide.index.equals(index):  # align once, not once per column
+                wide, why = wide.reindex(index), why.reindex(index)
             for stored_key, key in keys.items():
                 if stored_key in wide:
-                    values[key] = wide[stored_key].reindex(index)
-                    reasons[key] = why[stored_key].reindex(index)
+                    values[key] = wide[stored_key].to_numpy()
+                    reasons[key] = why[stored_key].to_numpy()
         reasons = reasons.where(values.isna(), None)
         reasons = reasons.mask(values.isna() & reasons.isna(), "no_data")
         return values, reasons
@@ -357,9 +359,13 @@ class IndicatorEngine:
         """Codes that hold observations of a level in a vintage (cached)."""
         cache = self.__dict__.setdefault("_codes_cache", {})
         if (level, vintage) not in cache:
-            cache[(level, vintage)] = self.warehouse.query(
-                "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ? "
-                "ORDER BY code", [level, vintage])["code"].to_numpy()
+            # communes are known from the référentiel, which is cheaper than a scan
+            sql = ("SELECT code FROM territories WHERE level = ? AND vintage = ? ORDER BY code"
+                   if level == "COM" else
+                   "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ? "
+                   "ORDER BY code")
+            cache[(level, vintage)] = self.warehouse.query(sql, [level, vintage])[
+                "code"].to_numpy()
         return cache[(level, vintage)]
 
     def _convert(self, wide: pd.DataFrame, why: pd.DataFrame, source: int, vintage: int,
