@@ -78,3 +78,35 @@ def loaded(loaded_warehouse_file: Path) -> Warehouse:
     """The loaded warehouse, opened read-only (tests that write use a copy)."""
     with Warehouse(loaded_warehouse_file, read_only=True) as opened:
         yield opened
+
+
+QPV_OCCITANIE = "qpv/hackaviz2021_occitanie/qp.geojson"
+QPV_MARSEILLE = "qpv/icu_mediapart/marseille.gpkg"
+QPV_PACA_2024 = "qpv/qpv2024_paca/qpv-paca.geojson"
+QPV_LOOKUP_2024 = "qpv/qpv2024_communes/polygone-4326_qpv.geojson"
+QPV_VINTAGE = 2026
+
+
+@pytest.fixture(scope="session")
+def qpv_warehouse_file(built_warehouse_file: Path,
+                       tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The référentiel plus the QPV contours of the samples, imported by the importer."""
+    from cohesion.importers import run_import
+    from cohesion.importers.qpv import QpvContours
+
+    path = tmp_path_factory.mktemp("qpv") / "qpv.duckdb"
+    shutil.copy(built_warehouse_file, path)
+    with Warehouse(path) as warehouse:
+        for sample in (QPV_OCCITANIE, QPV_MARSEILLE, QPV_PACA_2024):
+            run_import(warehouse, QpvContours(), shared(sample))
+    return path
+
+
+@pytest.fixture(scope="session")
+def qpv_index(qpv_warehouse_file: Path):
+    """The QPV index of both generations, with the 2024 commune → QPV lookup."""
+    from cohesion.geo import QpvIndex
+
+    with Warehouse(qpv_warehouse_file, read_only=True) as warehouse:
+        return QpvIndex.from_warehouse(warehouse, vintage=QPV_VINTAGE,
+                                       lookups=[shared(QPV_LOOKUP_2024)])

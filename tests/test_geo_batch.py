@@ -21,24 +21,15 @@ from cohesion.geo.batch import InputFile
 from cohesion.geo.commands import qpv
 from cohesion.geo.distributed import local_client, locate_file_distributed
 from cohesion.geo.locate import ERROR_OUTSIDE, ERROR_SWAPPED
-from cohesion.store import Warehouse
 from conftest import shared
-from test_geo_locate import DVF, LOOKUP_2024, VINTAGE, build_qpv_warehouse
+from test_geo_locate import DVF, LOOKUP_2024, VINTAGE
 
 LON_LAT = PointColumns(lon="longitude", lat="latitude")
 
 
 @pytest.fixture(scope="module")
-def qpv_warehouse_file(built_warehouse_file: Path,
-                       tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_qpv_warehouse(built_warehouse_file, tmp_path_factory.mktemp("qpv"))
-
-
-@pytest.fixture(scope="module")
-def index(qpv_warehouse_file: Path) -> QpvIndex:
-    with Warehouse(qpv_warehouse_file, read_only=True) as warehouse:
-        return QpvIndex.from_warehouse(warehouse, vintage=VINTAGE,
-                                       lookups=[shared(LOOKUP_2024)])
+def index(qpv_index: QpvIndex) -> QpvIndex:
+    return qpv_index
 
 
 @pytest.fixture(scope="module")

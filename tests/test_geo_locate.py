@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,44 +27,28 @@ from cohesion.geo.locate import (
     ERROR_SWAPPED_XY,
     ZONES,
 )
-from cohesion.importers.base import run_import
-from cohesion.importers.qpv import QpvContours
 from cohesion.store import Warehouse
 from cohesion.territory.crs import LOCAL_CRS
-from conftest import shared
+from conftest import (
+    QPV_LOOKUP_2024,
+    QPV_MARSEILLE,
+    QPV_OCCITANIE,
+    QPV_PACA_2024,
+    QPV_VINTAGE,
+    shared,
+)
 
-OCCITANIE = "qpv/hackaviz2021_occitanie/qp.geojson"
-MARSEILLE = "qpv/icu_mediapart/marseille.gpkg"
-PACA_2024 = "qpv/qpv2024_paca/qpv-paca.geojson"
-LOOKUP_2024 = "qpv/qpv2024_communes/polygone-4326_qpv.geojson"
+OCCITANIE, MARSEILLE, PACA_2024 = QPV_OCCITANIE, QPV_MARSEILLE, QPV_PACA_2024
+LOOKUP_2024, VINTAGE = QPV_LOOKUP_2024, QPV_VINTAGE
 DVF = "qpv/hackaviz2021_occitanie/foncier_qp.xlsx"
-VINTAGE = 2026
 
 TO_L93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
 TO_WGS84 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
 
 
-def build_qpv_warehouse(built: Path, folder: Path) -> Path:
-    """The référentiel plus the QPV contours of the samples, imported by the importer."""
-    path = folder / "qpv.duckdb"
-    shutil.copy(built, path)
-    with Warehouse(path) as warehouse:
-        for sample in (OCCITANIE, MARSEILLE, PACA_2024):
-            run_import(warehouse, QpvContours(), shared(sample))
-    return path
-
-
 @pytest.fixture(scope="module")
-def qpv_warehouse_file(built_warehouse_file: Path,
-                       tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_qpv_warehouse(built_warehouse_file, tmp_path_factory.mktemp("qpv"))
-
-
-@pytest.fixture(scope="module")
-def index(qpv_warehouse_file: Path) -> QpvIndex:
-    with Warehouse(qpv_warehouse_file, read_only=True) as warehouse:
-        return QpvIndex.from_warehouse(warehouse, vintage=VINTAGE,
-                                       lookups=[shared(LOOKUP_2024)])
+def index(qpv_index: QpvIndex) -> QpvIndex:
+    return qpv_index
 
 
 @pytest.fixture(scope="module")
