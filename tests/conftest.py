@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -110,3 +114,100 @@ def qpv_index(qpv_warehouse_file: Path):
     with Warehouse(qpv_warehouse_file, read_only=True) as warehouse:
         return QpvIndex.from_warehouse(warehouse, vintage=QPV_VINTAGE,
                                        lookups=[shared(QPV_LOOKUP_2024)])
+
+
+# --- The application in a real browser (Playwright driving Debian's Chromium) ---
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artefacts" / "screenshots"
+BROWSER_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="session")
+def serve_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Iterator[str]]:
+    """Serve the application on a copy of a warehouse file, in a background thread.
+
+    Use it as ``yield from serve_copy(path, admin_token=...)`` in a module fixture: it
+    yields the base URL (a free port of 127.0.0.1) and stops the server afterwards.
+    """
+    import uvicorn
+
+    from cohesion.web.app import create_app
+    from cohesion.web.observatory import Observatory
+
+    def serve(warehouse_file: Path, **options: object) -> Iterator[str]:
+        copy = tmp_path_factory.mktemp("served") / "served.duckdb"
+        shutil.copy(warehouse_file, copy)
+        observatory = Observatory(copy)
+        app = create_app(observatory, **options)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                                  daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                pytest.fail("the test server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        observatory.close()
+
+    return serve
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless; a missing browser fails the tests (CI installs it)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's package "
+                    "(apt-get install chromium); these tests never download a browser")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                              args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_page(browser: object, server: str) -> Iterator[object]:
+    """A fresh page on ``server``; outside requests and script errors fail the test.
+
+    Use it as ``yield from open_page(browser, server)`` in a ``page`` fixture.
+    """
+    context = browser.new_context(base_url=server, viewport={"width": 1400, "height": 900},
+                                  locale="fr-FR", accept_downloads=True)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def only_local(route) -> None:
+        url = route.request.url
+        if url.startswith(server) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    opened = context.new_page()
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert outside == [], f"the pages asked for outside resources: {outside}"
+    assert errors == [], f"script errors: {errors}"
+
+
+def screenshot(page: object, name: str, full_page: bool = True) -> None:
+    """Keep a screenshot of ``page`` in artefacts/screenshots/ (not in git)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

@@ -13,101 +13,28 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from cohesion.web.app import create_app
-from cohesion.web.observatory import Observatory
+from conftest import open_page, screenshot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "artefacts" / "screenshots"
 TOKEN = "browser-test-token-not-a-secret"
 CLICHY = "COM:93014@2026"
 AULNAY = "COM:93005@2026"
 READY = "window.cohesionMapReady === true"
-TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def server(loaded_warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[str]:
-    """The application served on a free port of 127.0.0.1, in a background thread."""
-    copy = tmp_path_factory.mktemp("browser") / "browser.duckdb"
-    shutil.copy(loaded_warehouse_file, copy)
-    observatory = Observatory(copy)
-    app = create_app(observatory, admin_token=TOKEN)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    observatory.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium, headless; a missing browser fails the tests (CI installs it)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: install Debian's package "
-                    "(apt-get install chromium); these tests never download a browser")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+def server(loaded_warehouse_file: Path, serve_copy) -> Iterator[str]:
+    """The application on a copy of the loaded warehouse, with an admin token."""
+    yield from serve_copy(loaded_warehouse_file, admin_token=TOKEN)
 
 
 @pytest.fixture
 def page(browser, server: str) -> Iterator[object]:
-    """A fresh page on the test server; outside requests and script errors fail."""
-    context = browser.new_context(base_url=server, viewport={"width": 1400, "height": 900},
-                                  locale="fr-FR", accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def only_local(route) -> None:
-        url = route.request.url
-        if url.startswith(server) or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
-    context.route("**/*", only_local)
-    opened = context.new_page()
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert outside == [], f"the pages asked for outside resources: {outside}"
-    assert errors == [], f"script errors: {errors}"
-
-
-def screenshot(page, name: str, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+    yield from open_page(browser, server)
 
 
 def legend(page) -> str:

@@ -25,6 +25,7 @@ from cohesion.errors import CohesionError, InputFileError, UnknownTerritoryError
 from cohesion.importers import ImportOptions
 from cohesion.importers.catalogue import UnknownDatasetError
 from cohesion.indicators.engine import UnknownIndicatorError
+from cohesion.web import analysis, barometre, qpv
 from cohesion.web.observatory import Observatory
 from cohesion.web.pages import install_pages
 
@@ -187,6 +188,8 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                 "vintage": report.vintage, "periods": report.periods, "notes": report.notes}
 
     install_pages(app, observatory)
+    for part in (qpv, analysis, barometre):
+        part.install(app, observatory)
     return app
 
 

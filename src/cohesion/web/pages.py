@@ -454,6 +454,16 @@ def _split_ids(ids: str | None) -> list[str]:
 # -- pages ----------------------------------------------------------------------------
 
 
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    """Render the template ``name`` (which extends ``base.html``) as an HTML answer.
+
+    Other parts of the web application (the QPV and analysis pages) render through this
+    function, so that every page shares the same assets, header and credits.
+    """
+    return request.app.state.templates.TemplateResponse(request, name, context,
+                                                        status_code=status)
+
+
 def install_pages(app: FastAPI, observatory: Observatory) -> None:
     """Serve the web application's pages and assets from ``app``.
 
@@ -470,10 +480,9 @@ def install_pages(app: FastAPI, observatory: Observatory) -> None:
     templates.env.globals.update(
         vendor=lambda path: f"/static/vendor/{path}?v={versions[path.split('/')[0]]}",
         format_number=format_number, level_labels=LEVEL_LABELS)
+    app.state.templates = templates
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-
-    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        return templates.TemplateResponse(request, name, context, status_code=status)
+    page = render
 
     def error_page(request: Request, error: CohesionError) -> Response:
         missing = isinstance(error, UnknownTerritoryError)
