@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -26,6 +28,49 @@ class Sample:
 
 
 MAPPINGS = Path(__file__).parent / "importers" / "mappings"
+BAROMETRE_DEFINITION = Path(__file__).parent / "analysis" / "barometre.yaml"
+BAROMETRE_2018_FOLDER = "barometre/ba-coh-terr/data/csv/"
+#: The mapping of a 2018 map table, by the geography it is published in.
+BAROMETRE_2018_MAPPINGS = {("ZE", 2010): "barometre-2018-carte-ze.yaml",
+                           ("EPCI", 2018): "barometre-2018-carte-epci.yaml",
+                           ("EPCI", 2017): "barometre-2018-carte-epci-2017.yaml",
+                           ("DEP", None): "barometre-2018-carte-dep.yaml"}
+
+
+def barometre_2018_samples() -> tuple[Sample, ...]:
+    """The 2018 baromètre tables named in ``analysis/barometre.yaml``, with their mappings.
+
+    Each table of an indicator gives three files: the map (``carte_X_Y.csv``, by zone
+    d'emploi, EPCI or département), the régions (``histo_X_Y.csv``) and, for some, the
+    urban-area classes (``zau_X_Y.csv``); ``baro.csv`` holds France's values.
+    """
+    definition = yaml.safe_load(BAROMETRE_DEFINITION.read_text(encoding="utf-8"))
+    samples = []
+    provenance = {"producer": "CGET (ANCT)",
+                  "title": "Baromètre de la cohésion des territoires 2018"}
+    for factor in definition["factors"]:
+        for indicator in factor["indicators"]:
+            for data in indicator["data"]:
+                if "table" not in data:
+                    continue
+                options = {"variable": data["table"], "label": data.get(
+                    "related_label", indicator["label"]), "unit": indicator["unit"]}
+                mapping = BAROMETRE_2018_MAPPINGS[(data["level"], data.get("vintage"))]
+                files = [(data["file"], mapping),
+                         (data["regional_file"], "barometre-2018-histo.yaml")]
+                if data.get("class_file"):
+                    files.append((data["class_file"], "barometre-2018-zau.yaml"))
+                for file, mapping_file in files:
+                    samples.append(Sample(
+                        f"barometre-2018-{file.removesuffix('.csv').replace('_', '-')}",
+                        "table", BAROMETRE_2018_FOLDER + file,
+                        options={**options, "mapping": str(MAPPINGS / mapping_file)},
+                        **provenance))
+    samples.append(Sample("barometre-2018-france", "table", BAROMETRE_2018_FOLDER + "baro.csv",
+                          options={"mapping": str(MAPPINGS / "barometre-2018-france.yaml")},
+                          **provenance))
+    return tuple(samples)
+
 
 SAMPLES: tuple[Sample, ...] = (
     Sample("comparateur-2021", "comparateur",
@@ -61,4 +106,5 @@ SAMPLES: tuple[Sample, ...] = (
            "barometre-resultats-detail-departemental_combined.csv.gz",
            options={"mapping": str(MAPPINGS / "barometre-resultats-etalab.yaml")},
            producer="Etalab / DITP", title="Baromètre des résultats de l'action publique"),
+    *barometre_2018_samples(),
 )

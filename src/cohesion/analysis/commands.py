@@ -137,7 +137,7 @@ def _write_csv(frame: pd.DataFrame, output: Path | None) -> None:
 
 @click.group()
 def analysis() -> None:
-    """Analyses : inégalités, autocorrélation spatiale, typologies."""
+    """Analyses : inégalités, autocorrélation spatiale, typologies, baromètre."""
 
 
 level_option = click.option("--level", default="COM", show_default=True,
@@ -376,3 +376,185 @@ def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes:
         table = data.loc[result.classes.index].assign(classe=result.classes)
         table.insert(0, "nom", table.index.map(names))
         _write_csv(table.rename_axis("code").reset_index(), output)
+
+
+# -- baromètre de la cohésion des territoires ------------------------------------------
+
+#: French labels of the rows of a fact sheet.
+FACT_SHEET_LABELS = {
+    "n": "Territoires", "mean": "Moyenne (non pondérée)", "d1": "1er décile (D1)",
+    "d9": "9e décile (D9)", "ratio": "Rapport interdécile D9 / D1",
+    "gap": "Écart interdécile D9 − D1", "highest": "Maximum", "lowest": "Minimum",
+    "extreme_gap": "Écart maximum − minimum", "extreme_ratio": "Rapport maximum / minimum"}
+
+
+def _date_rows(figures: object) -> dict[str, object]:
+    """The figures of one date of a fact sheet (see :class:`DateFigures`)."""
+    if figures is None:
+        return dict.fromkeys(FACT_SHEET_LABELS)
+    return {"n": figures.n, "mean": figures.mean, "d1": figures.interdecile.d1,
+            "d9": figures.interdecile.d9, "ratio": figures.interdecile.ratio,
+            "gap": figures.interdecile.gap,
+            "highest": f"{figures.extremes.highest_value:g} ({figures.extremes.highest})",
+            "lowest": f"{figures.extremes.lowest_value:g} ({figures.extremes.lowest})",
+            "extreme_gap": figures.extremes.gap, "extreme_ratio": figures.extremes.ratio}
+
+
+def fact_sheet_frame(sheet: object) -> pd.DataFrame:
+    """A fact sheet as a table: one row per figure, one column per date.
+
+    Rows ``territoires`` (the level's territories) then ``régions`` (the contrast
+    between régions) when the régional table is loaded.
+    """
+    series = sheet.series
+    rows = []
+    parts = [(series.level_label, sheet.first, sheet.second, series.first_period,
+              series.second_period)]
+    if sheet.regional is not None and series.level != "REG":
+        regional = sheet.regional
+        parts.append(("régions", regional.first, regional.second,
+                      regional.first.period if regional.first else None,
+                      regional.second.period if regional.second else None))
+    for scope, first, second, first_period, second_period in parts:
+        first_rows, second_rows = _date_rows(first), _date_rows(second)
+        for key, label in FACT_SHEET_LABELS.items():
+            rows.append({"ensemble": scope, "mesure": label,
+                         "periode_initiale": first_period, "valeur_initiale": first_rows[key],
+                         "periode_finale": second_period, "valeur_finale": second_rows[key]})
+    return pd.DataFrame(rows)
+
+
+@analysis.command("barometre")
+@click.argument("territory", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Écrire en CSV la position du territoire sur chaque indicateur.")
+@click.option("--scores-output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Écrire en CSV les scores de facteur et leur intervalle de rangs.")
+@click.pass_context
+def barometre_command(ctx: click.Context, territory: str | None, output: Path | None,
+                      scores_output: Path | None) -> None:
+    """Baromètre de la cohésion des territoires d'un territoire (ou sa définition).
+
+    Sans TERRITORY : les six facteurs, leurs indicateurs, leur sens et leur source
+    (« source non chargée » quand elle n'est pas dans l'entrepôt). Avec TERRITORY (un
+    identifiant comme COM:93014@2026, un code ou un nom) : sa valeur sur chaque
+    indicateur face à la France, son évolution, son rang et son décile dans son échelon,
+    et le score de chaque facteur avec son intervalle de rangs.
+    """
+    from cohesion.analysis.barometre import load_barometre
+    from cohesion.analysis.barometre_data import (
+        NOT_LOADED,
+        loaded_tables,
+        territory_barometre,
+    )
+    from cohesion.cli import console, opened, print_frame
+
+    barometre = load_barometre()
+    with opened(ctx, read_only=True) as warehouse:
+        if territory is None:
+            tables = loaded_tables(warehouse)
+            rows = []
+            for indicator in barometre.indicators:
+                table = indicator.table
+                loaded = (table is not None and table.variable in tables) or (
+                    indicator.catalogue is not None)
+                rows.append({"Facteur": barometre.factor(indicator.factor).label,
+                             "Indicateur": indicator.label,
+                             "Sens": {"higher_is_better": "↑ favorable",
+                                      "lower_is_better": "↓ favorable",
+                                      "neutral": "neutre"}[indicator.direction],
+                             "Données": (table.file if table else "") + (
+                                 (" ; " if table else "") + f"catalogue : "
+                                 f"{indicator.catalogue.indicator}"
+                                 if indicator.catalogue else "") if indicator.data
+                             else "", "État": "chargé" if loaded else NOT_LOADED})
+            print_frame(pd.DataFrame(rows), f"Baromètre de la cohésion des territoires "
+                        f"({barometre.producer}, édition {barometre.edition})", limit=100)
+            return
+        result = territory_barometre(warehouse, territory, barometre)
+    table = result.to_frame()
+    console.print(f"[bold]{result.name}[/] ({result.territory})")
+    for factor in barometre.factors:
+        part = table[table["facteur"] == factor.id]
+        print_frame(pd.DataFrame({
+            "Indicateur": part["libelle"],
+            "Valeur": [_figure(v) for v in part["valeur"]],
+            "Période": part["periode"].fillna(""),
+            "France": [_figure(v) for v in part["france"]],
+            "Évolution": [_figure(v) for v in part["evolution"]],
+            "Rang": [f"{int(r)} / {int(n)}" if pd.notna(r) else "—"
+                     for r, n in zip(part["rang"], part["sur"], strict=True)],
+            "Décile": [str(int(d)) if pd.notna(d) else "—" for d in part["decile"]],
+            "Échelon / remarque": [r if isinstance(r, str) else (e or "") for r, e in
+                                   zip(part["remarque"], part["echelon"], strict=True)]}),
+            factor.label, limit=100)
+    scores = result.scores_frame()
+    print_frame(pd.DataFrame({
+        "Facteur": scores["libelle"], "Score (0-100)": [_figure(v) for v in scores["score"]],
+        "Rang": [f"{int(r)} / {int(n)}" if pd.notna(r) else "—"
+                 for r, n in zip(scores["rang"], scores["sur"], strict=True)],
+        "Intervalle de rangs (90 %)": [f"{int(a)} – {int(b)}" if pd.notna(a) else "—"
+                                       for a, b in zip(scores["rang_bas"], scores["rang_haut"],
+                                                       strict=True)],
+        "Indicateurs": scores["indicateurs"], "Remarque": scores["remarque"]}),
+        f"Scores de facteur ({result.score_level})")
+    for note in result.notes:
+        console.print(f"  • {note}")
+    _write_csv(table, output)
+    _write_csv(scores, scores_output)
+
+
+@analysis.command("fiche")
+@click.argument("indicator")
+@click.option("--level", help="Échelon : celui du tableau publié (défaut, ZE, EPCI ou DEP) "
+              "ou REG.")
+@click.option("--exclude-region", "exclude_regions", multiple=True,
+              help="Région laissée de côté dans l'écart entre régions (ex. 03 pour la "
+              "Guyane) ; répétable.")
+@click.option("--limit", type=click.IntRange(0), default=10, show_default=True,
+              help="Territoires affichés en tête et en queue du classement.")
+@output_option
+@click.option("--figures-output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Écrire en CSV les chiffres de la fiche.")
+@click.pass_context
+def fiche_command(ctx: click.Context, indicator: str, level: str | None,
+                  exclude_regions: tuple[str, ...], limit: int, output: Path | None,
+                  figures_output: Path | None) -> None:
+    """Fiche de convergence d'un indicateur du baromètre et classement d'un échelon.
+
+    Rapport interdécile D9/D1 à chaque date (sur les territoires qui ont une valeur aux
+    deux dates, quantiles par interpolation linéaire comme le baromètre), écart entre
+    régions extrêmes, convergence sigma et bêta, classement. INDICATOR : identifiant
+    (revenu_median_uc), identifiant ANCT (001000) ou du baromètre 2018 (11).
+    """
+    from cohesion.analysis.barometre_data import fact_sheet
+    from cohesion.cli import console, opened, print_frame
+
+    with opened(ctx, read_only=True) as warehouse:
+        sheet = fact_sheet(warehouse, indicator, level, regional_exclude=exclude_regions)
+    series = sheet.series
+    figures = fact_sheet_frame(sheet)
+    title = (f"{series.indicator.label} ({series.indicator.unit}) — {series.level_label}")
+    print_frame(figures.assign(valeur_initiale=figures["valeur_initiale"].map(
+        lambda v: v if isinstance(v, str) else _figure(v)), valeur_finale=figures[
+        "valeur_finale"].map(lambda v: v if isinstance(v, str) else _figure(v))), title,
+        limit=100)
+    console.print(f"Source : {series.source}")
+    if sheet.n_dropped:
+        console.print(f"  • {sheet.n_dropped} territoires n'ont de valeur qu'à une date : "
+                      "laissés de côté aux deux dates")
+    if sheet.convergence is not None and sheet.convergence.beta is not None:
+        beta = sheet.convergence.beta
+        dispersion = sheet.convergence.sigma.dispersion
+        console.print(f"  • convergence bêta : pente {_figure(beta.beta)} "
+                      f"(p = {_figure(beta.p_value)}) ; coefficient de variation "
+                      f"{_figure(dispersion.iloc[0])} → {_figure(dispersion.iloc[-1])}")
+    ranking = sheet.ranking
+    shown = pd.concat([ranking.head(limit), ranking.dropna(subset=["rank"]).tail(limit)]
+                      ).drop_duplicates("code") if limit else ranking.head(0)
+    print_frame(shown.assign(value=shown["value"].map(_figure),
+                             first_value=shown["first_value"].map(_figure),
+                             change=shown["change"].map(_figure)),
+                f"Classement ({len(ranking)} territoires, du plus favorable)", limit=2 * limit)
+    _write_csv(ranking, output)
+    _write_csv(figures, figures_output)

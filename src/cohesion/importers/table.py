@@ -21,7 +21,11 @@ Three layouts are read:
 - *wide*: one column per variable (and period): ``taux_2008``, ``taux_2013``, INSEE
   names (``P18_POP``), or value/period column pairs (``year0``/``value0``);
 - *wide with a period column*: one row per territory and period;
-- *long*: one row per territory × variable × period (``variable_column``).
+- *long*: one row per territory × variable × period (``variable_column``), or one row
+  per territory × variable with value/period column pairs (``variable_column`` and
+  ``variables`` without ids: the baromètre 2018's ``baro.csv``).
+
+A table of a single territory (France) has no code column: ``code: FR`` names it.
 
 Territory codes are checked against the référentiel (communes, EPCI, départements,
 régions…) or against the territories of a level already in the warehouse (a zoning);
@@ -142,6 +146,7 @@ class TableMapping:
     """
 
     code_column: str | None = None
+    code: str | None = None
     level: str | None = None
     level_label: str | None = None
     vintage: int | None = None
@@ -166,16 +171,17 @@ class TableMapping:
     sheet: str | None = None
     header_row: int = 1
     missing: dict[str, str] = field(default_factory=dict)
+    variable_ids: dict[str, str] = field(default_factory=dict)
 
 
-_STRING_KEYS = {"code_column", "level", "level_label", "period", "period_column", "variable",
-                "label", "unit", "variable_prefix", "variable_column", "label_column",
+_STRING_KEYS = {"code_column", "code", "level", "level_label", "period", "period_column",
+                "variable", "label", "unit", "variable_prefix", "variable_column", "label_column",
                 "unit_column", "value_column", "separator", "encoding", "sheet"}
 _BOOL_KEYS = {"check_codes", "period_from_name", "additive"}
 _INT_KEYS = {"vintage", "header_row"}
 _CHOICES = {"unknown_codes": ("error", "drop"), "decimal": ("auto", ".", ",")}
 MAPPING_KEYS = _STRING_KEYS | _BOOL_KEYS | _INT_KEYS | set(_CHOICES) | {
-    "variables", "value_columns", "missing", "version"}
+    "variables", "value_columns", "missing", "variable_ids", "version"}
 VARIABLE_KEYS = {f.name for f in dataclasses.fields(VariableSpec)}
 
 
@@ -336,13 +342,33 @@ def parse_mapping(data: dict[str, Any], source: _Source,
                                    expected="a list such as ['NA', '-'] or marker: reason",
                                    found=value)
             mapping.missing = {str(k): str(v) for k, v in value.items()}
+        elif key == "variable_ids":
+            if not isinstance(value, dict) or not value:
+                raise source.error(where, "variable_ids must give the id of each variable "
+                                   "code", expected="code: id lines, such as '11: revenu'",
+                                   found=value)
+            for code, given in value.items():
+                if not isinstance(given, str) or not _VARIABLE_ID.fullmatch(given):
+                    raise source.error((*where, code), "not a valid variable id",
+                                       expected="lower-case letters, digits and '_', "
+                                       "starting with a letter", found=given)
+            mapping.variable_ids = {str(k): v for k, v in value.items()}
     if "variables" in data and "value_columns" in data:
         raise source.error(("value_columns",), "give variables or value_columns, not both")
     if mapping.period is not None and mapping.period_column is not None:
         raise source.error(("period",), "give period or period_column, not both")
-    if mapping.variable_column is not None and (mapping.variables or mapping.variable):
+    if mapping.variable_column is not None and (
+            mapping.variable or any(spec.id for spec in mapping.variables)):
         raise source.error(("variable_column",), "a long table (variable_column) takes its "
-                           "variables from that column: remove variables/value_columns/variable")
+                           "variables from that column: remove variable and the ids of "
+                           "variables/value_columns (variable_ids renames them)")
+    if mapping.variable_column is not None and mapping.variables and (
+            mapping.value_column is not None):
+        raise source.error(("value_column",), "give value_column or value/period pairs "
+                           "(variables), not both")
+    if mapping.code is not None and mapping.code_column is not None:
+        raise source.error(("code",), "give code (one territory for every row) or "
+                           "code_column, not both")
     if mapping.level is not None:
         mapping.level = mapping.level.upper()
         if not _LEVEL_ID.fullmatch(mapping.level):
@@ -667,6 +693,8 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
         from_name = _period_from_name(spec.column) if mapping.period_from_name else None
         insee = False
         named = False
+        values, reasons = parse_values(table, spec.column, mapping.decimal, markers)
+        rows = np.arange(len(frame), dtype=np.int64)
         if spec.period is not None:
             period: Any = spec.period
         elif spec.period_column is not None or mapping.period_column is not None:
@@ -674,10 +702,16 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
             _column(table, period_column, (), "the period", key="period_column")
             period = frame[period_column].astype(str).str.strip().to_numpy(object)
             empty = period == ""
-            if empty.any():
-                row = int(np.argmax(empty))
+            # a pair left empty (no first date for this indicator) holds no observation;
+            # a value without its period is an error
+            if (empty & ~np.isnan(values)).any():
+                row = int(np.argmax(empty & ~np.isnan(values)))
                 raise table.error("no period", row=row, column=period_column,
                                   expected="a period such as 2019 or 2021-06-30", found="")
+            if empty.all():
+                continue
+            period, values, reasons, rows = (period[~empty], values[~empty],
+                                             reasons[~empty], rows[~empty])
         elif from_name is not None:
             period, insee, named = from_name[1], from_name[2], True
         elif mapping.period is not None:
@@ -691,8 +725,7 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
                     or (default_variable if spec.period_column is not None else None)
                     or slug(spec.column))
         variable = mapping.variable_prefix + variable
-        values, reasons = parse_values(table, spec.column, mapping.decimal, markers)
-        parts.append(pd.DataFrame({"row": np.arange(len(frame), dtype=np.int64),
+        parts.append(pd.DataFrame({"row": rows,
                                    "variable": variable, "period": period,
                                    "value": values, "missing": reasons}))
         base = BY_ID.get(variable)
@@ -705,6 +738,10 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
         described[variable] = (variable, label or (previous[1] if previous else None),
                                unit or (previous[2] if previous else None), bool(additive),
                                spec.column if previous is None else previous[4])
+    if not parts:
+        raise table.error("every value column is empty and has no period", row=-1,
+                          column=specs[0].column, expected="at least one value with its "
+                          "period")
     variables = pd.DataFrame(list(described.values()),
                              columns=["variable", "label", "unit", "additive", "source_column"])
     return pd.concat(parts, ignore_index=True), variables
@@ -716,9 +753,12 @@ def _long_observations(table: Table, mapping: TableMapping, markers: dict[str, s
     frame = table.frame
     variable_column = _column(table, mapping.variable_column, VARIABLE_COLUMNS,
                               "the variable", True, "variable_column")
+    assert variable_column is not None
+    if mapping.variables:
+        return _long_pair_observations(table, mapping, variable_column, markers)
     value_column = _column(table, mapping.value_column, VALUE_COLUMNS, "the values", True,
                            "value_column")
-    assert variable_column is not None and value_column is not None
+    assert value_column is not None
     label_column = _column(table, mapping.label_column, tuple(
         c for c in LABEL_COLUMNS if c != variable_column.lower()), "the labels")
     unit_column = _column(table, mapping.unit_column, UNIT_COLUMNS, "the units")
@@ -727,8 +767,7 @@ def _long_observations(table: Table, mapping: TableMapping, markers: dict[str, s
         row = int(np.argmax((raw == "").to_numpy()))
         raise table.error("no variable", row=row, column=variable_column,
                           expected="a variable code", found="")
-    distinct = pd.unique(raw)
-    ids = raw.map({code: mapping.variable_prefix + slug(code) for code in distinct})
+    ids = raw.map(_variable_ids(mapping, pd.unique(raw)))
     if mapping.period_column is not None or mapping.period is None:
         period_column = _column(table, mapping.period_column, PERIOD_COLUMNS, "the period",
                                 mapping.period is None, "period_column")
@@ -753,6 +792,62 @@ def _long_observations(table: Table, mapping: TableMapping, markers: dict[str, s
                      f"file (the first is kept), e.g. {several[several > 1].index[0]}")
     described["additive"] = bool(mapping.additive) if mapping.additive is not None else False
     return observations, described[["variable", "label", "unit", "additive", "source_column"]]
+
+
+def _variable_ids(mapping: TableMapping, codes: Any) -> dict[str, str]:
+    """Variable id of each code of a long table: ``variable_ids``, else prefix + slug.
+
+    With a prefix, a code starting with a digit (``11``) needs no ``v_`` of its own.
+    """
+    ids = {}
+    for code in codes:
+        if code in mapping.variable_ids:
+            ids[code] = mapping.variable_ids[code]
+        elif mapping.variable_prefix and slug(code).startswith("v_"):
+            ids[code] = mapping.variable_prefix + slug(code)[2:]
+        else:
+            ids[code] = mapping.variable_prefix + slug(code)
+    return ids
+
+
+def _long_pair_observations(table: Table, mapping: TableMapping, variable_column: str,
+                            markers: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A long table whose rows give one variable at several dates (value/period pairs)."""
+    frame = table.frame
+    raw = frame[variable_column].astype(str).str.strip()
+    if (raw == "").any():
+        row = int(np.argmax((raw == "").to_numpy()))
+        raise table.error("no variable", row=row, column=variable_column,
+                          expected="a variable code", found="")
+    ids = raw.map(_variable_ids(mapping, pd.unique(raw))).to_numpy(object)
+    parts = []
+    for spec in mapping.variables:
+        _column(table, spec.column, (), f"the values of {spec.column}", key="column")
+        values, reasons = parse_values(table, spec.column, mapping.decimal, markers)
+        if spec.period is not None or mapping.period is not None:
+            period: Any = np.full(len(frame), spec.period or mapping.period, dtype=object)
+        else:
+            period_column = spec.period_column or mapping.period_column
+            if period_column is None:
+                raise table.error(f"no period for the values of {spec.column}", row=-1,
+                                  column=spec.column, expected="period_column or period "
+                                  "for each pair of variables")
+            _column(table, period_column, (), "the period", key="period_column")
+            period = frame[period_column].astype(str).str.strip().to_numpy(object)
+        # a pair without a period (no first date for an indicator) has no value either
+        empty = (period == "") | (period == "nan")
+        if (empty & ~np.isnan(values)).any():
+            row = int(np.argmax(empty & ~np.isnan(values)))
+            raise table.error("a value without a period", row=row, column=spec.column,
+                              expected="a period beside each value", found=str(values[row]))
+        parts.append(pd.DataFrame({"row": np.arange(len(frame), dtype=np.int64)[~empty],
+                                   "variable": ids[~empty], "period": period[~empty],
+                                   "value": values[~empty], "missing": reasons[~empty]}))
+    described = pd.DataFrame({"variable": ids, "source_column": raw.to_numpy(object)})
+    described = described.drop_duplicates("variable").assign(
+        label=None, unit=mapping.unit, additive=bool(mapping.additive))
+    return (pd.concat(parts, ignore_index=True),
+            described[["variable", "label", "unit", "additive", "source_column"]])
 
 
 def _drop_duplicates(table: Table, observations: pd.DataFrame, column: str,
@@ -799,10 +894,16 @@ class IndicatorTable(Importer):
             raise table.error("the table has a header but no data row", row=0,
                               expected="one row per territory", found="no row")
         notes: list[str] = []
-        code_column = _column(table, mapping.code_column, CODE_COLUMNS, "the territory code",
-                              True, "code_column")
-        assert code_column is not None
-        codes = table.frame[code_column].astype(str).str.strip()
+        if mapping.code is not None:
+            # one territory for the whole table (France): a column holding its code
+            code_column = "code (mapping)"
+            codes = pd.Series([mapping.code] * len(table.frame), dtype=object)
+            table.frame[code_column] = codes.to_numpy(object)
+        else:
+            code_column = _column(table, mapping.code_column, CODE_COLUMNS,
+                                  "the territory code", True, "code_column")
+            assert code_column is not None
+            codes = table.frame[code_column].astype(str).str.strip()
         if (codes == "").any():
             row = int(np.argmax((codes == "").to_numpy()))
             raise table.error("no territory code", row=row, column=code_column,
