@@ -45,7 +45,7 @@ from cohesion.analysis.barometre import (
     load_barometre,
 )
 from cohesion.analysis.errors import AnalysisError, AnalysisInputError
-from cohesion.errors import CohesionError
+from cohesion.errors import CohesionError, UnknownTerritoryError
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.ids import TerritoryId
 
@@ -318,8 +318,12 @@ def _resolve(warehouse: Warehouse, territory: str | TerritoryId) -> tuple[Territ
     from cohesion.territory.service import Referentiel
 
     referentiel = Referentiel(warehouse)
-    found = (referentiel.get(territory) if isinstance(territory, TerritoryId)
-             else referentiel.resolve(territory))
+    try:
+        found = (referentiel.get(territory) if isinstance(territory, TerritoryId)
+                 else referentiel.resolve(territory))
+    except UnknownTerritoryError as error:
+        raise UnknownTerritoryError(f"territoire introuvable dans le référentiel : "
+                                    f"{territory} ({error})") from None
     return found.id, found.name
 
 
