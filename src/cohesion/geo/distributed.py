@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from dask.bytes import read_bytes
 from distributed import Client, Future, LocalCluster
 
+from cohesion.errors import CohesionError
 from cohesion.geo.batch import (
     BatchSummary,
     ChunkWriter,
@@ -120,7 +121,13 @@ def locate_file_distributed(index: QpvIndex, source: Path | InputFile, target: P
     InputFileError
         As :func:`cohesion.geo.batch.locate_file` does, and for a part that cannot be
         parsed. The output file is then not written.
+    CohesionError
+        For address columns: addresses are geocoded and located without Dask.
     """
+    if columns.geocoded:
+        # the geocoder, not the locating, bounds an address batch: one stream of
+        # requests from the client is as fast, and does not multiply the load on it
+        raise CohesionError("les adresses se géocodent sans Dask : retirer --dask")
     source_file = source if isinstance(source, InputFile) else InputFile.open(Path(source))
     source_file.check_columns(columns, index)
     shared = client.scatter(index, broadcast=True, hash=False)
