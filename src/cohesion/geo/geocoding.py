@@ -366,7 +366,8 @@ PROCESSORS_PYPATHS = [
 ]
 '''
 
-DEFAULT_REDIS_PORT = 6379
+#: Not Redis's usual 6379: the addok Redis is a server of its own, emptied at indexing
+DEFAULT_REDIS_PORT = 6380
 DEFAULT_ADDOK_PORT = 7878
 _DUMP = "addok.rdb"
 
@@ -419,7 +420,7 @@ class LocalAddok:
     --------
     >>> addok = LocalAddok(Path("var/addok"))
     >>> addok.config_path.name, addok.redis_port
-    ('addok.conf', 6379)
+    ('addok.conf', 6380)
     """
 
     directory: Path
