@@ -114,7 +114,7 @@ def run(context: Context, result: BenchmarkResult) -> None:
                   f"{', '.join(f'{t:.2f}' for t in returning)} s", flush=True)
             browser.close()
         last = runs[-1]
-        tiles = {url: size for url, size in last["fetched"].items() if "/tuiles/COM/" in url}
+        tiles = {url: size for url, size in last["fetched"].items() if "/api/tiles/COM/" in url}
         values = next(size for url, size in last["fetched"].items() if "/api/values" in url)
         library = sum(size for url, size in last["fetched"].items() if "maplibre-gl" in url)
         geometry = _wire_bytes(f"{base}/api/geometry/COM")

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from cohesion.web.app import create_app
 from cohesion.web.observatory import Observatory
+from cohesion.web.tiles import tiles_covering
+from test_web_tiles import decode
 
 TOKEN = "test-token-not-a-secret"
 
@@ -75,6 +77,28 @@ def test_geometry_is_compressed_geojson(client: TestClient) -> None:
     body = response.content
     document = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
     assert len(document["features"]) == 101
+
+
+def test_vector_tiles_hold_the_territories_they_cover(client: TestClient) -> None:
+    (x, y), = tiles_covering(2.55, 48.90, 2.56, 48.91, 10)  # Clichy-sous-Bois
+    response = client.get(f"/api/tiles/COM/2026/10/{x}/{y}.pbf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    body = response.content  # sent gzip-compressed; the client may have inflated it
+    codes = set(decode(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body))
+    assert {"93014", "93005"} <= codes and all(len(code) == 5 for code in codes)
+    assert client.get("/api/tiles/COM/2026/3/8/0.pbf").status_code == 404
+    assert client.get("/api/tiles/COM/2026/15/0/0.pbf").status_code == 422
+    assert client.get("/api/tiles/XYZ/2026/5/16/11.pbf").status_code == 404
+
+
+def test_large_answers_are_gzipped_when_the_client_accepts_it(client: TestClient) -> None:
+    url = "/api/values?indicator=population&level=COM"
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.json() == plain.json() and plain.json()["total"] > 30_000
 
 
 @pytest.mark.parametrize(("url", "status"), [

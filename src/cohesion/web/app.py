@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -30,6 +31,7 @@ from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.web import analysis, barometre, qpv
 from cohesion.web.observatory import JsonBytes, Observatory
 from cohesion.web.pages import install_pages
+from cohesion.web.tiles import MAX_ZOOM, TileError
 
 logger = logging.getLogger("cohesion.web")
 
@@ -168,6 +170,33 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                         headers={"Content-Encoding": "gzip",
                                  "Cache-Control": "public, max-age=3600"})
 
+    @app.get("/api/tiles/{level}/{vintage}/{z}/{x}/{y}.pbf",
+             summary="Tuile vectorielle des contours d'un échelon", response_class=Response,
+             responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}})
+    async def tile(level: Annotated[str, _level_path()],
+                   vintage: Annotated[int, PathParam(ge=1900, le=2100)],
+                   z: Annotated[int, PathParam(ge=0, le=MAX_ZOOM)],
+                   x: Annotated[int, PathParam(ge=0)],
+                   y: Annotated[int, PathParam(ge=0)]) -> Response:
+        """Mapbox Vector Tile (couche ``territoires``, propriété ``code``), compressée gzip.
+
+        Les contours sont simplifiés pour chaque zoom ; les valeurs viennent de
+        /api/values et se joignent sur le code.
+        """
+        if x >= 2**z or y >= 2**z:
+            raise HTTPException(404, f"pas de tuile {z}/{x}/{y} (au zoom {z}, x et y "
+                                     f"vont de 0 à {2**z - 1})")
+        body = observatory.tile(level, vintage, z, x, y, compute=False)
+        if body is None:
+            try:
+                body = await run_in_threadpool(observatory.tile, level, vintage, z, x, y)
+            except TileError as error:
+                raise HTTPException(404, "pas de contours pour l'échelon "
+                                         f"{level} en {vintage}") from error
+        return Response(body, media_type="application/vnd.mapbox-vector-tile",
+                        headers={"Content-Encoding": "gzip",
+                                 "Cache-Control": "public, max-age=3600"})
+
     @app.get("/api/datasets", summary="Jeux de données importés")
     def datasets() -> list[dict[str, Any]]:
         """Provenance, licence et périodes de chaque fichier importé."""
@@ -251,21 +280,15 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 def _territory_path() -> Any:
-    from fastapi import Path as PathParam
-
     return PathParam(pattern=TERRITORY_ID, description="Identifiant LEVEL:CODE@MILLESIME, "
                      "par exemple COM:93014@2026")
 
 
 def _level_path() -> Any:
-    from fastapi import Path as PathParam
-
     return PathParam(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="Échelon : COM, DEP…")
 
 
 def _identifier(query: bool = False) -> Any:
-    from fastapi import Path as PathParam
-
     kind = Query if query else PathParam
     return kind(pattern=r"^[a-z0-9_]{1,80}$", description="Identifiant d'indicateur")
 

@@ -35,6 +35,7 @@ from cohesion.store.schema import REASON_LABELS
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.service import Referentiel, Territory
+from cohesion.web.tiles import TileSet
 
 #: Simplification tolerance of served contours, in degrees (about 1 m per 1e-5).
 SIMPLIFY = {"COM": 0.0008, "ARM": 0.0003, "EPCI": 0.002, "EPT": 0.001, "ARR": 0.003,
@@ -103,6 +104,7 @@ class Observatory:
         self.local = threading.local()
         self.write_lock = threading.Lock()
         self.cache = _LRU(CACHE_SIZE)
+        self.tiles = TileSet(lambda level, vintage: self.reader().geometries(level, vintage))
         self._version: int | None = None
 
     def close(self) -> None:
@@ -397,6 +399,16 @@ class Observatory:
             return gzip.compress(document.encode(), compresslevel=6)
 
         return self.cache.get(key, compute)
+
+    def tile(self, level: str, vintage: int, z: int, x: int, y: int,
+             compute: bool = True) -> bytes | None:
+        """A vector tile of the contours of a level, gzip-compressed (cached).
+
+        With ``compute=False``, answer only from the cache (None when not made yet).
+        """
+        if not compute:
+            return self.tiles.cached(level, vintage, z, x, y, self.version())
+        return self.tiles.tile(level, vintage, z, x, y, self.version())
 
     # -- datasets -----------------------------------------------------------------------
 

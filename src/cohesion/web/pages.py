@@ -44,7 +44,7 @@ from cohesion.store.schema import REASON_LABELS
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import BUILTIN_LEVELS
 from cohesion.web.observatory import Observatory
-from cohesion.web.tiles import TileError, TileSet, tiles_covering
+from cohesion.web.tiles import tiles_covering
 
 logger = logging.getLogger("cohesion.web")
 
@@ -75,6 +75,8 @@ FIRST_VIEW = (-5.5, 41.2, 9.8, 51.2)
 #: The map's indicator when the address names none (the first one loaded).
 DEFAULT_INDICATORS = ("taux_chomage_15_64", "taux_pauvrete", "population")
 METHODS = ("quantiles", "jenks", "equal")
+#: Address of the contours' vector tiles (see the API's ``/api/tiles``).
+TILES_URL = "/api/tiles/{level}/{vintage}/{z}/{x}/{y}.pbf"
 
 #: Singular and plural nouns of each level, for sentences (« 12e sur 101 départements »).
 LEVEL_NOUNS = {
@@ -490,13 +492,12 @@ def install_pages(app: FastAPI, observatory: Observatory) -> None:
                     title="Territoire introuvable" if missing else "Demande invalide",
                     message=str(error))
 
-    tiles = TileSet(lambda level, vintage: observatory.reader().geometries(level, vintage))
     preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cohesion-tiles")
 
     def prepare_tiles(level: str, vintage: int) -> None:
         try:
             for x, y in tiles_covering(*FIRST_VIEW, FIRST_ZOOM):
-                tiles.tile(level, vintage, FIRST_ZOOM, x, y, observatory.version())
+                observatory.tile(level, vintage, FIRST_ZOOM, x, y)
         except Exception:  # the tile requests will report it
             logger.debug("tiles of %s %s not prepared", level, vintage, exc_info=True)
 
@@ -506,21 +507,10 @@ def install_pages(app: FastAPI, observatory: Observatory) -> None:
         config = map_config(observatory)
         config["initial"] = state = map_state(config, dict(request.query_params))
         config["first_view"] = FIRST_VIEW
+        config["tiles"] = TILES_URL
         if state:
             preparing.submit(prepare_tiles, state["level"], state["vintage"])
         return page(request, "carte.html", active="carte", config=config)
-
-    @router.get("/tuiles/{level}/{vintage}/{z}/{x}/{y}.pbf", response_class=Response)
-    def tuile(level: str, vintage: int, z: int, x: int, y: int) -> Response:
-        if level not in MAP_LEVELS:
-            return Response(status_code=404)
-        try:
-            body = tiles.tile(level, vintage, z, x, y, observatory.version())
-        except (TileError, CohesionError):
-            return Response(status_code=404)
-        return Response(body, media_type="application/vnd.mapbox-vector-tile",
-                        headers={"Content-Encoding": "gzip",
-                                 "Cache-Control": "public, max-age=3600"})
 
     @router.get("/recherche")
     def recherche(request: Request, q: str = "") -> Response:

