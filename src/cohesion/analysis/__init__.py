@@ -7,13 +7,18 @@
 - :mod:`~cohesion.analysis.spatial`: contiguity weights, global and local Moran;
 - :mod:`~cohesion.analysis.typology`: PCA, Ward and k-means classes (HCPC), profiles,
   paragons, stability;
-- :mod:`~cohesion.analysis.composite`: composite indices and their rank intervals.
+- :mod:`~cohesion.analysis.composite`: composite indices and their rank intervals;
+- :mod:`~cohesion.analysis.barometre`: the baromètre de la cohésion des territoires (its
+  declared definition, a territory's position, fact sheets, factor scores).
 
-Nothing here reads the warehouse: :mod:`cohesion.analysis.commands` does, at the edge.
+Nothing here reads the warehouse: :mod:`cohesion.analysis.commands` and
+:mod:`cohesion.analysis.barometre_data` do, at the edge.
 Undefined figures are NaN with a ``note`` saying why; arguments that do not fit raise
 :class:`~cohesion.analysis.errors.AnalysisError`.
 """
 
+from cohesion.analysis.barometre import *  # noqa: F403
+from cohesion.analysis.barometre import __all__ as _barometre
 from cohesion.analysis.composite import *  # noqa: F403
 from cohesion.analysis.composite import __all__ as _composite
 from cohesion.analysis.convergence import *  # noqa: F403
@@ -30,6 +35,7 @@ __all__ = [
     "AnalysisError",
     "AnalysisInputError",
     "NotEnoughDataError",
+    *_barometre,
     *_composite,
     *_convergence,
     *_inequality,
