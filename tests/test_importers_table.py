@@ -254,3 +254,66 @@ def test_mapping_file_validation(warehouse: Warehouse, tmp_path: Path, mapping: 
 def test_slug() -> None:
     assert slug("Part des 65 ans et + (%)") == "part_des_65_ans_et"
     assert slug("MED19") == "med19"
+
+
+BARO_FRANCE = "barometre/ba-coh-terr/data/csv/baro.csv"
+
+
+def test_one_territory_long_table_with_value_period_pairs(warehouse: Warehouse,
+                                                          tmp_path: Path) -> None:
+    # baro.csv: France's value of each indicator at two dates, one row per indicator
+    mapping = write(tmp_path / "france.yaml", """\
+code: FR
+level: FRA
+variable_column: id
+variables:
+  - column: value0
+    period_column: year0
+  - column: value1
+    period_column: year1
+variable_ids:
+  "11": revenu_median_france
+variable_prefix: baro_
+""")
+    report = importing(warehouse, shared(BARO_FRANCE), mapping=str(mapping))
+    # 11 indicators at two dates, but indicator 51 has no first date (empty pair)
+    assert report.observations == 21
+    found = warehouse.query("SELECT * FROM observations WHERE level = 'FRA'")
+    assert set(found["code"]) == {"FR"}
+    values = found.set_index(["variable", "period"])["value"]
+    assert values[("revenu_median_france", "2012")] == 19786
+    assert values[("baro_31", "1999-2009")] == 0.24  # the prefix needs no v_ of its own
+    assert ("baro_51", "") not in values.index and values[("baro_51", "2015")] == 8.8
+
+
+@pytest.mark.parametrize(("mapping", "content", "message"), [
+    ("code: FR\ncode_column: codgeo\nlevel: FRA\n", "codgeo;taux_2019\nFR;1\n",
+     "not both"),
+    ("code: FR\nlevel: FRA\nvariable_column: id\nvariables:\n  - column: v\n"
+     "    period_column: y\n", "id;y;v\na;;3\n", "a value without a period"),
+    ("code: FR\nlevel: FRA\nvariable_column: id\nvariables:\n  - column: v\n    id: x\n",
+     "id;y;v\na;2019;3\n", "variable_ids renames them"),
+    ("code: FR\nlevel: FRA\nvariable_column: id\nvariable_ids:\n  a: Pas Un Id\n",
+     "id;periode;valeur\na;2019;3\n", "not a valid variable id"),
+])
+def test_one_territory_and_pair_errors(warehouse: Warehouse, tmp_path: Path, mapping: str,
+                                       content: str, message: str) -> None:
+    path = write(tmp_path / "mapping.yaml", mapping)
+    table = write(tmp_path / "table.csv", content)
+    before = table_fingerprint(warehouse)
+    with pytest.raises(InputFileError, match=message):
+        importing(warehouse, table, mapping=str(path))
+    assert table_fingerprint(warehouse) == before
+
+
+def test_empty_first_date_pair_is_no_observation(warehouse: Warehouse,
+                                                 tmp_path: Path) -> None:
+    # histo_5_1.csv: the bénévoles were published for 2015 only (year0/value0 empty)
+    report = importing(warehouse, shared(CARTES + "histo_5_1.csv"), variable="benevoles",
+                       code_column="codreg")
+    assert report.periods == ["2015"] and report.observations == 18
+    # a value whose period cell is empty is still refused, at its line
+    table = write(tmp_path / "histo.csv", "codreg;year0;value0\n84;2014;3\n93;;4\n")
+    with pytest.raises(InputFileError, match="no period") as error:
+        importing(warehouse, table, variable="cif", code_column="codreg")
+    assert (error.value.line, error.value.column) == (3, "year0")
