@@ -32,6 +32,11 @@ def client(loaded_warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory
 def test_search_and_territory(client: TestClient) -> None:
     found = client.get("/api/territories", params={"q": "clichy sous bois"}).json()
     assert found[0]["id"] == "COM:93014@2026"
+    assert (found[0]["departement"], found[0]["departement_name"]) == \
+        ("93", "Seine-Saint-Denis")
+    namesakes = client.get("/api/territories", params={"q": "saint-denis", "level": "COM",
+                                                       "limit": 4}).json()
+    assert {t["departement"] for t in namesakes} == {"974", "93", "11", "30"}
     by_postcode = client.get("/api/territories", params={"q": "93390"}).json()
     assert by_postcode[0]["name"] == "Clichy-sous-Bois"
     detail = client.get("/api/territories/COM:93014@2026").json()
@@ -57,6 +62,7 @@ def test_values_json_csv_and_within(client: TestClient) -> None:
 def test_portrait_and_compare(client: TestClient) -> None:
     portrait = client.get("/api/portrait/COM:93014@2026").json()
     chomage = next(f for f in portrait["figures"] if f["indicator"] == "taux_chomage_15_64")
+    assert chomage["producer"] == "INSEE" and chomage["period"] == "2018"
     # Clichy-sous-Bois did not change since the 2021 geography of the Comparateur
     assert chomage["value"] == pytest.approx(100 * 2215.50561315533 / 11006.1563225313)
     assert chomage["comparisons"]["DEP"]["value"] > chomage["comparisons"]["FRA"]["value"]
@@ -77,6 +83,18 @@ def test_geometry_is_compressed_geojson(client: TestClient) -> None:
     body = response.content
     document = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
     assert len(document["features"]) == 101
+
+
+def test_levels_say_how_many_territories_have_a_contour(client: TestClient) -> None:
+    levels = {level["id"]: level for level in client.get("/api/levels").json()}
+    assert list(levels)[:2] == ["COM", "ARM"]
+    communes = {v["vintage"]: v for v in levels["COM"]["vintages"]}
+    assert sorted(communes) == [2021, 2022, 2023, 2024, 2025, 2026]
+    assert communes[2026]["territories"] == 34969
+    assert 34_800 < communes[2026]["with_contours"] <= communes[2026]["territories"]
+    departements = {v["vintage"]: v for v in levels["DEP"]["vintages"]}
+    # 101 départements have a contour; the collectivités d'outre-mer (975, 977…) have none
+    assert departements[2026] == {"vintage": 2026, "territories": 109, "with_contours": 101}
 
 
 def test_vector_tiles_hold_the_territories_they_cover(client: TestClient) -> None:
@@ -127,7 +145,9 @@ def test_uploads_need_the_token_and_respect_limits(client: TestClient, tmp_path:
     before = len(client.get("/api/datasets").json())
     refused = client.post("/api/datasets", files=files, data={"importer": "comparateur"},
                           headers={"Authorization": f"Bearer {TOKEN}"})
-    assert refused.status_code == 422 and "line 2" in refused.json()["error"]
+    assert refused.status_code == 422
+    assert refused.json()["error"].startswith("base.csv, line 2")
+    assert "/tmp" not in refused.text and "tmp" not in refused.json()["error"]
     assert len(client.get("/api/datasets").json()) == before
     wrong_type = client.post("/api/datasets", files={"file": ("x.exe", b"MZ", "x")},
                              data={"importer": "comparateur"},

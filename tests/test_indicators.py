@@ -180,3 +180,16 @@ def test_imported_rates_are_not_split_between_vintages(loaded: Warehouse) -> Non
     unchanged = in_2022.index.intersection(in_2021.index)[:1000]
     assert (in_2021.loc[unchanged, "value"].fillna(-1)
             == in_2022.loc[unchanged, "value"].fillna(-1)).mean() > 0.99
+
+
+def test_periods_are_ordered_by_the_day_they_end() -> None:
+    from cohesion.indicators.periods import latest_period, period_key
+
+    periods = ["2022-12-01", "2013-2018", "2022-03-31", "2014", "2022-T4", "2022-S1",
+               "2022-05", "2012-2018", "inconnue"]
+    assert sorted(periods, key=period_key) == [
+        "inconnue", "2014", "2012-2018", "2013-2018", "2022-03-31", "2022-05", "2022-S1",
+        "2022-12-01", "2022-T4"]
+    # text order would pick the 31st of March over the 1st of December
+    assert latest_period(["2022-03-31", "2022-12-01"]) == "2022-12-01"
+    assert latest_period(["2019", "2013-2018"]) == "2019"

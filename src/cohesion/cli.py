@@ -32,6 +32,7 @@ from rich.table import Table
 
 from cohesion.config import node_modules, warehouse_path
 from cohesion.errors import CohesionError, InputFileError, UnknownTerritoryError
+from cohesion.indicators.periods import period_key
 from cohesion.store.warehouse import Warehouse
 
 console = Console()
@@ -177,7 +178,7 @@ def summary(ctx: click.Context) -> None:
 
 def _periods_text(periods: list[str] | None) -> str:
     """A short form of a dataset's periods: all of them, or the range when many."""
-    periods = sorted(periods) if periods is not None else []
+    periods = sorted(periods, key=period_key) if periods is not None else []
     if len(periods) <= 4:
         return ", ".join(periods) or "—"
     return f"{periods[0]} … {periods[-1]} ({len(periods)})"

@@ -19,6 +19,7 @@ missing or misspelt attribute fails at import time with the indicator's name::
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -41,6 +42,20 @@ NEUTRAL = Direction.NEUTRAL
 
 #: Variable holding the area of each territory (from its geometry, in km²).
 AREA = "superficie_km2"
+
+
+def producers(source: str | None) -> str:
+    """Producers named in a source text (``INSEE, recensement… ; IGN (…)`` → INSEE, IGN).
+
+    A source that does not start with an acronym gives « non précisé ».
+    """
+    found: list[str] = []
+    for part in (source or "").split(";"):
+        head = re.split(r"[,(]", part.strip(), maxsplit=1)[0].strip()
+        if head and re.fullmatch(r"[A-Z][A-Za-z\-]{1,11}", head) and head not in found \
+                and head.upper()[:2] == head[:2]:
+            found.append(head)
+    return ", ".join(found) or "non précisé"
 
 
 class Indicator:
@@ -121,6 +136,7 @@ class Indicator:
         """The definition as a plain dict (for the CLI, the API and the docs)."""
         return {"id": cls.id, "label": cls.label, "unit": cls.unit,
                 "direction": cls.direction.value, "source": cls.source,
+                "producer": producers(cls.source),
                 "kind": next(base.__name__ for base in cls.__mro__[1:]
                              if not base.__name__.startswith("_")),
                 "variables": cls.variables(),

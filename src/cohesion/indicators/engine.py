@@ -27,6 +27,7 @@ import pandas as pd
 from cohesion.errors import CohesionError
 from cohesion.indicators.api import AREA, AnnualGrowth, Indicator, Published
 from cohesion.indicators.catalogue import builtin_indicators
+from cohesion.indicators.periods import latest_period, period_key
 from cohesion.indicators.variables import BY_ID
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.passage import chain, convert_counts
@@ -121,14 +122,15 @@ class IndicatorEngine:
 
     def periods(self, indicator: type[Indicator],
                 by_variable: dict[str, list[str]] | None = None) -> list[str]:
-        """Periods for which every variable of ``indicator`` has values."""
+        """Periods for which every variable of ``indicator`` has values, oldest first."""
         if by_variable is None:
             by_variable = self._periods_by_variable()
         sets = [set(by_variable.get(v, [])) for v in indicator.variables() if v != AREA]
         if not sets:
             return []
         timeless = set.intersection(*[s | {TIMELESS} for s in sets]) - {TIMELESS}
-        common = sorted(p for p in timeless if all(p in s or TIMELESS in s for s in sets))
+        common = sorted((p for p in timeless if all(p in s or TIMELESS in s for s in sets)),
+                        key=period_key)
         if issubclass(indicator, AnnualGrowth):
             years = sorted(p for p in common if p.isdigit())
             return [f"{a}-{b}" for i, a in enumerate(years) for b in years[i + 1:]]
@@ -255,7 +257,7 @@ class IndicatorEngine:
             raise CohesionError(
                 f"no data loaded for {indicator.id} (needs {', '.join(indicator.variables())}"
                 f"; source: {indicator.source})")
-        return max(periods, key=lambda p: (p.split("-")[-1], p.split("-")[0]))
+        return latest_period(periods)
 
     def _available(self) -> pd.DataFrame:
         """Which variable × period × vintage × level the warehouse holds.

@@ -108,13 +108,16 @@ class Referentiel:
         -------
         DataFrame
             ``id, level, code, vintage, name, population, match`` (``code``,
-            ``postcode`` or ``name``).
+            ``postcode`` or ``name``), ``departement`` and ``departement_name`` (the
+            département containing the territory, to tell namesakes apart; empty
+            for départements and broader levels).
         """
         vintage = vintage or self.latest_vintage()
         text = text.strip()
         if not text:
             return pd.DataFrame(columns=["id", "level", "code", "vintage", "name",
-                                         "population", "match"])
+                                         "population", "match", "departement",
+                                         "departement_name"])
         levels = levels or LEVEL_ORDER
         key = search_key(text)
         found = self.warehouse.query(
@@ -129,13 +132,21 @@ class Referentiel:
                         CASE WHEN t.search_name = $2 THEN 2
                              WHEN starts_with(t.search_name, $2) THEN 3 ELSE 4 END AS rank
                  FROM territories t WHERE contains(t.search_name, $2) AND length($2) > 1)
-               SELECT level, code, vintage, name, population,
-                      arg_min(match, rank) AS match, min(rank) AS rank,
-                      list_position($4, level) AS level_rank
-               FROM candidates WHERE vintage = $3 AND list_contains($4, level)
-               GROUP BY level, code, vintage, name, population
-               ORDER BY rank, level_rank, population DESC NULLS LAST, name
-               LIMIT $5""",
+               , best AS (
+                 SELECT level, code, vintage, name, population,
+                        arg_min(match, rank) AS match, min(rank) AS rank,
+                        list_position($4, level) AS level_rank
+                 FROM candidates WHERE vintage = $3 AND list_contains($4, level)
+                 GROUP BY level, code, vintage, name, population
+                 ORDER BY rank, level_rank, population DESC NULLS LAST, name
+                 LIMIT $5)
+               SELECT b.*, m.parent_code AS departement, d.name AS departement_name
+               FROM best b
+               LEFT JOIN memberships m ON m.vintage = b.vintage AND m.level = b.level
+                    AND m.code = b.code AND m.parent_level = 'DEP'
+               LEFT JOIN territories d ON d.vintage = b.vintage AND d.level = 'DEP'
+                    AND d.code = m.parent_code
+               ORDER BY b.rank, b.level_rank, b.population DESC NULLS LAST, b.name""",
             [text, key, vintage, levels, limit])
         found.insert(0, "id", [str(TerritoryId(r.level, r.code, r.vintage))
                                for r in found.itertuples()])

@@ -41,10 +41,11 @@ from cohesion.analysis.inequality import inequality_summary, lorenz_curve
 from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
 from cohesion.analysis.typology import typology
 from cohesion.errors import CohesionError
+from cohesion.indicators.api import producers
 from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.territory.ids import TerritoryId
 from cohesion.web.observatory import Observatory
-from cohesion.web.pages import format_number, level_labels, map_config, producers, render
+from cohesion.web.pages import format_number, level_labels, map_config, render
 
 #: Levels whose territories the analyses compare (France alone has nothing to compare).
 #: Broader levels come later: a partition must be broader than the analysed level.

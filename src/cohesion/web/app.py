@@ -8,6 +8,7 @@ gives a 500 answer without a stack trace (it is logged on the server).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import os
@@ -101,6 +102,14 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                 level: Annotated[str, LEVEL] = "COM") -> list[dict[str, Any]]:
         """Les communes (ou un autre échelon) d'un territoire."""
         return observatory.members(territory_id, level)
+
+    @app.get("/api/levels", summary="Échelons géographiques")
+    def levels() -> list[dict[str, Any]]:
+        """Échelons (communes… régions, QPV, zonages importés).
+
+        Pour chaque millésime : le nombre de territoires et combien ont un contour.
+        """
+        return observatory.levels()
 
     @app.get("/api/indicators", summary="Catalogue des indicateurs")
     def indicators() -> list[dict[str, Any]]:
@@ -223,12 +232,22 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                         raise HTTPException(413, "fichier trop volumineux (limite "
                                                  f"{MAX_UPLOAD_BYTES // 2**20} Mo)")
                     handle.write(chunk)
-            report = observatory.import_file(importer, target, ImportOptions(vintage=vintage))
+            try:
+                report = observatory.import_file(importer, target,
+                                                 ImportOptions(vintage=vintage))
+            except InputFileError as error:
+                # the reader sent a file called `name`: the server's folder is no concern
+                # of theirs, and must not be disclosed
+                raise dataclasses.replace(
+                    error, path=name, message=error.message.replace(folder + "/", "")
+                ) from None
+            except CohesionError as error:
+                raise CohesionError(str(error).replace(folder + "/", "")) from None
         return {"dataset_id": report.dataset_id, "already_imported": report.already_imported,
                 "rows": report.rows, "observations": report.observations,
                 "vintage": report.vintage, "periods": report.periods, "notes": report.notes}
 
-    install_pages(app, observatory)
+    install_pages(app, observatory, prepare=warm)
     for part in (qpv, analysis, barometre):
         part.install(app, observatory)
     return app

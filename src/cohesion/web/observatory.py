@@ -29,11 +29,14 @@ import shapely
 from cohesion.errors import CohesionError
 from cohesion.importers import ImportOptions, importers, run_import
 from cohesion.importers.base import ImportReport
+from cohesion.indicators.api import producers
 from cohesion.indicators.engine import IndicatorEngine, IndicatorValues
+from cohesion.indicators.periods import latest_period
 from cohesion.portrait import KEY_INDICATORS
 from cohesion.store.schema import REASON_LABELS
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.ids import TerritoryId
+from cohesion.territory.levels import BUILTIN_LEVELS
 from cohesion.territory.service import Referentiel, Territory
 from cohesion.web.tiles import TileSet
 
@@ -150,6 +153,34 @@ class Observatory:
             raise CohesionError("the warehouse has no référentiel: run `cohesion build`")
         return vintages[-1]
 
+    def levels(self) -> list[dict[str, Any]]:
+        """Every level, built in or imported zoning, with its vintages (cached).
+
+        For each vintage: how many territories the level has, and how many of them
+        have a contour.
+        """
+        def compute() -> list[dict[str, Any]]:
+            found = self.reader().query(
+                """SELECT l.level, l.label, l.kind, l.description, t.vintage,
+                          count(*) AS territories, count(g.code) AS with_contours
+                   FROM levels l
+                   JOIN territories t USING (level)
+                   LEFT JOIN geometries g USING (level, code, vintage)
+                   GROUP BY ALL ORDER BY l.level, t.vintage""")
+            levels: dict[str, dict[str, Any]] = {}
+            for row in found.itertuples():
+                level = levels.setdefault(row.level, {
+                    "id": row.level, "label": row.label, "kind": row.kind,
+                    "description": row.description, "vintages": []})
+                level["vintages"].append({"vintage": int(row.vintage),
+                                          "territories": int(row.territories),
+                                          "with_contours": int(row.with_contours)})
+            order = {level: rank for rank, level in enumerate(BUILTIN_LEVELS)}
+            return sorted(levels.values(), key=lambda lv: (order.get(lv["id"], len(order)),
+                                                          lv["id"]))
+
+        return self.cache.get(("levels", self.version()), compute)
+
     # -- territories ----------------------------------------------------------------------
 
     def search(self, text: str, vintage: int | None = None, level: str | None = None,
@@ -218,9 +249,9 @@ class Observatory:
         vintage = vintage or self.latest_vintage()
         engine = self.engine()
         definition = engine.indicator(indicator_id)
-        chosen = period or max(self.periods(indicator_id) or [""],
-                               key=lambda p: (p.split("-")[-1], p.split("-")[0])) or \
-            engine._latest_period(definition)
+        loaded = self.periods(indicator_id)
+        chosen = period or (latest_period(loaded) if loaded
+                            else engine._latest_period(definition))
         key = ("values", indicator_id, level, vintage, chosen, self.version())
 
         return self.cache.get(key, lambda: self._named(
@@ -260,7 +291,8 @@ class Observatory:
         """Label, unit, source and direction of the indicator behind ``result``."""
         indicator = result.indicator
         return {"id": indicator.id, "label": indicator.label, "unit": indicator.unit,
-                "source": indicator.source, "direction": indicator.direction.value}
+                "source": indicator.source, "producer": producers(indicator.source),
+                "direction": indicator.direction.value}
 
     def names(self, level: str, vintage: int) -> dict[str, str]:
         """Code → name of the territories of a level (cached)."""
@@ -292,6 +324,7 @@ class Observatory:
             periods = self.periods(indicator_id)
             figure: dict[str, Any] = {"indicator": definition.id, "label": definition.label,
                                       "unit": definition.unit, "source": definition.source,
+                                      "producer": producers(definition.source),
                                       "direction": definition.direction.value,
                                       "loaded": bool(periods)}
             if not periods or (period is not None and period not in periods):
@@ -358,6 +391,7 @@ class Observatory:
             definition = engine.indicator(indicator_id)
             row: dict[str, Any] = {"indicator": definition.id, "label": definition.label,
                                    "unit": definition.unit, "source": definition.source,
+                                   "producer": producers(definition.source),
                                    "values": {}}
             for territory in found:
                 result = self.values(indicator_id, territory.id.level, territory.id.vintage,

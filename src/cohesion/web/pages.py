@@ -24,7 +24,6 @@ import json
 import logging
 import math
 import mimetypes
-import re
 from concurrent.futures import ThreadPoolExecutor
 from fnmatch import fnmatch
 from pathlib import Path
@@ -40,6 +39,7 @@ from starlette.types import Scope
 
 from cohesion.config import node_modules
 from cohesion.errors import CohesionError, UnknownTerritoryError
+from cohesion.indicators.periods import period_key
 from cohesion.store.schema import REASON_LABELS
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import BUILTIN_LEVELS
@@ -209,20 +209,6 @@ def ordinal(rank: int) -> str:
     return "1er" if rank == 1 else f"{format_number(rank)}e"
 
 
-def producers(source: str | None) -> str:
-    """Producers named in a source text (``INSEE, recensement… ; IGN (…)`` → INSEE, IGN).
-
-    A source that does not start with an acronym gives « non précisé ».
-    """
-    found: list[str] = []
-    for part in (source or "").split(";"):
-        head = re.split(r"[,(]", part.strip(), maxsplit=1)[0].strip()
-        if head and re.fullmatch(r"[A-Z][A-Za-z\-]{1,11}", head) and head not in found \
-                and head.upper()[:2] == head[:2]:
-            found.append(head)
-    return ", ".join(found) or "non précisé"
-
-
 def level_noun(level: str, plural: bool = False) -> str:
     """The French noun of a level (``communes`` for COM, plural)."""
     nouns = LEVEL_NOUNS.get(level, ("territoire", "territoires"))
@@ -240,18 +226,13 @@ def map_config(observatory: Observatory) -> dict[str, Any]:
          "aggregation": i["aggregation"]}
         for i in observatory.indicators() if i["periods"]]
 
-    def levels() -> list[dict[str, Any]]:
-        found = observatory.reader().query(
-            "SELECT level, list(DISTINCT vintage ORDER BY vintage) AS vintages "
-            "FROM geometries GROUP BY level")
-        available = {row.level: [int(v) for v in row.vintages]
-                     for row in found.itertuples()}
-        return [{"id": level, "label": LEVEL_LABELS.get(level, level),
-                 "vintages": available[level]}
-                for level in MAP_LEVELS if level in available]
-
-    return {"indicators": indicators,
-            "levels": observatory.cache.get(("pages-levels", observatory.version()), levels),
+    with_contours = {level["id"]: [v["vintage"] for v in level["vintages"]
+                                   if v["with_contours"]]
+                     for level in observatory.levels()}
+    levels = [{"id": level, "label": LEVEL_LABELS.get(level, level),
+               "vintages": with_contours[level]}
+              for level in MAP_LEVELS if with_contours.get(level)]
+    return {"indicators": indicators, "levels": levels,
             "vintages": observatory.vintages(), "latest": observatory.latest_vintage(),
             "reasons": REASON_LABELS}
 
@@ -282,7 +263,7 @@ def map_state(config: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     level = query.get("level", "")
     if level not in levels:
         level = "DEP" if "DEP" in levels else next(iter(levels))
-    periods = sorted(indicators[indicator]["periods"])
+    periods = sorted(indicators[indicator]["periods"], key=period_key)
     period = query.get("period") if query.get("period") in periods else periods[-1]
     vintages = levels[level]["vintages"]
     asked = query.get("vintage", "")
@@ -340,7 +321,7 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
                 "missing": other.get("missing_label")})
         figures.append({
             "id": figure["indicator"], "label": figure["label"], "unit": unit,
-            "source": figure["source"], "producer": producers(figure["source"]),
+            "source": figure["source"], "producer": figure["producer"],
             "period": figure.get("period"), "text": format_number(figure.get("value"), unit),
             "missing": figure.get("missing_label"), "comparisons": comparisons,
             "position": _position(figure, territory["level"]),
@@ -418,7 +399,7 @@ def compare_view(observatory: Observatory, ids: list[str]) -> dict[str, Any]:
         rows.append({
             "id": indicator["indicator"], "label": indicator["label"], "unit": unit,
             "period": indicator.get("period"), "source": indicator["source"],
-            "producer": producers(indicator["source"]),
+            "producer": indicator["producer"],
             "cells": [{"text": format_number(v["value"], unit), "missing": v["missing_label"],
                        "bar": round(100 * abs(v["value"]) / largest, 1)
                        if v["value"] is not None and largest else 0,
@@ -438,7 +419,7 @@ def datasets_view(observatory: Observatory) -> list[dict[str, Any]]:
     """The imported datasets with readable sizes, dates and periods."""
     rows = []
     for dataset in observatory.datasets():
-        periods = [p for p in dataset.get("periods") or [] if p != "*"]
+        periods = sorted((p for p in dataset.get("periods") or [] if p != "*"), key=period_key)
         rows.append(dataset | {
             "period_text": "—" if not periods else periods[0] if len(periods) == 1
             else f"{periods[0]} à {periods[-1]} ({len(periods)} périodes)",
@@ -466,7 +447,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> Re
                                                         status_code=status)
 
 
-def install_pages(app: FastAPI, observatory: Observatory) -> None:
+def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) -> None:
     """Serve the web application's pages and assets from ``app``.
 
     Parameters
@@ -476,6 +457,10 @@ def install_pages(app: FastAPI, observatory: Observatory) -> None:
         added after the API routes and are left out of the OpenAPI document.
     observatory : Observatory
         The observatory the pages read.
+    prepare : bool
+        Prepare the map of each level (default indicator, first view's tiles) in a
+        background thread as the application starts, so that the first visitor's map
+        is drawn at once.
     """
     versions = mount_assets(app)
     templates = Jinja2Templates(directory=TEMPLATES)
@@ -492,14 +477,24 @@ def install_pages(app: FastAPI, observatory: Observatory) -> None:
                     title="Territoire introuvable" if missing else "Demande invalide",
                     message=str(error))
 
-    preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cohesion-tiles")
+    preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cohesion-map")
 
-    def prepare_tiles(level: str, vintage: int) -> None:
+    def prepare_map(state: dict[str, Any]) -> None:
+        """Make the first view's tiles and the values of a map state before it is asked."""
         try:
+            observatory.values_json(state["indicator"], state["level"], state["vintage"],
+                                    state["period"])
             for x, y in tiles_covering(*FIRST_VIEW, FIRST_ZOOM):
-                observatory.tile(level, vintage, FIRST_ZOOM, x, y)
-        except Exception:  # the tile requests will report it
-            logger.debug("tiles of %s %s not prepared", level, vintage, exc_info=True)
+                observatory.tile(state["level"], state["vintage"], FIRST_ZOOM, x, y)
+        except Exception:  # the requests themselves will report it
+            logger.debug("map %s not prepared", state, exc_info=True)
+
+    if prepare:
+        config = map_config(observatory)
+        for level in config["levels"]:
+            state = map_state(config, {"level": level["id"]})
+            if state:
+                preparing.submit(prepare_map, state)
 
     @router.get("/")
     @router.get("/carte")
@@ -509,7 +504,7 @@ def install_pages(app: FastAPI, observatory: Observatory) -> None:
         config["first_view"] = FIRST_VIEW
         config["tiles"] = TILES_URL
         if state:
-            preparing.submit(prepare_tiles, state["level"], state["vintage"])
+            preparing.submit(prepare_map, state)
         return page(request, "carte.html", active="carte", config=config)
 
     @router.get("/recherche")

@@ -40,8 +40,9 @@ function readState() {
   return state;
 }
 
+// the server lists periods oldest first, ordered by the day they end (2013-2018 after 2014)
 function latest(periods) {
-  return [...periods].sort().at(-1) ?? "";
+  return periods.at(-1) ?? "";
 }
 
 function writeState(state) {
@@ -81,7 +82,7 @@ function fillControls(state) {
   }
   indicatorSelect.value = state.indicator;
   form.elements.level.value = state.level;
-  const periods = [...(indicators.get(state.indicator)?.periods ?? [])].sort().reverse();
+  const periods = [...(indicators.get(state.indicator)?.periods ?? [])].reverse();
   form.elements.period.replaceChildren(...periods.map((p) => option(p, p, p === state.period)));
   const vintages = [...(levels.get(state.level)?.vintages ?? [])].reverse();
   form.elements.vintage.replaceChildren(

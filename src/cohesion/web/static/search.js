@@ -74,8 +74,11 @@ function setup(input) {
       item.setAttribute("role", "option");
       item.setAttribute("aria-selected", "false");
       const label = LEVEL_LABELS[territory.level] ?? territory.level;
+      // namesakes (Saint-Denis…) are told apart by their département
+      const place = territory.departement_name
+        ? ` · ${territory.departement_name} (${territory.departement})` : "";
       item.innerHTML = `<span class="recherche-nom">${escapeHtml(territory.name)}</span>
-        <span class="recherche-detail">${escapeHtml(`${label} · ${territory.code}`)}</span>`;
+        <span class="recherche-detail">${escapeHtml(`${label} · ${territory.code}${place}`)}</span>`;
       item.addEventListener("mousedown", (event) => event.preventDefault());
       item.addEventListener("click", () => choose(territory));
       return item;
