@@ -342,7 +342,9 @@ class Analyses:
         if parent_record is not None:
             codes = set(self.observatory.engine().members(
                 (parent_record.level, parent_record.code), level, vintage))
-            if not codes:
+            ranks = LEVEL_ORDER | {"FRA": max(LEVEL_ORDER.values()) + 1}
+            # the engine lists the région overlapping a département: not "inside" it
+            if not codes or ranks.get(parent_record.level, 99) <= ranks[level]:
                 raise AnalysisRequestError(
                     f"{parent_record.name} ({parent}) ne contient aucun territoire de "
                     f"l'échelon {level} : choisissez un territoire plus large ou un échelon "

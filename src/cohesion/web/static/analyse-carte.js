@@ -35,6 +35,7 @@ export async function createMap(container, tooltip, options, describe) {
     locale: { "NavigationControl.ZoomIn": "Zoomer", "NavigationControl.ZoomOut": "Dézoomer" },
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  window.cohesionAnalysisMap = map; // for the browser tests and the curious
   await new Promise((resolve) => (map.loaded() ? resolve() : map.once("load", resolve)));
   let shown = null;
 
