@@ -158,3 +158,20 @@ def test_uploads_need_the_token_and_respect_limits(client: TestClient, tmp_path:
                                      "Content-Length": str(2 * 1024**3),
                                      "Content-Type": "multipart/form-data; boundary=x"})
     assert too_large.status_code == 413
+
+
+def test_text_assets_are_sent_compressed(client: TestClient) -> None:
+    from cohesion.config import node_modules
+
+    url = "/static/vendor/maplibre/maplibre-gl.mjs"
+    original = (node_modules() / "maplibre-gl/dist/maplibre-gl.mjs").read_bytes()
+    packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["content-type"].startswith("text/javascript")
+    assert packed.content == original  # inflated by the client
+    assert int(packed.num_bytes_downloaded) < len(original) / 3
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == original
+    font = client.get("/static/vendor/dsfr/fonts/Marianne-Regular.woff2",
+                      headers={"Accept-Encoding": "gzip"})
+    assert font.status_code == 200 and "content-encoding" not in font.headers

@@ -19,6 +19,8 @@ then call the API (map values, search, upload). The interface speaks French.
 from __future__ import annotations
 
 import csv
+import functools
+import gzip
 import io
 import json
 import logging
@@ -31,9 +33,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
@@ -143,7 +147,25 @@ class AllowedFiles(StaticFiles):
             raise HTTPException(status_code=404)
         response = await super().get_response(path, scope)
         response.headers["Cache-Control"] = self.cache_control
+        if response.status_code == 200 and relative.endswith(COMPRESSIBLE) and \
+                "gzip" in Headers(scope=scope).get("accept-encoding", ""):
+            full_path, found = self.lookup_path(path)
+            body = await run_in_threadpool(_gzipped, full_path, found.st_mtime_ns, found.st_size)
+            headers = {name: value for name, value in response.headers.items()
+                       if name not in ("content-length", "etag")}
+            return Response(body, status_code=200, headers=headers | {
+                "Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         return response
+
+
+#: Text assets sent gzip-compressed (MapLibre and the DSFR styles weigh 2 MB as text).
+COMPRESSIBLE = (".js", ".mjs", ".css", ".svg", ".webmanifest")
+
+
+@functools.lru_cache(maxsize=64)
+def _gzipped(path: str, modified_ns: int, size: int) -> bytes:
+    """The file compressed once per version (its modification time and size)."""
+    return gzip.compress(Path(path).read_bytes(), compresslevel=9)
 
 
 def _package_version(folder: Path, package: str) -> str:
