@@ -458,7 +458,10 @@ class Analyses:
                 notes.append(f"{int(ungrouped.sum())} territoires sans {partition_level} "
                              "laissés de côté")
                 values = values.mask(ungrouped)
-        summary = inequality_summary(values, weight_values, groups)
+        try:
+            summary = inequality_summary(values, weight_values, groups)
+        except AnalysisError as error:
+            raise AnalysisRequestError(f"mesures impossibles : {error}") from None
         table = summary.to_frame()
         measures = [{"measure": row.measure, "label": _measure_label(row.measure),
                      "value": _number(int(row.value) if row.measure in ("n", "n_missing")
@@ -642,9 +645,12 @@ class Analyses:
         notes = list(described.pop("notes"))
         # the weights do not depend on the indicator: computed once per set of territories
         weights = self.contiguity(selection, sorted(values.index), kind)
-        global_result = moran(values, weights, permutations=permutations, seed=seed)
-        local = local_moran(values, weights, permutations=permutations, seed=seed,
-                            alpha=alpha)
+        try:
+            global_result = moran(values, weights, permutations=permutations, seed=seed)
+            local = local_moran(values, weights, permutations=permutations, seed=seed,
+                                alpha=alpha)
+        except AnalysisError as error:
+            raise AnalysisRequestError(f"autocorrélation impossible : {error}") from None
         frame = local.to_frame()
         names = self.names(selection.level, selection.vintage)
         counts = local.counts()
