@@ -447,5 +447,42 @@ def test_factor_score_by_hand() -> None:
     lacking = factor_score(solidarity, unequal.assign(chomage_longue_duree=[
         np.nan, 1.0, 2.0, 3.0]), "a")
     assert lacking.rank is None and "pas de valeur pour tous" in lacking.note
+    unpublished = factor_score(solidarity, unequal.assign(chomage_longue_duree=np.nan), "a")
+    assert unpublished.indicators == ("part_65_ans_et_plus",) and unpublished.rank == 1
+    assert unpublished.left_out["chomage_longue_duree"] == "pas de valeur à cet échelon"
     alone = factor_score(solidarity, unequal.loc[["a"]], "a")
     assert alone.rank is None and "ne distingue" in alone.note
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_cli_fiche_and_barometre(barometre_file: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cohesion.cli import main
+
+    runner = CliRunner()
+    ranking, figures = tmp_path / "classement.csv", tmp_path / "fiche.csv"
+    result = runner.invoke(main, ["--warehouse", str(barometre_file), "analysis", "fiche",
+                                  "65", "-o", str(ranking), "--figures-output", str(figures)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(ranking, dtype={"code": str})
+    assert len(written) == 314 and written["rank"].iloc[0] == 1
+    sheet = pd.read_csv(figures)
+    ratio = sheet[(sheet["mesure"] == "Rapport interdécile D9 / D1")
+                  & (sheet["ensemble"] == "zones d'emploi 2010")]
+    assert published(ratio["valeur_finale"].item(), "1.51") == "1.51"
+    positions = tmp_path / "ara.csv"
+    result = runner.invoke(main, ["--warehouse", str(barometre_file), "analysis", "barometre",
+                                  "REG:84@2026", "-o", str(positions)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(positions)
+    assert len(table) == 25 and (table["statut"] == NOT_LOADED).sum() == 14
+    definition = runner.invoke(main, ["--warehouse", str(barometre_file), "analysis",
+                                      "barometre"])
+    # the table wraps at the terminal's width: count the word, not the phrase
+    assert definition.exit_code == 0 and definition.output.count("chargée") == 14
+    unknown = runner.invoke(main, ["--warehouse", str(barometre_file), "analysis", "fiche",
+                                   "inconnu"])
+    assert unknown.exit_code == 4 and "inconnu" in unknown.output

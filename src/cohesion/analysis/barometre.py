@@ -79,8 +79,8 @@ __all__ = [
     "factor_score",
     "indicator_fact_sheet",
     "indicator_position",
+    "indicator_ranking",
     "load_barometre",
-    "ranking",
     "regional_contrast",
 ]
 
@@ -759,10 +759,11 @@ def indicator_fact_sheet(series: IndicatorSeries, regional: IndicatorSeries | No
         second_period=regional.second_period, exclude=regional_exclude)
     return IndicatorFactSheet(series=series, first=first_figures, second=second_figures,
                               n_dropped=n_dropped, convergence=convergence,
-                              regional=regional_figures, ranking=ranking(series))
+                              regional=regional_figures,
+                              ranking=indicator_ranking(series))
 
 
-def ranking(series: IndicatorSeries) -> pd.DataFrame:
+def indicator_ranking(series: IndicatorSeries) -> pd.DataFrame:
     """The territories of ``series`` from the most to the least favourable.
 
     Neutral indicators are listed from the highest value. Territories without a value
@@ -887,7 +888,11 @@ def factor_score(factor: Factor, data: pd.DataFrame, code: Any, *,
         return without("aucun indicateur orienté de ce facteur n'a de valeur à cet échelon")
     # an indicator equal everywhere does not discriminate: it is left out, not an error
     for column in list(used.columns):
-        if used[column].nunique(dropna=True) < 2:
+        if used[column].notna().sum() == 0:
+            reasons[column] = "pas de valeur à cet échelon"
+            used = used.drop(columns=column)
+            directions.pop(column)
+        elif used[column].nunique(dropna=True) < 2:
             reasons[column] = "valeur identique pour tous les territoires"
             used = used.drop(columns=column)
             directions.pop(column)

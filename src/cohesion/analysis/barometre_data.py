@@ -26,6 +26,8 @@ départements, EPCI); a commune gets the score of its EPCI, and says so.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +57,7 @@ __all__ = [
     "IndicatorReading",
     "TerritoryBarometre",
     "fact_sheet",
+    "loaded_sources",
     "loaded_tables",
     "regional_table_series",
     "table_series",
@@ -87,6 +90,29 @@ def loaded_tables(warehouse: Warehouse) -> set[str]:
     return set(warehouse.query(
         "SELECT DISTINCT variable FROM observations WHERE variable LIKE 'barometre2018_%'"
     )["variable"])
+
+
+def loaded_sources(warehouse: Warehouse, barometre: Barometre) -> dict[str, bool]:
+    """Whether each indicator of ``barometre`` has values in the warehouse.
+
+    An indicator is loaded when its 2018 table is imported or its catalogue indicator
+    has at least one period loaded.
+    """
+    from cohesion.indicators.engine import IndicatorEngine
+
+    tables = loaded_tables(warehouse)
+    engine = IndicatorEngine(warehouse)
+    loaded = {}
+    for indicator in barometre.indicators:
+        table, catalogue = indicator.table, indicator.catalogue
+        found = table is not None and table.variable in tables
+        if not found and catalogue is not None:
+            try:
+                found = bool(engine.periods(engine.indicator(catalogue.indicator)))
+            except CohesionError:
+                found = False
+        loaded[indicator.id] = found
+    return loaded
 
 
 def _observations(warehouse: Warehouse, variable: str, level: str
@@ -171,12 +197,31 @@ def regional_table_series(warehouse: Warehouse, indicator: BarometreIndicator
                         f"{indicator.source} — {CGET_2018}, {table.regional_file}")
 
 
+#: Reads one catalogue indicator at one level: ``(indicator, level, vintage, period)`` →
+#: :class:`~cohesion.indicators.engine.IndicatorValues` (the web passes its cached
+#: :meth:`~cohesion.web.observatory.Observatory.values`).
+ValuesReader = Callable[[str, str, int, str], Any]
+
+
 def catalogue_series(warehouse: Warehouse, indicator: BarometreIndicator, level: str,
-                     vintage: int, engine: Any = None) -> IndicatorSeries | None:
+                     vintage: int, engine: Any = None,
+                     values: ValuesReader | None = None) -> IndicatorSeries | None:
     """The catalogue indicator of ``indicator`` for every territory of ``level``.
 
     The two latest periods loaded, France's value from the same computation; None when
     the catalogue indicator has no period loaded.
+
+    Parameters
+    ----------
+    warehouse : Warehouse
+    indicator : BarometreIndicator
+    level : str
+    vintage : int
+    engine : IndicatorEngine, optional
+        Reused between calls (building one reads the variables of the warehouse).
+    values : callable, optional
+        Reads ``(indicator, level, vintage, period)``; default: the engine, computing
+        the level and France together.
     """
     from cohesion.indicators.engine import IndicatorEngine
 
@@ -188,32 +233,36 @@ def catalogue_series(warehouse: Warehouse, indicator: BarometreIndicator, level:
     periods = engine.periods(definition)
     if not periods:
         return None
-    wanted = periods[-2:]
-    values, france = {}, {}
-    for period in wanted:
+    by_period, france = {}, {}
+    for period in periods[-2:]:
         try:
-            computed = engine.values(source.indicator, level, vintage, period)
-            national = engine.values(source.indicator, "FRA", vintage, period)
+            if values is not None:
+                computed = values(source.indicator, level, vintage, period)
+                national = values(source.indicator, "FRA", vintage, period)
+            else:
+                computed, national = engine.compute([source.indicator], [level, "FRA"],
+                                                    vintage, period)
         except CohesionError:
             continue
-        values[period] = computed.frame.set_index("code")["value"].astype(float)
+        by_period[period] = computed.frame.set_index("code")["value"].astype(float)
         if not national.frame.empty:
             france[period] = float(national.frame["value"].iloc[0])
-    if not values or all(v.isna().all() for v in values.values()):
+    if not by_period or all(v.isna().all() for v in by_period.values()):
         return None
-    periods = sorted(values)
+    loaded = sorted(by_period)
     names = warehouse.query("SELECT code, name FROM territories WHERE level = ? AND "
                             "vintage = ?", [level, vintage]).set_index("code")["name"]
-    second_period = periods[-1]
-    first_period = periods[-2] if len(periods) > 1 else None
+    second_period = loaded[-1]
+    first_period = loaded[-2] if len(loaded) > 1 else None
     return IndicatorSeries(
         indicator=indicator, level=level, level_label=LEVEL_LABELS.get(level, level),
-        second=values[second_period], second_period=second_period,
-        first=values.get(first_period) if first_period else None, first_period=first_period,
+        second=by_period[second_period], second_period=second_period,
+        first=by_period.get(first_period) if first_period else None,
+        first_period=first_period,
         france_first=france.get(first_period, np.nan) if first_period else np.nan,
         france_second=france.get(second_period, np.nan), names=names,
         source=f"{definition.source} — indicateur du catalogue {source.indicator} "
-               f"({', '.join(periods)}), géographie {vintage}")
+               f"({', '.join(loaded)}), géographie {vintage}")
 
 
 # -- a territory ------------------------------------------------------------------------
@@ -411,8 +460,41 @@ def _reading(indicator: BarometreIndicator, tid: TerritoryId, units: dict[str, s
                             note="pas de valeur pour ce territoire dans les données chargées")
 
 
+def _batched_values(engine: Any, barometre: Barometre, level: str,
+                    vintage: int) -> ValuesReader:
+    """A values reader computing every catalogue indicator of a period at once.
+
+    The engine reads and converts the commune inputs once per call, so the indicators
+    sharing a period are computed together, at ``level`` and for France.
+    """
+    by_period: dict[str, set[str]] = {}
+    for indicator in barometre.indicators:
+        if indicator.catalogue is None:
+            continue
+        try:
+            periods = engine.periods(engine.indicator(indicator.catalogue.indicator))
+        except CohesionError:
+            continue
+        for period in periods[-2:]:
+            by_period.setdefault(period, set()).add(indicator.catalogue.indicator)
+    results: dict[tuple[str, str, str], Any] = {}
+
+    def read(indicator: str, wanted_level: str, wanted_vintage: int, period: str) -> Any:
+        if period in by_period and not any(key[2] == period for key in results):
+            for result in engine.compute(sorted(by_period[period]), [level, "FRA"], vintage,
+                                         period):
+                results[(result.indicator.id, result.level, period)] = result
+        found = results.get((indicator, wanted_level, period))
+        if found is None or wanted_vintage != vintage:
+            return engine.values(indicator, wanted_level, wanted_vintage, period)
+        return found
+
+    return read
+
+
 def territory_barometre(warehouse: Warehouse, territory: str | TerritoryId,
-                        barometre: Barometre | None = None) -> TerritoryBarometre:
+                        barometre: Barometre | None = None,
+                        values: ValuesReader | None = None) -> TerritoryBarometre:
     """The baromètre of one territory: every indicator and every factor's score.
 
     Parameters
@@ -422,6 +504,9 @@ def territory_barometre(warehouse: Warehouse, territory: str | TerritoryId,
         An id (``COM:93014@2026``), a code or a name.
     barometre : Barometre, optional
         Default: the shipped definition.
+    values : callable, optional
+        Reads a catalogue indicator at a level (see :func:`catalogue_series`); the web
+        passes its cache.
 
     Returns
     -------
@@ -440,18 +525,26 @@ def territory_barometre(warehouse: Warehouse, territory: str | TerritoryId,
     tid, name = _resolve(warehouse, territory)
     units = _units(warehouse, tid)
     engine = IndicatorEngine(warehouse)
+    if values is None:
+        values = _batched_values(engine, barometre, tid.level, tid.vintage)
     readings = []
     by_level: dict[str, dict[str, IndicatorSeries]] = {}
+    computed: dict[str, IndicatorSeries | None] = {}  # a catalogue indicator used twice
     for indicator in barometre.indicators:
         table = table_series(warehouse, indicator)
         regional = regional_table_series(warehouse, indicator)
         catalogue = None
         if indicator.catalogue is not None:
-            try:
-                catalogue = catalogue_series(warehouse, indicator, tid.level, tid.vintage,
-                                             engine)
-            except (CohesionError, KeyError):
-                catalogue = None
+            key = indicator.catalogue.indicator
+            if key not in computed:
+                try:
+                    computed[key] = catalogue_series(warehouse, indicator, tid.level,
+                                                     tid.vintage, engine, values)
+                except (CohesionError, KeyError):
+                    computed[key] = None
+            found = computed[key]
+            catalogue = None if found is None else dataclasses.replace(
+                found, indicator=indicator)
         reading = _reading(indicator, tid, units, table, regional, catalogue)
         readings.append(reading)
         for series in (table, regional, catalogue):
@@ -461,7 +554,7 @@ def territory_barometre(warehouse: Warehouse, territory: str | TerritoryId,
     score_code = units.get(score_level)
     notes = []
     if score_level != tid.level:
-        notes.append("les scores de facteur d'une commune sont ceux de son EPCI : les "
+        notes.append("Les scores de facteur d'une commune sont ceux de son EPCI : les "
                      "indicateurs sont publiés par EPCI, zone d'emploi ou département")
     scores = []
     grid_series = by_level.get(score_level, {})

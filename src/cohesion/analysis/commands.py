@@ -424,6 +424,18 @@ def fact_sheet_frame(sheet: object) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _data_label(indicator: object) -> str:
+    """Where an indicator's values come from, in a few words."""
+    parts = []
+    table = indicator.table
+    if table is not None:
+        parts.append(table.file + (f" (apparenté : {table.related_label})"
+                                   if table.match == "related" else ""))
+    if indicator.catalogue is not None:
+        parts.append(f"catalogue : {indicator.catalogue.indicator}")
+    return " ; ".join(parts)
+
+
 @analysis.command("barometre")
 @click.argument("territory", required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -444,7 +456,7 @@ def barometre_command(ctx: click.Context, territory: str | None, output: Path | 
     from cohesion.analysis.barometre import load_barometre
     from cohesion.analysis.barometre_data import (
         NOT_LOADED,
-        loaded_tables,
+        loaded_sources,
         territory_barometre,
     )
     from cohesion.cli import console, opened, print_frame
@@ -452,22 +464,18 @@ def barometre_command(ctx: click.Context, territory: str | None, output: Path | 
     barometre = load_barometre()
     with opened(ctx, read_only=True) as warehouse:
         if territory is None:
-            tables = loaded_tables(warehouse)
+            loaded_ids = loaded_sources(warehouse, barometre)
             rows = []
             for indicator in barometre.indicators:
                 table = indicator.table
-                loaded = (table is not None and table.variable in tables) or (
-                    indicator.catalogue is not None)
+                loaded = loaded_ids[indicator.id]
                 rows.append({"Facteur": barometre.factor(indicator.factor).label,
                              "Indicateur": indicator.label,
                              "Sens": {"higher_is_better": "↑ favorable",
                                       "lower_is_better": "↓ favorable",
                                       "neutral": "neutre"}[indicator.direction],
-                             "Données": (table.file if table else "") + (
-                                 (" ; " if table else "") + f"catalogue : "
-                                 f"{indicator.catalogue.indicator}"
-                                 if indicator.catalogue else "") if indicator.data
-                             else "", "État": "chargé" if loaded else NOT_LOADED})
+                             "Données": _data_label(indicator),
+                             "État": "chargé" if loaded else NOT_LOADED})
             print_frame(pd.DataFrame(rows), f"Baromètre de la cohésion des territoires "
                         f"({barometre.producer}, édition {barometre.edition})", limit=100)
             return

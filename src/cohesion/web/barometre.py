@@ -36,11 +36,14 @@ from cohesion.analysis.barometre import (
     load_barometre,
 )
 from cohesion.analysis.barometre_data import (
+    LEVEL_LABELS as LEVEL_PLURALS,  # French plurals: « à l'échelon des régions »
+)
+from cohesion.analysis.barometre_data import (
     NOT_LOADED,
     IndicatorReading,
     TerritoryBarometre,
     fact_sheet,
-    loaded_tables,
+    loaded_sources,
     territory_barometre,
 )
 from cohesion.analysis.errors import AnalysisInputError
@@ -83,15 +86,13 @@ def _producer(indicator: BarometreIndicator, reading: IndicatorReading | None = 
 # -- documents --------------------------------------------------------------------------
 
 
-def definition_document(barometre: Barometre, loaded: set[str]) -> dict[str, Any]:
+def definition_document(barometre: Barometre, loaded: dict[str, bool]) -> dict[str, Any]:
     """The baromètre's definition, each indicator with its loading status."""
     document = barometre.describe()
     for factor in document["factors"]:
         for item in factor["indicators"]:
             indicator = barometre.indicator(item["id"])
-            table = indicator.table
-            available = (table is not None and table.variable in loaded) or (
-                indicator.catalogue is not None)
+            available = loaded.get(indicator.id, False)
             item["status"] = "loaded" if available else "not_loaded"
             item["status_label"] = "chargé" if available else NOT_LOADED
             item["direction_label"] = DIRECTION_LABELS[indicator.direction]
@@ -154,7 +155,7 @@ def territory_document(result: TerritoryBarometre) -> dict[str, Any]:
                       "vintage": tid.vintage, "name": result.name,
                       "level_label": LEVEL_LABELS.get(tid.level, tid.level)},
         "units": units, "score_level": result.score_level,
-        "score_level_label": LEVEL_LABELS.get(result.score_level, result.score_level),
+        "score_level_label": LEVEL_PLURALS.get(result.score_level, result.score_level),
         "notes": result.notes, "producer": result.barometre.producer,
         "data_edition": result.barometre.data_edition,
         "factors": [{"id": f.id, "label": f.label, "also_called": f.also_called,
@@ -237,8 +238,8 @@ class BarometreService:
         version = self.observatory.version()
         return self.observatory.cache.get(
             ("barometre-definition", version),
-            lambda: definition_document(self.barometre,
-                                        loaded_tables(self.observatory.reader())))
+            lambda: definition_document(self.barometre, loaded_sources(
+                self.observatory.reader(), self.barometre)))
 
     def territory(self, territory_id: str) -> dict[str, Any]:
         """A territory's baromètre document."""
@@ -246,7 +247,12 @@ class BarometreService:
         return self.observatory.cache.get(
             ("barometre-territory", territory_id, version),
             lambda: territory_document(territory_barometre(
-                self.observatory.reader(), _territory(territory_id), self.barometre)))
+                self.observatory.reader(), _territory(territory_id), self.barometre,
+                values=self._values)))
+
+    def _values(self, indicator: str, level: str, vintage: int, period: str) -> Any:
+        # the observatory's cache, shared with the map and the portraits
+        return self.observatory.values(indicator, level, vintage, period)
 
     def fact_sheet(self, indicator_id: str, level: str | None,
                    exclude: tuple[str, ...]) -> dict[str, Any]:

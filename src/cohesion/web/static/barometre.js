@@ -5,7 +5,8 @@ const search = document.getElementById("barometre-recherche");
 if (search) {
   // search.js dispatches the chosen territory; open its baromètre, not its portrait
   search.addEventListener("cohesion:territory", (event) => {
-    location.href = `/barometre/${encodeURIComponent(event.detail.id)}`;
+    // territory ids (COM:93014@2026) are safe in a path as they are
+    location.href = `/barometre/${event.detail.id}`;
   });
 }
 
