@@ -6,6 +6,11 @@ endpoint (the same client as for the national BAN service).
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +35,7 @@ from cohesion.geo.geocoding import (
     LocalAddok,
     free_port,
     stop,
+    wait_for_port,
 )
 from conftest import QPV_LOOKUP_2024, QPV_VINTAGE, shared
 from test_geo_batch import cli
@@ -321,18 +327,25 @@ def test_index_command_builds_a_saved_index(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "documents indexés" in result.output
     assert (directory / "addok.rdb").stat().st_size > 10_000
-    # the saved index is served again by a new Redis
-    addok = LocalAddok(directory, redis_port=free_port())
-    redis = addok.start_redis()
+    # `cohesion qpv addok serve` loads the saved index in a new Redis, serves it, and
+    # stops both on Ctrl-C
+    redis_port, port = free_port(), free_port()
+    serving = subprocess.Popen(
+        [sys.executable, "-c", "from cohesion.cli import main; main()", "qpv", "addok",
+         "serve", "--dir", str(directory), "--redis-port", str(redis_port), "--port",
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        port = free_port()
-        server = addok.serve(port=port)
-        try:
-            found = AddokGeocoder(f"http://127.0.0.1:{port}").geocode(["Ajaccio"])
-            assert found.citycode.tolist() == ["2A004"]
-        finally:
-            stop(server)
+        wait_for_port("127.0.0.1", port, 60, serving, "cohesion qpv addok serve")
+        # the command says it serves once Redis and addok both answer
+        assert serving.stdout.readline().startswith(b"addok sert sur")
+        found = AddokGeocoder(f"http://127.0.0.1:{port}").geocode(["Ajaccio"])
+        assert found.citycode.tolist() == ["2A004"]
     finally:
-        stop(redis)
+        serving.send_signal(signal.SIGINT)
+        assert serving.wait(30) == 0, serving.stderr.read().decode()
+    for closed in (redis_port, port):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", closed)) != 0
     result = CliRunner().invoke(qpv, ["addok", "index", "--departement", "2A"])
     assert result.exit_code == 2 and "--mairies" in result.output

@@ -480,7 +480,7 @@ class LocalAddok:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_port(self.redis_host, self.redis_port, timeout, process, "redis-server")
-        except GeocoderError:
+        except BaseException:  # an interruption too: never leave the server behind
             stop(process)
             raise
         return process
@@ -563,6 +563,9 @@ class LocalAddok:
             stop(process)
             detail = log.read_text(errors="replace")[-800:]
             raise GeocoderError(f"{error} : {detail}") from None
+        except BaseException:  # an interruption too: never leave the server behind
+            stop(process)
+            raise
         return process
 
 
