@@ -423,6 +423,9 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
     assert all(name in sources for name in ("ANCT", "IGN", "INSEE", "BAN", "addok"))
 
     # an address (the geocoder is configured, so it is the default)
+    assert page.locator("#point-adresse").is_visible()
+    assert not page.locator("#point-lon").is_visible()
+    assert not page.locator("#fichier-adresse").is_visible()
     page.fill("#point-adresse", "61 la Canebière 13001 Marseille")
     page.click("#point-bouton")
     page.wait_for_selector("#point-tableau")
@@ -434,6 +437,7 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
 
     # a point, typed the French way
     page.click("label[for=mode-point]")
+    assert not page.locator("#point-adresse").is_visible()
     page.fill("#point-lon", "3,8767")
     page.fill("#point-lat", "43,6108")
     page.click("#point-bouton")
@@ -468,3 +472,21 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
     back = pd.read_csv(saved, sep=";", dtype=str)
     assert len(back) == 300 and "qpv_2015" in back.columns
     screenshot(page, "qpv-fichier")
+
+    # a file of addresses: real town halls, a garbage address and an empty one
+    addresses = tmp_path / "adresses.csv"
+    addresses.write_text("nom,voie,ville\nCarcassonne,32 rue Aimé-Ramond,11000 Carcassonne\n"
+                         "Béziers,Place Gabriel-Péri,34500 Béziers\n"
+                         "?,Rue des Nuages,13999 Nulle-Part\nvide,,\n", encoding="utf-8")
+    page.click("label[for=fichier-mode-adresse]")
+    assert not page.locator("#fichier-lon").is_visible()
+    page.fill("#fichier-adresse", "voie, ville")
+    page.set_input_files("#fichier", str(addresses))
+    page.click("#fichier-bouton")
+    page.wait_for_function("document.querySelector('#resume-lignes')?.textContent === '4'")
+    assert page.locator("#resume-erreurs").inner_text() == "2"
+    cells = page.locator("#fichier-tableau tr[data-generation='2015'] td")
+    assert cells.nth(0).inner_text() == "2"  # Carcassonne and Béziers town halls
+    assert cells.nth(1).inner_text().startswith("50")
+    assert "bon 2, incertain 1, introuvable 0" in page.locator("#fichier-resultat").inner_text()
+    screenshot(page, "qpv-fichier-adresses")

@@ -5,11 +5,14 @@
   and commune of each point.
 - :func:`locate_file` does it for a CSV or Parquet file, streaming;
   :func:`cohesion.geo.distributed.locate_file_distributed` on a Dask cluster.
+- :class:`AddokGeocoder` geocodes addresses first (the BAN, or a local addok run by
+  :class:`cohesion.geo.geocoding.LocalAddok`).
 
 See ``docs/qpv.md``.
 """
 
 from cohesion.geo.batch import BatchSummary, PointColumns, locate_file
+from cohesion.geo.geocoding import AddokGeocoder, Geocoded, Geocoder, GeocoderError
 from cohesion.geo.locate import (
     BANDS,
     QUALITIES,
@@ -20,5 +23,6 @@ from cohesion.geo.locate import (
     read_communes_with_qpv,
 )
 
-__all__ = ["BANDS", "QUALITIES", "BatchSummary", "CommuneLayer", "Location", "PointColumns",
-           "QpvIndex", "QpvLayer", "locate_file", "read_communes_with_qpv"]
+__all__ = ["BANDS", "QUALITIES", "AddokGeocoder", "BatchSummary", "CommuneLayer", "Geocoded",
+           "Geocoder", "GeocoderError", "Location", "PointColumns", "QpvIndex", "QpvLayer",
+           "locate_file", "read_communes_with_qpv"]
