@@ -486,3 +486,17 @@ def test_cli_fiche_and_barometre(barometre_file: Path, tmp_path: Path) -> None:
     unknown = runner.invoke(main, ["--warehouse", str(barometre_file), "analysis", "fiche",
                                    "inconnu"])
     assert unknown.exit_code == 4 and "inconnu" in unknown.output
+
+
+def test_fact_sheet_summary_of_every_indicator(warehouse: Warehouse) -> None:
+    from cohesion.analysis.barometre_data import fact_sheet_summary
+
+    summary = fact_sheet_summary(warehouse).set_index("indicateur")
+    assert len(summary) == 25
+    assert (summary["statut"] == "chargé").sum() == 11
+    assert (summary["statut"] == NOT_LOADED).sum() == 12
+    assert summary.loc["couverture_emploi", "statut"] == "pas de tableau publié"
+    assert published(summary.loc["part_65_ans_et_plus", "d9_d1_final"], "1.9") == "1.9"
+    assert summary.loc["revenu_median_uc", "evolution_d9_d1"] < 0  # the zones drew closer
+    assert published(summary.loc["evolution_population_annuelle", "d9_moins_d1_final"],
+                     "1.30") == "1.30"

@@ -180,3 +180,16 @@ def test_unknown_territory_page(page) -> None:
     answer = page.goto("/barometre/COM:99999@2026")
     assert answer.status == 404
     assert "introuvable" in page.locator("main").inner_text()
+
+
+def test_fact_sheet_page(page) -> None:
+    page.goto("/barometre")
+    page.click("#indicateur-revenu_median_uc a[href='/barometre/fiche/revenu_median_uc']")
+    page.wait_for_url("**/barometre/fiche/revenu_median_uc")
+    assert page.locator("h1").inner_text().startswith("Revenu disponible médian par UC")
+    figures = page.locator("#fiche-1").inner_text()
+    # the CGET's « 1,19 à 1,18 », written the French way
+    assert "1,19" in figures and "1,18" in figures
+    assert "carte_1_1.csv" in page.locator("main").inner_text()
+    assert page.locator("#classement tbody tr").count() == 322
+    screenshot(page, "barometre-fiche")

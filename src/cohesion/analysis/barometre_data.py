@@ -57,6 +57,7 @@ __all__ = [
     "IndicatorReading",
     "TerritoryBarometre",
     "fact_sheet",
+    "fact_sheet_summary",
     "loaded_sources",
     "loaded_tables",
     "regional_table_series",
@@ -625,3 +626,49 @@ def fact_sheet(warehouse: Warehouse, indicator_id: str, level: str | None = None
     if main is None:
         raise AnalysisInputError(f"{indicator.id} : pas de tableau régional chargé")
     return indicator_fact_sheet(main, regional, regional_exclude=regional_exclude)
+
+
+def fact_sheet_summary(warehouse: Warehouse, barometre: Barometre | None = None
+                       ) -> pd.DataFrame:
+    """One line per indicator: its fact sheet at the level of its 2018 table.
+
+    Returns
+    -------
+    DataFrame
+        ``indicateur, libelle, statut, echelon, periode_initiale, periode_finale,
+        territoires, d9_d1_initial, d9_d1_final, evolution_d9_d1, d9_moins_d1_initial,
+        d9_moins_d1_final, ecart_regions_initial,
+        ecart_regions_final, convergence_sigma``; the indicators without a table say
+        « source non chargée » (or « pas de tableau publié » when only the catalogue
+        serves them).
+    """
+    barometre = barometre or load_barometre()
+    rows = []
+    for indicator in barometre.indicators:
+        row: dict[str, Any] = {"indicateur": indicator.id, "libelle": indicator.label}
+        try:
+            sheet = fact_sheet(warehouse, indicator.id, barometre=barometre)
+        except AnalysisInputError:
+            row["statut"] = ("pas de tableau publié" if indicator.table is None
+                             and indicator.catalogue is not None else NOT_LOADED)
+            rows.append(row)
+            continue
+        series, regional = sheet.series, sheet.regional
+        row.update({
+            "statut": "chargé", "echelon": series.level_label,
+            "periode_initiale": series.first_period, "periode_finale": series.second_period,
+            "territoires": sheet.second.n,
+            "d9_d1_initial": sheet.first.interdecile.ratio if sheet.first else np.nan,
+            "d9_d1_final": sheet.second.interdecile.ratio,
+            "evolution_d9_d1": sheet.interdecile_ratio_change,
+            # D9 − D1: the figure of a rate that can be negative (migration balance)
+            "d9_moins_d1_initial": sheet.first.interdecile.gap if sheet.first else np.nan,
+            "d9_moins_d1_final": sheet.second.interdecile.gap,
+            "ecart_regions_initial": (regional.first.extremes.gap if regional is not None
+                                      and regional.first is not None else np.nan),
+            "ecart_regions_final": (regional.second.extremes.gap if regional is not None
+                                    and regional.second is not None else np.nan),
+            "convergence_sigma": (sheet.convergence.sigma.converging
+                                  if sheet.convergence is not None else None)})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -566,3 +566,30 @@ def fiche_command(ctx: click.Context, indicator: str, level: str | None,
                 f"Classement ({len(ranking)} territoires, du plus favorable)", limit=2 * limit)
     _write_csv(ranking, output)
     _write_csv(figures, figures_output)
+
+
+@analysis.command("fiches")
+@output_option
+@click.pass_context
+def fiches_command(ctx: click.Context, output: Path | None) -> None:
+    """Fiches de convergence de tous les indicateurs du baromètre, en une table.
+
+    Pour chaque indicateur : l'échelon du tableau publié, les deux dates, le rapport
+    interdécile D9/D1 à chacune et son évolution, l'écart entre régions extrêmes, la
+    convergence sigma ; « source non chargée » pour les autres.
+    """
+    from cohesion.analysis.barometre_data import fact_sheet_summary
+    from cohesion.cli import opened, print_frame
+
+    with opened(ctx, read_only=True) as warehouse:
+        summary = fact_sheet_summary(warehouse)
+    shown = summary.copy()
+    for column in ("d9_d1_initial", "d9_d1_final", "evolution_d9_d1", "d9_moins_d1_initial",
+                   "d9_moins_d1_final", "ecart_regions_initial", "ecart_regions_final"):
+        if column in shown:
+            shown[column] = shown[column].map(_figure)
+    shown["convergence_sigma"] = shown.get("convergence_sigma", pd.Series(dtype=object)).map(
+        {True: "oui", False: "non"}).fillna("—")
+    print_frame(shown.drop(columns=["libelle"]).fillna("—"),
+                "Baromètre de la cohésion des territoires — fiches de convergence", limit=100)
+    _write_csv(summary, output)

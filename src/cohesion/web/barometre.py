@@ -9,8 +9,9 @@
   band of ranks;
 - ``GET /api/barometre/fiche/{indicator_id}``: the convergence fact sheet of an
   indicator (interdecile ratios at both dates, contrast between régions, ranking);
-- the pages ``/barometre`` (the definition and a territory search) and
-  ``/barometre/{territory_id}`` (with its CSV, ``/barometre/{territory_id}/barometre.csv``).
+- the pages ``/barometre`` (the definition and a territory search),
+  ``/barometre/{territory_id}`` (with its CSV, ``/barometre/{territory_id}/barometre.csv``)
+  and ``/barometre/fiche/{indicator_id}`` (the fact sheet and the ranking).
 
 The documents are built by the pure functions of :mod:`cohesion.analysis.barometre` on
 the values read by :mod:`cohesion.analysis.barometre_data`, and cached per warehouse
@@ -357,6 +358,15 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         return render(request, "barometre.html", active="barometre",
                       definition=service.definition(),
                       examples=_examples(observatory))
+
+    @pages.get("/barometre/fiche/{indicator_id}")
+    def barometre_fiche(request: Request, indicator_id: str,
+                        level: str | None = None) -> Response:
+        try:
+            document = service.fact_sheet(indicator_id, level and level.upper(), ())
+        except CohesionError as error:
+            return error_page(request, error)
+        return render(request, "barometre_fiche.html", active="barometre", sheet=document)
 
     @pages.get("/barometre/{territory_id}")
     def barometre_territoire(request: Request, territory_id: str) -> Response:
