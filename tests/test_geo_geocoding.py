@@ -34,6 +34,7 @@ from cohesion.geo.geocoding import (
     GeocoderError,
     LocalAddok,
     free_port,
+    geocode_frame,
     stop,
     wait_for_port,
 )
@@ -174,6 +175,17 @@ def test_http_client_keeps_order_and_duplicates(geocoder: AddokGeocoder) -> None
     assert found.citycode.tolist() == ["13201", None, "13201", "34032"]
     assert found.kind[0] == "housenumber" and np.isnan(found.score[1])
     assert found.label[0] == found.label[2]
+
+
+def test_too_long_address_is_a_row_error(geocoder: AddokGeocoder) -> None:
+    """addok refuses a whole request holding a query over 200 characters: such an
+    address is not sent, and only its row is in error."""
+    frame = pd.DataFrame({"adresse": ["61 la Canebière 13001 Marseille", "rue " * 60, ""]})
+    results, lon, _lat, errors = geocode_frame(geocoder, frame, ["adresse"])
+    assert errors.tolist() == [None, "adresse trop longue (plus de 200 caractères)",
+                               "adresse vide"]
+    assert results["qualite_geocodage"].tolist() == ["bon", None, None]
+    assert not np.isnan(lon[0]) and np.isnan(lon[1:]).all()
 
 
 def test_unreachable_geocoder_is_a_clear_error() -> None:

@@ -56,7 +56,11 @@ GEOCODING_COLUMNS = ["adresse_geocodee", "score_geocodage", "type_geocodage",
                      "code_commune_geocodage"]
 #: Geocoding columns holding numbers (float in Parquet files).
 NUMERIC_GEOCODING_COLUMNS = {"score_geocodage", "longitude_geocodee", "latitude_geocodee"}
+#: Longest address addok accepts (its ``QUERY_MAX_LENGTH``, the BAN's too): a longer one
+#: would make the server refuse the whole request.
+MAX_ADDRESS_LENGTH = 200
 ERROR_EMPTY_ADDRESS = "adresse vide"
+ERROR_TOO_LONG = f"adresse trop longue (plus de {MAX_ADDRESS_LENGTH} caractères)"
 ERROR_NOT_FOUND = "adresse introuvable par le géocodeur"
 
 
@@ -289,12 +293,15 @@ def geocode_frame(geocoder: Geocoder, frame: pd.DataFrame, columns: Sequence[str
     lon, lat : ndarray of float
         The points to locate: NaN for empty, unfound and uncertain addresses.
     errors : ndarray of object
-        Why a row is not located (None when it is).
+        Why a row is not located (None when it is): empty address, longer than
+        :data:`MAX_ADDRESS_LENGTH` (not sent: the server would refuse the whole
+        request), not found, uncertain.
     """
     if not 0 <= min_score <= 1:
         raise CohesionError(f"score minimal invalide : {min_score} (attendu entre 0 et 1)")
     addresses = join_addresses(frame, columns).to_numpy(dtype=object)
-    filled = np.flatnonzero(addresses != "")
+    too_long = np.array([len(a) > MAX_ADDRESS_LENGTH for a in addresses], dtype=bool)
+    filled = np.flatnonzero((addresses != "") & ~too_long)
     found = Geocoded.empty(len(frame))
     if len(filled):
         answer = geocoder.geocode([str(a) for a in addresses[filled]])
@@ -303,8 +310,9 @@ def geocode_frame(geocoder: Geocoder, frame: pd.DataFrame, columns: Sequence[str
     quality = np.full(len(frame), None, dtype=object)
     errors = np.full(len(frame), None, dtype=object)
     errors[addresses == ""] = ERROR_EMPTY_ADDRESS
+    errors[too_long] = ERROR_TOO_LONG
     has_result = ~np.isnan(found.score)
-    nothing = (addresses != "") & ~has_result
+    nothing = (addresses != "") & ~too_long & ~has_result
     quality[nothing] = NOT_FOUND
     errors[nothing] = ERROR_NOT_FOUND
     good = has_result & (found.score >= min_score)

@@ -147,7 +147,7 @@ class PointIn(BaseModel):
     y: float | None = Field(None, description="Ordonnée dans le système `crs`.")
     crs: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9:_ .-]+$",
                             description="Système de x et y, par exemple EPSG:2154.")
-    adresse: str | None = Field(None, max_length=300,
+    adresse: str | None = Field(None, max_length=1000,
                                 description="Adresse postale, géocodée par addok.")
 
 
