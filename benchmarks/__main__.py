@@ -24,6 +24,7 @@ from benchmarks import (
     bench_import,
     bench_map,
     bench_qpv,
+    bench_typology,
 )
 from benchmarks.common import (
     DEFAULT_DATA,
@@ -40,7 +41,7 @@ from benchmarks.common import (
 
 BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
                                      (bench_build, bench_import, bench_aggregate, bench_qpv,
-                                      bench_api, bench_map)}
+                                      bench_api, bench_map, bench_typology)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
