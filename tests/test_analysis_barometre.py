@@ -336,6 +336,10 @@ def test_commune_reads_its_epci_and_departement(warehouse: Warehouse) -> None:
     assert income.series.level == "REG" and "zones d'emploi 2010" in income.note
     # the scores of a commune are those of its EPCI, among the EPCI
     assert result.score_level == "EPCI" and result.notes
+    # an arrondissement municipal lies where its commune lies
+    louvre = territory_barometre(warehouse, "ARM:75101@2026")
+    assert louvre.units == {"ARM": "75101", "EPCI": "200054781", "DEP": "75", "REG": "11"}
+    assert louvre.reading("chomage_longue_duree").position.code == "75"
 
 
 def test_epci_position_and_factor_score_band(warehouse: Warehouse) -> None:

@@ -317,3 +317,46 @@ def test_empty_first_date_pair_is_no_observation(warehouse: Warehouse,
     with pytest.raises(InputFileError, match="no period") as error:
         importing(warehouse, table, variable="cif", code_column="codreg")
     assert (error.value.line, error.value.column) == (3, "year0")
+
+
+ZE_NAMES = "barometre/dataviz_2018/data_rev_med.csv"
+
+
+def test_zone_names_then_codes_checked_against_them(warehouse: Warehouse,
+                                                    tmp_path: Path) -> None:
+    # the dataviz of the baromètre 2018 names the 322 zones d'emploi 2010
+    report = importing(warehouse, shared(ZE_NAMES), code_column="codgeo",
+                       name_column="libgeo", level="ZE", vintage=2010, variable="revenu_ze")
+    assert report.observations == 644 and any("322 territories" in n for n in report.notes)
+    zones = warehouse.query("SELECT code, name, search_name FROM territories "
+                            "WHERE level = 'ZE' AND vintage = 2010").set_index("code")
+    assert len(zones) == 322 and zones.loc["0050", "name"] == "Mont-de-Marsan"
+    values = observations(warehouse, "revenu_ze").set_index(["code", "period"])["value"]
+    assert values[("0050", "2014")] == 19698.8  # decimal comma, unrounded
+    # a second table of the same zones adds no territory, and its codes are now checked
+    again = importing(warehouse, shared(CARTES + "carte_1_1.csv"), level="ZE", vintage=2010,
+                      name_column="codgeo", variable="revenu_arrondi")
+    assert not any("named from the file" in n for n in again.notes)
+    bad = write(tmp_path / "ze.csv", "codgeo;taux_2014\n0050;1\n9999;2\n")
+    before = table_fingerprint(warehouse)
+    with pytest.raises(InputFileError, match="unknown territory code") as error:
+        importing(warehouse, bad, level="ZE", vintage=2010)
+    assert (error.value.line, error.value.found) == (3, "9999")
+    assert table_fingerprint(warehouse) == before
+
+
+@pytest.mark.parametrize(("content", "extra", "message"), [
+    ("codgeo;nom;taux_2019\n93014;Clichy;1\n", {"name_column": "nom"},
+     "outside the référentiel"),
+    ("code;nom;taux_2019\n0050;A;1\n0050;B;1\n", {"name_column": "nom", "level": "ZE",
+                                                    "vintage": 2010}, "two names"),
+    ("code;nom;taux_2019\n0050;;1\n", {"name_column": "nom", "level": "ZE",
+                                       "vintage": 2010}, "no territory name"),
+])
+def test_bad_territory_names(warehouse: Warehouse, tmp_path: Path, content: str,
+                             extra: dict, message: str) -> None:
+    path = write(tmp_path / "table.csv", content)
+    before = table_fingerprint(warehouse)
+    with pytest.raises(InputFileError, match=message):
+        importing(warehouse, path, **extra)
+    assert table_fingerprint(warehouse) == before

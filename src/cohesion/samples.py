@@ -42,12 +42,17 @@ def barometre_2018_samples() -> tuple[Sample, ...]:
 
     Each table of an indicator gives three files: the map (``carte_X_Y.csv``, by zone
     d'emploi, EPCI or département), the régions (``histo_X_Y.csv``) and, for some, the
-    urban-area classes (``zau_X_Y.csv``); ``baro.csv`` holds France's values.
+    urban-area classes (``zau_X_Y.csv``); ``baro.csv`` holds France's values, and the
+    dataviz's ``data_rev_med.csv`` the names of the zones d'emploi 2010.
     """
     definition = yaml.safe_load(BAROMETRE_DEFINITION.read_text(encoding="utf-8"))
-    samples = []
     provenance = {"producer": "CGET (ANCT)",
                   "title": "Baromètre de la cohésion des territoires 2018"}
+    # first, the zones d'emploi 2010 with their names: later tables are checked against them
+    samples = [Sample("barometre-2018-zones-emploi", "table",
+                      "barometre/dataviz_2018/data_rev_med.csv",
+                      options={"mapping": str(MAPPINGS / "barometre-2018-noms-ze.yaml")},
+                      **provenance)]
     for factor in definition["factors"]:
         for indicator in factor["indicators"]:
             for data in indicator["data"]:

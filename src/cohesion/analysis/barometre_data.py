@@ -126,9 +126,11 @@ def _observations(warehouse: Warehouse, variable: str, level: str
 
 
 def _names(warehouse: Warehouse, level: str, codes: list[str]) -> pd.Series:
-    """Names of codes from the référentiel (the oldest vintage knowing each code)."""
-    if level not in ("EPCI", "DEP", "REG", "COM"):
-        return pd.Series(dtype=object)
+    """Names of codes from the warehouse (the oldest vintage knowing each code).
+
+    The référentiel names communes, EPCI, départements and régions; the zones d'emploi
+    2010 are named when a table with their names was imported (``name_column``).
+    """
     found = warehouse.query(
         "SELECT code, arg_min(name, vintage) AS name FROM territories WHERE level = ? "
         "GROUP BY code", [level])
@@ -389,12 +391,14 @@ def _units(warehouse: Warehouse, tid: TerritoryId) -> dict[str, str]:
         parents = warehouse.query(
             "SELECT parent_level, parent_code FROM memberships WHERE vintage = ? AND "
             "level = ? AND code = ?", [tid.vintage, tid.level, tid.code])
-        if parents.empty and tid.level == "ARM":
+        if tid.level == "ARM":
+            # an arrondissement municipal lies in its commune's EPCI, département, région
             parents = warehouse.query(
                 """SELECT p.parent_level, p.parent_code FROM memberships m
                    JOIN memberships p ON p.vintage = m.vintage AND p.level = 'COM'
                         AND p.code = m.parent_code
-                   WHERE m.vintage = ? AND m.level = 'ARM' AND m.code = ?""",
+                   WHERE m.vintage = ? AND m.level = 'ARM' AND m.code = ?
+                     AND m.parent_level = 'COM'""",
                 [tid.vintage, tid.code])
         for row in parents.itertuples():
             if row.parent_level in ("EPCI", "DEP", "REG"):

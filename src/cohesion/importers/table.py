@@ -25,7 +25,9 @@ Three layouts are read:
   per territory × variable with value/period column pairs (``variable_column`` and
   ``variables`` without ids: the baromètre 2018's ``baro.csv``).
 
-A table of a single territory (France) has no code column: ``code: FR`` names it.
+A table of a single territory (France) has no code column: ``code: FR`` names it. For a
+level outside the référentiel (zones d'emploi 2010…), ``name_column`` records the names
+of its territories, and the codes of later tables of that level are checked against them.
 
 Territory codes are checked against the référentiel (communes, EPCI, départements,
 régions…) or against the territories of a level already in the warehouse (a zoning);
@@ -147,6 +149,7 @@ class TableMapping:
 
     code_column: str | None = None
     code: str | None = None
+    name_column: str | None = None
     level: str | None = None
     level_label: str | None = None
     vintage: int | None = None
@@ -174,9 +177,10 @@ class TableMapping:
     variable_ids: dict[str, str] = field(default_factory=dict)
 
 
-_STRING_KEYS = {"code_column", "code", "level", "level_label", "period", "period_column",
-                "variable", "label", "unit", "variable_prefix", "variable_column", "label_column",
-                "unit_column", "value_column", "separator", "encoding", "sheet"}
+_STRING_KEYS = {"code_column", "code", "name_column", "level", "level_label", "period",
+                "period_column", "variable", "label", "unit", "variable_prefix",
+                "variable_column", "label_column", "unit_column", "value_column", "separator",
+                "encoding", "sheet"}
 _BOOL_KEYS = {"check_codes", "period_from_name", "additive"}
 _INT_KEYS = {"vintage", "header_row"}
 _CHOICES = {"unknown_codes": ("error", "drop"), "decimal": ("auto", ".", ",")}
@@ -794,6 +798,52 @@ def _long_observations(table: Table, mapping: TableMapping, markers: dict[str, s
     return observations, described[["variable", "label", "unit", "additive", "source_column"]]
 
 
+def _territory_names(table: Table, mapping: TableMapping, codes: pd.Series,
+                     territories: Territories, warehouse: Warehouse,
+                     notes: list[str]) -> pd.DataFrame:
+    """Territories of a level outside the référentiel, named by ``name_column``.
+
+    Only the codes the warehouse does not know yet at this level and vintage are added,
+    so that several tables of the same zones may name them.
+    """
+    from cohesion.territory.names import search_key
+
+    level = territories.level
+    if level in BUILTIN_LEVELS:
+        raise table.error(f"name_column names the territories of a level outside the "
+                          f"référentiel; {level} territories come from the référentiel",
+                          row=-1, column=mapping.name_column,
+                          expected="a zoning level such as ZE, or no name_column",
+                          found=level)
+    column = _column(table, mapping.name_column, (), "the territory names",
+                     key="name_column")
+    names = table.frame[column].astype(str).str.strip()
+    frame = pd.DataFrame({"code": codes.to_numpy(object), "name": names.to_numpy(object),
+                          "row": np.arange(len(codes))})[territories.keep]
+    empty = frame["name"] == ""
+    if empty.any():
+        raise table.error("no territory name", row=int(frame["row"][empty].iloc[0]),
+                          column=column, expected="a name for each territory", found="")
+    several = frame.groupby("code")["name"].nunique()
+    if (several > 1).any():
+        code = several[several > 1].index[0]
+        row = int(frame.loc[frame["code"] == code, "row"].iloc[1])
+        raise table.error(f"two names for territory {code}", row=row, column=column,
+                          expected="one name per territory code",
+                          found=frame.loc[frame["code"] == code, "name"].iloc[1])
+    frame = frame.drop_duplicates("code")
+    known = set(warehouse.query(
+        "SELECT code FROM territories WHERE level = ? AND vintage = ?",
+        [level, territories.vintage])["code"])
+    frame = frame[~frame["code"].isin(known)]
+    if len(frame):
+        notes.append(f"{len(frame)} territories of level {level} ({territories.vintage}) "
+                     "named from the file")
+    return pd.DataFrame({"level": level, "code": frame["code"].to_numpy(object),
+                         "vintage": territories.vintage, "name": frame["name"].to_numpy(object),
+                         "search_name": [search_key(n) for n in frame["name"]]})
+
+
 def _variable_ids(mapping: TableMapping, codes: Any) -> dict[str, str]:
     """Variable id of each code of a long table: ``variable_ids``, else prefix + slug.
 
@@ -918,7 +968,7 @@ class IndicatorTable(Importer):
             observations, variables = _long_observations(table, mapping, markers, notes)
             value_column = mapping.value_column or _column(table, None, VALUE_COLUMNS, "")
         else:
-            used = {code_column, mapping.period_column}
+            used = {code_column, mapping.period_column, mapping.name_column}
             remaining = [c for c in table.frame.columns if c not in used]
             # a lone value column needs no naming once its period is known
             lone = len(remaining) == 1 and (mapping.period is not None
@@ -952,6 +1002,10 @@ class IndicatorTable(Importer):
                         f"variables, level {territories.level}, geography "
                         f"{territories.vintage}")
         tables = {} if territories.new_level is None else {"levels": territories.new_level}
+        if mapping.name_column is not None:
+            named = _territory_names(table, mapping, codes, territories, warehouse, notes)
+            if not named.empty:
+                tables["territories"] = named
         return ImportBatch(
             observations=observations[["variable", "level", "code", "vintage", "period",
                                        "value", "missing"]].reset_index(drop=True),
