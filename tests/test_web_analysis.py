@@ -446,6 +446,8 @@ def test_typology_page_shows_classes_and_profiles(page) -> None:
               "&metropole=true")
     page.wait_for_function(READY)
     assert page.locator("#typologie-legende li").count() == 5
+    assert re.search(r"EPCI en 5 classes", page.locator("#typologie-resume").inner_text())
+    assert "(5 rééchantillonnages)" in page.locator("#typologie-stabilite").inner_text()
     rows = page.locator("#profils-tableau tbody tr")
     assert rows.count() == len(DEFAULT_TYPOLOGY)
     assert "Taux de chômage" in page.locator("#profils-tableau").inner_text()

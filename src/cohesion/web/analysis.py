@@ -45,7 +45,7 @@ from cohesion.indicators.api import producers
 from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.territory.ids import TerritoryId
 from cohesion.web.observatory import Observatory
-from cohesion.web.pages import format_number, level_labels, map_config, render
+from cohesion.web.pages import format_number, level_labels, level_noun, map_config, render
 
 #: Levels whose territories the analyses compare (France alone has nothing to compare).
 #: Broader levels come later: a partition must be broader than the analysed level.
@@ -1037,7 +1037,8 @@ def _install_pages(app: FastAPI, analyses: Analyses) -> None:
              if value}, safe=":@")
         return render(request, "analyse.html", 400 if problem else 200, active="analyse",
                       options=options, partitions=partitions, state=state, result=result,
-                      problem=problem, figure=figure_text, api_url=api_url)
+                      problem=problem, figure=figure_text, api_url=api_url,
+                      level_plural=level_noun(level, plural=True))
 
     @router.get("/analyse/lisa")
     def analyse_lisa(request: Request) -> Response:

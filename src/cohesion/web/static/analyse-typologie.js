@@ -4,7 +4,7 @@
 // address. window.cohesionAnalysisReady becomes true once the map and charts are drawn.
 
 import { createMap } from "./analyse-carte.js";
-import { escapeHtml, formatNumber } from "./format.js";
+import { escapeHtml, formatNumber, LEVEL_PLURALS } from "./format.js";
 
 const options = JSON.parse(document.getElementById("analyse-options").textContent);
 const form = document.getElementById("typologie-formulaire");
@@ -78,8 +78,8 @@ function renderSummary(answer) {
     n'est pas un motif stable.</p>` : "<p class=\"fr-text--sm\">Stabilité non mesurée (0 rééchantillonnage).</p>";
   const notes = answer.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("");
   summary.innerHTML = `
-    <h2 class="fr-h6 fr-mb-1w">${formatNumber(answer.n)} ${escapeHtml(answer.level_label.toLowerCase())}s
-      en ${answer.k} classes</h2>
+    <h2 class="fr-h6 fr-mb-1w">${formatNumber(answer.n)} ${escapeHtml(LEVEL_PLURALS[answer.level]
+      ?? "territoires")} en ${answer.k} classes</h2>
     <p class="fr-text--xs fr-mb-1w">${answer.parent ? escapeHtml(answer.parent.name) : answer.metropole
       ? "France métropolitaine" : "France"} · COG ${answer.vintage} · ${formatNumber(answer.n_excluded)}
       territoires sans toutes les valeurs laissés de côté · inertie entre classes
