@@ -10,19 +10,24 @@ PORT ?= 8000
 
 install: .venv/.installed node_modules/.installed system
 
-# Debian packages: Chromium (browser tests, map benchmark), wrk (API load benchmark) and
-# redis-server (the local addok geocoder and its tests)
+# Debian packages: Chromium (browser tests, map benchmark), wrk (API load benchmark),
+# redis-server (the local addok geocoder and its tests) and a C compiler (addok's
+# python-geohash is published as source only)
+SYSTEM_COMMANDS := chromium wrk redis-server cc
+SYSTEM_PACKAGES := chromium wrk redis-server gcc libc6-dev
+
 system:
-	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 && \
-	  command -v redis-server >/dev/null 2>&1 || { \
+	@for command in $(SYSTEM_COMMANDS); do command -v $$command >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium wrk redis-server; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
 
 $(UV):
 	python3 -m venv .tools && .tools/bin/pip install --quiet uv
 
-.venv/.installed: pyproject.toml uv.lock | $(UV)
+.venv/.installed: pyproject.toml uv.lock | $(UV) system
 	$(UV) sync --frozen
 	touch $@
 
