@@ -380,6 +380,14 @@ def test_the_inequality_page_renders_its_figures_without_script(client: TestClie
     assert re.search(r'data-measure="gini">.*?' + re.escape(gini), page.text, re.S)
     assert "Décomposition de l'indice de Theil" in page.text and "Bretagne" in page.text
     assert "INSEE" in page.text and "IGN" in page.text
+    assert 'id="convergence"' not in page.text  # one census only for unemployment
+    population = client.get("/analyse", params={"indicator": "population", "level": "DEP",
+                                                "metropole": "true"})
+    sigma = ok(client, "/api/analysis/convergence", indicator="population", level="DEP",
+               metropole="true")["sigma"]
+    assert "Évolution des écarts entre 2013 et 2018" in population.text
+    assert f"à <strong>{figure_text(sigma['values'][1]['value'])}</strong>" in population.text
+    assert "s'éloignent (divergence σ)" in population.text
     refused = client.get("/analyse", params={"indicator": "revenu_median", "level": "EPCI"})
     assert refused.status_code == 200  # a median is not aggregated: every value is missing
     assert "non définie" in refused.text or "—" in refused.text

@@ -21,6 +21,7 @@ Every message meant for a user is in French; a request the data cannot answer ra
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -46,6 +47,8 @@ from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.territory.ids import TerritoryId
 from cohesion.web.observatory import Observatory
 from cohesion.web.pages import format_number, level_labels, level_noun, map_config, render
+
+logger = logging.getLogger("cohesion.web")
 
 #: Levels whose territories the analyses compare (France alone has nothing to compare).
 #: Broader levels come later: a partition must be broader than the analysed level.
@@ -1030,6 +1033,14 @@ def _install_pages(app: FastAPI, analyses: Analyses) -> None:
                     state["partition"], state["weights"], state["metropole"])
             except CohesionError as error:
                 problem = str(error)
+        convergence = None
+        if result is not None and len(periods) >= 2:
+            try:  # how the dispersion changed over the periods loaded
+                convergence = analyses.convergence(
+                    state["indicator"], level, vintage, None, state["parent"],
+                    state["partition"], state["weights"], "cv", state["metropole"])
+            except CohesionError as error:
+                logger.info("no convergence on the inequality page: %s", error)
         partitions = [{"id": p, "label": level_labels(observatory).get(p, p)}
                       for p in analyses.partitions(level, vintage)]
         api_url = "/api/analysis/inequality?" + urlencode(
@@ -1038,6 +1049,7 @@ def _install_pages(app: FastAPI, analyses: Analyses) -> None:
         return render(request, "analyse.html", 400 if problem else 200, active="analyse",
                       options=options, partitions=partitions, state=state, result=result,
                       problem=problem, figure=figure_text, api_url=api_url,
+                      convergence=convergence,
                       level_plural=level_noun(level, plural=True))
 
     @router.get("/analyse/lisa")
