@@ -63,8 +63,8 @@ MAX_LISA_DRAWS = 36_000_000
 #: Points of the Lorenz curve sent to the chart (the curve of 35,000 communes is
 #: sampled at evenly spaced ranks; its ends are exact).
 LORENZ_POINTS = 501
-#: Analysis results kept in memory.
-CACHE_SIZE = 48
+#: Analysis results kept in memory (a national LISA of the communes weighs about 10 MB).
+CACHE_SIZE = 32
 #: Seconds a request waits for another expensive analysis to finish before a 503.
 BUSY_TIMEOUT_S = 120
 #: Cluster codes of the LISA map, in legend order, with the map's colours.
