@@ -272,7 +272,8 @@ def test_two_gigabyte_upload_with_length_is_refused_unread(app) -> None:
                (b"content-length", str(TWO_GB).encode())]
     status, body, pulled = call_asgi(app, headers, two_gigabytes(boundary))
     assert status == 413
-    assert body["error"].startswith("fichier trop volumineux pour le géoréférencement")
+    assert body["error"].startswith("fichier trop volumineux")
+    assert body["error"].endswith("utiliser la commande cohesion qpv locate")
     assert "2\u202f048 Mo annoncés" in body["error"] and "200 Mo au plus" in body["error"]
     assert pulled == 0  # refused on the declared length, before any byte is read
 
@@ -346,7 +347,7 @@ def test_two_gigabyte_upload_through_a_real_server(server: str) -> None:
     answer, sent = raw_post(server, request + f"Content-Length: {TWO_GB}\r\n\r\n", False,
                             TWO_GB)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert "fichier trop volumineux pour le géoréférencement".encode() in answer
+    assert "200 Mo au plus ; découper le fichier".encode() in answer
     assert sent < 64 * 2**20  # answered at once, not after the upload
     answer, sent = raw_post(server, request + "Transfer-Encoding: chunked\r\n\r\n", True,
                             TWO_GB)

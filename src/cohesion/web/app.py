@@ -30,6 +30,7 @@ from cohesion.importers import ImportOptions
 from cohesion.importers.catalogue import UnknownDatasetError
 from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.web import analysis, barometre, qpv
+from cohesion.web.limits import BodyLimits, BodySizeLimit
 from cohesion.web.observatory import JsonBytes, Observatory
 from cohesion.web.pages import install_pages
 from cohesion.web.tiles import MAX_ZOOM, TileError
@@ -71,7 +72,8 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                   responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody},
                              422: {"model": ErrorBody}})
     app.state.observatory = observatory
-    app.add_middleware(BodySizeLimit, limit=MAX_UPLOAD_BYTES)
+    app.state.body_limits = BodyLimits(MAX_UPLOAD_BYTES)
+    app.add_middleware(BodySizeLimit, limits=app.state.body_limits)
     if warm:
         observatory.warm()
     _install_error_handlers(app)
@@ -251,51 +253,6 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
     for part in (qpv, analysis, barometre):
         part.install(app, observatory)
     return app
-
-
-class BodySizeLimit:
-    """Refuse a request body larger than ``limit`` before it is read or spooled.
-
-    The declared ``Content-Length`` is checked first; a body sent without one
-    (chunked) is counted as it arrives and cut at the limit.
-    """
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT"}:
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(self.limit)(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> dict:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await _too_large(self.limit)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"error": f"fichier trop volumineux (limite {limit // 2**20} Mo)",
-                         "status": 413}, status_code=413)
 
 
 def _territory_path() -> Any:

@@ -46,6 +46,7 @@ from cohesion.geo.geocoding import (
     geocode_frame,
 )
 from cohesion.geo.locate import DEFAULT_TOLERANCE, QpvIndex
+from cohesion.web.limits import BodyTooLarge, megabytes
 from cohesion.web.observatory import Observatory
 from cohesion.web.pages import render
 
@@ -321,73 +322,12 @@ def _text_field(form: Any, name: str) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-class LocateUploadLimit:
-    """Refuse a too large body on the QPV endpoints before it is read.
-
-    Added by :func:`install` after the application's general limit, so it sees the
-    request first: the declared ``Content-Length`` is checked before anything is read; a
-    body without one (chunked) is counted as it arrives and cut at the limit.
-    """
-
-    def __init__(self, app: Any, limits: dict[str, int]) -> None:
-        self.app = app
-        self.limits = limits
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        limit = self.limits.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if limit is None or scope.get("method") != "POST":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(limit, int(declared))(scope, receive, send)
-            return
-        received = 0
-        cut = False
-
-        async def counting_receive() -> dict:
-            nonlocal received, cut
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                cut = True
-                raise _UploadTooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _UploadTooLarge:
-            await _too_large(limit, None)(scope, receive, send)
-        except Exception:
-            # a handler may wrap our exception (the form parser does): still a 413
-            if not cut:
-                raise
-            await _too_large(limit, None)(scope, receive, send)
-
-
-class _UploadTooLarge(Exception):
-    pass
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 2**20:,.0f}".replace(",", "\u202f")
-
-
-def _too_large(limit: int, declared: int | None) -> JSONResponse:
-    sent = f" ({_megabytes(declared)} Mo annoncés)" if declared else ""
-    return JSONResponse({"error": f"fichier trop volumineux pour le géoréférencement{sent} : "
-                         f"{_megabytes(limit)} Mo au plus ; découper le fichier, ou utiliser "
-                         "la commande cohesion qpv locate", "status": 413},
-                        status_code=413, headers={"Connection": "close"})
-
-
 async def locate_upload(service: QpvService, request: Request) -> Response:
     """Answer ``POST /api/qpv/locate.csv``: the enriched file and its summary."""
     try:
         form = await request.form(max_files=1, max_fields=20, max_part_size=64 * 1024)
     except Exception as error:  # starlette's MultiPartException, a malformed body
-        if isinstance(error, _UploadTooLarge):
+        if isinstance(error, BodyTooLarge):
             raise
         raise CohesionError(f"envoi illisible : un formulaire multipart avec le fichier "
                             f"dans le champ « file » était attendu ({error})") from None
@@ -440,7 +380,7 @@ async def locate_upload(service: QpvService, request: Request) -> Response:
 _CSV_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary",
-                 "description": f"Le CSV ({_megabytes(MAX_LOCATE_UPLOAD_BYTES)} Mo au plus)."},
+                 "description": f"Le CSV ({megabytes(MAX_LOCATE_UPLOAD_BYTES)} Mo au plus)."},
         "lon": {"type": "string", "description": "Colonne des longitudes (WGS 84)."},
         "lat": {"type": "string", "description": "Colonne des latitudes (WGS 84)."},
         "x": {"type": "string", "description": "Colonne des abscisses (avec y et crs)."},
@@ -467,8 +407,9 @@ def install(app: FastAPI, observatory: Observatory) -> None:
     lookups = [Path(p) for p in os.environ.get(LOOKUPS_VARIABLE, "").split(os.pathsep) if p]
     service = QpvService(observatory, AddokGeocoder(url) if url else None, lookups)
     app.state.qpv = service
-    app.add_middleware(LocateUploadLimit, limits={LOCATE_CSV_PATH: MAX_LOCATE_UPLOAD_BYTES,
-                                                  LOCATE_JSON_PATH: MAX_LOCATE_JSON_BYTES})
+    hint = "découper le fichier, ou utiliser la commande cohesion qpv locate"
+    app.state.body_limits.set(LOCATE_CSV_PATH, MAX_LOCATE_UPLOAD_BYTES, hint)
+    app.state.body_limits.set(LOCATE_JSON_PATH, MAX_LOCATE_JSON_BYTES, hint)
 
     @app.exception_handler(QpvNotLoadedError)
     async def not_loaded(_request: Request, error: QpvNotLoadedError) -> JSONResponse:
@@ -505,6 +446,6 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         return render(request, "qpv.html", active="qpv",
                       generations=service.generations(),
                       geocoder=service.geocoder is not None,
-                      limit_mb=_megabytes(MAX_LOCATE_UPLOAD_BYTES))
+                      limit_mb=megabytes(MAX_LOCATE_UPLOAD_BYTES))
 
 
