@@ -137,6 +137,17 @@ def test_invalid_requests_get_clear_4xx(client: TestClient, url: str, status: in
     assert "Traceback" not in response.text
 
 
+def test_invalid_parameters_are_explained_in_french(client: TestClient) -> None:
+    wrong = client.get("/api/values", params={"indicator": "population", "level": "dep"})
+    assert wrong.json()["error"].startswith("paramètre invalide « level » dans l'adresse : "
+                                            "ne respecte pas la forme attendue")
+    assert wrong.json()["error"].endswith("(reçu : 'dep')")
+    assert client.get("/api/territories").json()["error"] == \
+        "paramètre invalide « q » dans l'adresse : obligatoire, absent de la demande"
+    assert "doit être inférieur ou égal à 14" in \
+        client.get("/api/tiles/COM/2026/15/0/0.pbf").json()["error"]
+
+
 def test_uploads_need_the_token_and_respect_limits(client: TestClient, tmp_path: Path) -> None:
     bad = b"CODGEO;P18_POP\n01001;douze\n"
     files = {"file": ("base.csv", bad, "text/csv")}

@@ -14,6 +14,7 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -253,7 +254,10 @@ def call_asgi(app, headers: list[tuple[bytes, bytes]], chunks: Iterator[bytes]
              "method": "POST", "scheme": "http", "path": "/api/qpv/locate.csv",
              "raw_path": b"/api/qpv/locate.csv", "root_path": "", "query_string": b"",
              "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
-    asyncio.run(app(scope, receive, send))
+    # a thread of its own: Playwright's sync API (the browser tests) keeps an event loop
+    # running in the main thread, where asyncio.run would refuse to start
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(asyncio.run, app(scope, receive, send)).result()
     return answer["status"], json.loads(answer["body"]), pulled
 
 

@@ -46,7 +46,15 @@ from cohesion.indicators.api import producers
 from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.territory.ids import TerritoryId
 from cohesion.web.observatory import Observatory
-from cohesion.web.pages import format_number, level_labels, level_noun, map_config, render
+from cohesion.web.pages import (
+    FIRST_VIEW,
+    TILES_URL,
+    format_number,
+    level_labels,
+    level_noun,
+    map_config,
+    render,
+)
 
 logger = logging.getLogger("cohesion.web")
 
@@ -983,22 +991,10 @@ def _options(analyses: Analyses, vintage: int) -> dict[str, Any]:
                        for level in analyses.levels(vintage)]}
 
 
-def _map_options(analyses: Analyses, app: FastAPI) -> dict[str, Any]:
+def _map_options(analyses: Analyses) -> dict[str, Any]:
     """Levels with contours and the vector tile address, for the analysis maps."""
     config = map_config(analyses.observatory)
-    return {"map_levels": config["levels"], "tiles": tile_url_template(app),
-            "bounds": [-5.5, 41.2, 9.8, 51.2]}
-
-
-#: Vector tile routes of the application, the newest first.
-TILE_ROUTES = ("/api/tiles/{level}/{vintage}/{z}/{x}/{y}.pbf",
-               "/tuiles/{level}/{vintage}/{z}/{x}/{y}.pbf")
-
-
-def tile_url_template(app: FastAPI) -> str:
-    """The address of the vector tiles, whichever of :data:`TILE_ROUTES` is served."""
-    served = {getattr(route, "path", None) for route in app.routes}
-    return next((path for path in TILE_ROUTES if path in served), TILE_ROUTES[0])
+    return {"map_levels": config["levels"], "tiles": TILES_URL, "bounds": list(FIRST_VIEW)}
 
 
 def _install_pages(app: FastAPI, analyses: Analyses) -> None:
@@ -1055,7 +1051,7 @@ def _install_pages(app: FastAPI, analyses: Analyses) -> None:
     @router.get("/analyse/lisa")
     def analyse_lisa(request: Request) -> Response:
         vintage = observatory.latest_vintage()
-        options = _options(analyses, vintage) | _map_options(analyses, request.app)
+        options = _options(analyses, vintage) | _map_options(analyses)
         mapped = [level["id"] for level in options["map_levels"]]
         options["levels"] = [level for level in options["levels"] if level["id"] in mapped]
         return render(request, "analyse-lisa.html", active="analyse", options=options)
@@ -1063,7 +1059,7 @@ def _install_pages(app: FastAPI, analyses: Analyses) -> None:
     @router.get("/analyse/typologie")
     def analyse_typologie(request: Request) -> Response:
         vintage = observatory.latest_vintage()
-        options = _options(analyses, vintage) | _map_options(analyses, request.app)
+        options = _options(analyses, vintage) | _map_options(analyses)
         mapped = [level["id"] for level in options["map_levels"]]
         options["levels"] = [level for level in options["levels"] if level["id"] in mapped]
         ids = {i["id"] for i in options["indicators"]}

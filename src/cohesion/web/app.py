@@ -308,6 +308,59 @@ def _csv_response(table: dict[str, Any]) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+#: French wording of pydantic's validation errors, by error type ({…} from its context).
+VALIDATION_MESSAGES = {
+    "missing": "obligatoire, absent de la demande",
+    "string_pattern_mismatch": "ne respecte pas la forme attendue ({pattern})",
+    "string_too_short": "trop court (au moins {min_length} caractère(s))",
+    "string_too_long": "trop long (au plus {max_length} caractères)",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "greater_than": "doit être supérieur à {gt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "less_than": "doit être inférieur à {lt}",
+    "int_parsing": "un nombre entier est attendu",
+    "int_type": "un nombre entier est attendu",
+    "int_from_float": "un nombre entier est attendu",
+    "float_parsing": "un nombre est attendu",
+    "float_type": "un nombre est attendu",
+    "finite_number": "un nombre fini est attendu",
+    "bool_parsing": "true ou false est attendu",
+    "literal_error": "valeurs acceptées : {expected}",
+    "enum": "valeurs acceptées : {expected}",
+    "json_invalid": "le corps de la demande n'est pas du JSON valide",
+    "model_attributes_type": "un objet JSON est attendu",
+    "dict_type": "un objet JSON est attendu",
+    "list_type": "une liste est attendue",
+    "string_type": "un texte est attendu",
+    "too_long": "trop d'éléments (au plus {max_length})",
+    "too_short": "pas assez d'éléments (au moins {min_length})",
+    "extra_forbidden": "paramètre inconnu",
+}
+#: Where a parameter was read, in French.
+VALIDATION_PLACES = {"query": "dans l'adresse", "path": "dans le chemin",
+                     "body": "dans le corps", "header": "dans les en-têtes"}
+
+
+def validation_message(error: dict[str, Any]) -> str:
+    """One pydantic validation error in French.
+
+    It says which parameter, what is expected and what was received.
+    """
+    place, *names = [str(part) for part in error.get("loc", ())] or ["?"]
+    name = ".".join(names) or place
+    template = VALIDATION_MESSAGES.get(error.get("type", ""))
+    try:
+        what = template.format(**(error.get("ctx") or {})) if template \
+            else error.get("msg", "invalide")
+    except (KeyError, IndexError):
+        what = error.get("msg", "invalide")
+    received = error.get("input")
+    shown = f" (reçu : {received!r})" if isinstance(received, (str, int, float)) and \
+        len(repr(received)) <= 60 and error.get("type") != "missing" else ""
+    return f"paramètre invalide « {name} » {VALIDATION_PLACES.get(place, '')} : " \
+           f"{what}{shown}".replace("  ", " ")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     def answer(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message, "status": status}, status_code=status)
@@ -326,9 +379,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return answer(422, f"paramètre invalide {where} : {first.get('msg', 'invalide')}")
+        return answer(422, validation_message(error.errors()[0] if error.errors() else {}))
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
