@@ -34,13 +34,9 @@ from cohesion.analysis import (
 )
 from cohesion.indicators.engine import IndicatorEngine
 from cohesion.store import Warehouse
-from cohesion.web.analysis import (
-    CLUSTER_COLOURS,
-    DEFAULT_TYPOLOGY,
-    ResultCache,
-    figure_text,
-    parse_indicator_list,
-)
+from cohesion.web.analysis.api import parse_indicator_list
+from cohesion.web.analysis.pages import DEFAULT_TYPOLOGY, figure_text
+from cohesion.web.analysis.service import CLUSTER_COLOURS, ResultCache
 from cohesion.web.app import create_app
 from cohesion.web.observatory import Observatory
 from conftest import open_page, screenshot

@@ -18,37 +18,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from cohesion.errors import CohesionError
+from cohesion.analysis.partitions import GROUP_COLUMNS, MEASURE_LABELS, read_partition
 from cohesion.store.warehouse import Warehouse
-
-#: French labels of the figures of :meth:`InequalitySummary.to_frame`.
-MEASURE_LABELS = {
-    "n": "Territoires",
-    "n_missing": "Territoires sans valeur",
-    "mean": "Moyenne",
-    "std": "Écart type",
-    "minimum": "Minimum",
-    "maximum": "Maximum",
-    "max_min_ratio": "Rapport max / min",
-    "d1": "1er décile (D1)",
-    "d9": "9e décile (D9)",
-    "interdecile_ratio": "Rapport interdécile D9 / D1",
-    "coefficient_of_variation": "Coefficient de variation",
-    "gini": "Indice de Gini",
-    "theil_t": "Indice de Theil T",
-    "theil_t_between": "Theil T entre groupes",
-    "theil_t_within": "Theil T dans les groupes",
-    "theil_t_between_share": "Theil T : part entre groupes",
-    "theil_l": "Indice de Theil L (écart logarithmique moyen)",
-    "theil_l_between": "Theil L entre groupes",
-    "theil_l_within": "Theil L dans les groupes",
-    "theil_l_between_share": "Theil L : part entre groupes",
-}
-
-#: French column names of the Theil decomposition's group table.
-GROUP_COLUMNS = {"group": "code", "n": "territoires", "population_share": "part_population",
-                 "value_share": "part_valeur", "mean": "moyenne", "index": "theil_t",
-                 "within_contribution": "contribution_intra"}
 
 #: French column names of the local Moran table.
 CLUSTER_COLUMNS = {"value": "valeur", "z": "valeur_centree_reduite",
@@ -91,40 +62,6 @@ def _indicator(warehouse: Warehouse, indicator: str, level: str, vintage: int,
 
     result = IndicatorEngine(warehouse).values(indicator, level, vintage, period, within)
     return result.frame.set_index("code")["value"].astype(float), result.period, result.notes
-
-
-def _partition(warehouse: Warehouse, level: str, partition_level: str,
-               vintage: int) -> tuple[pd.Series, str | None]:
-    """The territory of ``partition_level`` each territory of ``level`` belongs to.
-
-    Read from the memberships when the référentiel records them (communes in their
-    département, départements in their région); otherwise through the communes: a
-    territory spanning several (an EPCI over two départements) goes to the one holding
-    most of its population, and the returned note says how many did.
-    """
-    direct = warehouse.query(
-        "SELECT code, parent_code FROM memberships WHERE vintage = ? AND level = ? "
-        "AND parent_level = ?", [vintage, level, partition_level])
-    if not direct.empty:
-        return direct.set_index("code")["parent_code"], None
-    shared = warehouse.query(
-        """SELECT m.parent_code AS code, p.parent_code AS part,
-                  sum(coalesce(t.population, 0)) AS population
-           FROM memberships m
-           JOIN memberships p ON p.vintage = m.vintage AND p.level = 'COM'
-                AND p.code = m.code AND p.parent_level = ?
-           JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM' AND t.code = m.code
-           WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
-           GROUP BY ALL""", [partition_level, vintage, level])
-    if shared.empty:
-        raise CohesionError(f"no membership links territories of {level} to {partition_level} "
-                            f"in the {vintage} référentiel")
-    spanning = int((shared.groupby("code")["part"].nunique() > 1).sum())
-    chosen = shared.sort_values(["code", "population", "part"], ascending=[True, False, True])
-    parts = chosen.drop_duplicates("code").set_index("code")["part"]
-    note = (f"{spanning} territoires s'étendent sur plusieurs {partition_level} : chacun est "
-            "rattaché à celui qui porte le plus d'habitants") if spanning else None
-    return parts, note
 
 
 def _write_csv(frame: pd.DataFrame, output: Path | None) -> None:
@@ -200,8 +137,8 @@ def inequality_command(ctx: click.Context, indicator: str, level: str, vintage: 
             notes.append(f"pondération : {weight} ({used_weight_period})")
         partition = None
         if partition_level:
-            parts, partition_note = _partition(warehouse, level, partition_level.upper(),
-                                               chosen_vintage)
+            parts, partition_note = read_partition(warehouse, level, partition_level.upper(),
+                                                   chosen_vintage)
             partition = parts.reindex(values.index)
             ungrouped = partition.isna() & values.notna()
             if ungrouped.any():

