@@ -11,7 +11,8 @@
 - :mod:`~cohesion.analysis.barometre`: the baromètre de la cohésion des territoires (its
   declared definition, a territory's position, fact sheets, factor scores).
 
-Nothing here reads the warehouse: :mod:`cohesion.analysis.commands` and
+Nothing here reads the warehouse: :mod:`cohesion.analysis.commands`,
+:mod:`cohesion.analysis.partitions` and
 :mod:`cohesion.analysis.barometre_data` do, at the edge.
 Undefined figures are NaN with a ``note`` saying why; arguments that do not fit raise
 :class:`~cohesion.analysis.errors.AnalysisError`.

@@ -4,6 +4,7 @@
 // map can be shared. window.cohesionAnalysisReady becomes true once the map is drawn.
 
 import { createMap, formQuery } from "./analyse-carte.js";
+import { getJson } from "./api.js";
 import { escapeHtml, formatNumber } from "./format.js";
 
 const options = JSON.parse(document.getElementById("analyse-options").textContent);
@@ -92,9 +93,7 @@ async function update() {
   history.replaceState(null, "", `${location.pathname}?${query}`);
   let answer;
   try {
-    const response = await fetch(`/api/analysis/lisa?${query}`);
-    answer = await response.json();
-    if (!response.ok) throw new Error(answer.error ?? `erreur ${response.status}`);
+    answer = await getJson(`/api/analysis/lisa?${query}`);
   } catch (error) {
     if (mine !== request) return;
     failure.innerHTML = `<div class="fr-alert fr-alert--error fr-alert--sm"><p>${escapeHtml(

@@ -4,6 +4,7 @@
 // address. window.cohesionAnalysisReady becomes true once the map and charts are drawn.
 
 import { createMap } from "./analyse-carte.js";
+import { getJson } from "./api.js";
 import { escapeHtml, formatNumber, LEVEL_PLURALS } from "./format.js";
 
 const options = JSON.parse(document.getElementById("analyse-options").textContent);
@@ -156,9 +157,7 @@ async function update() {
   history.replaceState(null, "", `${location.pathname}?${params}`);
   let answer;
   try {
-    const response = await fetch(`/api/analysis/typology?${params}`);
-    answer = await response.json();
-    if (!response.ok) throw new Error(answer.error ?? `erreur ${response.status}`);
+    answer = await getJson(`/api/analysis/typology?${params}`);
   } catch (error) {
     if (mine !== request) return;
     failure.innerHTML = `<div class="fr-alert fr-alert--error fr-alert--sm"><p>${escapeHtml(

@@ -9,6 +9,7 @@
 // when the map has rendered the current values (the browser tests and the benchmark wait
 // for it); window.cohesionMapTiming records when (ms since navigation).
 
+import { getJson } from "./api.js";
 import { METHODS, classOf, palette } from "./classify.js";
 import { escapeHtml, formatBound, formatNumber, LEVEL_PLURALS } from "./format.js";
 
@@ -118,10 +119,7 @@ async function fetchValues(state, url = null) {
     indicator: state.indicator, level: state.level, vintage: String(state.vintage),
   });
   if (state.period) query.set("period", state.period);
-  const response = await fetch(url ?? `/api/values?${query}`);
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error ?? `erreur ${response.status}`);
-  return body;
+  return getJson(url ?? `/api/values?${query}`);
 }
 
 function classify(table, state) {
