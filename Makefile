@@ -5,6 +5,9 @@ WAREHOUSE ?= var/cohesion.duckdb
 SAMPLES ?= ../shared/data
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# ANCT's list of the communes that have a 2024 QPV: tells the QPV page which communes
+# have a QPV whose contours are not loaded (« non couvert » rather than « hors QPV »)
+COMMUNES_QPV ?= $(SAMPLES)/qpv/qpv2024_communes/polygone-4326_qpv.geojson
 
 .PHONY: run test install system bench
 
@@ -39,7 +42,8 @@ run: install
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) build
 	if [ -d "$(SAMPLES)" ]; then .venv/bin/cohesion --warehouse $(WAREHOUSE) data import-samples "$(SAMPLES)"; fi
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) summary
-	.venv/bin/cohesion --warehouse $(WAREHOUSE) serve --host $(HOST) --port $(PORT)
+	COHESION_COMMUNES_QPV=$$( [ -f "$(COMMUNES_QPV)" ] && echo "$(COMMUNES_QPV)" ) \
+	  .venv/bin/cohesion --warehouse $(WAREHOUSE) serve --host $(HOST) --port $(PORT)
 
 test: install
 	.venv/bin/ruff check .
