@@ -88,7 +88,7 @@ def test_aggregations_by_hand() -> None:
     geometric = aggregate(normalised, weights, "geometric")
     assert geometric.iloc[0] == pytest.approx(4 ** 0.75)
     assert np.isnan(geometric.iloc[1])  # a missing indicator: no score
-    with pytest.raises(AnalysisInputError, match="positive"):
+    with pytest.raises(AnalysisInputError, match="strictement positives"):
         aggregate(normalised.fillna(0.0), weights, "geometric")
 
 
@@ -103,19 +103,19 @@ def test_composite_index() -> None:
 
 
 def test_invalid_choices_and_inputs() -> None:
-    with pytest.raises(AnalysisInputError, match="no direction for indicator 'vacance'"):
+    with pytest.raises(AnalysisInputError, match="aucun sens pour l'indicateur 'vacance'"):
         normalise(DATA, directions={"revenu": 1, "chomage": -1})
-    with pytest.raises(AnalysisInputError, match="cannot enter a composite"):
+    with pytest.raises(AnalysisInputError, match="ne peut pas entrer dans un indice composite"):
         normalise(DATA, directions={**DIRECTIONS, "vacance": "neutral"})
     with pytest.raises(AnalysisInputError, match="'min-max', 'z-score'"):
         normalise(DATA, "rank")
-    with pytest.raises(AnalysisInputError, match="single value"):
+    with pytest.raises(AnalysisInputError, match="une seule valeur"):
         normalise(DATA.assign(flat=3.0))
-    with pytest.raises(AnalysisInputError, match="not positive"):
+    with pytest.raises(AnalysisInputError, match="pas strictement positive"):
         normalise(DATA - 10, "distance-to-reference", reference=REFERENCE)
-    with pytest.raises(AnalysisInputError, match="needs a reference"):
+    with pytest.raises(AnalysisInputError, match="exige une référence"):
         normalise(DATA, "distance-to-reference")
-    with pytest.raises(AnalysisInputError, match="no expert weight for 'vacance'"):
+    with pytest.raises(AnalysisInputError, match="aucun poids d'expert pour 'vacance'"):
         composite_weights(DATA, "expert", expert={"revenu": 1, "chomage": 1})
     with pytest.raises(NotEnoughDataError):
         composite_index(DATA.head(1), directions=DIRECTIONS)
@@ -136,7 +136,7 @@ def test_uncertainty_over_every_valid_combination() -> None:
     without = composite_uncertainty(DATA, directions=DIRECTIONS)
     assert "expert" in without.skipped and "distance-to-reference" in without.skipped
     assert len(without.scenarios) == 6
-    with pytest.raises(AnalysisInputError, match="baseline"):
+    with pytest.raises(AnalysisInputError, match="scénario de référence"):
         composite_uncertainty(DATA, directions=DIRECTIONS,
                               baseline=("z-score", "equal", "geometric"))
 

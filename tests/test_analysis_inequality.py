@@ -154,8 +154,8 @@ def test_fewer_than_two_territories_give_nan_with_a_reason(values: list[float]) 
     table = summary.to_frame().set_index("measure")
     assert table.loc[["gini", "theil_t", "theil_l", "interdecile_ratio",
                       "coefficient_of_variation", "max_min_ratio"], "value"].isna().all()
-    assert "at least 2 territories" in summary.note
-    assert "at least 2 territories" in gini(values).note
+    assert "au moins 2 territoires" in summary.note
+    assert "au moins 2 territoires" in gini(values).note
 
 
 def test_missing_values_are_dropped_and_counted() -> None:
@@ -176,7 +176,7 @@ def test_series_are_matched_by_label() -> None:
     expected = theil([2.0, 3.0, 4.0], [3.0, 2.0, 1.0], ["x", "y", "y"])
     assert (result.total, result.between) == (expected.total, expected.between)
     assert result.n_missing == 1
-    with pytest.raises(AnalysisInputError, match="twice"):
+    with pytest.raises(AnalysisInputError, match="deux fois"):
         gini(values, pd.Series([1.0, 1.0, 1.0, 1.0], index=list("aabc")))
 
 
@@ -187,19 +187,19 @@ def test_zero_values() -> None:
         TheilD(np.array(values), np.zeros(4)).T, abs=1e-12)
     assert np.isfinite(gini(values).value) and np.isfinite(atkinson(values, 0.5).index)
     for result in (theil(values, kind="L"), atkinson(values, 1.0), atkinson(values, 2.0)):
-        assert "zero values" in result.note
+        assert "valeur(s) nulle(s)" in result.note
     for figure in (theil(values, kind="L").total, atkinson(values, 1.0).index):
         assert np.isnan(figure)
     assert np.isnan(interdecile_ratio([0.0] * 3 + [1.0] * 7).ratio)
     zeros = gini([0.0, 0.0, 0.0])
-    assert np.isnan(zeros.value) and zeros.note == "the mean is zero"
+    assert np.isnan(zeros.value) and zeros.note == "la moyenne est nulle"
 
 
 def test_negative_values() -> None:
     growth = [-1.2, 0.3, 0.8, 2.5]
     for measure in RELATIVE.values():
         assert np.isnan(measure(growth))
-    assert "negative values" in gini(growth).note
+    assert "valeur(s) négative(s)" in gini(growth).note
     # dispersion measures that need no ratio stay defined
     assert coefficient_of_variation(growth).std == pytest.approx(np.std(growth))
     assert interdecile_ratio(growth).gap > 0
@@ -208,11 +208,11 @@ def test_negative_values() -> None:
 
 
 def test_arguments_that_do_not_fit() -> None:
-    with pytest.raises(AnalysisInputError, match="weights has 2 elements for 3"):
+    with pytest.raises(AnalysisInputError, match="weights compte 2 éléments pour 3"):
         gini([1, 2, 3], weights=[1, 2])
-    with pytest.raises(AnalysisInputError, match="non-negative"):
+    with pytest.raises(AnalysisInputError, match="positif ou nul"):
         gini([1, 2, 3], weights=[1, -2, 1])
-    with pytest.raises(AnalysisInputError, match="no group"):
+    with pytest.raises(AnalysisInputError, match="aucun groupe"):
         theil([1, 2, 3], partition=["a", None, "b"])
     # a territory without a value needs no group
     assert theil([1, np.nan, 3], partition=["a", None, "b"]).n == 2
@@ -220,9 +220,9 @@ def test_arguments_that_do_not_fit() -> None:
         theil([1, 2], kind="X")
     with pytest.raises(AnalysisInputError, match="epsilon"):
         atkinson([1, 2], -1)
-    with pytest.raises(AnalysisInputError, match="1-d"):
+    with pytest.raises(AnalysisInputError, match="une dimension"):
         gini([[1, 2], [3, 4]])
-    with pytest.raises(AnalysisInputError, match="infinite"):
+    with pytest.raises(AnalysisInputError, match="infinie"):
         gini([1, np.inf])
 
 
@@ -239,7 +239,7 @@ def test_sigma_convergence() -> None:
     logs = sigma_convergence(panel, measure="std_log")
     assert logs.dispersion["2013"] == pytest.approx(np.std(np.log([10, 20, 30])))
     negative = sigma_convergence(panel - 16, measure="std_log")
-    assert negative.dispersion.isna().all() and "not positive" in negative.notes["2013"]
+    assert negative.dispersion.isna().all() and "pas strictement positives" in negative.notes["2013"]
     with pytest.raises(AnalysisInputError, match="measure"):
         sigma_convergence(panel, measure="variance")
 
@@ -273,13 +273,13 @@ def test_weighted_beta_convergence_counts_like_repeated_territories() -> None:
 
 
 def test_beta_convergence_edge_cases() -> None:
-    assert "not positive" in beta_convergence([0.0, 1.0, 2.0], [1.0, 1.0, 2.0], 3).note
+    assert "pas strictement positive" in beta_convergence([0.0, 1.0, 2.0], [1.0, 1.0, 2.0], 3).note
     in_points = beta_convergence([0.0, 1.0, 2.0], [1.0, 1.5, 2.2], 3, log=False)
     assert in_points.beta == pytest.approx(stats.linregress([0, 1, 2], [1 / 3, 0.5 / 3,
                                                                          0.2 / 3]).slope)
     assert np.isnan(in_points.speed)
-    assert "at least 3" in beta_convergence([1.0, np.nan], [2.0, 3.0], 1).note
-    assert "same level" in beta_convergence([2.0, 2.0, 2.0], [1.0, 2.0, 3.0], 1).note
+    assert "au moins 3" in beta_convergence([1.0, np.nan], [2.0, 3.0], 1).note
+    assert "même niveau" in beta_convergence([2.0, 2.0, 2.0], [1.0, 2.0, 3.0], 1).note
     with pytest.raises(AnalysisInputError, match="years"):
         beta_convergence([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], 0)
 
@@ -306,9 +306,9 @@ def test_two_date_contrast_and_breakdown() -> None:
     by_class = table.set_index("class")
     assert by_class.loc["rural", "first"] == pytest.approx(40 / 300)
     assert by_class.loc["all", "first"] == pytest.approx(45 / 310)
-    with pytest.raises(NotEnoughDataError, match="at least 2"):
+    with pytest.raises(NotEnoughDataError, match="au moins 2"):
         two_date_contrast(first.head(1), second, "2016", "2018")
-    with pytest.raises(AnalysisInputError, match="no class"):
+    with pytest.raises(AnalysisInputError, match="aucune classe"):
         breakdown_by_class(numerators, numerators, pd.Series({"a": "rural"}))
 
 

@@ -65,7 +65,7 @@ def test_missing_contours_islands_and_overlaps_are_reported() -> None:
     subset = weights.subset(np.array([True, False, True, True]))
     assert list(subset.ids) == ["a", "island", "e"]
     assert subset.islands == ("a", "island", "e")
-    with pytest.raises(AnalysisInputError, match="twice"):
+    with pytest.raises(AnalysisInputError, match="deux fois"):
         contiguity_weights(shapes[:2], ids=["a", "a"])
     with pytest.raises(AnalysisInputError, match="'queen', 'rook'"):
         contiguity_weights(shapes, kind="bishop")
@@ -119,14 +119,14 @@ def test_seed_makes_p_values_reproducible() -> None:
 def test_all_values_equal_gives_nan_with_a_reason() -> None:
     weights = contiguity_weights(grid(3, 3))
     result = moran([2.0] * 9, weights)
-    assert np.isnan(result.statistic) and "same value" in result.note
+    assert np.isnan(result.statistic) and "même valeur" in result.note
     local = local_moran([2.0] * 9, weights)
-    assert np.isnan(local.statistic).all() and "same value" in local.note
+    assert np.isnan(local.statistic).all() and "même valeur" in local.note
 
 
 def test_too_few_territories() -> None:
     weights = contiguity_weights(grid(1, 3))
-    assert "at least 4" in moran([1.0, 2.0, 3.0], weights).note
+    assert "au moins 4" in moran([1.0, 2.0, 3.0], weights).note
     assert np.isnan(local_moran([1.0, 2.0, 3.0], weights).statistic).all()
 
 
@@ -145,7 +145,7 @@ def test_missing_values_remove_links_and_make_islands() -> None:
     assert table.loc[["a", "b", "z"], "cluster"].tolist() == ["island", "missing_value",
                                                              "no_geometry"]
     assert table.loc["z", "value"] == 9.0
-    with pytest.raises(AnalysisInputError, match="align"):
+    with pytest.raises(AnalysisInputError, match="alignez"):
         moran([1.0, 2.0], weights)
 
 

@@ -147,18 +147,18 @@ def test_missing_and_constant_indicators() -> None:
     data.iloc[[3, 50], 1] = np.nan
     result = typology(data, 3, bootstrap=0)
     assert result.excluded == ("T003", "T050") and len(result.classes) == len(data) - 2
-    with pytest.raises(AnalysisInputError, match="'flat' has the same value"):
+    with pytest.raises(AnalysisInputError, match="'flat' a la même valeur"):
         typology(data.assign(flat=1.0), 3)
-    with pytest.raises(AnalysisInputError, match="missing indicator"):
+    with pytest.raises(AnalysisInputError, match="indicateur manquant"):
         principal_components(data)
-    with pytest.raises(NotEnoughDataError, match="too few for 3 classes"):
+    with pytest.raises(NotEnoughDataError, match="trop peu pour 3 classes"):
         typology(data.head(3), 3)
-    with pytest.raises(AnalysisInputError, match="at least 2"):
+    with pytest.raises(AnalysisInputError, match="au moins 2"):
         typology(data, 1)
     with pytest.raises(AnalysisInputError, match="n_components"):
         typology(data, 3, n_components=5)
     duplicated = pd.DataFrame({"a": [1.0] * 5 + [2.0], "b": [3.0] * 5 + [4.0]})
-    with pytest.raises(NotEnoughDataError, match="identical"):
+    with pytest.raises(NotEnoughDataError, match="identiques"):
         typology(duplicated, 3, bootstrap=0)
 
 

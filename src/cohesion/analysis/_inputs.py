@@ -17,7 +17,7 @@ def check_option(value: str, options: Iterable[str], name: str) -> str:
     options = tuple(options)
     if value not in options:
         raise AnalysisInputError(
-            f"{name}={value!r} is not a valid option (expected one of "
+            f"{name}={value!r} n'est pas une option valide (valeurs possibles : "
             f"{', '.join(repr(o) for o in options)})")
     return value
 
@@ -29,10 +29,11 @@ def as_vector(values: Any, name: str = "values") -> np.ndarray:
     try:
         array = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as error:
-        raise AnalysisInputError(f"{name} should be numbers: {error}") from None
+        raise AnalysisInputError(f"{name} doit contenir des nombres : {error}") from None
     if array.ndim != 1:
         raise AnalysisInputError(
-            f"{name} should be one value per territory (a 1-d array), got shape {array.shape}")
+            f"{name} doit donner une valeur par territoire (tableau à une dimension) ; "
+            f"forme reçue : {array.shape}")
     return array
 
 
@@ -40,13 +41,13 @@ def as_weights(weights: Any, n: int) -> np.ndarray:
     """Weights aligned with ``n`` values: finite and non-negative, NaN where unknown."""
     array = as_vector(weights, "weights")
     if len(array) != n:
-        raise AnalysisInputError(f"weights has {len(array)} elements for {n} values")
+        raise AnalysisInputError(f"weights compte {len(array)} éléments pour {n} valeurs")
     known = array[~np.isnan(array)]
     if np.isinf(known).any() or (known < 0).any():
         raise AnalysisInputError(
-            "weights should be finite and non-negative (a population, a denominator); "
-            f"found {int(np.isinf(known).sum())} infinite and {int((known < 0).sum())} "
-            "negative")
+            "weights doit être fini et positif ou nul (une population, un dénominateur) ; "
+            f"trouvé {int(np.isinf(known).sum())} valeur(s) infinie(s) et "
+            f"{int((known < 0).sum())} négative(s)")
     return array
 
 
@@ -54,7 +55,7 @@ def as_groups(partition: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Integer group codes (-1 where the label is missing) and the distinct labels."""
     labels = pd.Series(np.asarray(partition, dtype=object))
     if len(labels) != n:
-        raise AnalysisInputError(f"partition has {len(labels)} labels for {n} values")
+        raise AnalysisInputError(f"partition compte {len(labels)} libellés pour {n} valeurs")
     codes, uniques = pd.factorize(labels, sort=True, use_na_sentinel=True)
     return codes.astype(np.intp), np.asarray(uniques, dtype=object)
 
@@ -69,10 +70,10 @@ def aligned(reference: Any, other: Any, name: str) -> Any:
     if not (isinstance(reference, pd.Series) and isinstance(other, pd.Series)):
         return other
     if reference.index.has_duplicates:
-        raise AnalysisInputError("values name a territory twice, for example "
+        raise AnalysisInputError("values cite deux fois un même territoire, par exemple "
                                  f"{reference.index[reference.index.duplicated()][0]!r}")
     if other.index.has_duplicates:
-        raise AnalysisInputError(f"{name} names a territory twice, for example "
+        raise AnalysisInputError(f"{name} cite deux fois un même territoire, par exemple "
                                  f"{other.index[other.index.duplicated()][0]!r}")
     return other.reindex(reference.index)
 
@@ -122,8 +123,8 @@ def observations(values: Any, weights: Any = None, partition: Any = None) -> Obs
     array = as_vector(values)
     if np.isinf(array).any():
         raise AnalysisInputError(
-            f"values hold {int(np.isinf(array).sum())} infinite numbers; use NaN for a "
-            "missing value")
+            f"values contient {int(np.isinf(array).sum())} valeur(s) infinie(s) ; utilisez NaN "
+            "pour une valeur manquante")
     weight_array = None if weights is None else as_weights(weights, len(array))
     keep = ~np.isnan(array)
     if weight_array is not None:
@@ -134,9 +135,9 @@ def observations(values: Any, weights: Any = None, partition: Any = None) -> Obs
         ungrouped = np.flatnonzero(keep & (codes < 0))
         if len(ungrouped):
             raise AnalysisInputError(
-                f"{len(ungrouped)} territories have a value but no group in the partition "
-                f"(positions {', '.join(map(str, ungrouped[:5]))}…); give them a group or "
-                "set their value to NaN")
+                f"{len(ungrouped)} territoire(s) ont une valeur mais aucun groupe dans la "
+                f"partition (positions {', '.join(map(str, ungrouped[:5]))}…) ; attribuez-leur "
+                "un groupe ou mettez leur valeur à NaN")
         # groups left without any territory once missing values are dropped disappear
         present, groups = np.unique(codes[keep], return_inverse=True)
         group_labels = group_labels[present]

@@ -71,7 +71,7 @@ _LOWER = {-1, "-1", "lower_is_better", "lower"}
 
 def _numeric(data: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame) or data.shape[1] == 0:
-        raise AnalysisInputError("data should be a DataFrame with one column per indicator")
+        raise AnalysisInputError("data doit être un DataFrame avec une colonne par indicateur")
     return data.apply(pd.to_numeric, errors="coerce").astype(float)
 
 
@@ -82,8 +82,8 @@ def _signs(columns: pd.Index, directions: Mapping[str, Any] | None) -> pd.Series
     signs = {}
     for column in columns:
         if column not in directions:
-            raise AnalysisInputError(f"no direction for indicator {column!r} (expected 1 or "
-                                     "'higher_is_better', -1 or 'lower_is_better')")
+            raise AnalysisInputError(f"aucun sens pour l'indicateur {column!r} (attendu 1 ou "
+                                     "'higher_is_better', -1 ou 'lower_is_better')")
         given = directions[column]
         if given in _HIGHER:
             signs[column] = 1.0
@@ -91,24 +91,25 @@ def _signs(columns: pd.Index, directions: Mapping[str, Any] | None) -> pd.Series
             signs[column] = -1.0
         else:
             raise AnalysisInputError(
-                f"direction {given!r} of {column!r} cannot enter a composite index (expected "
-                "1 or 'higher_is_better', -1 or 'lower_is_better')")
+                f"le sens {given!r} de {column!r} ne peut pas entrer dans un indice composite "
+                "(attendu 1 ou 'higher_is_better', -1 ou 'lower_is_better')")
     return pd.Series(signs, dtype=float)
 
 
 def _reference_values(data: pd.DataFrame, reference: Any) -> pd.Series:
     if reference is None:
-        raise AnalysisInputError("distance-to-reference needs a reference: a value per "
-                                 "indicator, or the label of a reference territory")
+        raise AnalysisInputError("distance-to-reference exige une référence : une valeur par "
+                                 "indicateur, ou le code d'un territoire de référence")
     if isinstance(reference, Mapping | pd.Series):
         values = pd.Series(reference, dtype=float).reindex(data.columns)
     elif reference in data.index:
         values = data.loc[reference]
     else:
-        raise AnalysisInputError(f"reference {reference!r} is neither a value per indicator "
-                                 "nor a territory of the data")
+        raise AnalysisInputError(f"la référence {reference!r} n'est ni une valeur par "
+                                 "indicateur ni un territoire des données")
     if values.isna().any():
-        raise AnalysisInputError(f"no reference value for {values.index[values.isna()][0]!r}")
+        raise AnalysisInputError(
+            f"aucune valeur de référence pour {values.index[values.isna()][0]!r}")
     return values
 
 
@@ -176,21 +177,22 @@ def normalise(data: pd.DataFrame, method: str = "min-max", *,
                if (data[c] <= 0).any() or not reference_values[c] > 0]
         if bad:
             raise AnalysisInputError(
-                f"distance-to-reference divides by values: {bad[0]!r} has a value or a "
-                "reference that is not positive; use min-max or z-score for it")
+                f"distance-to-reference divise par les valeurs : {bad[0]!r} a une valeur ou une "
+                "référence qui n'est pas strictement positive ; utilisez min-max ou z-score "
+                "pour cet indicateur")
         ratio = data / reference_values
         return 100 * ratio.where(higher_is_better, 1 / ratio)
     spread = (data.max() - data.min()) if method == "min-max" else data.std(ddof=0)
     constant = spread.index[~(spread > 0)].tolist()
     if constant:
         raise AnalysisInputError(
-            f"indicator {constant[0]!r} has a single value: it cannot be normalised "
-            f"({method}) and does not discriminate territories; leave it out")
+            f"l'indicateur {constant[0]!r} n'a qu'une seule valeur : il ne peut pas être "
+            f"normalisé ({method}) et ne distingue pas les territoires ; retirez-le")
     if method == "z-score":
         return (data - data.mean()) / spread * signs
     low, high = bounds
     if not high > low:
-        raise AnalysisInputError(f"bounds should be increasing, got {bounds}")
+        raise AnalysisInputError(f"bounds doit être croissant ; reçu {bounds}")
     share = (data - data.min()) / spread
     return low + (high - low) * share.where(higher_is_better, 1 - share)
 
@@ -267,16 +269,19 @@ def composite_weights(data: pd.DataFrame, method: str = "equal", *,
     if method == "pca":
         complete = data.dropna()
         if len(complete) < 3 or (complete.std() == 0).any():
-            raise AnalysisInputError("pca weights need at least 3 complete territories and "
-                                     "indicators that vary")
+            raise AnalysisInputError("la pondération pca exige au moins 3 territoires complets "
+                                     "et des indicateurs qui varient")
         return _pca_weights(complete)
     if expert is None:
-        raise AnalysisInputError("expert weighting needs expert weights (indicator → weight)")
+        raise AnalysisInputError(
+            "la pondération expert exige des poids d'expert (indicateur → poids)")
     weights = pd.Series(expert, dtype=float).reindex(data.columns)
     if weights.isna().any():
-        raise AnalysisInputError(f"no expert weight for {weights.index[weights.isna()][0]!r}")
+        raise AnalysisInputError(
+            f"aucun poids d'expert pour {weights.index[weights.isna()][0]!r}")
     if (weights < 0).any() or not weights.sum() > 0:
-        raise AnalysisInputError("expert weights should be non-negative with a positive sum")
+        raise AnalysisInputError("les poids d'expert doivent être positifs ou nuls, de "
+                                 "somme strictement positive")
     return weights / weights.sum()
 
 
@@ -321,8 +326,9 @@ def aggregate(normalised: pd.DataFrame, weights: pd.Series,
         return normalised.mul(weights, axis=1).sum(axis=1, min_count=normalised.shape[1])
     if (normalised <= 0).any().any():
         raise AnalysisInputError(
-            "the geometric mean needs positive normalised values; use min-max with bounds "
-            "starting above 0 (for example (1, 100)) or distance-to-reference")
+            "la moyenne géométrique exige des valeurs normalisées strictement positives ; "
+            "utilisez min-max avec des bornes au-dessus de 0 (par exemple (1, 100)) ou "
+            "distance-to-reference")
     return np.exp(np.log(normalised).mul(weights, axis=1).sum(
         axis=1, min_count=normalised.shape[1]))
 
@@ -364,7 +370,8 @@ def _complete(data: pd.DataFrame) -> tuple[pd.DataFrame, tuple[Any, ...]]:
     complete = data.notna().all(axis=1)
     if complete.sum() < 2:
         raise NotEnoughDataError(
-            f"{int(complete.sum())} territories have every indicator; at least 2 are needed")
+            f"{int(complete.sum())} territoire(s) ont tous les indicateurs ; il en faut au "
+            "moins 2")
     return data[complete], tuple(data.index[~complete])
 
 
@@ -501,7 +508,7 @@ def composite_uncertainty(data: pd.DataFrame, *, directions: Mapping[str, Any],
         for choice in choices:
             check_option(choice, options, name)
     if not 0 < coverage <= 1:
-        raise AnalysisInputError(f"coverage should be in (0, 1], got {coverage}")
+        raise AnalysisInputError(f"coverage doit être dans ]0, 1] ; reçu {coverage}")
     used, excluded = _complete(data)
     normalised: dict[str, pd.DataFrame] = {}
     skipped: dict[str, str] = {}
@@ -524,15 +531,16 @@ def composite_uncertainty(data: pd.DataFrame, *, directions: Mapping[str, Any],
         if normalisation not in normalised or weighting not in weights:
             continue
         if aggregation == "geometric" and normalisation == "z-score":
-            skipped[name] = "z-scores are negative for half the territories: no geometric mean"
+            skipped[name] = ("les z-scores sont négatifs pour la moitié des territoires : pas de "
+                             "moyenne géométrique")
             continue
         scores = aggregate(normalised[normalisation], weights[weighting], aggregation)
         ranks[name] = _ranks(scores)
         rows.append((name, normalisation, weighting, aggregation))
     baseline_name = " / ".join(baseline)
     if baseline_name not in ranks:
-        raise AnalysisInputError(f"the baseline {baseline_name!r} is not among the scenarios "
-                                 f"computed ({', '.join(ranks) or 'none'})")
+        raise AnalysisInputError(f"le scénario de référence {baseline_name!r} ne fait pas "
+                                 f"partie des scénarios calculés ({', '.join(ranks) or 'aucun'})")
     table = pd.DataFrame(ranks)
     tail = (1 - coverage) / 2
     summary = pd.DataFrame({

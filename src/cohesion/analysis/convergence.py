@@ -75,8 +75,8 @@ def _dispersion(values: np.ndarray, weights: np.ndarray | None,
     if measure == "std_log":
         known = values[~np.isnan(values)]
         if (known <= 0).any():
-            return NAN, (f"{int((known <= 0).sum())} values are not positive: the standard "
-                         "deviation of logarithms is undefined")
+            return NAN, (f"{int((known <= 0).sum())} valeur(s) ne sont pas strictement positives : "
+                         "l'écart type des logarithmes n'est pas défini")
         result = coefficient_of_variation(np.log(values), weights)
         return result.std, result.note
     if measure == "gini":
@@ -166,13 +166,13 @@ def sigma_convergence(panel: pd.DataFrame, weights: Any = None, *,
     """
     check_option(measure, SIGMA_MEASURES, "measure")
     if not isinstance(panel, pd.DataFrame) or panel.shape[1] < 2:
-        raise AnalysisInputError("panel should be a DataFrame with one column per period "
-                                 "(at least two)")
+        raise AnalysisInputError("panel doit être un DataFrame avec une colonne par période "
+                                 "(au moins deux)")
     values = panel.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     if isinstance(weights, pd.DataFrame):
         if weights.shape != panel.shape:
-            raise AnalysisInputError(f"weights has shape {weights.shape}, the panel "
-                                     f"{panel.shape}")
+            raise AnalysisInputError(f"weights est de forme {weights.shape}, le panel "
+                                     f"de forme {panel.shape}")
         weight_matrix = weights.to_numpy(dtype=float)
     elif weights is not None:
         weights = aligned(panel.iloc[:, 0], weights, "weights")
@@ -297,11 +297,11 @@ def beta_convergence(initial: Any, final: Any, years: float, weights: Any = None
     (-0.06, True)
     """
     if not np.isfinite(years) or years <= 0:
-        raise AnalysisInputError(f"years should be a positive number, got {years!r}")
+        raise AnalysisInputError(f"years doit être un nombre strictement positif ; reçu {years!r}")
     final, weights = aligned(initial, final, "final"), aligned(initial, weights, "weights")
     start, end = as_vector(initial, "initial"), as_vector(final, "final")
     if len(start) != len(end):
-        raise AnalysisInputError(f"initial has {len(start)} values and final {len(end)}")
+        raise AnalysisInputError(f"initial compte {len(start)} valeurs et final {len(end)}")
     weight_array = None if weights is None else as_weights(weights, len(start))
     keep = ~np.isnan(start) & ~np.isnan(end)
     if weight_array is not None:
@@ -314,19 +314,20 @@ def beta_convergence(initial: Any, final: Any, years: float, weights: Any = None
                                "t_statistic", "p_value", "r_squared"), NAN)
     if n < 3:
         return BetaConvergence(**undefined, **context,
-                               note=f"at least 3 territories are needed, got {n}")
+                               note=f"il faut au moins 3 territoires, {n} seulement")
     if weight_array is not None and not weight_array[keep].sum() > 0:
-        return BetaConvergence(**undefined, **context, note="every weight is zero")
+        return BetaConvergence(**undefined, **context, note="tous les poids sont nuls")
     if log and ((start <= 0).any() or (end <= 0).any()):
         bad = int(((start <= 0) | (end <= 0)).sum())
         return BetaConvergence(**undefined, **context, note=(
-            f"{bad} territories have a value that is not positive: log growth is undefined "
-            "(use log=False to regress the change in points)"))
+            f"{bad} territoire(s) ont une valeur qui n'est pas strictement positive : la "
+            "croissance logarithmique n'est pas définie (utilisez log=False pour régresser "
+            "l'évolution en points)"))
     level = np.log(start) if log else start
     growth = (np.log(end) - np.log(start)) / years if log else (end - start) / years
     if np.ptp(level) == 0:
         return BetaConvergence(**undefined, **context,
-                               note="every territory starts at the same level")
+                               note="tous les territoires partent du même niveau")
     # weights only matter relative to each other; a mean of 1 keeps sums of usual size
     w = np.ones(n) if weight_array is None else weight_array[keep] / weight_array[keep].mean()
     design = np.column_stack([np.ones_like(level), level])
@@ -454,7 +455,7 @@ def _aligned(first: Any, second: Any, weights_first: Any = None,
         series[name] = pd.to_numeric(series[name], errors="coerce").astype(float)
     for name, found in series.items():
         if found.index.has_duplicates:
-            raise AnalysisInputError(f"{name} has duplicate territory labels, for example "
+            raise AnalysisInputError(f"{name} cite deux fois un même territoire, par exemple "
                                      f"{found.index[found.index.duplicated()][0]!r}")
     return pd.DataFrame(series)
 
@@ -496,7 +497,7 @@ def two_date_contrast(first: Any, second: Any, first_period: str, second_period:
     kept = frame[complete]
     if len(kept) < 2:
         raise NotEnoughDataError(
-            f"{len(kept)} territories have a value at both dates; at least 2 are needed")
+            f"{len(kept)} territoire(s) ont une valeur aux deux dates ; il en faut au moins 2")
     first_weights = kept.get("weight_first")
     second_weights = kept.get("weight_second")
     return TwoDateContrast(
@@ -551,8 +552,8 @@ def breakdown_by_class(first: Any, second: Any, classes: Any, *,
     complete = frame.drop(columns="class").notna().all(axis=1)
     if (complete & frame["class"].isna()).any():
         raise AnalysisInputError(
-            f"{int((complete & frame['class'].isna()).sum())} territories have values but "
-            "no class")
+            f"{int((complete & frame['class'].isna()).sum())} territoire(s) ont des valeurs "
+            "mais aucune classe")
     kept = frame[complete].copy()
     kept["weight_first"] = kept.get("weight_first", 1.0)
     kept["weight_second"] = kept.get("weight_second", 1.0)

@@ -98,9 +98,10 @@ def _context(sample: Observations, note: str | None) -> dict[str, Any]:
 def _common_problem(sample: Observations) -> str | None:
     """Why no measure can be computed on this sample, if so."""
     if sample.n < MIN_TERRITORIES:
-        return f"at least {MIN_TERRITORIES} territories with a value are needed, got {sample.n}"
+        return (f"il faut au moins {MIN_TERRITORIES} territoires ayant une valeur, "
+                f"{sample.n} seulement")
     if not sample.weights.sum() > 0:
-        return "every weight is zero"
+        return "tous les poids sont nuls"
     return None
 
 
@@ -112,13 +113,13 @@ def _domain_problem(sample: Observations, *, positive: bool) -> str | None:
     values = sample.values
     negative = int((values < 0).sum())
     if negative:
-        return (f"{negative} negative values: the measure is defined for non-negative "
-                "values only")
+        return (f"{negative} valeur(s) négative(s) : la mesure n'est définie que pour des valeurs "
+                "positives ou nulles")
     if positive and (values == 0).any():
-        return (f"{int((values == 0).sum())} zero values: the measure takes the logarithm "
-                "of each value and is defined for positive values only")
+        return (f"{int((values == 0).sum())} valeur(s) nulle(s) : la mesure prend le logarithme "
+                "de chaque valeur et n'est définie que pour des valeurs strictement positives")
     if not np.dot(sample.shares, values) > 0:
-        return "the mean is zero"
+        return "la moyenne est nulle"
     return None
 
 
@@ -183,21 +184,22 @@ def interdecile_ratio(values: Any, weights: Any = None, *,
     >>> result.d1, result.d9, result.ratio
     (20.0, 100.0, 5.0)
     >>> interdecile_ratio([5.0, float("nan")]).note
-    'at least 2 territories with a value are needed, got 1'
+    'il faut au moins 2 territoires ayant une valeur, 1 seulement'
     """
     sample = observations(values, weights)
     chosen = method or ("inverted_cdf" if sample.weighted else "linear")
     if sample.weighted and chosen != "inverted_cdf":
         raise AnalysisInputError(
-            f"method={chosen!r} cannot be used with weights: numpy computes weighted "
-            "quantiles with method='inverted_cdf' only")
+            f"method={chosen!r} est incompatible avec weights : numpy ne calcule les quantiles "
+            "pondérés qu'avec method='inverted_cdf'")
     problem = _common_problem(sample)
     if problem:
         return InterdecileRatio(d1=NAN, d9=NAN, ratio=NAN, method=chosen,
                                 **_context(sample, problem))
     d1, d9 = np.quantile(sample.values, [0.1, 0.9], method=chosen,
                          weights=sample.weights if sample.weighted else None)
-    note = None if d1 > 0 else f"D1 = {d1:g} is not positive: the ratio D9/D1 has no meaning"
+    note = None if d1 > 0 else (f"D1 = {d1:g} n'est pas strictement positif : le rapport "
+                                  "D9/D1 n'a pas de sens")
     return InterdecileRatio(d1=float(d1), d9=float(d9), ratio=float(d9 / d1) if d1 > 0 else NAN,
                             method=chosen, **_context(sample, note))
 
@@ -251,7 +253,7 @@ def coefficient_of_variation(values: Any, weights: Any = None) -> CoefficientOfV
     >>> result.mean, result.std, result.value
     (5.0, 2.0, 0.4)
     >>> coefficient_of_variation([-1, 1, 3]).note
-    '1 negative values: the measure is defined for non-negative values only'
+    "1 valeur(s) négative(s) : la mesure n'est définie que pour des valeurs positives ou nulles"
     """
     sample = observations(values, weights)
     problem = _common_problem(sample)
@@ -466,7 +468,7 @@ def theil(values: Any, weights: Any = None, partition: Any = None,
     >>> round(result.total, 6), round(result.between, 6), result.within
     (0.192745, 0.192745, 0.0)
     >>> theil([0, 1, 2], kind="L").note  # doctest: +ELLIPSIS
-    '1 zero values: the measure takes the logarithm of each value and is defined for ...'
+    "1 valeur(s) nulle(s) : la mesure prend le logarithme de chaque valeur et n'est ..."
     """
     check_option(kind, ("T", "L"), "kind")
     sample = observations(values, weights, partition)
@@ -564,7 +566,7 @@ def atkinson(values: Any, epsilon: float = 1.0, weights: Any = None) -> Atkinson
     0.13161
     """
     if not np.isfinite(epsilon) or epsilon < 0:
-        raise AnalysisInputError(f"epsilon should be a finite number ≥ 0, got {epsilon!r}")
+        raise AnalysisInputError(f"epsilon doit être un nombre fini ≥ 0 ; reçu {epsilon!r}")
     sample = observations(values, weights)
     problem = _domain_problem(sample, positive=epsilon >= 1)
     if problem:
@@ -629,7 +631,8 @@ def max_min_ratio(values: Any) -> MaxMinRatio:
     if problem:
         return MaxMinRatio(minimum=NAN, maximum=NAN, ratio=NAN, **_context(sample, problem))
     low, high = float(sample.values.min()), float(sample.values.max())
-    note = None if low > 0 else f"the minimum {low:g} is not positive: max/min has no meaning"
+    note = None if low > 0 else (f"le minimum {low:g} n'est pas strictement positif : le "
+                                   "rapport max/min n'a pas de sens")
     return MaxMinRatio(minimum=low, maximum=high, ratio=high / low if low > 0 else NAN,
                        **_context(sample, note))
 

@@ -186,11 +186,12 @@ def contiguity_weights(geometries: Any, ids: Any = None, *,
     shapes = np.asarray(geometries, dtype=object)
     labels = np.arange(len(shapes)) if ids is None else np.asarray(ids, dtype=object)
     if len(labels) != len(shapes):
-        raise AnalysisInputError(f"{len(labels)} ids for {len(shapes)} geometries")
+        raise AnalysisInputError(f"{len(labels)} identifiants pour {len(shapes)} géométries")
     duplicated = pd.Series(labels)[pd.Series(labels).duplicated()]
     if len(duplicated):
         raise AnalysisInputError(
-            f"ids should name each territory once, {duplicated.iloc[0]!r} appears twice")
+            f"ids doit citer chaque territoire une seule fois ; {duplicated.iloc[0]!r} "
+            "apparaît deux fois")
     usable = ~(shapely.is_missing(shapes) | shapely.is_empty(shapes))
     shapes = shapes[usable]
     left, right = shapely.STRtree(shapes).query(shapes, predicate="intersects")
@@ -233,8 +234,8 @@ def _prepare(values: Any, weights: ContiguityWeights) -> _Prepared:
         array = as_vector(values)
         if len(array) != weights.n:
             raise AnalysisInputError(
-                f"{len(array)} values for {weights.n} territories with a contour; align the "
-                "values with weights.ids or pass a Series indexed by territory")
+                f"{len(array)} valeurs pour {weights.n} territoires ayant un contour ; alignez "
+                "les valeurs sur weights.ids ou passez une Series indexée par territoire")
         unplaced = pd.Series(dtype=float)
     without_contour = pd.concat([unplaced, pd.Series(NAN, index=pd.Index(
         [label for label in weights.missing_geometry if label not in unplaced.index],
@@ -252,10 +253,10 @@ def _prepare(values: Any, weights: ContiguityWeights) -> _Prepared:
 
 def _problem(values: np.ndarray) -> str | None:
     if len(values) < MIN_TERRITORIES:
-        return (f"at least {MIN_TERRITORIES} territories with a value and a neighbour are "
-                f"needed, got {len(values)}")
+        return (f"il faut au moins {MIN_TERRITORIES} territoires ayant une valeur et un voisin, "
+                f"{len(values)} seulement")
     if np.ptp(values) == 0:
-        return "every territory has the same value: there is no variation to correlate"
+        return "tous les territoires ont la même valeur : il n'y a aucune variation à corréler"
     return None
 
 
@@ -368,7 +369,7 @@ def moran(values: Any, weights: ContiguityWeights, *, transform: str = "row",
     """
     check_option(transform, ("row", "binary"), "transform")
     if permutations < 0:
-        raise AnalysisInputError(f"permutations should be ≥ 0, got {permutations}")
+        raise AnalysisInputError(f"permutations doit être ≥ 0 ; reçu {permutations}")
     prepared = _prepare(values, weights)
     y, n = prepared.values, len(prepared.values)
     problem = _problem(y)
@@ -587,9 +588,9 @@ def local_moran(values: Any, weights: ContiguityWeights, *, transform: str = "ro
     """
     check_option(transform, ("row", "binary"), "transform")
     if permutations < 0:
-        raise AnalysisInputError(f"permutations should be ≥ 0, got {permutations}")
+        raise AnalysisInputError(f"permutations doit être ≥ 0 ; reçu {permutations}")
     if not 0 < alpha < 1:
-        raise AnalysisInputError(f"alpha should be between 0 and 1, got {alpha}")
+        raise AnalysisInputError(f"alpha doit être strictement compris entre 0 et 1 ; reçu {alpha}")
     prepared = _prepare(values, weights)
     y, n = prepared.values, len(prepared.values)
     ids = prepared.weights.ids

@@ -63,8 +63,8 @@ DEFAULT_PRE_CLUSTERS = 500
 
 def _checked(data: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
-        raise AnalysisInputError("data should be a DataFrame: one row per territory, one "
-                                 "column per indicator")
+        raise AnalysisInputError("data doit être un DataFrame : une ligne par territoire, "
+                                 "une colonne par indicateur")
     numeric = data.apply(pd.to_numeric, errors="coerce").astype(float)
     if np.isinf(numeric.to_numpy()).any():
         raise AnalysisInputError("data holds infinite values; use NaN for a missing value")
@@ -147,16 +147,17 @@ def principal_components(data: pd.DataFrame) -> PrincipalComponents:
     if data.isna().any().any():
         missing = data.isna().any(axis=1)
         raise AnalysisInputError(
-            f"{int(missing.sum())} territories have a missing indicator (for example "
-            f"{data.index[missing][0]!r}); drop them first or use typology(), which does")
+            f"{int(missing.sum())} territoire(s) ont un indicateur manquant (par exemple "
+            f"{data.index[missing][0]!r}) ; retirez-les d'abord ou utilisez typology(), "
+            "qui le fait")
     if len(data) < 2:
-        raise NotEnoughDataError(f"at least 2 territories are needed, got {len(data)}")
+        raise NotEnoughDataError(f"il faut au moins 2 territoires, {len(data)} seulement")
     means, scales = data.mean(), data.std(ddof=0)
     constant = scales.index[~(scales > 0)].tolist()
     if constant:
         raise AnalysisInputError(
-            f"indicator {constant[0]!r} has the same value for every territory: it cannot "
-            "be standardised, leave it out")
+            f"l'indicateur {constant[0]!r} a la même valeur pour tous les territoires : il ne "
+            "peut pas être centré-réduit, retirez-le")
     standardised = ((data - means) / scales).to_numpy()
     _, singular, axes = np.linalg.svd(standardised / np.sqrt(len(data)), full_matrices=False)
     largest = np.abs(axes).argmax(axis=1)
@@ -321,12 +322,12 @@ def _hcpc(points: np.ndarray, n_classes: int, pre_clusters: int | None,
         linkage = hierarchy.ward(points)
         point_class = hierarchy.fcluster(linkage, n_classes, criterion="maxclust") - 1
     else:
-        raise AnalysisInputError("weighted points need a pre-partition")
+        raise AnalysisInputError("des points pondérés exigent une pré-partition")
     found = point_class.max() + 1
     if found < n_classes:
         raise NotEnoughDataError(
-            f"the tree splits into {found} distinct classes only, fewer than the {n_classes} "
-            "asked for (too many identical territories)")
+            f"l'arbre ne se divise qu'en {found} classes distinctes, moins que les "
+            f"{n_classes} demandées (trop de territoires identiques)")
     initial = np.vstack([np.average(points[point_class == c], axis=0,
                                     weights=mass[point_class == c]) for c in range(n_classes)])
     labels, centres = _kmeans(points, initial, max_iter=100, weights=mass)
@@ -429,7 +430,8 @@ def adjusted_rand_index(first: Any, second: Any) -> float:
     a, a_classes = pd.factorize(np.asarray(first, dtype=object))
     b, b_classes = pd.factorize(np.asarray(second, dtype=object))
     if len(a) != len(b):
-        raise AnalysisInputError(f"partitions of {len(a)} and {len(b)} territories")
+        raise AnalysisInputError(f"partitions de {len(a)} et de {len(b)} territoires : "
+                                 "elles doivent porter sur les mêmes territoires")
     table = np.bincount(a * len(b_classes) + b, minlength=len(a_classes) * len(b_classes))
 
     def pairs(counts: np.ndarray) -> float:
@@ -600,23 +602,25 @@ def typology(data: pd.DataFrame, n_classes: int, *, n_components: int | None = N
     {'a': 1, 'b': 1, 'c': 1, 'd': 2, 'e': 2, 'f': 2}
     """
     if n_classes < 2:
-        raise AnalysisInputError(f"n_classes should be at least 2, got {n_classes}")
+        raise AnalysisInputError(f"n_classes doit valoir au moins 2 ; reçu {n_classes}")
     data = _checked(data)
     complete = data.notna().all(axis=1)
     used = data[complete]
     if len(used) <= n_classes:
         raise NotEnoughDataError(
-            f"{len(used)} territories have every indicator, too few for {n_classes} classes")
+            f"{len(used)} territoire(s) ont tous les indicateurs, trop peu pour {n_classes} "
+            "classes")
     pca = principal_components(used)
     width = len(pca.eigenvalues) if n_components is None else n_components
     if not 1 <= width <= len(pca.eigenvalues):
         raise AnalysisInputError(
-            f"n_components should be between 1 and {len(pca.eigenvalues)}, got {n_components}")
+            f"n_components doit être compris entre 1 et {len(pca.eigenvalues)} ; "
+            f"reçu {n_components}")
     if pre_clusters == "auto":
         pre_clusters = DEFAULT_PRE_CLUSTERS if len(used) > DIRECT_WARD_LIMIT else None
     if pre_clusters is not None and pre_clusters < n_classes:
         raise AnalysisInputError(
-            f"pre_clusters ({pre_clusters}) should be at least n_classes ({n_classes})")
+            f"pre_clusters ({pre_clusters}) doit être au moins égal à n_classes ({n_classes})")
     generator = as_generator(seed)
     points = pca.scores.to_numpy()[:, :width]
     partition = _hcpc(points, n_classes, pre_clusters, generator)
