@@ -298,21 +298,21 @@ def _checked(item: Any, required: dict[str, Any], optional: dict[str, Any],
              where: str) -> dict[str, Any]:
     """``item`` as a dict whose keys and value types are the expected ones."""
     if not isinstance(item, dict):
-        raise BarometreDefinitionError(f"{where}: attendu un ensemble de clés, trouvé "
+        raise BarometreDefinitionError(f"{where} : attendu un ensemble de clés, trouvé "
                                        f"{type(item).__name__}")
     unknown = set(item) - set(required) - set(optional)
     if unknown:
         raise BarometreDefinitionError(
-            f"{where}: clé inconnue {sorted(unknown)[0]!r} (clés possibles : "
+            f"{where} : clé inconnue {sorted(unknown)[0]!r} (clés possibles : "
             f"{', '.join(sorted({*required, *optional}))})")
     missing = [key for key in required if key not in item]
     if missing:
-        raise BarometreDefinitionError(f"{where}: clé manquante {missing[0]!r}")
+        raise BarometreDefinitionError(f"{where} : clé manquante {missing[0]!r}")
     for key, value in item.items():
         expected = required.get(key, optional.get(key))
         if not isinstance(value, expected) or isinstance(value, bool):
             raise BarometreDefinitionError(
-                f"{where}: {key} a le type {type(value).__name__}, attendu "
+                f"{where} : {key} a le type {type(value).__name__}, attendu "
                 f"{getattr(expected, '__name__', 'texte ou null')}")
     return item
 
@@ -322,10 +322,10 @@ def _source(item: Any, where: str) -> TableSource | CatalogueSource:
         return CatalogueSource(_checked(item, {"catalogue": str}, {}, where)["catalogue"])
     raw = _checked(item, _TABLE_KEYS, _TABLE_OPTIONAL, where)
     if raw.get("match", "same") not in ("same", "related"):
-        raise BarometreDefinitionError(f"{where}: match vaut same ou related, trouvé "
+        raise BarometreDefinitionError(f"{where} : match vaut same ou related, trouvé "
                                        f"{raw['match']!r}")
     if raw.get("match") == "related" and not raw.get("related_label"):
-        raise BarometreDefinitionError(f"{where}: un indicateur apparenté (match: related) "
+        raise BarometreDefinitionError(f"{where} : un indicateur apparenté (match: related) "
                                        "nomme l'indicateur publié (related_label)")
     return TableSource(variable=raw["table"], **{k: v for k, v in raw.items()
                                                  if k != "table"})
@@ -352,28 +352,28 @@ def load_barometre(path: Path | str | None = None) -> Barometre:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        raise BarometreDefinitionError(f"{path}: illisible ({error})") from None
+        raise BarometreDefinitionError(f"{path} : illisible ({error})") from None
     top = _checked(raw, {"version": int, "edition": int, "producer": str,
                          "specification": str, "data_edition": str, "factors": list}, {},
                    str(path))
     if top["version"] != 1:
-        raise BarometreDefinitionError(f"{path}: version {top['version']} inconnue "
+        raise BarometreDefinitionError(f"{path} : version {top['version']} inconnue "
                                        "(attendu 1)")
     factors, seen = [], set()
     for position, raw_factor in enumerate(top["factors"]):
         factor = _checked(raw_factor, _FACTOR_KEYS, _FACTOR_OPTIONAL,
-                          f"{path}: facteur n° {position + 1}")
+                          f"{path} : facteur n° {position + 1}")
         indicators = []
         for raw_indicator in factor["indicators"]:
-            where = f"{path}: facteur {factor['id']}, indicateur " + str(
+            where = f"{path} : facteur {factor['id']}, indicateur " + str(
                 raw_indicator.get("id") if isinstance(raw_indicator, dict) else "?")
             item = _checked(raw_indicator, _INDICATOR_KEYS, _INDICATOR_OPTIONAL, where)
             if item["direction"] not in DIRECTIONS:
                 raise BarometreDefinitionError(
-                    f"{where}: direction {item['direction']!r} inconnue (attendu "
+                    f"{where} : direction {item['direction']!r} inconnue (attendu "
                     f"{', '.join(DIRECTIONS)})")
             if item["id"] in seen:
-                raise BarometreDefinitionError(f"{where}: identifiant en double")
+                raise BarometreDefinitionError(f"{where} : identifiant en double")
             seen.add(item["id"])
             data = tuple(_source(d, f"{where}, données n° {n + 1}")
                          for n, d in enumerate(item["data"]))
@@ -381,7 +381,7 @@ def load_barometre(path: Path | str | None = None) -> Barometre:
                 factor=factor["id"], edition=item.get("edition", top["edition"]),
                 data=data, **{k: v for k, v in item.items() if k not in ("data", "edition")}))
         if factor["id"] in seen:
-            raise BarometreDefinitionError(f"{path}: facteur {factor['id']} en double")
+            raise BarometreDefinitionError(f"{path} : facteur {factor['id']} en double")
         seen.add(factor["id"])
         factors.append(Factor(indicators=tuple(indicators),
                               **{k: v for k, v in factor.items() if k != "indicators"}))

@@ -100,8 +100,8 @@ def read_partition(warehouse: Warehouse, level: str, partition_level: str,
            WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
            GROUP BY ALL""", [partition_level, vintage, level])
     if shared.empty:
-        raise CohesionError(f"no membership links territories of {level} to {partition_level} "
-                            f"in the {vintage} référentiel")
+        raise CohesionError(f"aucune appartenance ne relie les territoires {level} aux "
+                            f"{partition_level} dans le référentiel {vintage}")
     spanning = int((shared.groupby("code")["part"].nunique() > 1).sum())
     chosen = shared.sort_values(["code", "population", "part"], ascending=[True, False, True])
     parts = chosen.drop_duplicates("code").set_index("code")["part"]
