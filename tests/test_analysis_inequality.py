@@ -239,7 +239,8 @@ def test_sigma_convergence() -> None:
     logs = sigma_convergence(panel, measure="std_log")
     assert logs.dispersion["2013"] == pytest.approx(np.std(np.log([10, 20, 30])))
     negative = sigma_convergence(panel - 16, measure="std_log")
-    assert negative.dispersion.isna().all() and "pas strictement positives" in negative.notes["2013"]
+    assert negative.dispersion.isna().all()
+    assert "pas strictement positives" in negative.notes["2013"]
     with pytest.raises(AnalysisInputError, match="measure"):
         sigma_convergence(panel, measure="variance")
 

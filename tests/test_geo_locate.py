@@ -353,7 +353,7 @@ def test_commune_lookup_with_a_bad_code(tmp_path: Path) -> None:
                 for code in ("QN00101M, QN00102M", "QN00103M, XX123")]
     path = tmp_path / "lookup.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    with pytest.raises(InputFileError, match="not a QPV code") as raised:
+    with pytest.raises(InputFileError, match="n'est pas un code de QPV") as raised:
         read_communes_with_qpv(path)
     assert raised.value.found == "XX123"
 

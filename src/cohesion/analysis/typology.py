@@ -67,7 +67,8 @@ def _checked(data: pd.DataFrame) -> pd.DataFrame:
                                  "une colonne par indicateur")
     numeric = data.apply(pd.to_numeric, errors="coerce").astype(float)
     if np.isinf(numeric.to_numpy()).any():
-        raise AnalysisInputError("data holds infinite values; use NaN for a missing value")
+        raise AnalysisInputError("data contient des valeurs infinies ; utilisez NaN pour une "
+                                 "valeur manquante")
     return numeric
 
 

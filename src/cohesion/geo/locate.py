@@ -582,8 +582,8 @@ def read_communes_with_qpv(path: Path) -> pd.DataFrame:
         Without a commune code column or a QPV code column, or for a malformed QPV code.
     """
     table = read_vector(path, read_geometry=False, prefer=CODE_COLUMNS)
-    commune_column = choose_column(table, None, COMMUNE_COLUMNS, "the commune code")
-    code_column = choose_column(table, None, CODE_COLUMNS, "the QPV codes")
+    commune_column = choose_column(table, None, COMMUNE_COLUMNS, "le code de la commune")
+    code_column = choose_column(table, None, CODE_COLUMNS, "les codes de QPV")
     assert commune_column is not None and code_column is not None
     pairs = pd.DataFrame({"commune": text_column(table.frame[commune_column]),
                           "qpv": text_column(table.frame[code_column]).str.upper()
@@ -594,8 +594,8 @@ def read_communes_with_qpv(path: Path) -> pd.DataFrame:
         generation[pairs["qpv"].str.fullmatch(pattern).to_numpy()] = year
     if (generation == 0).any():
         row = int(generation.index[generation.to_numpy() == 0][0])
-        raise table.error("not a QPV code", row=row, column=code_column,
-                          expected="codes such as QN03401M separated by commas",
+        raise table.error("n'est pas un code de QPV", row=row, column=code_column,
+                          expected="des codes comme QN03401M séparés par des virgules",
                           found=str(pairs["qpv"][generation == 0].iloc[0]))
     return pd.DataFrame({"generation": generation.to_numpy(dtype=np.int64),
                          "commune": pairs["commune"].to_numpy(dtype=object),

@@ -445,7 +445,7 @@ class Analyses:
         try:
             summary = inequality_summary(values, weight_values, groups)
         except AnalysisError as error:
-            raise AnalysisRequestError(f"mesures impossibles : {error}") from None
+            raise AnalysisRequestError(str(error)) from None
         table = summary.to_frame()
         measures = [{"measure": row.measure, "label": _measure_label(row.measure),
                      "value": _number(int(row.value) if row.measure in ("n", "n_missing")
@@ -532,7 +532,7 @@ class Analyses:
                     panel.index),
                 classes=classes, years=_years_between(first, last))
         except AnalysisError as error:
-            raise AnalysisRequestError(f"convergence impossible : {error}") from None
+            raise AnalysisRequestError(str(error)) from None
         names = self.names(selection.level, selection.vintage)
         contrast = sheet.contrast
         beta = sheet.beta
@@ -634,7 +634,7 @@ class Analyses:
             local = local_moran(values, weights, permutations=permutations, seed=seed,
                                 alpha=alpha)
         except AnalysisError as error:
-            raise AnalysisRequestError(f"autocorrélation impossible : {error}") from None
+            raise AnalysisRequestError(str(error)) from None
         frame = local.to_frame()
         names = self.names(selection.level, selection.vintage)
         counts = local.counts()
@@ -737,7 +737,7 @@ class Analyses:
             result = typology(data, n_classes, n_components=components, bootstrap=bootstrap,
                               seed=seed)
         except AnalysisError as error:
-            raise AnalysisRequestError(f"typologie impossible : {error}") from None
+            raise AnalysisRequestError(str(error)) from None
         names = self.names(selection.level, selection.vintage)
         labels = {d["id"]: d["label"] for d in described}
         units = {d["id"]: d["unit"] for d in described}
