@@ -157,7 +157,7 @@ def test_uploads_need_the_token_and_respect_limits(client: TestClient, tmp_path:
     refused = client.post("/api/datasets", files=files, data={"importer": "comparateur"},
                           headers={"Authorization": f"Bearer {TOKEN}"})
     assert refused.status_code == 422
-    assert refused.json()["error"].startswith("base.csv, line 2")
+    assert refused.json()["error"].startswith("base.csv, ligne 2")
     assert "/tmp" not in refused.text and "tmp" not in refused.json()["error"]
     assert len(client.get("/api/datasets").json()) == before
     wrong_type = client.post("/api/datasets", files={"file": ("x.exe", b"MZ", "x")},

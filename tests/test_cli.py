@@ -36,7 +36,7 @@ def test_exit_codes(loaded_warehouse_file: Path, tmp_path: Path) -> None:
     shutil.copy(loaded_warehouse_file, copy)
     result = run(copy, "import", "comparateur", str(bad))
     assert result.exit_code == 3
-    assert "line 2" in result.output and "P18_POP" in result.output
+    assert "ligne 2" in result.output and "P18_POP" in result.output
 
 
 def test_import_is_a_no_op_the_second_time(loaded_warehouse_file: Path,

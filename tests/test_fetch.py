@@ -187,19 +187,20 @@ def raw_entry(**changes: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("entries", "message"), [
-    ([raw_entry(mebmer="x.csv")], "entry 'essai-2020' (#1): unknown key 'mebmer'; did you "
-                                  "mean 'member'?"),
-    ([raw_entry(), raw_entry()], "entry 'essai-2020' is defined twice"),
-    ([raw_entry(url="ftp://example.org/a.csv")], "is not a valid download address"),
-    ([raw_entry(url="https:/www.insee.fr")], "is not a valid download address"),
-    ([raw_entry(url="https://www.insee.fr/a b.zip")], "is not a valid download address"),
-    ([raw_entry(sha256="abc")], "sha256 must be 64 hexadecimal digits"),
-    ([raw_entry(member=None)], "an archive needs 'member'"),
-    ([raw_entry(format="docx")], "format 'docx' is not one of"),
-    ([raw_entry(name="Essai 2020")], "must be lower-case words"),
-    ([raw_entry(title=None)], "'title' is required"),
-    ([raw_entry(options={"replace": True})], "options cannot set 'replace'"),
-    (["just a string"], "entry #1: expected a mapping"),
+    ([raw_entry(mebmer="x.csv")], "entrée 'essai-2020' (n° 1) : clé inconnue 'mebmer' ; "
+                                  "vouliez-vous dire 'member' ?"),
+    ([raw_entry(), raw_entry()], "l'entrée 'essai-2020' est définie deux fois"),
+    ([raw_entry(url="ftp://example.org/a.csv")], "n'est pas une adresse de téléchargement valide"),
+    ([raw_entry(url="https:/www.insee.fr")], "n'est pas une adresse de téléchargement valide"),
+    ([raw_entry(url="https://www.insee.fr/a b.zip")],
+     "n'est pas une adresse de téléchargement valide"),
+    ([raw_entry(sha256="abc")], "sha256 doit compter 64 chiffres hexadécimaux"),
+    ([raw_entry(member=None)], "une archive demande 'member'"),
+    ([raw_entry(format="docx")], "format 'docx' n'est pas l'un de"),
+    ([raw_entry(name="Essai 2020")], "doit être fait de mots en minuscules"),
+    ([raw_entry(title=None)], "'title' est obligatoire"),
+    ([raw_entry(options={"replace": True})], "options ne peut pas fixer 'replace'"),
+    (["just a string"], "entrée n° 1 : attendu un dictionnaire"),
 ])
 def test_catalogue_validation_names_the_entry(entries: list[object], message: str) -> None:
     with pytest.raises(CatalogueError, match=r"test\.yaml") as raised:
@@ -210,9 +211,9 @@ def test_catalogue_validation_names_the_entry(entries: list[object], message: st
 def test_catalogue_file_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("datasets: [\n", encoding="utf-8")
-    with pytest.raises(CatalogueError, match="not valid YAML"):
+    with pytest.raises(CatalogueError, match="YAML non valide"):
         load_catalogue(broken)
-    with pytest.raises(CatalogueError, match="cannot read"):
+    with pytest.raises(CatalogueError, match="impossible de lire"):
         load_catalogue(tmp_path / "missing.yaml")
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump({"version": 1, "datasets": [raw_entry()]}),
@@ -279,7 +280,7 @@ def test_checksum_mismatch_is_refused_and_changes_nothing(
     mirror.place(entry.url, comparateur_zip)
     before = table_fingerprint(warehouse)
     catalogue = with_entry(entry, sha256="0" * 64)
-    with pytest.raises(FetchError, match="checksum mismatch") as raised:
+    with pytest.raises(FetchError, match="empreinte différente") as raised:
         fetch(NAME, warehouse, tmp_path / "dl", base_url=mirror.base_url,
               importer_registry=REGISTRY, catalogue=catalogue)
     assert hashlib.sha256(comparateur_zip).hexdigest() in str(raised.value)
@@ -325,7 +326,7 @@ def test_http_404_is_a_clear_error(mirror: Mirror, warehouse: Warehouse, tmp_pat
         fetch(NAME, warehouse, tmp_path / "dl", base_url=mirror.base_url,
               importer_registry=REGISTRY)
     message = str(raised.value)
-    assert message.startswith(f"{NAME}: HTTP 404")
+    assert message.startswith(f"{NAME} : HTTP 404")
     assert str(mirror_path(entry.url)) in message
     assert files_in(tmp_path / "dl") == []
 
@@ -352,9 +353,9 @@ def test_truncated_body_is_detected(mirror: Mirror, tmp_path: Path, entry: Catal
         handler.close_connection = True
 
     mirror.routes[mirror.path_of(entry.url)] = cut
-    with pytest.raises(FetchError, match="download truncated") as raised:
+    with pytest.raises(FetchError, match="téléchargement tronqué") as raised:
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
-    assert f"of the {len(comparateur_zip)} bytes announced" in str(raised.value)
+    assert f"sur les {len(comparateur_zip)} annoncés" in str(raised.value)
     assert files_in(tmp_path / "dl") == []
 
 
@@ -363,7 +364,7 @@ def test_html_page_is_refused(mirror: Mirror, tmp_path: Path, entry: CatalogueEn
             b"<body>Insee</body></html>")
     # Served as application/zip (by its suffix): only the content gives it away.
     mirror.place(entry.url, page)
-    with pytest.raises(FetchError, match="sent a web page instead of the file"):
+    with pytest.raises(FetchError, match="a envoyé une page web au lieu du fichier"):
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
     assert files_in(tmp_path / "dl") == []
 
@@ -375,25 +376,25 @@ def test_html_page_is_refused(mirror: Mirror, tmp_path: Path, entry: CatalogueEn
         handler.wfile.write(page)
 
     mirror.routes[mirror.path_of(entry.url)] = html
-    with pytest.raises(FetchError, match=r"sent a web page \(text/html\)"):
+    with pytest.raises(FetchError, match=r"a envoyé une page web \(text/html\)"):
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
     assert files_in(tmp_path / "dl") == []
 
 
 def test_unknown_name_suggests_close_names(mirror: Mirror, warehouse: Warehouse,
                                            tmp_path: Path) -> None:
-    with pytest.raises(UnknownDatasetError, match="did you mean 'comparateur-2021'") as raised:
+    with pytest.raises(UnknownDatasetError, match="vouliez-vous dire 'comparateur-2021'") as raised:
         fetch("comparateur-2012", warehouse, tmp_path, base_url=mirror.base_url,
               importer_registry=REGISTRY)
     assert raised.value.suggestions == ["comparateur-2021"]
-    with pytest.raises(UnknownDatasetError, match="'qpv-2015' or 'qpv-2024'"):
+    with pytest.raises(UnknownDatasetError, match="'qpv-2015' ou 'qpv-2024'"):
         fetch("qpv", warehouse, tmp_path, importer_registry=REGISTRY)
     assert mirror.requests == []
 
 
 def test_missing_importer_fails_before_downloading(mirror: Mirror, warehouse: Warehouse,
                                                    tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match="needs the importer 'qpv'"):
+    with pytest.raises(FetchError, match="nécessite l'importeur 'qpv'"):
         fetch("qpv-2024", warehouse, tmp_path, base_url=mirror.base_url,
               importer_registry=REGISTRY)
     assert mirror.requests == []
@@ -403,7 +404,7 @@ def test_connection_refused(tmp_path: Path, entry: CatalogueEntry) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(FetchError, match="connection refused"):
+    with pytest.raises(FetchError, match="connexion refusée"):
         download(entry, tmp_path / "dl", base_url=f"http://127.0.0.1:{port}")
     assert files_in(tmp_path / "dl") == []
 
@@ -414,7 +415,7 @@ def test_timeout_is_configurable(mirror: Mirror, tmp_path: Path, entry: Catalogu
 
     mirror.routes[mirror.path_of(entry.url)] = slow
     started = time.monotonic()
-    with pytest.raises(FetchError, match=r"no answer within 0.3 s \(timeout\)"):
+    with pytest.raises(FetchError, match=r"pas de réponse en 0.3 s \(délai dépassé\)"):
         download(entry, tmp_path / "dl", base_url=mirror.base_url, timeout=0.3)
     assert time.monotonic() - started < 2.5
     assert files_in(tmp_path / "dl") == []
@@ -427,7 +428,8 @@ def test_archive_without_the_member_is_refused(mirror: Mirror, tmp_path: Path,
         archive.write(shared(f"{COMPARATEUR_DIR}/meta_base_cc_comparateur.CSV"),
                       "meta_base_cc_comparateur.CSV")
     mirror.place(entry.url, buffer.getvalue())
-    with pytest.raises(FetchError, match=r"no file matching 'base_cc_comparateur\.csv'.*"
+    with pytest.raises(FetchError, match=r"aucun fichier ne correspond à "
+                                         r"'base_cc_comparateur\.csv'.*"
                                          r"meta_base_cc_comparateur\.CSV"):
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
     assert files_in(tmp_path / "dl") == []
@@ -438,10 +440,10 @@ def test_corrupt_archive_is_refused(mirror: Mirror, tmp_path: Path, entry: Catal
     damaged = bytearray(comparateur_zip)
     damaged[len(damaged) // 3] ^= 0xFF  # inside the compressed CSV: CRC or inflate fails
     mirror.place(entry.url, bytes(damaged))
-    with pytest.raises(FetchError, match=r"cannot take base_cc_comparateur\.CSV out"):
+    with pytest.raises(FetchError, match=r"impossible d'extraire base_cc_comparateur\.CSV de"):
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
     mirror.place(entry.url, comparateur_zip[:100] + b"\x00" * 50)
-    with pytest.raises(FetchError, match="not a valid zip archive"):
+    with pytest.raises(FetchError, match="n'est pas une archive zip valide"):
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
     assert files_in(tmp_path / "dl") == []
 
@@ -501,5 +503,5 @@ def test_mirror_from_environment_and_file_url(
     assert got.downloaded and got.data_file.name == "base_cc_comparateur.CSV"
     assert len(mirror.requests) == 1
     monkeypatch.setenv("COHESION_MIRROR", (tmp_path / "vide").as_uri())
-    with pytest.raises(FetchError, match="not found on the mirror"):
+    with pytest.raises(FetchError, match="introuvable sur le miroir"):
         download(entry, tmp_path / "c")

@@ -142,13 +142,13 @@ def test_filosofi_iris_older_geography_needs_former_codes(warehouse: Warehouse,
     error = refused(warehouse, FilosofiIris(), small_iris_2017)
     assert error.column == "COM" and error.found in {"85060", "85166", "91182"}
     assert error.line is not None and error.line > 150 + 6
-    assert "3 commune codes unknown in the COG 2021" in error.message
+    assert "3 codes de commune inconnus dans le COG 2021" in error.message
     assert "allow_former_codes" in error.message
 
     report = run_import(warehouse, FilosofiIris(), small_iris_2017, options=FORMER)
     assert report.vintage == 2021 and report.periods == ["2017"]
-    assert any("declares the 2018 geography" in note for note in report.notes)
-    assert any("3 former commune codes" in note and "14 IRIS" in note
+    assert any("déclare la géographie 2018" in note for note in report.notes)
+    assert any("3 anciens codes de commune" in note and "14 IRIS" in note
                for note in report.notes)
     # an IRIS of a commune merged since keeps its code and is linked to the new commune
     parent = value(warehouse, "SELECT parent_code FROM memberships WHERE level = 'IRIS' AND "
@@ -165,7 +165,7 @@ def test_filosofi_iris_bad_cells(warehouse: Warehouse, small_iris_2017: Path,
         edit_cell(small_iris_2017, target, 6, "COM", "CODE_COMMUNE", header_row=6)
         error = refused(warehouse, FilosofiIris(), target, FORMER)
         assert (error.line, error.column) == (6, "COM")
-        assert "IRIS and COM" in error.message and "CODE_COMMUNE" in error.found
+        assert "IRIS et COM" in error.message and "CODE_COMMUNE" in error.found
     elif case == "not a number":
         edit_cell(small_iris_2017, target, 40, "DEC_MED17", "18 660 €", header_row=6)
         error = refused(warehouse, FilosofiIris(), target, FORMER)
@@ -179,7 +179,7 @@ def test_filosofi_iris_bad_cells(warehouse: Warehouse, small_iris_2017: Path,
         edit_cell(small_iris_2017, target, 20, "IRIS", "759990101", header_row=6)
         error = refused(warehouse, FilosofiIris(), target, FORMER)
         assert (error.line, error.column) == (20, "IRIS")
-        assert "does not start with its commune code" in error.message
+        assert "ne commence pas par son code de commune" in error.message
 
 
 # -- BPE counts per commune ----------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_bpe_every_column_of_the_national_tables_is_known(relative: str) -> None
 def test_bpe_2009_national_counts(warehouse: Warehouse) -> None:
     report = run_import(warehouse, BpeCommuneCounts(), shared(BPE_2009), options=FORMER)
     assert (report.vintage, report.periods, report.rows) == (2021, ["2009"], 34689)
-    assert any("1589 former commune codes" in note for note in report.notes)
+    assert any("1589 anciens codes de commune" in note for note in report.notes)
     totals = warehouse.query(
         "SELECT variable, sum(value) AS total, count(*) AS communes FROM observations "
         "WHERE period = '2009' GROUP BY 1").set_index("variable")
@@ -253,7 +253,7 @@ def test_bpe_long_table_of_one_domain(warehouse: Warehouse) -> None:
     # a file of schools says nothing about shops: no total, no other domain
     assert list(stored.index) == ["equipements_C"]
     assert stored["equipements_C"] == 74_601
-    assert any("domains C only" in note for note in report.notes)
+    assert any("ne couvre que les domaines C" in note for note in report.notes)
 
 
 @pytest.mark.parametrize("case", ["unknown label", "not a number", "wrong total"])
@@ -273,7 +273,7 @@ def test_bpe_counts_bad_cells(warehouse: Warehouse, small_bpe_2009: Path, tmp_pa
         edit_cell(small_bpe_2009, target, 30, "Total de NB_EQUIP", 123456, header_row=1)
         error = refused(warehouse, BpeCommuneCounts(), target, FORMER)
         assert (error.line, error.column) == (30, "Total de NB_EQUIP")
-        assert "differs from the sum" in error.message
+        assert "diffère de la somme" in error.message
 
 
 # -- BPE geolocated équipements ------------------------------------------------------------
@@ -282,8 +282,8 @@ def test_bpe_counts_bad_cells(warehouse: Warehouse, small_bpe_2009: Path, tmp_pa
 def test_bpe_points_gironde(warehouse: Warehouse) -> None:
     report = run_import(warehouse, BpePoints(), shared(BPE_POINTS))
     assert report.rows == 44273 and report.observations == 0 and report.vintage is None
-    excluded = next(note for note in report.notes if "excluded" in note)
-    assert "2,115 rows" in excluded and "historic 1,569" in excluded
+    excluded = next(note for note in report.notes if "exclues" in note)
+    assert "2,115 lignes" in excluded and "historic 1,569" in excluded
     assert "leisure 546" in excluded
     counts = warehouse.query("SELECT count(*) AS n, count(code_commune) AS communes, "
                              "count(*) FILTER (typequ = 'D201') AS d201, "
@@ -333,7 +333,7 @@ def test_bpe_points_national_layout(warehouse: Warehouse,
     report = run_import(warehouse, BpePoints(), national_layout_points, options=FORMER)
     assert report.periods == ["2023"] and report.vintage in (2021, 2022, 2023, 2024, 2025,
                                                              2026)
-    assert any("2 équipements without coordinates" in note for note in report.notes)
+    assert any("2 équipements sans coordonnées" in note for note in report.notes)
     stored = warehouse.query("SELECT * FROM equipments")
     assert len(stored) == len(valid) - 2
     # Lambert-93 back to degrees: the sample's own longitudes and latitudes
@@ -379,7 +379,7 @@ def test_bpe_points_bad_cells(warehouse: Warehouse, national_layout_points: Path
         assert (error.line, error.column, error.found) == (101, "LATITUDE", "448.5")
     elif case == "swapped axes":
         assert (error.line, error.column) == (2, "LONGITUDE")
-        assert "outside France" in error.message
+        assert "hors de France" in error.message
     else:
         assert (error.line, error.column, error.found) == (202, "DEPCOM", "33999")
 
@@ -419,7 +419,7 @@ def test_grid_full_schema_and_layers(warehouse: Warehouse) -> None:
 
 def test_grid_without_crs_is_refused(warehouse: Warehouse) -> None:
     error = refused(warehouse, FilosofiGrid(), shared(GRID_NO_CRS))
-    assert "no coordinate reference system" in error.message
+    assert "pas de système de coordonnées" in error.message
     assert error.column == "geometry" and "EPSG:2154" in error.expected
     declared = run_import(warehouse, FilosofiGrid(), shared(GRID_NO_CRS),
                           options=ImportOptions(extra={"crs": "EPSG:2154"}))
@@ -484,13 +484,13 @@ def test_comparateur_bad_inputs(warehouse: Warehouse, tmp_path: Path, case: str)
     if expected[1] is not None:
         assert error.column == expected[1]
     if case == "truncated":
-        assert "fewer fields" in error.message
+        assert "moins de champs" in error.message
     if case == "binary":
-        assert "binary" in error.message
+        assert "binaire" in error.message
     if case == "decimal comma with ','":
         # pandas reads a first row longer than the header as an index and reports the
         # next one (line 3), which read_csv_table passes on
-        assert "more fields than the header" in error.message and error.line in (2, 3)
+        assert "plus de champs que l'en-tête" in error.message and error.line in (2, 3)
 
 
 def test_comparateur_other_encodings_and_separators_are_read(warehouse: Warehouse,
@@ -538,9 +538,9 @@ def test_bpe_csv_bad_inputs(warehouse: Warehouse, tmp_path: Path, importer: Impo
         path.write_bytes(b"\x00\x01PK" + shared(BPE_2009).read_bytes()[:5000])
     error = refused(warehouse, importer, path, options)
     if case == "truncated":
-        assert error.line == 300 and "fewer fields" in error.message
+        assert error.line == 300 and "moins de champs" in error.message
     elif case == "binary":
-        assert "binary" in error.message
+        assert "binaire" in error.message
 
 
 @pytest.mark.parametrize("importer", [FilosofiIris(), BpeCommuneCounts()],
@@ -560,5 +560,5 @@ def test_workbook_bad_inputs(warehouse: Warehouse, tmp_path: Path, small_iris_20
     else:
         path.write_bytes(shared(COMPARATEUR).read_bytes()[:20000])
     error = refused(warehouse, importer, path, FORMER)
-    expected = "empty" if case == "empty" else "cannot read the workbook"
+    expected = "vide" if case == "empty" else "impossible de lire le classeur"
     assert expected in error.message

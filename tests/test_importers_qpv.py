@@ -72,7 +72,7 @@ def test_occitanie_2015_geojson(warehouse: Warehouse) -> None:
     memberships = warehouse.query(
         "SELECT count(*) AS n FROM memberships WHERE level = 'QPV' AND vintage = 2015")
     assert memberships["n"].item() == 105
-    assert any("repaired" in note for note in report.notes)
+    assert any("réparées" in note for note in report.notes)
 
 
 def test_marseille_gpkg_lambert93(warehouse: Warehouse) -> None:
@@ -96,7 +96,7 @@ def test_marseille_gpkg_lambert93(warehouse: Warehouse) -> None:
     assert communes_of(warehouse, "QP013032", 2015) == {
         ("ARM", f"132{n:02d}") for n in (1, 2, 3, 6, 14, 15)} | {("COM", "13055")}
     assert communes_of(warehouse, "QP013007", 2015) == {("COM", "13106")}
-    assert not any("not matched" in note for note in report.notes)
+    assert not any("non rapportés" in note for note in report.notes)
 
 
 def test_paca_2024_and_both_generations_side_by_side(warehouse: Warehouse) -> None:
@@ -126,16 +126,16 @@ def test_reimport_is_a_no_op(warehouse: Warehouse) -> None:
 
 def test_file_without_crs_is_refused(warehouse: Warehouse, tmp_path: Path) -> None:
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="coordinate reference system"):
+    with pytest.raises(InputFileError, match="système de coordonnées"):
         run_import(warehouse, QpvContours(), shared("filosofi_carreaux/bondy_2019/carreaux.gpkg"),
                    options=ImportOptions(extra={"layer": "bondy"}))
     square = shapely.box(652000, 6862000, 653000, 6863000)  # Lambert-93, near Paris
     shapefile = write_layer(tmp_path / "qpv.shp", [square], ["QP075001"], None)
-    with pytest.raises(InputFileError, match="no coordinate reference system"):
+    with pytest.raises(InputFileError, match="pas de système de coordonnées"):
         run_import(warehouse, QpvContours(), shapefile)
     geojson = write_layer(tmp_path / "qpv.geojson", [square], ["QP075001"], None,
                           driver="GeoJSON")
-    with pytest.raises(InputFileError, match="not longitudes and latitudes"):
+    with pytest.raises(InputFileError, match="ne sont pas des longitudes et latitudes"):
         run_import(warehouse, QpvContours(), geojson)
     assert table_fingerprint(warehouse) == before
 
@@ -158,7 +158,7 @@ def test_zipped_shapefile_in_a_drom_crs(warehouse: Warehouse, tmp_path: Path) ->
     assert found.loc["QN97401M", "area_km2"] == pytest.approx(1.0, rel=1e-9)
     assert found.loc["QN97402M", "area_km2"] == pytest.approx(0.5, rel=1e-9)
     assert found.loc["QN97401M", "zone"] == "drom"
-    assert any("1 invalid geometries repaired" in note for note in report.notes)
+    assert any("1 géométries non valides réparées" in note for note in report.notes)
     lon, lat = found.loc["QN97401M", "geometry"].centroid.coords[0]
     assert 55.2 < lon < 55.9 and -21.4 < lat < -20.8
 
@@ -170,18 +170,18 @@ def test_mixed_generations_refused_with_the_line(warehouse: Warehouse, tmp_path:
     lines = path.read_text().splitlines()
     expected_line = next(i for i, line in enumerate(lines, 1) if "QN07501M" in line)
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="mixes QPV of the 2015") as error:
+    with pytest.raises(InputFileError, match="mélange des QPV de la génération 2015") as error:
         run_import(warehouse, QpvContours(), path)
     assert error.value.line == expected_line and error.value.column == "code_qp"
     assert table_fingerprint(warehouse) == before
 
 
 @pytest.mark.parametrize(("codes", "options", "message", "column"), [
-    (["QP075001", "XX12345"], {}, "not a QPV code", "code_qp"),
-    (["QP075001", "QP075002"], {"code_column": "CODE"}, "no column 'CODE'", "CODE"),
-    (["QN07501M", "QN07502M"], {"commune_column": "insee_com"}, "unknown commune code",
+    (["QP075001", "XX12345"], {}, "code de QPV mal formé", "code_qp"),
+    (["QP075001", "QP075002"], {"code_column": "CODE"}, "aucune colonne 'CODE'", "CODE"),
+    (["QN07501M", "QN07502M"], {"commune_column": "insee_com"}, "code de commune inconnu",
      "insee_com"),
-    (["QN07501M", "QN07502M"], {"layer": "other"}, "no layer named 'other'", "layer"),
+    (["QN07501M", "QN07502M"], {"layer": "other"}, "pas de couche nommée 'other'", "layer"),
 ])
 def test_bad_inputs_are_refused(warehouse: Warehouse, tmp_path: Path, codes: list[str],
                                 options: dict, message: str, column: str) -> None:
@@ -198,15 +198,16 @@ def test_bad_inputs_are_refused(warehouse: Warehouse, tmp_path: Path, codes: lis
 def test_empty_and_non_vector_files_are_refused(warehouse: Warehouse, tmp_path: Path) -> None:
     empty = tmp_path / "empty.geojson"
     empty.write_text("")
-    with pytest.raises(InputFileError, match="empty"):
+    with pytest.raises(InputFileError, match="vide"):
         run_import(warehouse, QpvContours(), empty)
     no_feature = tmp_path / "none.geojson"
     no_feature.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
-    with pytest.raises(InputFileError, match="no feature"):
+    with pytest.raises(InputFileError, match="aucun objet"):
         run_import(warehouse, QpvContours(), no_feature)
     text = tmp_path / "notes.geojson"
     text.write_text("this is not GeoJSON")
-    with pytest.raises(InputFileError, match="cannot read the file as a vector layer"):
+    with pytest.raises(InputFileError,
+                       match="impossible de lire le fichier comme une couche vectorielle"):
         run_import(warehouse, QpvContours(), text)
 
 
@@ -219,7 +220,7 @@ def test_split_features_are_merged(warehouse: Warehouse, tmp_path: Path) -> None
     assert list(found["code"]) == ["QP075001"]
     whole = found["geometry"].iloc[0]
     assert whole.equals(shapely.box(2.30, 48.80, 2.32, 48.81))
-    assert any("merged" in note for note in report.notes)
+    assert any("fusionnés" in note for note in report.notes)
     assert communes_of(warehouse, "QP075001", 2015) == {("ARM", "75111"), ("COM", "75056")}
 
 

@@ -68,7 +68,7 @@ def test_barometre_carte_1_1_with_a_mapping_file(warehouse: Warehouse, tmp_path:
 
 def test_zone_d_emploi_needs_a_vintage(warehouse: Warehouse) -> None:
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="mapping key vintage"):
+    with pytest.raises(InputFileError, match="clé vintage"):
         importing(warehouse, shared(CARTES + "carte_1_1.csv"))
     assert table_fingerprint(warehouse) == before
     report = importing(warehouse, shared(CARTES + "carte_3_1.csv"), vintage=2010)
@@ -88,7 +88,7 @@ def test_barometre_departements_recognised(warehouse: Warehouse) -> None:
 def test_barometre_epci_2017_codes(warehouse: Warehouse) -> None:
     path = shared(CARTES + "carte_1_5.csv")
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="unknown territory code") as error:
+    with pytest.raises(InputFileError, match="code de territoire inconnu") as error:
         importing(warehouse, path)
     # EPCI of 2017, merged since: the first one the 2021 référentiel does not know
     assert (error.value.line, error.value.column, error.value.found) == (22, "codgeo",
@@ -99,7 +99,7 @@ def test_barometre_epci_2017_codes(warehouse: Warehouse) -> None:
     unchecked = importing(warehouse, shared(CARTES + "carte_2_1.csv"), vintage=2017,
                           check_codes=False, variable="part_65_plus")
     assert unchecked.observations == 2 * 1259 and unchecked.vintage == 2017
-    assert any("format only" in note for note in unchecked.notes)
+    assert any("sur leur format seulement" in note for note in unchecked.notes)
 
 
 def test_etalab_barometre_gzip_long_format(warehouse: Warehouse, tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_codes_of_a_zoning_level(warehouse: Warehouse, tmp_path: Path) -> None:
     assert report.observations == 2
     assert set(observations(warehouse, "part")["level"]) == {"DENS"}
     bad = write(tmp_path / "parts_bad.csv", "classe,part_2020\n1,37.0\n9,2.4\n")
-    with pytest.raises(InputFileError, match="unknown territory code") as error:
+    with pytest.raises(InputFileError, match="code de territoire inconnu") as error:
         importing(warehouse, bad, code_column="classe", level="DENS")
     assert (error.value.line, error.value.found) == (3, "9")
 
@@ -194,27 +194,27 @@ def test_gzip_is_transparent_and_errors_name_the_compressed_file(warehouse: Ware
     path = tmp_path / "dep.csv.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("dep;taux_2019\n01;1.5\n02;abc\n")
-    with pytest.raises(InputFileError, match="not a number") as error:
+    with pytest.raises(InputFileError, match="valeur non numérique") as error:
         importing(warehouse, path)
     assert str(error.value.path) == str(path)
     assert (error.value.line, error.value.column, error.value.found) == (3, "taux_2019", "abc")
 
 
 @pytest.mark.parametrize(("content", "extra", "message", "where"), [
-    ("codgeo;taux_2019\n93014;1.5\n", {"code_column": "code"}, "no column 'code'",
+    ("codgeo;taux_2019\n93014;1.5\n", {"code_column": "code"}, "aucune colonne 'code'",
      (1, "code")),
-    ("codgeo;taux_2019\n93014;1.5\n99999;2\n", {}, "unknown territory code", (3, "codgeo")),
-    ("codgeo;taux_2019\n93014;1.5\n93008;1,2,3\n", {}, "ambiguous|not a number",
+    ("codgeo;taux_2019\n93014;1.5\n99999;2\n", {}, "code de territoire inconnu", (3, "codgeo")),
+    ("codgeo;taux_2019\n93014;1.5\n93008;1,2,3\n", {}, "ambigu|valeur non numérique",
      (3, "taux_2019")),
-    ("codgeo;taux_2019\n93014;1.5\n93008;1,5\n", {"decimal": "."}, "decimal mark",
+    ("codgeo;taux_2019\n93014;1.5\n93008;1,5\n", {"decimal": "."}, "séparateur décimal",
      (3, "taux_2019")),
-    ("codgeo;taux_2019\n93014;1.5\n93014;1.6\n", {}, "two different values",
+    ("codgeo;taux_2019\n93014;1.5\n93014;1.6\n", {}, "deux valeurs différentes",
      (3, "taux_2019")),
-    ("codgeo;taux_2019\n93014;1.5\n;1.6\n", {}, "no territory code", (3, "codgeo")),
-    ("codgeo;libelle\n93014;Bondy\n", {}, "which columns hold values", (1, None)),
-    ("codgeo;taux\n93014;1.5\n", {"value_columns": ["taux"]}, "no period", (1, "taux")),
-    ("codgeo;taux_2019\n", {}, "no data row", (2, None)),
-    ("", {}, "empty", (None, None)),
+    ("codgeo;taux_2019\n93014;1.5\n;1.6\n", {}, "code de territoire absent", (3, "codgeo")),
+    ("codgeo;libelle\n93014;Bondy\n", {}, "les colonnes de valeurs", (1, None)),
+    ("codgeo;taux\n93014;1.5\n", {"value_columns": ["taux"]}, "aucune période", (1, "taux")),
+    ("codgeo;taux_2019\n", {}, "aucune ligne de données", (2, None)),
+    ("", {}, "vide", (None, None)),
 ])
 def test_bad_tables_are_refused(warehouse: Warehouse, tmp_path: Path, content: str,
                                 extra: dict, message: str, where: tuple) -> None:
@@ -227,19 +227,19 @@ def test_bad_tables_are_refused(warehouse: Warehouse, tmp_path: Path, content: s
 
 
 @pytest.mark.parametrize(("mapping", "message", "line", "key"), [
-    ("code_column: codgeo\nvalue_colums: [taux_2019]\n", "did you mean 'value_columns'", 2,
+    ("code_column: codgeo\nvalue_colums: [taux_2019]\n", "vouliez-vous dire 'value_columns'", 2,
      "value_colums"),
-    ("vintage: deux mille\n", "whole number", 1, "vintage"),
-    ("period: 2019\nperiod_column: annee\n", "not both", 1, "period"),
-    ("variables:\n  - id: taux\n", "has no column", 2, "variables[0]"),
-    ("variables:\n  - column: t\n    unite: '%'\n", "unknown key 'unite'", 3,
+    ("vintage: deux mille\n", "nombre entier", 1, "vintage"),
+    ("period: 2019\nperiod_column: annee\n", "pas les deux", 1, "period"),
+    ("variables:\n  - id: taux\n", "n'a pas de colonne", 2, "variables[0]"),
+    ("variables:\n  - column: t\n    unite: '%'\n", "clé inconnue 'unite'", 3,
      "variables[0].unite"),
-    ("decimal: ';'\n", "decimal must be one of", 1, "decimal"),
-    ("check_codes: maybe\n", "true or false", 1, "check_codes"),
-    ("level: zone emploi\n", "not a valid level id", 1, "level"),
-    ("code_column: [codgeo\n", "not valid YAML", 2, None),
-    ("- codgeo\n", "key: value", 1, None),
-    ("", "mapping file is empty", None, None),
+    ("decimal: ';'\n", "decimal doit valoir", 1, "decimal"),
+    ("check_codes: maybe\n", "true ou false", 1, "check_codes"),
+    ("level: zone emploi\n", "identifiant d'échelon non valide", 1, "level"),
+    ("code_column: [codgeo\n", "YAML non valide", 2, None),
+    ("- codgeo\n", "clé: valeur", 1, None),
+    ("", "fichier de description est vide", None, None),
 ])
 def test_mapping_file_validation(warehouse: Warehouse, tmp_path: Path, mapping: str,
                                  message: str, line: int | None, key: str | None) -> None:
@@ -288,13 +288,13 @@ variable_prefix: baro_
 
 @pytest.mark.parametrize(("mapping", "content", "message"), [
     ("code: FR\ncode_column: codgeo\nlevel: FRA\n", "codgeo;taux_2019\nFR;1\n",
-     "not both"),
+     "pas les deux"),
     ("code: FR\nlevel: FRA\nvariable_column: id\nvariables:\n  - column: v\n"
-     "    period_column: y\n", "id;y;v\na;;3\n", "a value without a period"),
+     "    period_column: y\n", "id;y;v\na;;3\n", "une valeur sans période"),
     ("code: FR\nlevel: FRA\nvariable_column: id\nvariables:\n  - column: v\n    id: x\n",
-     "id;y;v\na;2019;3\n", "variable_ids renames them"),
+     "id;y;v\na;2019;3\n", "variable_ids sert à les renommer"),
     ("code: FR\nlevel: FRA\nvariable_column: id\nvariable_ids:\n  a: Pas Un Id\n",
-     "id;periode;valeur\na;2019;3\n", "not a valid variable id"),
+     "id;periode;valeur\na;2019;3\n", "identifiant de variable non valide"),
 ])
 def test_one_territory_and_pair_errors(warehouse: Warehouse, tmp_path: Path, mapping: str,
                                        content: str, message: str) -> None:
@@ -314,7 +314,7 @@ def test_empty_first_date_pair_is_no_observation(warehouse: Warehouse,
     assert report.periods == ["2015"] and report.observations == 18
     # a value whose period cell is empty is still refused, at its line
     table = write(tmp_path / "histo.csv", "codreg;year0;value0\n84;2014;3\n93;;4\n")
-    with pytest.raises(InputFileError, match="no period") as error:
+    with pytest.raises(InputFileError, match="période absente") as error:
         importing(warehouse, table, variable="cif", code_column="codreg")
     assert (error.value.line, error.value.column) == (3, "year0")
 
@@ -327,7 +327,7 @@ def test_zone_names_then_codes_checked_against_them(warehouse: Warehouse,
     # the dataviz of the baromètre 2018 names the 322 zones d'emploi 2010
     report = importing(warehouse, shared(ZE_NAMES), code_column="codgeo",
                        name_column="libgeo", level="ZE", vintage=2010, variable="revenu_ze")
-    assert report.observations == 644 and any("322 territories" in n for n in report.notes)
+    assert report.observations == 644 and any("322 territoires" in n for n in report.notes)
     zones = warehouse.query("SELECT code, name, search_name FROM territories "
                             "WHERE level = 'ZE' AND vintage = 2010").set_index("code")
     assert len(zones) == 322 and zones.loc["0050", "name"] == "Mont-de-Marsan"
@@ -336,10 +336,10 @@ def test_zone_names_then_codes_checked_against_them(warehouse: Warehouse,
     # a second table of the same zones adds no territory, and its codes are now checked
     again = importing(warehouse, shared(CARTES + "carte_1_1.csv"), level="ZE", vintage=2010,
                       name_column="codgeo", variable="revenu_arrondi")
-    assert not any("named from the file" in n for n in again.notes)
+    assert not any("nommés d'après le fichier" in n for n in again.notes)
     bad = write(tmp_path / "ze.csv", "codgeo;taux_2014\n0050;1\n9999;2\n")
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="unknown territory code") as error:
+    with pytest.raises(InputFileError, match="code de territoire inconnu") as error:
         importing(warehouse, bad, level="ZE", vintage=2010)
     assert (error.value.line, error.value.found) == (3, "9999")
     assert table_fingerprint(warehouse) == before
@@ -347,11 +347,11 @@ def test_zone_names_then_codes_checked_against_them(warehouse: Warehouse,
 
 @pytest.mark.parametrize(("content", "extra", "message"), [
     ("codgeo;nom;taux_2019\n93014;Clichy;1\n", {"name_column": "nom"},
-     "outside the référentiel"),
+     "hors du référentiel"),
     ("code;nom;taux_2019\n0050;A;1\n0050;B;1\n", {"name_column": "nom", "level": "ZE",
-                                                    "vintage": 2010}, "two names"),
+                                                    "vintage": 2010}, "deux noms"),
     ("code;nom;taux_2019\n0050;;1\n", {"name_column": "nom", "level": "ZE",
-                                       "vintage": 2010}, "no territory name"),
+                                       "vintage": 2010}, "nom de territoire absent"),
 ])
 def test_bad_territory_names(warehouse: Warehouse, tmp_path: Path, content: str,
                              extra: dict, message: str) -> None:

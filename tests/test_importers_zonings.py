@@ -80,7 +80,7 @@ def test_grille_de_ruralite_and_centralite(warehouse: Warehouse) -> None:
     assert rural.groupby("parent_code").size()["les-ruralites-productives-agricoles"] == 6171
     report = importing(warehouse, shared(GRIDS_2026 + "grille_centralite.csv"))
     assert len(members(warehouse, "CENTR")) == 34875 - 129  # '- undefined' is no class
-    assert any("129 communes without a class" in note for note in report.notes)
+    assert any("129 communes sans classe" in note for note in report.notes)
 
 
 def test_territoires_d_industrie_expand_epci(warehouse: Warehouse) -> None:
@@ -91,7 +91,7 @@ def test_territoires_d_industrie_expand_epci(warehouse: Warehouse) -> None:
         "SELECT code FROM memberships WHERE vintage = ? AND level = 'COM' AND parent_level = "
         "'EPCI' AND parent_code IN ('249710062', '249710070')", [report.vintage])
     assert basse_terre == set(epci["code"]) and len(basse_terre) > 10
-    assert any("EPCI or EPT replaced" in note for note in report.notes)
+    assert any("EPCI ou EPT remplacés" in note for note in report.notes)
 
 
 def test_france_services_several_zones_per_commune(warehouse: Warehouse) -> None:
@@ -106,14 +106,14 @@ def test_france_services_several_zones_per_commune(warehouse: Warehouse) -> None
 def test_petites_villes_de_demain_csv(warehouse: Warehouse) -> None:
     path = shared("programmes/pvd_2021/pvd_communes_2021-01_nopersonal.csv")
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="unknown territory code") as error:
+    with pytest.raises(InputFileError, match="code de territoire inconnu") as error:
         importing(warehouse, path, level="PVD")
     # the real file carries a placeholder row "Trifouilly-les-Oies" coded 999999
     assert error.value.line == 1516 and error.value.column == "insee_com"
     assert error.value.found == "999999"
     assert table_fingerprint(warehouse) == before
     report = importing(warehouse, path, unknown_codes="drop")
-    assert any("left out (unknown_codes: drop): 999999" in note for note in report.notes)
+    assert any("écartés (unknown_codes: drop) : 999999" in note for note in report.notes)
     links = members(warehouse, "PVD")
     assert links["code"].nunique() == 1606
     assert set(members(warehouse, "PVD", "pvd-01-971-3")["code"]) == {"97116", "97117"}
@@ -129,10 +129,10 @@ def test_contrats_de_ville(warehouse: Warehouse) -> None:
     # the 2015 contracts name EPCI by SIREN, many of which were merged before 2021
     old = shared("programmes/anct_superposeur_2019/cv.topojson")
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="unknown territory code") as error:
+    with pytest.raises(InputFileError, match="code de territoire inconnu") as error:
         importing(warehouse, old, level="CV2015")
     assert error.value.column == "info2" and error.value.found == "240100628"
-    assert "feature 4" in str(error.value)
+    assert "objet 4" in str(error.value)
     assert table_fingerprint(warehouse) == before
 
 
@@ -159,7 +159,7 @@ def test_a_zone_already_there_is_refused(warehouse: Warehouse, tmp_path: Path) -
     shutil.copy(shared(PROGRAMMES_2024 + "acv_geom.geojson"), edited)
     edited.write_text(edited.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     before = table_fingerprint(warehouse)
-    with pytest.raises(InputFileError, match="already in the warehouse"):
+    with pytest.raises(InputFileError, match="déjà dans l'entrepôt"):
         importing(warehouse, edited)
     assert table_fingerprint(warehouse) == before
     importing(warehouse, edited, level="ACV_BIS")  # another edition, another level
@@ -167,10 +167,10 @@ def test_a_zone_already_there_is_refused(warehouse: Warehouse, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ({"level": "COM"}, "built-in level"),
-    ({"member_colum": "insee_com"}, "unknown option"),
-    ({"class_column": "nope"}, "no column 'nope'"),
-    ({"level": "1X"}, "not a valid level id"),
+    ({"level": "COM"}, "échelon intégré"),
+    ({"member_colum": "insee_com"}, "option inconnue"),
+    ({"class_column": "nope"}, "aucune colonne 'nope'"),
+    ({"level": "1X"}, "identifiant d'échelon non valide"),
 ])
 def test_bad_options_are_refused(warehouse: Warehouse, extra: dict, message: str) -> None:
     before = table_fingerprint(warehouse)
@@ -182,11 +182,11 @@ def test_bad_options_are_refused(warehouse: Warehouse, extra: dict, message: str
 def test_empty_and_headless_files_are_refused(warehouse: Warehouse, tmp_path: Path) -> None:
     empty = tmp_path / "zonage.csv"
     empty.write_text("")
-    with pytest.raises(InputFileError, match="empty"):
+    with pytest.raises(InputFileError, match="vide"):
         importing(warehouse, empty)
     header = tmp_path / "zonage2.csv"
     header.write_text("id_zone;insee_com\n")
-    with pytest.raises(InputFileError, match="no row"):
+    with pytest.raises(InputFileError, match="aucune ligne"):
         importing(warehouse, header)
 
 

@@ -60,7 +60,7 @@ def test_medians_are_never_aggregated(loaded: Warehouse) -> None:
     assert len(departements) >= 101
     assert departements["value"].isna().all()
     assert (departements["missing"] == "not_aggregable").all()
-    with pytest.raises(CohesionError, match="non-additive"):
+    with pytest.raises(CohesionError, match="non additive"):
         engine.zone_values("revenu_median", ["93014", "93005"], 2022, "2020")
 
 
@@ -79,7 +79,7 @@ def test_indicator_in_another_vintage_is_converted(loaded: Warehouse) -> None:
     in_2021 = engine.values("population", "COM", 2021, "2018")
     in_2026 = engine.values("population", "COM", 2026, "2018")
     assert in_2026.frame["value"].sum() == in_2021.frame["value"].sum()
-    assert any("converted from the 2021 geography to 2026" in n for n in in_2026.notes)
+    assert any("convertis de la géographie 2021 vers 2026" in n for n in in_2026.notes)
     merged = in_2021.frame.set_index("code").loc[["25060", "25282", "25549"], "value"].sum()
     assert in_2026.frame.set_index("code").loc["25060", "value"] == merged
 
@@ -98,7 +98,7 @@ def test_growth_density_and_custom_zone(loaded: Warehouse, raw_comparateur) -> N
     result = engine.zone_values("taux_chomage_15_64", zone, 2021, "2018")
     assert result["value"] == pytest.approx(
         100 * rows["P18_CHOM1564"].sum() / rows["P18_ACT1564"].sum())
-    with pytest.raises(CohesionError, match="unknown commune codes"):
+    with pytest.raises(CohesionError, match="codes de commune inconnus"):
         engine.zone_values("population", ["93014", "99999"], 2021, "2018")
 
 
@@ -109,7 +109,7 @@ def test_series_and_catalogue(loaded: Warehouse) -> None:
     catalogue = engine.catalogue().set_index("id")
     assert catalogue.loc["taux_chomage_15_64", "periods"] == ["2018"]
     assert catalogue.loc["part_65_ans_et_plus", "periods"] == []  # not in these files
-    with pytest.raises(UnknownIndicatorError, match="did you mean taux_chomage_15_64"):
+    with pytest.raises(UnknownIndicatorError, match="vouliez-vous dire taux_chomage_15_64"):
         engine.indicator("taux_chomage_1564")
 
 
@@ -143,7 +143,7 @@ def test_exports_in_three_formats(loaded: Warehouse, tmp_path) -> None:
     assert all(f["geometry"]["type"] in {"Polygon", "MultiPolygon"}
                for f in document["features"])
     assert "INSEE" in document["metadata"]["credits"]
-    with pytest.raises(CohesionError, match="unknown export format"):
+    with pytest.raises(CohesionError, match="format d'export inconnu"):
         export(loaded, selection, tmp_path / "a.xls")
 
 

@@ -70,13 +70,13 @@ def test_search_ranks_exact_names_first(warehouse: Warehouse) -> None:
 
 def test_unknown_territories_get_clear_errors(warehouse: Warehouse) -> None:
     referentiel = Referentiel(warehouse)
-    with pytest.raises(UnknownTerritoryError, match="exists in 2021, 2022"):
+    with pytest.raises(UnknownTerritoryError, match="existe en 2021, 2022"):
         referentiel.get("COM:27058@2024")  # merged into Les Trois Lacs in 2023
-    with pytest.raises(UnknownTerritoryError, match="did you mean"):
+    with pytest.raises(UnknownTerritoryError, match="vouliez-vous dire"):
         referentiel.resolve("Clichy-sous-Bwa")
-    with pytest.raises(CohesionError, match="not a valid Commune code"):
+    with pytest.raises(CohesionError, match="n'est pas un code valide de l'échelon Commune"):
         TerritoryId.parse("COM:9301@2026")
-    with pytest.raises(CohesionError, match="expected LEVEL:CODE@VINTAGE"):
+    with pytest.raises(CohesionError, match="attendu ÉCHELON:CODE@MILLÉSIME"):
         TerritoryId.parse("93014")
     with pytest.raises(CohesionError, match="not in the warehouse"):
         referentiel.get("COM:93014@2019")

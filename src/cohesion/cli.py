@@ -91,7 +91,7 @@ def opened(ctx: click.Context, read_only: bool = False) -> Iterator[Warehouse]:
     """Open the warehouse of this invocation."""
     path: Path = ctx.obj
     if read_only and not path.exists():
-        raise CohesionError(f"no warehouse at {path}: run `cohesion build` first")
+        raise CohesionError(f"aucun entrepôt en {path} : lancez d'abord `cohesion build`")
     with Warehouse(path, read_only=read_only) as warehouse:
         yield warehouse
 
@@ -294,8 +294,8 @@ def import_file(ctx: click.Context, importer_name: str, path: Path, vintage: int
 
     registry = importers()
     if importer_name not in registry:
-        raise UnknownDatasetError(f"unknown importer {importer_name!r} "
-                                  f"(expected one of {', '.join(registry)})")
+        raise UnknownDatasetError(f"importeur inconnu {importer_name!r} "
+                                  f"(attendu l'un de {', '.join(registry)})")
     extra = _parse_options(pairs)
     if mapping:
         extra["mapping"] = str(mapping)
@@ -480,7 +480,7 @@ def serve(ctx: click.Context, host: str, port: int, admin_token: str | None) -> 
 
     path: Path = ctx.obj
     if not path.exists():
-        raise CohesionError(f"no warehouse at {path}: run `cohesion build` first")
+        raise CohesionError(f"aucun entrepôt en {path} : lancez d'abord `cohesion build`")
     observatory = Observatory(path)
     with steps_progress("Préparation des indicateurs") as step:
         step("calcul des chiffres clés à tous les échelons")

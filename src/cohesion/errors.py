@@ -53,11 +53,11 @@ class InputFileError(CohesionError):
     def __str__(self) -> str:
         where = [str(self.path)]
         if self.line is not None:
-            where.append(f"line {self.line}")
+            where.append(f"ligne {self.line}")
         if self.column is not None:
-            where.append(f"column {self.column}")
-        text = f"{', '.join(where)}: {self.message}"
+            where.append(f"colonne {self.column}")
+        text = f"{', '.join(where)} : {self.message}"
         if self.expected is not None:
-            text += f" (expected {self.expected}"
-            text += f", found {self.found!r})" if self.found is not None else ")"
+            text += f" (attendu {self.expected}"
+            text += f", trouvé {self.found!r})" if self.found is not None else ")"
         return text

@@ -74,8 +74,8 @@ def export(warehouse: Warehouse, selection: Selection, path: Path,
     """
     file_format = (file_format or path.suffix.lstrip(".")).lower()
     if file_format not in FORMATS:
-        raise CohesionError(f"unknown export format {file_format!r} "
-                            f"(expected one of {', '.join(FORMATS)})")
+        raise CohesionError(f"format d'export inconnu {file_format!r} "
+                            f"(attendu l'un de {', '.join(FORMATS)})")
     table = selection_table(warehouse, selection)
     path.parent.mkdir(parents=True, exist_ok=True)
     if file_format == "csv":

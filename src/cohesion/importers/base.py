@@ -147,7 +147,7 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
     path = Path(path)
     options = options or ImportOptions()
     if not path.is_file():
-        raise InputFileError(path, "file not found")
+        raise InputFileError(path, "fichier introuvable")
     checksum = file_checksum(path)
     previous = warehouse.find_dataset(importer.name, checksum)
     if previous is not None and not options.replace:
@@ -171,8 +171,9 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
             written, skipped = warehouse.write_observations(
                 dataset_id, batch.observations, replace=options.replace)
             if skipped:
-                batch.notes.append(f"{skipped} values already in the warehouse from another "
-                                   "dataset, identical, kept once")
+                batch.notes.append(f"{skipped} valeurs déjà présentes dans l'entrepôt au titre "
+                                   "d'un autre jeu de données, identiques, conservées "
+                                   "une seule fois")
         for table, frame in batch.tables.items():
             if table == "geometries":  # shapes are stored once, see write_geometries
                 warehouse.write_geometries(frame.assign(dataset_id=dataset_id))
@@ -216,7 +217,7 @@ def resolve_codes(warehouse: Warehouse, table: Table, column: str,
     codes = table.frame[column].astype(str).str.strip()
     candidates = [vintage] if vintage is not None else warehouse.vintages()
     if not candidates:
-        raise table.error("the référentiel is empty: run `cohesion build` before importing")
+        raise table.error("le référentiel est vide : lancez `cohesion build` avant d'importer")
     best: tuple[int, int, int, pd.Series] | None = None
     for candidate in candidates:
         known = commune_codes(warehouse, candidate, levels)
@@ -232,8 +233,8 @@ def resolve_codes(warehouse: Warehouse, table: Table, column: str,
     if unknown:
         row = int(np.argmax(row_levels.isna().to_numpy()))
         raise table.error(
-            f"unknown territory code ({unknown} codes unknown in the {chosen} geography, "
-            "the closest match)", row=row, column=column,
-            expected=f"a code of level {' or '.join(levels)} in the COG {chosen}",
+            f"code de territoire inconnu ({unknown} codes inconnus dans la géographie {chosen}, "
+            "la plus proche)", row=row, column=column,
+            expected=f"un code d'échelon {' ou '.join(levels)} du COG {chosen}",
             found=codes.iloc[row])
     return chosen, row_levels

@@ -330,8 +330,8 @@ def count_observations(per_type: pd.DataFrame, uncoded: pd.DataFrame, levels: pd
     if total:
         blocks.append(domains.sum(axis=1).rename(TOTAL_VARIABLE).to_frame())
     else:
-        notes.append(f"the file covers the domains {', '.join(covered)} only: no "
-                     f"{TOTAL_VARIABLE}, no count for the other domains")
+        notes.append(f"le fichier ne couvre que les domaines {', '.join(covered)} : pas de "
+                     f"{TOTAL_VARIABLE}, aucun décompte pour les autres domaines")
     if with_types:
         blocks.insert(0, per_type.rename(columns=type_variable))
     wide = pd.concat(blocks, axis=1)
@@ -387,8 +387,9 @@ class BpeCommuneCounts(Importer):
         period = options.period or _single_year(table, np.arange(len(table.frame))) \
             or year_from_name(path.stem, table.sheet or "")
         if period is None:
-            raise InputFileError(path, "cannot tell the BPE year from the file name",
-                                 expected="the year as option period (e.g. 2013)",
+            raise InputFileError(path, "impossible de déterminer l'année de la BPE d'après "
+                                 "le nom du fichier",
+                                 expected="l'année dans l'option period (par exemple 2013)",
                                  found=path.name)
         typequ_column = _find_column(table, ("TYPEQU",))
         if typequ_column is not None:
@@ -421,8 +422,8 @@ class BpeCommuneCounts(Importer):
                 per_type = per_type.reindex(per_type.index.append(zeros.index), fill_value=0.0)
                 uncoded = uncoded.reindex(per_type.index, fill_value=0.0)
                 levels = pd.concat([levels, zeros])
-                notes.append(f"{len(zeros)} communes of the covered départements absent from "
-                             "the file counted with 0 équipements")
+                notes.append(f"{len(zeros)} communes des départements couverts absentes du "
+                             "fichier comptées avec 0 équipement")
         observations, variables, count_notes = count_observations(
             per_type, uncoded, levels, resolution.vintage, period,
             bool(_option(options, "per_type", False)))
@@ -440,8 +441,8 @@ class BpeCommuneCounts(Importer):
             table = read_csv_table(path)
             _check_last_row(table)
         if _find_column(table, COMMUNE_COLUMNS) is None:
-            raise table.error("no commune code column", row=-1,
-                              expected=" or ".join(COMMUNE_COLUMNS),
+            raise table.error("aucune colonne de code de commune", row=-1,
+                              expected=" ou ".join(COMMUNE_COLUMNS),
                               found=", ".join(map(str, table.frame.columns[:8])))
         return table
 
@@ -459,18 +460,19 @@ class BpeCommuneCounts(Importer):
                 continue
             found = equipment_type_of(column)
             if found is None:
-                raise table.error("column is not a BPE equipment type", row=-1,
+                raise table.error("la colonne n'est pas un type d'équipement de la BPE", row=-1,
                                   column=column,
-                                  expected="a type code such as A101 or a label of the BPE "
-                                  "nomenclature", found=column)
+                                  expected="un code de type comme A101 ou un libellé de la "
+                                  "nomenclature de la BPE", found=column)
             code, domain = found
             if code is None:
                 uncoded[column] = domain
             else:
                 typed[column] = code
         if not typed and not uncoded:
-            raise table.error("no equipment column", row=-1,
-                              expected="columns named by BPE type codes or labels",
+            raise table.error("aucune colonne d'équipements", row=-1,
+                              expected="des colonnes nommées par des codes ou libellés de types de "
+                                       "la BPE",
                               found=", ".join(map(str, table.frame.columns[:8])))
         columns = [*typed, *uncoded] + ([total_column] if total_column else [])
         values = _parse_counts(table, columns)
@@ -479,14 +481,14 @@ class BpeCommuneCounts(Importer):
             if uncoded else pd.DataFrame(index=values.index)
         notes = []
         if uncoded:
-            notes.append(f"columns counted in their domain only (their type code changed "
-                         f"after this edition): {', '.join(uncoded)}")
+            notes.append(f"colonnes comptées dans leur seul domaine (leur code de type a changé "
+                         f"après cette édition) : {', '.join(uncoded)}")
         if total_column is not None:
             computed = values[[*typed, *uncoded]].sum(axis=1)
             differs = (computed - values[total_column]).abs() > 0.5
             if differs.any():
                 row = int(np.argmax(differs.to_numpy()))
-                raise table.error("the total differs from the sum of the equipment columns",
+                raise table.error("le total diffère de la somme des colonnes d'équipements",
                                   row=row, column=total_column,
                                   expected=f"{computed.iloc[row]:g}",
                                   found=table.frame[total_column].iloc[row])
@@ -502,8 +504,9 @@ class BpeCommuneCounts(Importer):
         bad = ~typequ.str.match(TYPE_CODE.pattern).to_numpy(dtype=bool)
         if bad.any():
             row = int(np.argmax(bad))
-            raise table.error("not a BPE equipment type code", row=row, column=typequ_column,
-                              expected="a code such as A101", found=typequ.iloc[row])
+            raise table.error("code de type d'équipement de la BPE mal formé", row=row,
+                              column=typequ_column, expected="un code comme "
+                                                             "A101", found=typequ.iloc[row])
         counts = _parse_counts(table, [count_column])[count_column] if count_column \
             else pd.Series(1.0, index=table.frame.index)
         return pd.DataFrame({"typequ": typequ.to_numpy(), "n": counts.to_numpy()})
@@ -524,9 +527,10 @@ def _check_last_row(table: Table) -> None:
     fields = next(csv.reader([lines[-1]], delimiter=table.separator or ";"))
     expected = table.frame.shape[1]
     if len(fields) < expected:
-        raise table.error("a row has fewer fields than the header (is the file truncated?)",
+        raise table.error("une ligne a moins de champs que l'en-tête (le fichier est-il "
+                          "tronqué ?)",
                           row=len(table.frame) - 1, column=str(table.frame.columns[len(fields)]),
-                          expected=f"{expected} fields", found=f"{len(fields)} fields")
+                          expected=f"{expected} champs", found=f"{len(fields)} champs")
 
 
 def _single_year(table: Table, rows: np.ndarray) -> str | None:
@@ -537,8 +541,9 @@ def _single_year(table: Table, rows: np.ndarray) -> str | None:
     years = pd.Series(table.frame[column].iloc[rows].unique()).astype(str).str.strip()
     years = years.unique()
     if len(years) != 1:
-        raise table.error("several years in one file", row=int(rows[0]), column=column,
-                          expected="a single BPE year", found=", ".join(map(str, years[:5])))
+        raise table.error("plusieurs années dans un même fichier", row=int(rows[0]), column=column,
+                          expected="une seule année de la BPE", found=", "
+                                                                      "".join(map(str, years[:5])))
     return str(years[0])
 
 
@@ -558,8 +563,8 @@ def _parse_counts(table: Table, columns: list[str]) -> pd.DataFrame:
     if bad.any():
         # positions are in reading order (row by row): the first bad one is the first
         row, column = divmod(int(filled[np.argmax(bad)]), len(columns))
-        raise table.error("not a count of équipements", row=row, column=columns[column],
-                          expected="a whole number ≥ 0 or an empty cell",
+        raise table.error("nombre d'équipements non valide", row=row, column=columns[column],
+                          expected="un nombre entier ≥ 0 ou une cellule vide",
                           found=table.frame[columns[column]].iloc[row])
     values = np.zeros(cells.size)
     values[filled] = numbers
@@ -584,8 +589,9 @@ def read_points_table(path: Path) -> Table:
     """
     head = check_not_empty_or_binary(path)
     if b"\x00" in head:
-        raise InputFileError(path, "this is a binary file, not a text table", line=1,
-                             expected="a CSV text file", found="binary data (NUL bytes)")
+        raise InputFileError(path, "ce fichier est binaire, ce n'est pas un tableau texte",
+                             line=1, expected="un fichier texte CSV",
+                             found="des données binaires (octets NUL)")
     encoding = detect_encoding(path, head)
     sample = head.decode(encoding, errors="replace")
     separator = detect_separator(path, sample)
@@ -610,16 +616,16 @@ def read_points_table(path: Path) -> Table:
                 include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string()),
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise InputFileError(path, f"cannot parse the file as CSV: {error}",
-                             expected=f"a CSV table separated by {separator!r}") from None
+        raise InputFileError(path, f"impossible de lire le fichier comme un CSV : {error}",
+                             expected=f"un tableau CSV séparé par {separator!r}") from None
     if malformed:
         row = malformed[0]
         many = row.actual_columns > row.expected_columns
-        message = "a row has more fields than the header" if many else \
-            "a row has fewer fields than the header (is the file truncated?)"
+        message = "une ligne a plus de champs que l'en-tête" if many else \
+            "une ligne a moins de champs que l'en-tête (le fichier est-il tronqué ?)"
         raise InputFileError(path, message, line=row.number,
-                             expected=f"{row.expected_columns} fields",
-                             found=f"{row.actual_columns} fields: {row.text[:60]}")
+                             expected=f"{row.expected_columns} champs",
+                             found=f"{row.actual_columns} champs : {row.text[:60]}")
     frame = arrow.to_pandas(types_mapper=pd.ArrowDtype)
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     return Table(path, frame, first_line=2, encoding=encoding, separator=separator)
@@ -645,9 +651,9 @@ def _coordinates(table: Table, rows: np.ndarray, x_column: str, y_column: str
         bad = np.isnan(numbers) & ~empty
         if bad.any():
             position = int(np.argmax(bad))
-            raise table.error("coordinate is not a number", row=int(rows[position]),
-                              column=column, expected="a number (or both coordinates empty "
-                              "for an équipement without location)",
+            raise table.error("la coordonnée n'est pas un nombre", row=int(rows[position]),
+                              column=column, expected="un nombre (ou les deux coordonnées "
+                              "vides pour un équipement sans localisation)",
                               found=text.iloc[position])
         parsed[column] = numbers
     return parsed[x_column], parsed[y_column], ~empty
@@ -658,8 +664,8 @@ def _check_range(table: Table, rows: np.ndarray, values: np.ndarray, bound: floa
     bad = ~(np.abs(values) <= bound)
     if bad.any():
         position = int(np.argmax(bad))
-        raise table.error(f"{what} out of range", row=int(rows[position]), column=column,
-                          expected=f"a {what} between -{bound:g} and {bound:g}",
+        raise table.error(f"{what} hors limites", row=int(rows[position]), column=column,
+                          expected=f"une {what} entre -{bound:g} et {bound:g}",
                           found=table.frame[raw_column].iloc[int(rows[position])])
 
 
@@ -687,10 +693,10 @@ def _check_in_france(table: Table, rows: np.ndarray, lon: np.ndarray, lat: np.nd
         position = int(np.argmax(~inside))
         row = int(rows[position])
         raw = ", ".join(str(table.frame[c].iloc[row]) for c in columns)
-        raise table.error("équipement outside France (metropolitan and overseas "
-                          "départements)", row=row, column=columns[0],
-                          expected=f"a location in France, here longitude {lon[position]:.4f},"
-                          f" latitude {lat[position]:.4f} (swapped or mislabelled columns?)",
+        raise table.error("équipement hors de France (métropole et départements "
+                          "d'outre-mer)", row=row, column=columns[0],
+                          expected=f"une position en France, ici longitude {lon[position]:.4f},"
+                          f" latitude {lat[position]:.4f} (colonnes inversées ou mal nommées ?)",
                           found=raw)
 
 
@@ -710,27 +716,28 @@ class BpePoints(Importer):
         table = read_points_table(path)
         frame = table.frame
         if "TYPEQU" not in frame.columns:
-            raise table.error("missing column 'TYPEQU' for the equipment type", row=-1,
-                              column="TYPEQU", expected="TYPEQU and coordinates",
+            raise table.error("colonne 'TYPEQU' absente, nécessaire pour le type "
+                              "d'équipement", row=-1,
+                              column="TYPEQU", expected="TYPEQU et les coordonnées",
                               found=", ".join(frame.columns))
         has_lonlat = {"LONGITUDE", "LATITUDE"} <= set(frame.columns)
         if not has_lonlat and not {"LAMBERT_X", "LAMBERT_Y"} <= set(frame.columns):
-            raise table.error("missing coordinate columns", row=-1, column="LONGITUDE",
-                              expected="LONGITUDE and LATITUDE, or LAMBERT_X and LAMBERT_Y",
+            raise table.error("colonnes de coordonnées absentes", row=-1, column="LONGITUDE",
+                              expected="LONGITUDE et LATITUDE, ou LAMBERT_X et LAMBERT_Y",
                               found=", ".join(frame.columns))
         notes: list[str] = []
         typequ = frame["TYPEQU"].str.strip().str.upper()
         is_type = typequ.str.match(TYPE_CODE.pattern).to_numpy(dtype=bool, na_value=False)
         if not is_type.all():
             excluded = frame["TYPEQU"][~is_type].value_counts()
-            listed = ", ".join(f"{value or '(empty)'} {count:,}"
+            listed = ", ".join(f"{value or '(vide)'} {count:,}"
                                for value, count in excluded.head(8).items())
-            notes.append(f"{int((~is_type).sum()):,} rows excluded: TYPEQU is not a BPE "
-                         f"equipment type code (^[A-G][0-9]{{3}}$): {listed}")
+            notes.append(f"{int((~is_type).sum()):,} lignes exclues : TYPEQU n'est pas un code de "
+                         f"type d'équipement de la BPE (^[A-G][0-9]{{3}}$) : {listed}")
         rows = np.flatnonzero(is_type)
         if len(rows) == 0:
-            raise table.error("no BPE equipment type code in the file", row=0,
-                              column="TYPEQU", expected="codes such as A101",
+            raise table.error("aucun code de type d'équipement de la BPE dans le fichier", row=0,
+                              column="TYPEQU", expected="des codes comme A101",
                               found=frame["TYPEQU"].iloc[0])
 
         resolution = None
@@ -754,14 +761,14 @@ class BpePoints(Importer):
         longitude, latitude, located = self._locate(table, rows, has_lonlat, resolution,
                                                     options)
         if not located.all():
-            notes.append(f"{int((~located).sum()):,} équipements without coordinates: "
-                         "not placed on the map" + (", counted in their commune"
+            notes.append(f"{int((~located).sum()):,} équipements sans coordonnées : "
+                         "non placés sur la carte" + (", comptés dans leur commune"
                                                     if resolution is not None else ""))
         if "QUALITE_XY" in frame.columns:
             quality = frame["QUALITE_XY"].iloc[rows[located]]
             counts = pd.Series(quality).value_counts()
-            notes.append("location quality (QUALITE_XY): " + ", ".join(
-                f"{value or '(empty)'} {count:,}" for value, count in counts.items()))
+            notes.append("qualité de localisation (QUALITE_XY) : " + ", ".join(
+                f"{value or '(vide)'} {count:,}" for value, count in counts.items()))
         label_column = next((c for c in ("CATEGORIE", "LIBELLE") if c in frame.columns), None)
         kept = rows[located]
         kept_types = typequ.iloc[kept].reset_index(drop=True)
@@ -819,8 +826,9 @@ class BpePoints(Importer):
         """Count équipements per commune and type (geolocated or not) into the batch."""
         period = options.period or _single_year(table, rows) or year_from_name(path.stem)
         if period is None:
-            raise InputFileError(path, "cannot tell the BPE year of the counts per commune",
-                                 expected="an AN column or the year as option period",
+            raise InputFileError(path, "impossible de déterminer l'année BPE des décomptes par "
+                                       "commune",
+                                 expected="une colonne AN ou l'année dans l'option period",
                                  found=path.name)
         pairs = pd.DataFrame({"code": resolution.codes.to_numpy(),
                               "typequ": typequ.iloc[rows].to_numpy()})
@@ -834,8 +842,8 @@ class BpePoints(Importer):
             per_type = per_type.reindex(per_type.index.append(zeros.index), fill_value=0.0)
             levels = pd.concat([levels, zeros])
             if len(zeros):
-                batch.notes.append(f"{len(zeros)} communes of the covered départements "
-                                   "without any équipement counted with 0")
+                batch.notes.append(f"{len(zeros)} communes des départements couverts "
+                                   "sans aucun équipement comptées avec 0")
         batch.observations, batch.variables, count_notes = count_observations(
             per_type, pd.DataFrame(index=per_type.index), levels, resolution.vintage, period,
             bool(_option(options, "per_type", False)))

@@ -68,11 +68,11 @@ class UnknownDatasetError(CatalogueError, LookupError):
         self.name = name
         self.suggestions = suggestions
         if suggestions:
-            hint = "did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
+            hint = "vouliez-vous dire " + " ou ".join(repr(s) for s in suggestions) + " ?"
         else:
             shown = ", ".join(available[:12]) + (", …" if len(available) > 12 else "")
-            hint = f"known datasets: {shown}"
-        super().__init__(f"unknown dataset {name!r} in the catalogue; {hint}")
+            hint = f"jeux connus : {shown}"
+        super().__init__(f"jeu de données {name!r} inconnu du catalogue ; {hint}")
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class Catalogue(Mapping[str, CatalogueEntry]):
         self._entries: dict[str, CatalogueEntry] = {}
         for entry in entries:
             if entry.name in self._entries:
-                raise CatalogueError(f"{source}: entry {entry.name!r} is defined twice")
+                raise CatalogueError(f"{source} : l'entrée {entry.name!r} est définie deux fois")
             self._entries[entry.name] = entry
 
     def __getitem__(self, name: str) -> CatalogueEntry:
@@ -230,48 +230,52 @@ class Catalogue(Mapping[str, CatalogueEntry]):
 
 def _check_url(url: Any, where: str, key: str) -> str:
     if not isinstance(url, str) or not url.strip():
-        raise CatalogueError(f"{where}: {key} must be a non-empty address")
+        raise CatalogueError(f"{where} : {key} doit être une adresse non vide")
     parts = urlsplit(url)
     if (parts.scheme not in ("https", "http") or not parts.hostname or not parts.path
             or parts.path == "/" or parts.fragment or any(c.isspace() for c in url)):
         raise CatalogueError(
-            f"{where}: {key} {url!r} is not a valid download address "
-            "(expected http(s)://host/path/to/file, without spaces or #fragment)")
+            f"{where} : {key} {url!r} n'est pas une adresse de téléchargement valide "
+            "(attendu http(s)://hôte/chemin/du/fichier, sans espace ni #fragment)")
     return url
 
 
 def _entry(raw: Any, index: int, source: str) -> CatalogueEntry:
     """Validate one raw YAML entry; errors name the entry by name or position."""
-    label = f"entry #{index + 1}"
+    label = f"entrée n° {index + 1}"
     if isinstance(raw, Mapping) and isinstance(raw.get("name"), str):
-        label = f"entry {raw['name']!r} (#{index + 1})"
+        label = f"entrée {raw['name']!r} (n° {index + 1})"
     where = f"{source}, {label}"
     if not isinstance(raw, Mapping):
-        raise CatalogueError(f"{where}: expected a mapping of keys, found {type(raw).__name__}")
+        raise CatalogueError(f"{where} : attendu un dictionnaire de clés, "
+                             f"trouvé {type(raw).__name__}")
     for key in raw:
         if key not in _KEYS:
             close = difflib.get_close_matches(str(key), _KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(
-                _KEYS)
-            raise CatalogueError(f"{where}: unknown key {key!r}; {hint}")
+            hint = (f"vouliez-vous dire {close[0]!r} ?" if close
+                    else "attendu l'une de " + ", ".join(_KEYS))
+            raise CatalogueError(f"{where} : clé inconnue {key!r} ; {hint}")
     for key in _REQUIRED:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise CatalogueError(f"{where}: {key!r} is required and must be a non-empty text")
+            raise CatalogueError(f"{where} : {key!r} est obligatoire et doit être un texte non "
+                                 "vide")
     name = raw["name"]
     if not _NAME.match(name):
-        raise CatalogueError(f"{where}: name {name!r} must be lower-case words joined by '-'")
+        raise CatalogueError(f"{where} : name {name!r} doit être fait de mots en minuscules reliés "
+                             "par '-'")
     url = _check_url(raw["url"], where, "url")
     page = raw.get("page")
     if page is not None:
         _check_url(page, where, "page")
     fmt = raw["format"]
     if fmt not in DATA_FORMATS:
-        raise CatalogueError(f"{where}: format {fmt!r} is not one of {', '.join(DATA_FORMATS)}")
+        raise CatalogueError(f"{where} : format {fmt!r} n'est pas l'un de "
+                             f"{', '.join(DATA_FORMATS)}")
     archive = raw.get("archive")
     if archive is not None and archive not in ARCHIVE_FORMATS:
         raise CatalogueError(
-            f"{where}: archive {archive!r} is not one of {', '.join(ARCHIVE_FORMATS)}")
+            f"{where} : archive {archive!r} n'est pas l'un de {', '.join(ARCHIVE_FORMATS)}")
     member_raw = raw.get("member")
     if isinstance(member_raw, str):
         member: tuple[str, ...] = (member_raw,)
@@ -280,33 +284,36 @@ def _entry(raw: Any, index: int, source: str) -> CatalogueEntry:
     elif member_raw is None:
         member = ()
     else:
-        raise CatalogueError(f"{where}: member must be a file name pattern or a list of them")
+        raise CatalogueError(f"{where} : member doit être un motif de nom de fichier ou une liste "
+                             "de motifs")
     if archive and not member:
-        raise CatalogueError(f"{where}: an archive needs 'member', the data file's name "
-                             "pattern inside it")
+        raise CatalogueError(f"{where} : une archive demande 'member', le motif du nom du "
+                             "fichier de données qu'elle contient")
     if member and not archive:
-        raise CatalogueError(f"{where}: 'member' is only meaningful with 'archive: zip'")
+        raise CatalogueError(f"{where} : 'member' n'a de sens qu'avec 'archive: zip'")
     options = raw.get("options") or {}
     if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
-        raise CatalogueError(f"{where}: options must be a mapping of option names to values")
+        raise CatalogueError(f"{where} : options doit associer des noms d'options à des valeurs")
     if "replace" in options:
-        raise CatalogueError(f"{where}: options cannot set 'replace', a decision for the user")
+        raise CatalogueError(f"{where} : options ne peut pas fixer 'replace', qui revient à "
+                             "l'utilisateur")
     if "vintage" in options and not isinstance(options["vintage"], int):
-        raise CatalogueError(f"{where}: options.vintage must be a year (an integer)")
+        raise CatalogueError(f"{where} : options.vintage doit être une année (un entier)")
     sha256 = raw.get("sha256")
     if sha256 is not None:
         if not isinstance(sha256, str) or not _SHA256.match(sha256.lower()):
-            raise CatalogueError(f"{where}: sha256 must be 64 hexadecimal digits or null")
+            raise CatalogueError(f"{where} : sha256 doit compter 64 chiffres hexadécimaux ou "
+                                 "valoir null")
         sha256 = sha256.lower()
     size = raw.get("size")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
-        raise CatalogueError(f"{where}: size must be a positive number of bytes or null")
+        raise CatalogueError(f"{where} : size doit être un nombre d'octets positif ou null")
     url_checked = raw.get("url_checked", True)
     if not isinstance(url_checked, bool):
-        raise CatalogueError(f"{where}: url_checked must be true or false")
+        raise CatalogueError(f"{where} : url_checked doit valoir true ou false")
     notes = raw.get("notes")
     if notes is not None and not isinstance(notes, str):
-        raise CatalogueError(f"{where}: notes must be text")
+        raise CatalogueError(f"{where} : notes doit être un texte")
     return CatalogueEntry(
         name=name, title=raw["title"].strip(), producer=raw["producer"].strip(),
         licence=raw["licence"].strip(), url=url, format=fmt, importer=raw["importer"].strip(),
@@ -331,13 +338,15 @@ def parse_catalogue(data: Any, source: str = "catalogue") -> Catalogue:
         Naming the entry (by name, or position when it has none) and what is wrong.
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("datasets"), list):
-        raise CatalogueError(f"{source}: expected a top-level 'datasets' list")
+        raise CatalogueError(f"{source} : attendu une liste 'datasets' au premier niveau")
     extra = set(data) - {"version", "datasets"}
     if extra:
-        raise CatalogueError(f"{source}: unknown top-level key(s) {', '.join(sorted(extra))}")
+        raise CatalogueError(f"{source} : clé(s) de premier niveau inconnue(s) "
+                             f"{', '.join(sorted(extra))}")
     if data.get("version", 1) != 1:
-        raise CatalogueError(f"{source}: unsupported catalogue version {data['version']!r} "
-                             "(this version of Cohésion reads version 1)")
+        raise CatalogueError(f"{source} : version de catalogue non prise en charge "
+                             f"{data['version']!r} "
+                             "(cette version de Cohésion lit la version 1)")
     entries = [_entry(raw, index, source) for index, raw in enumerate(data["datasets"])]
     return Catalogue(entries, source)
 
@@ -370,9 +379,10 @@ def _read(path: Path) -> Catalogue:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise CatalogueError(f"{path}: cannot read the catalogue ({error.strerror})") from error
+        raise CatalogueError(f"{path} : impossible de lire le catalogue "
+                             f"({error.strerror})") from error
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise CatalogueError(f"{path}: not valid YAML ({error})") from error
+        raise CatalogueError(f"{path} : YAML non valide ({error})") from error
     return parse_catalogue(data, str(path))

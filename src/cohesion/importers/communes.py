@@ -53,13 +53,13 @@ class CommuneResolution:
     levels: pd.Series
     mapped: dict[str, str] = field(default_factory=dict)
 
-    def note(self, consequence: str = "their values summed") -> str | None:
+    def note(self, consequence: str = "leurs valeurs additionnées") -> str | None:
         """A sentence for the import notes when codes were mapped, else None."""
         if not self.mapped:
             return None
         targets = len(set(self.mapped.values()))
-        return (f"{len(self.mapped)} former commune codes mapped to {targets} communes of "
-                f"the COG {self.vintage} (allow_former_codes), {consequence}")
+        return (f"{len(self.mapped)} anciens codes de commune rapportés à {targets} communes "
+                f"du COG {self.vintage} (allow_former_codes), {consequence}")
 
 
 def departement_of(codes: pd.Series) -> pd.Series:
@@ -161,7 +161,7 @@ def resolve_communes(warehouse: Warehouse, table: Table, codes: pd.Series, colum
     candidates = [warehouse.require_vintage(vintage)] if vintage is not None \
         else warehouse.vintages()
     if not candidates:
-        raise table.error("the référentiel is empty: run `cohesion build` before importing")
+        raise table.error("le référentiel est vide : lancez `cohesion build` avant d'importer")
     # millions of rows (a national BPE) but some 35,000 distinct codes: work on those
     inverse, uniques = pd.factorize(codes, use_na_sentinel=False)
     unique_codes = [str(code) for code in uniques]
@@ -181,14 +181,14 @@ def resolve_communes(warehouse: Warehouse, table: Table, codes: pd.Series, colum
         row = int(np.argmax(unknown_rows))
         listed = [code for code, level in zip(unique_codes, unique_levels, strict=True)
                   if pd.isna(level)][:LISTED_CODES]
-        message = (f"{best.unknown} commune codes unknown in the COG {best.vintage} (the "
-                   f"closest vintage): {', '.join(listed)}"
+        message = (f"{best.unknown} codes de commune inconnus dans le COG {best.vintage} (le "
+                   f"millésime le plus proche) : {', '.join(listed)}"
                    f"{'…' if best.unknown > LISTED_CODES else ''}")
         if best.mappable and not allow_former_codes:
-            message += (f"; {best.mappable} of them are former codes of communes of the COG "
-                        f"{best.vintage}: import with allow_former_codes to relate their "
-                        "rows to the commune they joined")
+            message += (f" ; {best.mappable} d'entre eux sont d'anciens codes de communes du COG "
+                        f"{best.vintage} : importez avec allow_former_codes pour rattacher "
+                        "leurs lignes à la commune actuelle correspondante")
         raise table.error(message, row=row, column=column,
-                          expected=f"a commune code of the COG {best.vintage}",
+                          expected=f"un code de commune du COG {best.vintage}",
                           found=codes.iloc[row])
     return CommuneResolution(best.vintage, current, levels, dict(mapping.items()))

@@ -80,7 +80,7 @@ class FetchError(CohesionError):
     def __init__(self, name: str, url: str, message: str) -> None:
         self.name = name
         self.url = url
-        super().__init__(f"{name}: {message} [{url}]")
+        super().__init__(f"{name} : {message} [{url}]")
 
 
 @dataclass
@@ -187,8 +187,8 @@ def resolve_base_url(base_url: str | None) -> str | None:
     if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file"
                                                         and not parts.hostname):
         source = "base_url" if base_url is not None else MIRROR_ENV
-        raise CohesionError(f"{source} {chosen!r} is not a mirror address "
-                            "(expected http://host[/prefix], https://… or file:///folder)")
+        raise CohesionError(f"{source} {chosen!r} n'est pas une adresse de miroir "
+                            "(attendu http://hôte[/préfixe], https://… ou file:///dossier)")
     return chosen
 
 
@@ -327,10 +327,10 @@ def fetch(name: str, warehouse: Warehouse, dest_dir: Path | str, *,
     importer = registry.get(entry.importer)
     if importer is None:
         # Checked before downloading: no point fetching 1 GB that cannot be read.
-        available = ", ".join(sorted(registry)) or "none"
+        available = ", ".join(sorted(registry)) or "aucun"
         raise FetchError(entry.name, entry.url,
-                         f"needs the importer {entry.importer!r}, which is not available "
-                         f"(available: {available})")
+                         f"nécessite l'importeur {entry.importer!r}, qui n'est pas disponible "
+                         f"(disponibles : {available})")
     files = download(entry, dest_dir, base_url=base_url, progress=progress, timeout=timeout,
                      refresh=refresh)
     imported = run_import(warehouse, importer, files.data_file, name=entry.name,
@@ -441,16 +441,16 @@ def _open(entry: CatalogueEntry, url: str, timeout: float, via_mirror: bool) -> 
     except HTTPError as error:
         error.close()
         if via_mirror:
-            hint = (f"the mirror does not serve it; it should hold the official file at "
+            hint = (f"le miroir ne le sert pas ; il devrait contenir le fichier officiel en "
                     f"{mirror_path(entry.url)}")
         elif error.code in (404, 410):
-            hint = "the producer may have moved the file" + (
-                f"; see {entry.page} and update the catalogue" if entry.page else "")
+            hint = "le producteur a peut-être déplacé le fichier" + (
+                f" ; voir {entry.page} et mettre à jour le catalogue" if entry.page else "")
         elif error.code >= 500:
-            hint = "the producer's server failed; try again later"
+            hint = "le serveur du producteur est en erreur ; réessayez plus tard"
         else:
-            hint = "the server refused the request"
-        raise FetchError(entry.name, url, f"HTTP {error.code} {error.reason}: {hint}"
+            hint = "le serveur a refusé la requête"
+        raise FetchError(entry.name, url, f"HTTP {error.code} {error.reason} : {hint}"
                          ) from error
     except URLError as error:
         raise _network_error(entry, url, error.reason, timeout) from error
@@ -460,18 +460,19 @@ def _open(entry: CatalogueEntry, url: str, timeout: float, via_mirror: bool) -> 
 
 def _network_error(entry: CatalogueEntry, url: str, reason: Any, timeout: float,
                    received: int | None = None) -> FetchError:
-    after = f" after {received} bytes" if received else ""
+    after = f" après {received} octets" if received else ""
     if isinstance(reason, TimeoutError):
-        message = f"no answer within {timeout:g} s{after} (timeout); try again or raise it"
+        message = (f"pas de réponse en {timeout:g} s{after} (délai dépassé) ; réessayez ou "
+                   "allongez le délai")
     elif isinstance(reason, ConnectionRefusedError):
         host = urlsplit(url).netloc
-        message = f"connection refused by {host}: no server is listening there"
+        message = f"connexion refusée par {host} : aucun serveur n'y écoute"
     elif isinstance(reason, FileNotFoundError):
-        message = f"not found on the mirror (expected at {mirror_path(entry.url)})"
+        message = f"introuvable sur le miroir (attendu en {mirror_path(entry.url)})"
     elif isinstance(reason, socket.gaierror):
-        message = f"unknown host {urlsplit(url).hostname!r} (offline, or a wrong mirror?)"
+        message = f"hôte inconnu {urlsplit(url).hostname!r} (hors ligne, ou mauvais miroir ?)"
     else:
-        message = f"download failed{after}: {reason}"
+        message = f"échec du téléchargement{after} : {reason}"
     return FetchError(entry.name, url, message)
 
 
@@ -485,13 +486,13 @@ def _transfer(entry: CatalogueEntry, url: str, partial: Path,
         # 206 Partial Content) is not the whole file either.
         status = getattr(response, "status", None)
         if status is not None and status != 200:
-            raise FetchError(entry.name, url, f"unexpected HTTP status {status} "
-                             "(expected 200 with the file)")
+            raise FetchError(entry.name, url, f"statut HTTP inattendu {status} "
+                             "(attendu 200 avec le fichier)")
         content_type = response.headers.get_content_type() if response.headers else ""
         if content_type in ("text/html", "application/xhtml+xml"):
-            raise FetchError(entry.name, url, f"the server sent a web page ({content_type}) "
-                             "instead of the file: the address probably moved"
-                             + (f"; see {entry.page}" if entry.page else ""))
+            raise FetchError(entry.name, url, f"le serveur a envoyé une page web ({content_type}) "
+                             "au lieu du fichier : l'adresse a probablement changé"
+                             + (f" ; voir {entry.page}" if entry.page else ""))
         announced = response.headers.get("Content-Length") if response.headers else None
         total = int(announced) if announced and announced.strip().isdigit() else None
         digest = hashlib.sha256()
@@ -503,9 +504,9 @@ def _transfer(entry: CatalogueEntry, url: str, partial: Path,
                 while chunk := response.read(_CHUNK):
                     if done == 0 and _looks_like_html(chunk[:4096]):
                         raise FetchError(
-                            entry.name, url, "the server sent a web page instead of the "
-                            "file (an error or login page?)"
-                            + (f"; see {entry.page}" if entry.page else ""))
+                            entry.name, url, "le serveur a envoyé une page web au lieu du "
+                            "fichier (page d'erreur ou de connexion ?)"
+                            + (f" ; voir {entry.page}" if entry.page else ""))
                     out.write(chunk)
                     digest.update(chunk)
                     done += len(chunk)
@@ -519,24 +520,25 @@ def _transfer(entry: CatalogueEntry, url: str, partial: Path,
     if total is not None and done != total:
         raise FetchError(entry.name, url, _truncated(done, total))
     if done == 0:
-        raise FetchError(entry.name, url, "the server sent an empty file")
+        raise FetchError(entry.name, url, "le serveur a envoyé un fichier vide")
     if entry.size is not None and done != entry.size:
-        raise FetchError(entry.name, url, f"size mismatch: the catalogue expects "
-                         f"{entry.size} bytes, received {done}: the producer may have "
-                         "published a new version; check it and update the catalogue")
+        raise FetchError(entry.name, url, f"taille inattendue : le catalogue annonce "
+                         f"{entry.size} octets, reçu {done} : le producteur a peut-être "
+                         "publié une nouvelle version ; vérifiez-la et mettez à jour le "
+                         "catalogue")
     sha256 = digest.hexdigest()
     if entry.sha256 is not None and sha256 != entry.sha256:
-        raise FetchError(entry.name, url, f"checksum mismatch: SHA-256 {sha256}, the "
-                         f"catalogue expects {entry.sha256}: the file was altered or "
-                         "replaced; it was not imported")
+        raise FetchError(entry.name, url, f"empreinte différente : SHA-256 {sha256}, le "
+                         f"catalogue attend {entry.sha256} : le fichier a été modifié ou "
+                         "remplacé ; il n'a pas été importé")
     if not entry.archive:
         _check_format(entry, url, partial, entry.format, entry.file_name)
     return done, sha256
 
 
 def _truncated(done: int, total: int | None) -> str:
-    return (f"download truncated: received {done} of the {total} bytes announced "
-            "(Content-Length): the connection was cut; fetch again")
+    return (f"téléchargement tronqué : {done} octets reçus sur les {total} annoncés "
+            "(Content-Length) : la connexion a été coupée ; relancez le téléchargement")
 
 
 def _check_format(entry: CatalogueEntry, url: str, path: Path, fmt: str, label: str) -> None:
@@ -544,16 +546,16 @@ def _check_format(entry: CatalogueEntry, url: str, path: Path, fmt: str, label: 
     with path.open("rb") as handle:
         head = handle.read(4096)
     if _looks_like_html(head):
-        raise FetchError(entry.name, url, f"{label} is a web page, not {fmt} data")
+        raise FetchError(entry.name, url, f"{label} est une page web, pas des données {fmt}")
     magic = _MAGIC.get(fmt)
     if magic is not None and not head.startswith(magic):
-        raise FetchError(entry.name, url, f"{label} is not a {fmt} file (its first bytes "
-                         f"are {head[:8]!r})")
+        raise FetchError(entry.name, url, f"{label} n'est pas un fichier {fmt} "
+                         f"(ses premiers octets sont {head[:8]!r})")
     if fmt in ("geojson", "json"):
         if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
-            raise FetchError(entry.name, url, f"{label} is not JSON")
+            raise FetchError(entry.name, url, f"{label} n'est pas du JSON")
     elif fmt == "csv" and b"\x00" in head:
-        raise FetchError(entry.name, url, f"{label} is binary, not a CSV file")
+        raise FetchError(entry.name, url, f"{label} est binaire, ce n'est pas un fichier CSV")
 
 
 # -- archives -------------------------------------------------------------------------
@@ -585,12 +587,12 @@ def _extracted(entry: CatalogueEntry, url: str, archive: Path,
             matches = [n for n in names if entry.matches_member(level, n)]
             if not matches:
                 shown = ", ".join(names[:15]) + (", …" if len(names) > 15 else "")
-                raise FetchError(entry.name, url, f"no file matching {pattern!r} in {label} "
-                                 f"(it holds: {shown or 'nothing'})")
+                raise FetchError(entry.name, url, f"aucun fichier ne correspond à {pattern!r} dans "
+                                 f"{label} (il contient : {shown or 'rien'})")
             if len(matches) > 1:
-                raise FetchError(entry.name, url, f"several files match {pattern!r} in "
-                                 f"{label}: {', '.join(matches)}; the catalogue pattern "
-                                 "must select one")
+                raise FetchError(entry.name, url, f"plusieurs fichiers correspondent à "
+                                 f"{pattern!r} dans {label} : {', '.join(matches)} ; le motif du "
+                                 "catalogue doit n'en désigner qu'un")
             wanted = [matches[0]]
             if last and matches[0].lower().endswith(".shp"):
                 stem = matches[0][:-4].lower()
@@ -636,17 +638,17 @@ def _members(entry: CatalogueEntry, url: str, archive: Path, label: str) -> list
             with zipfile.ZipFile(archive) as zipped:
                 names = [i.filename for i in zipped.infolist() if not i.is_dir()]
         except (zipfile.BadZipFile, OSError) as error:
-            raise FetchError(entry.name, url, f"{label} is not a valid zip archive "
-                             f"(truncated or corrupted: {error})") from error
+            raise FetchError(entry.name, url, f"{label} n'est pas une archive zip valide "
+                             f"(tronquée ou corrompue : {error})") from error
     elif kind == "7z":
         try:
             names = _seven_zip(entry, url, archive, label).list()
         except (subprocess.SubprocessError, OSError, EOFError) as error:
-            raise FetchError(entry.name, url, f"{label} is not a readable 7-Zip archive "
+            raise FetchError(entry.name, url, f"{label} n'est pas une archive 7-Zip lisible "
                              f"({error})") from error
     else:
-        raise FetchError(entry.name, url, f"{label} is not a zip archive (it may be a web "
-                         "page or another format)")
+        raise FetchError(entry.name, url, f"{label} n'est pas une archive zip (c'est peut-être "
+                         "une page web ou un autre format)")
     return [n for n in names if not n.startswith("__MACOSX/")
             and not PurePosixPath(n).name.startswith("._")]
 
@@ -672,10 +674,10 @@ def _extract_member(entry: CatalogueEntry, url: str, archive: Path, member: str,
                     size += len(block)
     except (zipfile.BadZipFile, zlib.error, subprocess.SubprocessError, RuntimeError, OSError,
             EOFError) as error:
-        raise FetchError(entry.name, url, f"cannot take {member} out of the archive "
-                         f"(corrupted or encrypted: {error})") from error
+        raise FetchError(entry.name, url, f"impossible d'extraire {member} de l'archive "
+                         f"(corrompue ou chiffrée : {error})") from error
     if size == 0:
-        raise FetchError(entry.name, url, f"{member} is empty in the archive")
+        raise FetchError(entry.name, url, f"{member} est vide dans l'archive")
     return size, digest.hexdigest()
 
 
@@ -735,5 +737,5 @@ def _seven_zip(entry: CatalogueEntry, url: str, archive: Path, label: str) -> _S
         found = shutil.which(tool)
         if found:
             return _SevenZip(archive, found)
-    raise FetchError(entry.name, url, f"{label} holds a 7-Zip archive: install the py7zr "
-                     "package or the 7z program (p7zip) to read it")
+    raise FetchError(entry.name, url, f"{label} contient une archive 7-Zip : installez le paquet "
+                     "py7zr ou le programme 7z (p7zip) pour la lire")

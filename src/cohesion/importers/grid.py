@@ -68,7 +68,7 @@ class FilosofiGrid(Importer):
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
         layers = self._layers(path)
         layer = self._choose_layer(path, layers, options.extra.get("layer"))
-        where = f"{path} [layer {layer}]"
+        where = f"{path} [couche {layer}]"
         with warnings.catch_warnings():
             # pyogrio warns about the other layers even when one is named
             warnings.simplefilter("ignore", UserWarning)
@@ -77,8 +77,8 @@ class FilosofiGrid(Importer):
         epsg = self._epsg(where, info.get("crs"), options.extra.get("crs"))
         columns = dict(zip(meta["fields"], values, strict=True))
         if wkb is None or len(wkb) == 0:
-            raise InputFileError(where, "the layer has no cells", column="geometry",
-                                 expected="polygons of grid cells", found="no feature")
+            raise InputFileError(where, "la couche n'a aucun carreau", column="geometry",
+                                 expected="des polygones de carreaux", found="aucun objet")
         geometries = shapely.from_wkb(wkb)
         self._check_geometries(where, geometries)
 
@@ -89,34 +89,35 @@ class FilosofiGrid(Importer):
             blank = pd.isna(columns[id_column]) | (cell_ids == "").to_numpy()
             if blank.any():
                 feature = int(np.argmax(blank))
-                raise InputFileError(where, f"cell {feature + 1} has no id", column=id_column,
-                                     expected="a cell id such as CRS3035RES200mN…",
-                                     found="an empty value")
+                raise InputFileError(where, f"le carreau {feature + 1} n'a pas d'identifiant",
+                                     column=id_column,
+                                     expected="un identifiant de carreau comme CRS3035RES200mN…",
+                                     found="une valeur vide")
             cell_ids = cell_ids.to_numpy()
         else:
             cell_ids = cell_ids_from_bounds(geometries, epsg)
         duplicated = pd.Series(cell_ids).duplicated().to_numpy()
         if duplicated.any():
             feature = int(np.argmax(duplicated))
-            raise InputFileError(where, f"{int(duplicated.sum())} cells appear twice, the "
-                                 f"first at feature {feature + 1}",
+            raise InputFileError(where, f"{int(duplicated.sum())} carreaux figurent deux fois, le "
+                                 f"premier à l'objet {feature + 1}",
                                  column=id_column or "geometry",
-                                 expected="one feature per cell", found=cell_ids[feature])
+                                 expected="un objet par carreau", found=cell_ids[feature])
 
         numeric = {name.lower(): np.asarray(array, dtype="float64")
                    for name, array in columns.items()
                    if np.asarray(array).dtype.kind in "iuf"}
         cells = pd.DataFrame({"cell_id": cell_ids, "geometry": list(wkb),
                               "crs": f"EPSG:{epsg}", "properties": properties_json(numeric)})
-        notes = [f"layer {layer} read ({len(cells):,} cells, CRS EPSG:{epsg}, cell id "
-                 f"{id_column or 'built from the cell bounds'})"]
+        notes = [f"couche {layer} lue ({len(cells):,} carreaux, CRS EPSG:{epsg}, identifiant "
+                 f"{id_column or 'construit à partir des limites des carreaux'})"]
         if len(layers) > 1:
-            notes.append("other layers not imported: " + ", ".join(
+            notes.append("autres couches non importées : " + ", ".join(
                 name for name in layers if name != layer))
         if "ind" in numeric:
-            notes.append(f"population (ind) in the cells: {np.nansum(numeric['ind']):,.0f}")
+            notes.append(f"population (ind) des carreaux : {np.nansum(numeric['ind']):,.0f}")
         if not numeric:
-            notes.append("no numeric column: cells imported without attributes")
+            notes.append("aucune colonne numérique : carreaux importés sans attributs")
         periods = [options.period] if options.period else []
         return ImportBatch(tables={"grid_cells": cells}, periods=periods, rows=len(cells),
                            notes=notes)
@@ -127,18 +128,20 @@ class FilosofiGrid(Importer):
         try:
             return [str(name) for name, _ in pyogrio.list_layers(path)]
         except Exception as error:  # GDAL reports corrupt and foreign files its own way
-            raise InputFileError(path, f"cannot open the file as a GeoPackage: {error}",
-                                 expected="a GeoPackage (.gpkg) of grid cells") from None
+            raise InputFileError(path, "impossible d'ouvrir le fichier comme un GeoPackage : "
+                                       f"{error}",
+                                 expected="un GeoPackage (.gpkg) de carreaux") from None
 
     @staticmethod
     def _choose_layer(path: Path, layers: list[str], asked: str | None) -> str:
         if asked is not None:
             if asked not in layers:
-                raise InputFileError(path, f"no layer named {asked!r}",
-                                     expected=f"layer {asked}", found=", ".join(layers))
+                raise InputFileError(path, f"aucune couche nommée {asked!r}",
+                                     expected=f"la couche {asked}", found=", ".join(layers))
             return asked
         if not layers:
-            raise InputFileError(path, "the file has no layer", expected="a layer of cells")
+            raise InputFileError(path, "le fichier n'a aucune couche",
+                                 expected="une couche de carreaux")
         for layer in layers:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -160,21 +163,21 @@ class FilosofiGrid(Importer):
             crs = None  # an engineering "Undefined Cartesian SRS" says nothing usable
         if crs is None and declared is None:
             raise InputFileError(
-                where, "the layer has no coordinate reference system: the position of the "
-                "cells is unknown (declare it with the option crs if you know it)",
-                column="geometry", expected="a CRS such as EPSG:2154 (Lambert-93)",
-                found=(file_crs or "no CRS")[:80])
+                where, "la couche n'a pas de système de coordonnées : la position des "
+                "carreaux est inconnue (déclarez-le avec l'option crs si vous le connaissez)",
+                column="geometry", expected="un CRS comme EPSG:2154 (Lambert-93)",
+                found=(file_crs or "aucun CRS")[:80])
         if declared is not None:
             wanted = CRS.from_user_input(declared)
             if crs is not None and crs != wanted:
-                raise InputFileError(where, "the CRS declared in the options is not the "
-                                     "file's", column="geometry", expected=declared,
+                raise InputFileError(where, "le CRS déclaré dans les options n'est pas "
+                                     "celui du fichier", column="geometry", expected=declared,
                                      found=crs.to_string())
             crs = wanted
         epsg = crs.to_epsg()
         if epsg is None:
-            raise InputFileError(where, "the layer's CRS has no EPSG code",
-                                 column="geometry", expected="a CRS with an EPSG code",
+            raise InputFileError(where, "le CRS de la couche n'a pas de code EPSG",
+                                 column="geometry", expected="un CRS avec un code EPSG",
                                  found=crs.name)
         return epsg
 
@@ -183,12 +186,12 @@ class FilosofiGrid(Importer):
         empty = shapely.is_missing(geometries) | shapely.is_empty(geometries)
         if empty.any():
             feature = int(np.argmax(empty))
-            raise InputFileError(where, f"cell {feature + 1} has no geometry",
-                                 column="geometry", expected="a polygon",
-                                 found="an empty geometry")
+            raise InputFileError(where, f"le carreau {feature + 1} n'a pas de géométrie",
+                                 column="geometry", expected="un polygone",
+                                 found="une géométrie vide")
         not_polygon = ~np.isin(shapely.get_type_id(geometries), POLYGONAL)
         if not_polygon.any():
             feature = int(np.argmax(not_polygon))
-            raise InputFileError(where, f"cell {feature + 1} is not a polygon",
-                                 column="geometry", expected="a Polygon or MultiPolygon",
+            raise InputFileError(where, f"le carreau {feature + 1} n'est pas un polygone",
+                                 column="geometry", expected="un Polygon ou un MultiPolygon",
                                  found=geometries[feature].geom_type)

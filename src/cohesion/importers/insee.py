@@ -99,13 +99,13 @@ class InseeCommuneTable(Importer):
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
         table = read_table(path)
-        require_columns(table, [self.code_column], "the commune code (code officiel "
+        require_columns(table, [self.code_column], "le code de commune (code officiel "
                         "géographique)")
         value_columns = insee_column_map(
             [c for c in table.frame.columns if c != self.code_column], options.period)
         if not value_columns:
-            raise table.error("no value column with a year in its name", row=-1,
-                              expected="columns such as P18_POP or MED19",
+            raise table.error("aucune colonne de valeurs avec une année dans son nom", row=-1,
+                              expected="des colonnes comme P18_POP ou MED19",
                               found=", ".join(table.frame.columns[:8]))
         values, reasons = parse_numbers(table, list(value_columns))
         vintage, levels = resolve_codes(warehouse, table, self.code_column, options.vintage)
@@ -113,8 +113,8 @@ class InseeCommuneTable(Importer):
         duplicated = codes.duplicated()
         if duplicated.any():
             row = int(duplicated.to_numpy().argmax())
-            raise table.error("duplicated territory code", row=row, column=self.code_column,
-                              expected="one row per territory", found=codes.iloc[row])
+            raise table.error("code de territoire en double", row=row, column=self.code_column,
+                              expected="une ligne par territoire", found=codes.iloc[row])
         observations = observations_from_wide(values, reasons, codes, levels, vintage,
                                               value_columns)
         periods = sorted({period for _, period in value_columns.values()})

@@ -106,18 +106,18 @@ class FilosofiIris(Importer):
         if header_row is None:
             raise self._no_header(path, head.sheet, head.rows)
         table = read_xlsx_table(path, head.sheet, header_row)
-        require_columns(table, ["IRIS", "COM"], "the IRIS and its commune")
+        require_columns(table, ["IRIS", "COM"], "l'IRIS et sa commune")
         labels = dict(zip(head.rows[header_row - 1], head.rows[header_row - 2], strict=False)) \
             if header_row >= 2 else {}
         columns, ignored = self._value_columns(table, options.period)
         if not columns:
-            raise table.error("no indicator column with a year in its name", row=-1,
-                              expected="columns such as DEC_MED17",
+            raise table.error("aucune colonne d'indicateur avec une année dans son nom", row=-1,
+                              expected="des colonnes comme DEC_MED17",
                               found=", ".join(table.frame.columns[:8]))
         iris = self._iris_codes(table)
         values, reasons = parse_values(table, list(columns))
 
-        notes = [f"columns without a year, not imported: {', '.join(ignored)}"] if ignored \
+        notes = [f"colonnes sans année, non importées : {', '.join(ignored)}"] if ignored \
             else []
         declared = head.geography_year(header_row)
         vintage = options.vintage
@@ -129,16 +129,16 @@ class FilosofiIris(Importer):
             allow_former_codes=bool(options.extra.get("allow_former_codes", False)),
             coverage="partial")
         if declared is not None and declared != resolution.vintage:
-            why = "as asked" if options.vintage is not None else \
-                "the closest vintage in which every commune code exists"
-            notes.append(f"the file declares the {declared} geography; stored in the COG "
-                         f"{resolution.vintage}, {why}")
+            why = "comme demandé" if options.vintage is not None else \
+                "le millésime le plus proche où tous les codes de commune existent"
+            notes.append(f"le fichier déclare la géographie {declared} ; données rangées dans le "
+                         f"COG {resolution.vintage}, {why}")
         if resolution.mapped:
             stale = communes.isin(list(resolution.mapped))
             notes.append(resolution.note(
-                f"their {int(stale.sum())} IRIS linked to the commune they joined and kept "
-                "under the code INSEE published, which the later IRIS geography may no "
-                "longer use"))
+                f"leurs {int(stale.sum())} IRIS rattachés à la commune actuelle et "
+                "gardés sous le code publié par l'Insee, que la géographie IRIS ultérieure "
+                "n'utilise peut-être plus"))
 
         observations = observations_from_wide(
             values, reasons, iris, pd.Series(IRIS_LEVEL, index=iris.index),
@@ -159,11 +159,12 @@ class FilosofiIris(Importer):
         line = candidates[-1] if candidates else None
         cells = rows[line - 1] if line else (rows[0] if rows else ())
         found = ", ".join(str(c) for c in cells if c not in (None, ""))[:120]
-        return InputFileError(f"{path} [sheet {sheet}]",
-                              "no header row with both columns IRIS and COM", line=line,
+        return InputFileError(f"{path} [feuille {sheet}]",
+                              "aucune ligne d'en-tête avec les deux colonnes IRIS et "
+                              "COM", line=line,
                               column="COM" if line else None,
-                              expected="a header row with IRIS, COM and indicators",
-                              found=found or "an empty sheet")
+                              expected="une ligne d'en-tête avec IRIS, COM et les indicateurs",
+                              found=found or "une feuille vide")
 
     @staticmethod
     def _value_columns(table: Table, default_period: str | None
@@ -193,20 +194,20 @@ class FilosofiIris(Importer):
         malformed = ~iris.str.match(IRIS_CODE.pattern)
         if malformed.any():
             row = int(np.argmax(malformed.to_numpy()))
-            raise table.error("not an IRIS code", row=row, column="IRIS",
-                              expected="9 characters: the commune code and 4 digits",
+            raise table.error("code IRIS mal formé", row=row, column="IRIS",
+                              expected="9 caractères : le code de commune et 4 chiffres",
                               found=iris.iloc[row])
         elsewhere = iris.str[:5] != communes
         if elsewhere.any():
             row = int(np.argmax(elsewhere.to_numpy()))
-            raise table.error("the IRIS code does not start with its commune code", row=row,
-                              column="IRIS", expected=f"a code starting with "
+            raise table.error("le code IRIS ne commence pas par son code de commune", row=row,
+                              column="IRIS", expected=f"un code commençant par "
                               f"{communes.iloc[row]}", found=iris.iloc[row])
         duplicated = iris.duplicated()
         if duplicated.any():
             row = int(np.argmax(duplicated.to_numpy()))
-            raise table.error("duplicated IRIS code", row=row, column="IRIS",
-                              expected="one row per IRIS", found=iris.iloc[row])
+            raise table.error("code IRIS en double", row=row, column="IRIS",
+                              expected="une ligne par IRIS", found=iris.iloc[row])
         return iris
 
     @staticmethod

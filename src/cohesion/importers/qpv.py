@@ -102,13 +102,13 @@ class VectorTable:
     def error(self, message: str, row: int | None = None, column: str | None = None,
               expected: str | None = None, found: str | None = None) -> InputFileError:
         """Build an :class:`InputFileError` located at feature ``row`` of this layer."""
-        where: Path | str = self.path if self.layers == 1 else f"{self.path} [layer {self.layer}]"
+        where: Path | str = self.path if self.layers == 1 else f"{self.path} [couche {self.layer}]"
         line = None
         if row is not None and row >= 0:
             if self.lines is not None:
                 line = int(self.lines[row])
             else:
-                message = f"feature {row + 1}: {message}"
+                message = f"objet {row + 1} : {message}"
         return InputFileError(where, message, line, column, expected, found)
 
 
@@ -155,31 +155,33 @@ def read_vector(path: Path, layer: str | None = None, read_geometry: bool = True
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     except (DataSourceError, DataLayerError) as error:
-        raise InputFileError(path, f"cannot read the file as a vector layer ({error})",
-                             expected="a GeoJSON, Shapefile (.shp or .zip) or GeoPackage "
-                             "file") from None
+        raise InputFileError(path, "impossible de lire le fichier comme une couche vectorielle "
+                                   f"({error})",
+                             expected="un fichier GeoJSON, Shapefile (.shp ou .zip) ou "
+                             "GeoPackage") from None
     if not layers:
-        raise InputFileError(path, "the file holds no layer", expected="a vector layer")
+        raise InputFileError(path, "le fichier ne contient aucune couche",
+                             expected="une couche vectorielle")
     if layer is None:
         chosen = layers
         if len(layers) > 1 and prefer:
             chosen = [name for name in layers if _find_column(
                 list(pyogrio.read_info(path, layer=name)["fields"]), prefer)]
         if len(chosen) != 1:
-            raise InputFileError(path, "the file holds several layers: say which one to "
-                                 "read with the option layer", column="layer",
-                                 expected="one of " + ", ".join(layers))
+            raise InputFileError(path, "le fichier contient plusieurs couches : indiquez "
+                                 "laquelle lire avec l'option layer", column="layer",
+                                 expected="l'une de " + ", ".join(layers))
         layer = chosen[0]
     elif layer not in layers:
-        raise InputFileError(path, f"the file has no layer named {layer!r}", column="layer",
-                             expected="one of " + ", ".join(layers), found=layer)
+        raise InputFileError(path, f"le fichier n'a pas de couche nommée {layer!r}", column="layer",
+                             expected="l'une de " + ", ".join(layers), found=layer)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "several layers" warnings
             meta, _, wkb, fields = pyogrio.raw.read(path, layer=layer,
                                                     read_geometry=read_geometry)
     except (DataSourceError, DataLayerError) as error:
-        raise InputFileError(path, f"cannot read layer {layer!r} ({error})") from None
+        raise InputFileError(path, f"impossible de lire la couche {layer!r} ({error})") from None
     frame = pd.DataFrame({str(name): values for name, values in zip(
         meta["fields"], fields, strict=True)})
     geometries = shapely.from_wkb(wkb) if read_geometry and wkb is not None else None
@@ -204,15 +206,15 @@ def choose_column(table: VectorTable, option: str | None, candidates: tuple[str,
     columns = list(table.frame.columns)
     if option is not None:
         if option not in columns:
-            raise table.error(f"no column {option!r} for {what}", row=-1, column=option,
-                              expected=f"one of the file's columns: {', '.join(columns)}",
+            raise table.error(f"aucune colonne {option!r} pour {what}", row=-1, column=option,
+                              expected=f"l'une des colonnes du fichier : {', '.join(columns)}",
                               found=option)
         return option
     found = _find_column(columns, candidates)
     if found is None and required:
-        raise table.error(f"cannot find the column of {what}", row=-1,
-                          expected=f"a column named {' or '.join(candidates[:4])} (or say "
-                          "which one with an option)", found=", ".join(columns[:12]))
+        raise table.error(f"impossible de trouver la colonne donnant {what}", row=-1,
+                          expected=f"une colonne nommée {' ou '.join(candidates[:4])} (ou "
+                          "indiquez-la avec une option)", found=", ".join(columns[:12]))
     return found
 
 
@@ -223,29 +225,29 @@ def check_crs(table: VectorTable) -> str:
     coordinates are checked to really be longitudes and latitudes: Lambert-93
     coordinates in a file with no CRS are the usual mistake.
     """
-    advice = ("set the CRS of the file (for example with `ogr2ogr -a_srs EPSG:2154`) "
-              "and import it again")
+    advice = ("déclarez le CRS du fichier (par exemple avec `ogr2ogr -a_srs EPSG:2154`) "
+              "et importez-le de nouveau")
     if table.crs is None:
-        raise table.error(f"the file has no coordinate reference system: {advice}",
-                          expected="a CRS such as EPSG:4326 or EPSG:2154", found="none")
+        raise table.error(f"le fichier n'a pas de système de coordonnées : {advice}",
+                          expected="un CRS comme EPSG:4326 ou EPSG:2154", found="aucun")
     try:
         crs = CRS.from_user_input(table.crs)
     except CRSError:
-        raise table.error(f"the file's coordinate reference system is not usable: {advice}",
-                          expected="a CRS such as EPSG:4326 or EPSG:2154",
+        raise table.error(f"le système de coordonnées du fichier est inutilisable : {advice}",
+                          expected="un CRS comme EPSG:4326 ou EPSG:2154",
                           found=str(table.crs)[:80]) from None
     if not (crs.is_geographic or crs.is_projected):
-        raise table.error(f"the file has no usable coordinate reference system: {advice}",
-                          expected="a geographic or projected CRS",
+        raise table.error(f"le fichier n'a pas de système de coordonnées utilisable : {advice}",
+                          expected="un CRS géographique ou projeté",
                           found=crs.name) from None
     if crs.is_geographic and table.geometries is not None and len(table.geometries):
         xmin, ymin, xmax, ymax = shapely.total_bounds(table.geometries)
         if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
             raise table.error(
-                "the coordinates are not longitudes and latitudes although the file "
-                f"declares {crs.name} (a projected file without its CRS?): {advice}",
-                expected="longitudes in [-180, 180] and latitudes in [-90, 90]",
-                found=f"x from {xmin:.0f} to {xmax:.0f}, y from {ymin:.0f} to {ymax:.0f}")
+                "les coordonnées ne sont pas des longitudes et latitudes alors que le fichier "
+                f"déclare {crs.name} (un fichier projeté sans son CRS ?) : {advice}",
+                expected="des longitudes dans [-180, 180] et des latitudes dans [-90, 90]",
+                found=f"x de {xmin:.0f} à {xmax:.0f}, y de {ymin:.0f} à {ymax:.0f}")
     return table.crs
 
 
@@ -259,17 +261,17 @@ def polygons(table: VectorTable, notes: list[str]) -> np.ndarray:
     """
     geometries = table.geometries
     if geometries is None:
-        raise table.error("the file has no geometries", expected="polygons")
+        raise table.error("le fichier n'a aucune géométrie", expected="des polygones")
     empty = shapely.is_missing(geometries) | shapely.is_empty(geometries)
     if empty.any():
         row = int(np.argmax(empty))
-        raise table.error("a feature has no geometry", row=row, expected="a polygon",
-                          found="an empty geometry")
+        raise table.error("un objet n'a pas de géométrie", row=row, expected="un polygone",
+                          found="une géométrie vide")
     kind = shapely.get_type_id(geometries)
     polygonal = np.isin(kind, [3, 6])  # Polygon, MultiPolygon
     if not polygonal.all():
         row = int(np.argmax(~polygonal))
-        raise table.error("a feature is not a polygon", row=row, expected="a polygon",
+        raise table.error("un objet n'est pas un polygone", row=row, expected="un polygone",
                           found=shapely.geometry.base.GEOMETRY_TYPES[int(kind[row])])
     invalid = ~shapely.is_valid(geometries)
     if invalid.any():
@@ -278,8 +280,8 @@ def polygons(table: VectorTable, notes: list[str]) -> np.ndarray:
         geometries[invalid] = shapely.make_valid(geometries[invalid], method="structure",
                                                  keep_collapsed=False)
         first = int(np.argmax(invalid))
-        notes.append(f"{int(invalid.sum())} invalid geometries repaired with "
-                     f"shapely.make_valid (first at feature {first + 1})")
+        notes.append(f"{int(invalid.sum())} géométries non valides réparées avec "
+                     f"shapely.make_valid (la première à l'objet {first + 1})")
     return geometries
 
 
@@ -299,17 +301,18 @@ def detect_generation(table: VectorTable, codes: pd.Series, column: str) -> int:
     neither = ~(matches[2015] | matches[2024])
     if neither.any():
         row = int(np.argmax(neither.to_numpy()))
-        raise table.error("not a QPV code", row=row, column=column,
-                          expected="a code such as QP034001 (2015) or QN03401M (2024)",
+        raise table.error("code de QPV mal formé", row=row, column=column,
+                          expected="un code comme QP034001 (2015) ou QN03401M (2024)",
                           found=codes.iloc[row])
     counts = {year: int(match.sum()) for year, match in matches.items()}
     if counts[2015] and counts[2024]:
         minority = 2015 if counts[2015] < counts[2024] else 2024
         row = int(np.argmax(matches[minority].to_numpy()))
         raise table.error(
-            f"the file mixes QPV of the 2015 generation ({counts[2015]}) and of the 2024 "
-            f"generation ({counts[2024]}): import each generation from its own file",
-            row=row, column=column, expected=f"codes of one generation, like row 1 "
+            f"le fichier mélange des QPV de la génération 2015 ({counts[2015]}) et de la "
+            f"génération 2024 ({counts[2024]}) : importez chaque génération depuis son propre "
+            "fichier", row=row, column=column, expected=f"des codes d'une seule génération, "
+            f"comme la ligne 1 "
             f"({codes.iloc[0]})", found=codes.iloc[row])
     return 2015 if counts[2015] else 2024
 
@@ -322,8 +325,8 @@ def _communes_from_codes(table: VectorTable, column: str) -> pd.DataFrame:
     bad = ~exploded.str.fullmatch(COMMUNE_CODE_PATTERN)
     if bad.any():
         row = int(exploded.index[np.argmax(bad.to_numpy())])
-        raise table.error("not a commune code", row=row, column=column,
-                          expected="INSEE commune codes such as 34172 or 2A004",
+        raise table.error("code de commune mal formé", row=row, column=column,
+                          expected="des codes de commune Insee comme 34172 ou 2A004",
                           found=text.iloc[row])
     return pd.DataFrame({"row": exploded.index.to_numpy(dtype=np.int64),
                          "commune": exploded.to_numpy(dtype=object)})
@@ -398,10 +401,11 @@ def _communes_from_names(table: VectorTable, column: str, departements: pd.Serie
     unmatched = matched[matched["code"].isna() | ambiguous].drop_duplicates(["row", "key"])
     if len(unmatched):
         examples = "; ".join(text.iloc[unmatched["row"].head(3)].tolist())
-        notes.append(f"{len(unmatched)} commune names not matched to a single commune of "
-                     f"the COG {vintage} (no membership recorded for them), e.g. {examples}")
+        notes.append(f"{len(unmatched)} noms de commune non rapportés à une commune unique du "
+                     f"COG {vintage} (aucune appartenance enregistrée pour eux), par exemple "
+                     f"{examples}")
     matched = matched[matched["code"].notna() & ~ambiguous]
-    notes.append(f"communes found from their names in column {column} (COG {vintage})")
+    notes.append(f"communes retrouvées d'après leur nom dans la colonne {column} (COG {vintage})")
     return pd.DataFrame({"row": matched["row"].to_numpy(dtype=np.int64),
                          "commune": matched["code"].to_numpy(dtype=object)})
 
@@ -428,14 +432,14 @@ def _membership_levels(table: VectorTable, column: str | None, links: pd.DataFra
         if generation >= 2024 and column is not None:
             row = int(links["row"].iloc[int(np.argmax(unknown.to_numpy()))])
             raise table.error(
-                f"unknown commune code ({int(unknown.sum())} codes unknown to the COG "
-                f"{recent[0]} to {recent[-1]})", row=row, column=column,
-                expected=f"commune codes of the COG {recent[0]} or later",
+                f"code de commune inconnu ({int(unknown.sum())} codes inconnus des COG "
+                f"{recent[0]} à {recent[-1]})", row=row, column=column,
+                expected=f"des codes de commune du COG {recent[0]} ou ultérieur",
                 found=links["commune"][unknown].iloc[0])
         examples = ", ".join(links["commune"][unknown].unique()[:5])
-        notes.append(f"{int(unknown.sum())} commune codes of the {generation} QPV are not "
-                     f"in the COG {vintages[0]}-{vintages[-1]} (older codes, kept as given: "
-                     f"{examples})")
+        notes.append(f"{int(unknown.sum())} codes de commune des QPV {generation} ne sont pas "
+                     f"dans les COG {vintages[0]}-{vintages[-1]} (codes plus anciens, gardés "
+                     f"tels quels : {examples})")
     links = links.assign(parent_level=level.fillna("COM").to_numpy())
     arrondissements = links[links["parent_level"] == "ARM"]
     if len(arrondissements):
@@ -476,43 +480,44 @@ class QpvContours(Importer):
         extra = options.extra
         unexpected = sorted(set(extra) - OPTION_KEYS)
         if unexpected:
-            raise InputFileError(path, f"unknown option {unexpected[0]!r} for the QPV "
-                                 "importer", column=unexpected[0],
+            raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
+                                 "des QPV", column=unexpected[0],
                                  expected=", ".join(sorted(OPTION_KEYS)))
         notes: list[str] = []
         table = read_vector(path, extra.get("layer"), prefer=CODE_COLUMNS)
         if table.frame.empty:
-            raise table.error("the layer has no feature", expected="QPV contours", found="0")
+            raise table.error("la couche n'a aucun objet", expected="des contours de QPV",
+                              found="0")
         crs = check_crs(table)
         code_column = choose_column(table, extra.get("code_column"), CODE_COLUMNS,
-                                    "the QPV code")
+                                    "le code du QPV")
         assert code_column is not None
         codes = text_column(table.frame[code_column]).str.upper()
         generation = detect_generation(table, codes, code_column)
         if options.vintage is not None and options.vintage != generation:
-            raise table.error(f"the file holds QPV of the {generation} generation",
-                              column=code_column, expected=f"QPV of {options.vintage}",
+            raise table.error(f"le fichier contient des QPV de la génération {generation}",
+                              column=code_column, expected=f"des QPV de {options.vintage}",
                               found=codes.iloc[0])
         name_column = choose_column(table, extra.get("name_column"), NAME_COLUMNS,
-                                    "the QPV name", required=False)
+                                    "le nom du QPV", required=False)
         names = text_column(table.frame[name_column]) if name_column else codes
         if name_column is None or (names == "").any():
-            notes.append("some QPV have no name in the file: their code is used as name")
+            notes.append("des QPV n'ont pas de nom dans le fichier : leur code sert de nom")
             names = names.where(names != "", codes)
         geometries = polygons(table, notes)
         departements = departement_of_qpv(codes)
 
         commune_column = choose_column(table, extra.get("commune_column"), COMMUNE_COLUMNS,
-                                       "the commune codes", required=False)
+                                       "les codes de commune", required=False)
         if commune_column is not None:
             links = _communes_from_codes(table, commune_column)
         else:
             name_source = choose_column(table, extra.get("commune_name_column"),
-                                        COMMUNE_NAME_COLUMNS, "the commune names",
+                                        COMMUNE_NAME_COLUMNS, "les noms de commune",
                                         required=False)
             if name_source is None:
-                notes.append("the file gives no commune for its QPV: no QPV → commune "
-                             "membership recorded")
+                notes.append("le fichier ne donne pas la commune de ses QPV : aucune "
+                             "appartenance QPV → commune enregistrée")
                 links = pd.DataFrame({"row": np.array([], dtype=np.int64),
                                       "commune": np.array([], dtype=object)})
             else:
@@ -527,8 +532,8 @@ class QpvContours(Importer):
             for code in duplicated:
                 rows = np.flatnonzero((codes == code).to_numpy())
                 geometries[rows[0]] = shapely.union_all(geometries[rows])
-            notes.append(f"{len(duplicated)} QPV given in several features were merged "
-                         f"(e.g. {duplicated[0]})")
+            notes.append(f"{len(duplicated)} QPV répartis sur plusieurs objets ont été fusionnés "
+                         f"(par exemple {duplicated[0]})")
             first_row = pd.Series(np.arange(len(codes))).groupby(
                 codes.to_numpy()).transform("first").to_numpy()
             links = links.assign(row=first_row[links["row"].to_numpy(dtype=np.int64)])
@@ -540,9 +545,9 @@ class QpvContours(Importer):
             [generation])
         already = codes.isin(existing["code"]).to_numpy()
         if already.any():
-            notes.append(f"{int((already & keep).sum())} QPV of {generation} already in the "
-                         f"warehouse (dataset {existing['dataset_id'].iloc[0]}) were kept as "
-                         "they are")
+            notes.append(f"{int((already & keep).sum())} QPV de {generation} déjà dans "
+                         f"l'entrepôt (jeu {existing['dataset_id'].iloc[0]}) ont été "
+                         "conservés tels quels")
             keep &= ~already
         rows = np.flatnonzero(keep)
         source_geometries = geometries[rows]
@@ -566,8 +571,8 @@ class QpvContours(Importer):
             "code": codes.to_numpy()[links["row"].to_numpy(dtype=np.int64)],
             "parent_level": links["parent_level"].to_numpy(),
             "parent_code": links["commune"].to_numpy()})
-        notes.insert(0, f"QPV of the {generation} generation, CRS {crs}; areas measured in "
-                        "the projected CRS of each département")
+        notes.insert(0, f"QPV de la génération {generation}, CRS {crs} ; surfaces mesurées dans "
+                        "le CRS projeté de chaque département")
         return ImportBatch(
             tables={"territories": territories, "geometries": geometry_rows,
                     "memberships": memberships},

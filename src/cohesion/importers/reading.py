@@ -57,7 +57,7 @@ class Table:
     def error(self, message: str, row: int | None = None, column: str | None = None,
               expected: str | None = None, found: str | None = None) -> InputFileError:
         """Build an :class:`InputFileError` located in this table."""
-        where = f"{self.path} [sheet {self.sheet}]" if self.sheet else self.path
+        where = f"{self.path} [feuille {self.sheet}]" if self.sheet else self.path
         line = None if row is None else self.line_of(row)
         return InputFileError(where, message, line, column, expected, found)
 
@@ -65,11 +65,12 @@ class Table:
 def check_not_empty_or_binary(path: Path) -> bytes:
     """Return the first bytes of ``path``; refuse missing, empty and binary files."""
     if not path.is_file():
-        raise InputFileError(path, "file not found")
+        raise InputFileError(path, "fichier introuvable")
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if not head.strip():
-        raise InputFileError(path, "the file is empty", expected="a header line and rows")
+        raise InputFileError(path, "le fichier est vide",
+                             expected="une ligne d'en-tête suivie de lignes de données")
     return head
 
 
@@ -97,15 +98,17 @@ def detect_separator(path: Path, sample: str) -> str:
     """Guess the separator from the first lines (the one that splits the header most)."""
     lines = [line for line in sample.splitlines()[:20] if line.strip()]
     if not lines:
-        raise InputFileError(path, "the file is empty", expected="a header line and rows")
+        raise InputFileError(path, "le fichier est vide",
+                             expected="une ligne d'en-tête suivie de lignes de données")
     try:
         return csv.Sniffer().sniff("\n".join(lines), delimiters="".join(SEPARATORS)).delimiter
     except csv.Error:
         counts = {sep: lines[0].count(sep) for sep in SEPARATORS}
         best = max(counts, key=counts.__getitem__)
         if counts[best] == 0:
-            raise InputFileError(path, "cannot find the column separator", line=1,
-                                 expected="columns separated by ';', ',', tab or '|'",
+            raise InputFileError(path, "impossible de trouver le séparateur de colonnes", line=1,
+                                 expected="des colonnes séparées par ';', ',', une "
+                                 "tabulation ou '|'",
                                  found=lines[0][:80]) from None
         return best
 
@@ -122,8 +125,9 @@ def read_csv_table(path: Path, separator: str | None = None,
     """
     head = check_not_empty_or_binary(path)
     if b"\x00" in head:
-        raise InputFileError(path, "this is a binary file, not a text table", line=1,
-                             expected="a CSV text file", found="binary data (NUL bytes)")
+        raise InputFileError(path, "ce fichier est binaire, ce n'est pas un tableau texte",
+                             line=1, expected="un fichier texte CSV",
+                             found="des données binaires (octets NUL)")
     encoding = encoding or detect_encoding(path, head)
     sample = head.decode(encoding, errors="replace")
     separator = separator or detect_separator(path, sample)
@@ -135,13 +139,14 @@ def read_csv_table(path: Path, separator: str | None = None,
     except pd.errors.ParserError as error:
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
         if match:
-            raise InputFileError(path, "a row has more fields than the header",
-                                 line=int(match[2]), expected=f"{match[1]} fields",
-                                 found=f"{match[3]} fields") from None
-        raise InputFileError(path, f"cannot parse the file as CSV: {error}") from None
+            raise InputFileError(path, "une ligne a plus de champs que l'en-tête",
+                                 line=int(match[2]), expected=f"{match[1]} champs",
+                                 found=f"{match[3]} champs") from None
+        raise InputFileError(path, f"impossible de lire le fichier comme un CSV : {error}"
+                             ) from None
     except pd.errors.EmptyDataError:
-        raise InputFileError(path, "the file is empty",
-                             expected="a header line and rows") from None
+        raise InputFileError(path, "le fichier est vide",
+                             expected="une ligne d'en-tête suivie de lignes de données") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = _drop_trailing_empty_column(frame)
     table = Table(path, frame, first_line=2, encoding=encoding, separator=separator)
@@ -163,11 +168,11 @@ def _check_field_counts(path: Path, encoding: str, separator: str) -> None:
         for row in reader:
             if len(row) != expected and row:
                 raise InputFileError(
-                    path, "a row has fewer fields than the header (is the file truncated?)"
-                    if len(row) < expected else "a row has more fields than the header",
+                    path, "une ligne a moins de champs que l'en-tête (le fichier est-il tronqué ?)"
+                    if len(row) < expected else "une ligne a plus de champs que l'en-tête",
                     line=reader.line_num,
                     column=header[len(row)] if len(row) < expected else None,
-                    expected=f"{expected} fields", found=f"{len(row)} fields")
+                    expected=f"{expected} champs", found=f"{len(row)} champs")
 
 
 def read_xlsx_table(path: Path, sheet: str, header_row: int) -> Table:
@@ -178,13 +183,13 @@ def read_xlsx_table(path: Path, sheet: str, header_row: int) -> Table:
                               engine="calamine")
     except ValueError as error:
         if "not found" in str(error).lower() or "worksheet" in str(error).lower():
-            raise InputFileError(path, f"the workbook has no sheet named {sheet!r}",
-                                 expected=f"sheet {sheet}") from None
-        raise InputFileError(path, f"cannot read the workbook: {error}",
-                             expected="an XLSX workbook") from None
+            raise InputFileError(path, f"le classeur n'a pas de feuille nommée {sheet!r}",
+                                 expected=f"la feuille {sheet}") from None
+        raise InputFileError(path, f"impossible de lire le classeur : {error}",
+                             expected="un classeur XLSX") from None
     except Exception as error:  # calamine raises its own types for corrupt files
-        raise InputFileError(path, f"cannot read the workbook: {error}",
-                             expected="an XLSX workbook") from None
+        raise InputFileError(path, f"impossible de lire le classeur : {error}",
+                             expected="un classeur XLSX") from None
     frame = frame.fillna("")
     frame.columns = [str(c).strip() for c in frame.columns]
     table = Table(path, frame, first_line=header_row + 1, sheet=sheet)
@@ -213,11 +218,12 @@ def _check_header(table: Table) -> None:
     seen: set[str] = set()
     for position, name in enumerate(columns, start=1):
         if name in seen:
-            raise table.error("duplicated column name", row=-1, column=name,
-                              expected="unique column names", found=f"{name} twice")
+            raise table.error("nom de colonne en double", row=-1, column=name,
+                              expected="des noms de colonnes uniques", found=f"{name} deux fois")
         if not name or name.startswith("Unnamed:"):
-            raise table.error("a column has no name", row=-1, column=str(position),
-                              expected="a name on every header cell", found="an empty cell")
+            raise table.error("une colonne n'a pas de nom", row=-1, column=str(position),
+                              expected="un nom dans chaque cellule d'en-tête",
+                              found="une cellule vide")
         seen.add(name)
 
 
@@ -226,7 +232,7 @@ def require_columns(table: Table, required: list[str], what: str) -> None:
     missing = [c for c in required if c not in table.frame.columns]
     if missing:
         found = ", ".join(list(table.frame.columns)[:12])
-        raise table.error(f"missing column {missing[0]!r} for {what}", row=-1,
+        raise table.error(f"colonne {missing[0]!r} absente, nécessaire pour {what}", row=-1,
                           column=missing[0], expected=", ".join(required), found=found)
 
 
@@ -264,8 +270,8 @@ def parse_numbers(table: Table, columns: list[str]) -> tuple[pd.DataFrame, pd.Da
             bad = rest_numbers.isna() & rest_reason.isna()
             if bad.any():
                 row = int(np.flatnonzero(unparsed)[np.argmax(bad.to_numpy())])
-                raise table.error("not a number", row=row, column=column,
-                                  expected="a number, 's', 'nd' or an empty cell",
+                raise table.error("valeur non numérique", row=row, column=column,
+                                  expected="un nombre, 's', 'nd' ou une cellule vide",
                                   found=raw.iloc[row])
             numbers[unparsed] = rest_numbers.to_numpy()
             reason[unparsed] = rest_reason.to_numpy()

@@ -77,16 +77,16 @@ def sheet_head(path: Path, sheet: str | None = None, rows: int = HEAD_ROWS,
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # zipfile, XML and openpyxl errors for corrupt files
-        raise InputFileError(path, f"cannot read the workbook: {error}",
-                             expected="an XLSX workbook", found=path.suffix or "no extension"
+        raise InputFileError(path, f"impossible de lire le classeur : {error}",
+                             expected="un classeur XLSX", found=path.suffix or "aucune extension"
                              ) from None
     try:
         names = workbook.sheetnames
         preferred = [n for n in names if prefix and n.upper().startswith(prefix.upper())]
         name = sheet if sheet is not None else (preferred or names)[0]
         if name not in workbook.sheetnames:
-            raise InputFileError(path, f"the workbook has no sheet named {name!r}",
-                                 expected=f"sheet {name}",
+            raise InputFileError(path, f"le classeur n'a pas de feuille nommée {name!r}",
+                                 expected=f"la feuille {name}",
                                  found=", ".join(workbook.sheetnames))
         head = list(workbook[name].iter_rows(max_row=rows, values_only=True))
     finally:

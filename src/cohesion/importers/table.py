@@ -207,26 +207,26 @@ class _Source:
 def load_mapping_file(path: Path) -> tuple[dict[str, Any], _Source]:
     """Read a YAML mapping file, keeping the line of every key for error messages."""
     if not path.is_file():
-        raise InputFileError(path, "mapping file not found")
+        raise InputFileError(path, "fichier de description introuvable")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise InputFileError(path, "the mapping file is not UTF-8 text",
-                             expected="a YAML file in UTF-8") from None
+        raise InputFileError(path, "le fichier de description n'est pas un texte UTF-8",
+                             expected="un fichier YAML en UTF-8") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
-        raise InputFileError(path, f"not valid YAML: {problem}",
+        raise InputFileError(path, f"YAML non valide : {problem}",
                              None if mark is None else mark.line + 1) from None
     if data is None:
-        raise InputFileError(path, "the mapping file is empty",
-                             expected="keys such as code_column and variables")
+        raise InputFileError(path, "le fichier de description est vide",
+                             expected="des clés comme code_column et variables")
     if not isinstance(data, dict):
-        raise InputFileError(path, "the mapping must be a set of 'key: value' lines", 1,
-                             expected="a YAML mapping", found=type(data).__name__)
+        raise InputFileError(path, "la description doit être une suite de lignes 'clé: valeur'", 1,
+                             expected="un dictionnaire YAML", found=type(data).__name__)
     lines: dict[tuple, int] = {}
 
     def walk(current: yaml.Node, key: tuple) -> None:
@@ -248,8 +248,8 @@ def _check_keys(source: _Source, data: dict[str, Any], allowed: set[str],
     for name in data:
         if name not in allowed:
             close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise source.error((*key, name), f"unknown key {name!r}{hint}",
+            hint = f" ; vouliez-vous dire {close[0]!r} ?" if close else ""
+            raise source.error((*key, name), f"clé inconnue {name!r}{hint}",
                                expected=", ".join(sorted(allowed)), found=name)
 
 
@@ -260,17 +260,17 @@ def _scalar(source: _Source, key: tuple, value: Any, kind: str) -> Any:
         return None
     if kind == "str":
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise source.error(key, f"{name} must be a text", expected="a text",
+            raise source.error(key, f"{name} doit être un texte", expected="un texte",
                                found=value)
         return str(value)
     if kind == "bool":
         if not isinstance(value, bool):
-            raise source.error(key, f"{name} must be true or false",
-                               expected="true or false", found=value)
+            raise source.error(key, f"{name} doit valoir true ou false",
+                               expected="true ou false", found=value)
         return value
     if isinstance(value, bool) or not (isinstance(value, int) or (
             isinstance(value, str) and value.strip().isdigit())):
-        raise source.error(key, f"{name} must be a whole number", expected="a whole number",
+        raise source.error(key, f"{name} doit être un nombre entier", expected="un nombre entier",
                            found=value)
     return int(value)
 
@@ -284,26 +284,27 @@ def _variable_specs(source: _Source, key: str, value: Any) -> list[VariableSpec]
     elif key == "value_columns" and isinstance(value, list):
         value = [entry if isinstance(entry, dict) else {"column": entry} for entry in value]
     if not isinstance(value, list) or not value:
-        raise source.error((key,), f"{key} must be a non-empty list",
-                           expected="a list of columns", found=value)
+        raise source.error((key,), f"{key} doit être une liste non vide",
+                           expected="une liste de colonnes", found=value)
     for position, entry in enumerate(value):
         where = (key, position)
         if not isinstance(entry, dict):
-            raise source.error(where, "each variable must be a set of keys (column, id…)",
+            raise source.error(where, "chaque variable doit être un ensemble de clés (column, id…)",
                                expected="column: NAME", found=entry)
         _check_keys(source, entry, VARIABLE_KEYS, where)
         if entry.get("column") in (None, ""):
-            raise source.error(where, "a variable has no column", expected="column: NAME")
+            raise source.error(where, "une variable n'a pas de colonne (column)",
+                               expected="column: NAME")
         if entry.get("period") is not None and entry.get("period_column") is not None:
-            raise source.error((*where, "period"), "give period or period_column, not both")
+            raise source.error((*where, "period"), "indiquez period ou period_column, pas les deux")
         kinds = {"additive": "bool"}
         specs.append(VariableSpec(**{name: _scalar(source, (*where, name), entry.get(name),
                                                    kinds.get(name, "str"))
                                      for name in VARIABLE_KEYS}))
         if specs[-1].id is not None and not _VARIABLE_ID.fullmatch(specs[-1].id):
-            raise source.error((*where, "id"), "not a valid variable id",
-                               expected="lower-case letters, digits and '_', starting with a "
-                               "letter", found=specs[-1].id)
+            raise source.error((*where, "id"), "identifiant de variable non valide",
+                               expected="des minuscules, des chiffres et '_', en commençant "
+                               "par une lettre", found=specs[-1].id)
     return specs
 
 
@@ -322,8 +323,8 @@ def parse_mapping(data: dict[str, Any], source: _Source,
         where = (key,)
         if key == "version":
             if value != 1:
-                raise source.error(where, "unsupported mapping version", expected="1",
-                                   found=value)
+                raise source.error(where, "version de description non prise en charge",
+                                   expected="1", found=value)
         elif key in _STRING_KEYS:
             setattr(mapping, key, _scalar(source, where, value, "str"))
         elif key in _BOOL_KEYS:
@@ -333,8 +334,8 @@ def parse_mapping(data: dict[str, Any], source: _Source,
         elif key in _CHOICES:
             text = _scalar(source, where, value, "str")
             if text not in _CHOICES[key]:
-                raise source.error(where, f"{key} must be one of {', '.join(_CHOICES[key])}",
-                                   expected=" or ".join(_CHOICES[key]), found=value)
+                raise source.error(where, f"{key} doit valoir {' ou '.join(_CHOICES[key])}",
+                                   expected=" ou ".join(_CHOICES[key]), found=value)
             setattr(mapping, key, text)
         elif key in ("variables", "value_columns"):
             mapping.variables = _variable_specs(source, key, value)
@@ -342,53 +343,57 @@ def parse_mapping(data: dict[str, Any], source: _Source,
             if isinstance(value, list):
                 value = dict.fromkeys(value, "not_available")
             if not isinstance(value, dict):
-                raise source.error(where, "missing must list the markers of missing values",
-                                   expected="a list such as ['NA', '-'] or marker: reason",
+                raise source.error(where, "missing doit lister les marqueurs de valeurs manquantes",
+                                   expected="une liste comme ['NA', '-'] ou des lignes "
+                                   "marqueur: motif",
                                    found=value)
             mapping.missing = {str(k): str(v) for k, v in value.items()}
         elif key == "variable_ids":
             if not isinstance(value, dict) or not value:
-                raise source.error(where, "variable_ids must give the id of each variable "
-                                   "code", expected="code: id lines, such as '11: revenu'",
+                raise source.error(where, "variable_ids doit donner l'identifiant de chaque "
+                                   "code de variable",
+                                   expected="des lignes code: id, comme '11: revenu'",
                                    found=value)
             for code, given in value.items():
                 if not isinstance(given, str) or not _VARIABLE_ID.fullmatch(given):
-                    raise source.error((*where, code), "not a valid variable id",
-                                       expected="lower-case letters, digits and '_', "
-                                       "starting with a letter", found=given)
+                    raise source.error((*where, code), "identifiant de variable non valide",
+                                       expected="des minuscules, des chiffres et '_', "
+                                       "en commençant par une lettre", found=given)
             mapping.variable_ids = {str(k): v for k, v in value.items()}
     if "variables" in data and "value_columns" in data:
-        raise source.error(("value_columns",), "give variables or value_columns, not both")
+        raise source.error(("value_columns",), "indiquez variables ou value_columns, pas les deux")
     if mapping.period is not None and mapping.period_column is not None:
-        raise source.error(("period",), "give period or period_column, not both")
+        raise source.error(("period",), "indiquez period ou period_column, pas les deux")
     if mapping.variable_column is not None and (
             mapping.variable or any(spec.id for spec in mapping.variables)):
-        raise source.error(("variable_column",), "a long table (variable_column) takes its "
-                           "variables from that column: remove variable and the ids of "
-                           "variables/value_columns (variable_ids renames them)")
+        raise source.error(("variable_column",), "une table longue (variable_column) prend ses "
+                           "variables dans cette colonne : retirez variable et les id de "
+                           "variables/value_columns (variable_ids sert à les renommer)")
     if mapping.variable_column is not None and mapping.variables and (
             mapping.value_column is not None):
-        raise source.error(("value_column",), "give value_column or value/period pairs "
-                           "(variables), not both")
+        raise source.error(("value_column",), "indiquez value_column ou des paires valeur/période "
+                           "(variables), pas les deux")
     if mapping.code is not None and mapping.code_column is not None:
-        raise source.error(("code",), "give code (one territory for every row) or "
-                           "code_column, not both")
+        raise source.error(("code",), "indiquez code (un même territoire pour toutes les "
+                           "lignes) ou code_column, pas les deux")
     if mapping.level is not None:
         mapping.level = mapping.level.upper()
         if not _LEVEL_ID.fullmatch(mapping.level):
-            raise source.error(("level",), "not a valid level id",
-                               expected="such as COM, EPCI, DEP, REG or ZE", found=mapping.level)
+            raise source.error(("level",), "identifiant d'échelon non valide",
+                               expected="par exemple COM, EPCI, DEP, REG ou ZE",
+                               found=mapping.level)
     for key in ("variable",):
         value = getattr(mapping, key)
         if value is not None and not _VARIABLE_ID.fullmatch(value):
-            raise source.error((key,), "not a valid variable id", expected="lower-case "
-                               "letters, digits and '_', starting with a letter", found=value)
+            raise source.error((key,), "identifiant de variable non valide", expected="des "
+                               "minuscules, des chiffres et '_', en commençant par une lettre",
+                               found=value)
     if mapping.separator is not None and len(mapping.separator) != 1:
-        raise source.error(("separator",), "the separator is one character",
-                           expected="';', ',', tab or '|'", found=mapping.separator)
+        raise source.error(("separator",), "le séparateur est un seul caractère",
+                           expected="';', ',', une tabulation ou '|'", found=mapping.separator)
     if mapping.header_row < 1:
-        raise source.error(("header_row",), "header_row counts from 1", expected="1 or more",
-                           found=mapping.header_row)
+        raise source.error(("header_row",), "header_row se compte à partir de 1",
+                           expected="1 ou plus", found=mapping.header_row)
     return mapping
 
 
@@ -404,7 +409,7 @@ def mapping_from_options(options: ImportOptions) -> TableMapping:
         if value is not None and key not in extra:
             extra[key] = value
     if extra:
-        mapping = parse_mapping(extra, _Source("import options"), mapping)
+        mapping = parse_mapping(extra, _Source("options d'import"), mapping)
     return mapping
 
 
@@ -424,7 +429,7 @@ def read_data_table(path: Path, mapping: TableMapping) -> Table:
     applies unchanged.
     """
     if not path.is_file():
-        raise InputFileError(path, "file not found")
+        raise InputFileError(path, "fichier introuvable")
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in {".xlsx", ".xlsm"}:
         return read_xlsx_table(path, mapping.sheet or 0,  # type: ignore[arg-type]
@@ -436,8 +441,8 @@ def read_data_table(path: Path, mapping: TableMapping) -> Table:
                 with gzip.open(path, "rb") as source, plain.open("wb") as target:
                     shutil.copyfileobj(source, target, 1 << 22)
             except (OSError, EOFError) as error:
-                raise InputFileError(path, f"cannot decompress the file ({error})",
-                                     expected="a complete gzip file") from None
+                raise InputFileError(path, f"impossible de décompresser le fichier ({error})",
+                                     expected="un fichier gzip complet") from None
             try:
                 table = read_csv_table(plain, mapping.separator, mapping.encoding)
             except InputFileError as error:
@@ -455,17 +460,17 @@ def _column(table: Table, name: str | None, candidates: tuple[str, ...], what: s
     if name is not None:
         if name not in columns:
             close = difflib.get_close_matches(name, columns, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise table.error(f"no column {name!r} for {what}{hint}", row=-1, column=name,
-                              expected=f"a column of the file ({key or what})",
+            hint = f" (vouliez-vous dire {close[0]!r} ?)" if close else ""
+            raise table.error(f"aucune colonne {name!r} pour {what}{hint}", row=-1, column=name,
+                              expected=f"une colonne du fichier ({key or what})",
                               found=", ".join(columns[:12]))
         return name
     lowered = {column.lower(): column for column in columns}
     found = next((lowered[c] for c in candidates if c in lowered), None)
     if found is None and required:
-        raise table.error(f"cannot find the column of {what}", row=-1,
-                          expected=f"a column named {' or '.join(candidates[:4])}, or the "
-                          f"mapping key {key}", found=", ".join(columns[:12]))
+        raise table.error(f"impossible de trouver la colonne donnant {what}", row=-1,
+                          expected=f"une colonne nommée {' ou '.join(candidates[:4])}, ou la "
+                          f"clé {key} de la description", found=", ".join(columns[:12]))
     return found
 
 
@@ -505,17 +510,17 @@ def parse_values(table: Table, column: str, decimal: str,
     has_point = pc.match_substring(text, ".").to_numpy(zero_copy_only=False)
     has_comma = pc.match_substring(text, ",").to_numpy(zero_copy_only=False)
     if decimal == "auto":
-        refuse(has_point & has_comma, "ambiguous number: both ',' and '.' in it",
-               "one decimal mark (say which with the mapping key decimal)")
+        refuse(has_point & has_comma, "nombre ambigu : il contient à la fois ',' et '.'",
+               "un seul séparateur décimal (précisez lequel avec la clé decimal)")
     else:
         other = "," if decimal == "." else "."
         refuse(has_comma if other == "," else has_point,
-               f"a number with {other!r} although the decimal mark is {decimal!r}",
-               f"numbers such as 12{decimal}5")
+               f"un nombre avec {other!r} alors que le séparateur décimal est {decimal!r}",
+               f"des nombres comme 12{decimal}5")
     text = pc.replace_substring(text, ",", ".")
     number = pc.match_substring_regex(text, f"^{_NUMBER}$").to_numpy(zero_copy_only=False)
     shown = ", ".join(repr(m) for m in markers if m)
-    refuse(~number, "not a number", f"a number, {shown} or an empty cell")
+    refuse(~number, "valeur non numérique", f"un nombre, {shown} ou une cellule vide")
     values = pc.cast(pc.if_else(pa.array(number), text, pa.scalar(None, pa.string())),
                      pa.float64()).to_numpy(zero_copy_only=False)
     return values.astype(np.float64), np.array(reason.to_pylist(), dtype=object)
@@ -569,7 +574,7 @@ def resolve_territories(table: Table, column: str, codes: pd.Series, mapping: Ta
     level = mapping.level
     if level is None:
         level = _guess_level(table, column, codes, warehouse)
-        notes.append(f"level {level} recognised from the codes")
+        notes.append(f"échelon {level} reconnu d'après les codes")
     family = ["COM", "ARM"] if level == "COM" else [level]
     vintages = [int(v) for v in warehouse.query(
         "SELECT DISTINCT vintage FROM territories WHERE list_contains(?, level) ORDER BY 1",
@@ -578,10 +583,10 @@ def resolve_territories(table: Table, column: str, codes: pd.Series, mapping: Ta
     known_level = not warehouse.query("SELECT 1 FROM levels WHERE level = ?", [level]).empty
     if not known_level:
         if level not in KNOWN_LEVELS and mapping.level_label is None:
-            raise table.error(f"unknown level {level!r}", row=-1, column=column,
-                              expected="a level of the warehouse (COM, EPCI, DEP, REG, a "
-                              f"zoning…), one of {', '.join(KNOWN_LEVELS)}, or a new level "
-                              "with its level_label", found=level)
+            raise table.error(f"échelon inconnu {level!r}", row=-1, column=column,
+                              expected="un échelon de l'entrepôt (COM, EPCI, DEP, REG, un "
+                              f"zonage…), l'un de {', '.join(KNOWN_LEVELS)}, ou un nouvel "
+                              "échelon avec son level_label", found=level)
         label = mapping.level_label or KNOWN_LEVELS[level][0]
         new_level = pd.DataFrame({"level": [level], "label": [label], "kind": ["zoning"],
                                   "description": [None]})
@@ -591,23 +596,23 @@ def resolve_territories(table: Table, column: str, codes: pd.Series, mapping: Ta
     if not vintages or (mapping.vintage is not None and mapping.vintage not in vintages):
         if vintages and mapping.check_codes:
             raise table.error(
-                f"the warehouse has no territories of level {level} in {mapping.vintage} "
-                f"(it has {', '.join(map(str, vintages))}): to load codes of another "
-                "geography unchecked, set check_codes: false", row=-1, column=column,
-                expected=f"vintage {' or '.join(map(str, vintages))}",
+                f"l'entrepôt n'a pas de territoires d'échelon {level} en {mapping.vintage} "
+                f"(il a {', '.join(map(str, vintages))}) : pour charger sans vérification des "
+                "codes d'une autre géographie, indiquez check_codes: false", row=-1, column=column,
+                expected=f"vintage {' ou '.join(map(str, vintages))}",
                 found=str(mapping.vintage))
         if mapping.vintage is None:
             raise table.error(
-                f"the warehouse has no territories of level {level}: say which geography "
-                "the codes are in with the mapping key vintage (for example 2020 for the "
-                "zones d'emploi 2020)", row=-1, column=column, expected="vintage: YEAR")
+                f"l'entrepôt n'a pas de territoires d'échelon {level} : indiquez la géographie "
+                "des codes avec la clé vintage (par exemple 2020 pour les "
+                "zones d'emploi 2020)", row=-1, column=column, expected="vintage: ANNÉE")
         bad = ~codes.str.fullmatch(pattern).to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
-            raise table.error(f"not a code of level {level}", row=row, column=column,
-                              expected=f"codes matching {pattern}", found=values[row])
-        notes.append(f"codes of level {level} ({mapping.vintage}) checked for their format "
-                     "only: the warehouse has no territories to check them against")
+            raise table.error(f"code d'échelon {level} mal formé", row=row, column=column,
+                              expected=f"des codes de la forme {pattern}", found=values[row])
+        notes.append(f"codes d'échelon {level} ({mapping.vintage}) vérifiés sur leur format "
+                     "seulement : l'entrepôt n'a pas de territoires pour les contrôler")
         row_levels = np.full(len(values), level, dtype=object)
         return Territories(level, mapping.vintage, row_levels, keep, new_level)
 
@@ -628,13 +633,14 @@ def resolve_territories(table: Table, column: str, codes: pd.Series, mapping: Ta
         if mapping.unknown_codes != "drop":
             row = int(np.argmax(unknown))
             raise table.error(
-                f"unknown territory code ({int(unknown.sum())} rows with codes unknown in "
-                f"the {level} of {vintage}, the closest match)", row=row, column=column,
-                expected=f"a code of level {level} in {vintage} (or unknown_codes: drop)",
+                f"code de territoire inconnu ({int(unknown.sum())} lignes avec des codes inconnus "
+                f"parmi les {level} de {vintage}, la géographie la plus proche)", row=row,
+                column=column,
+                expected=f"un code d'échelon {level} en {vintage} (ou unknown_codes: drop)",
                 found=values[row])
         examples = ", ".join(pd.unique(values[unknown])[:5])
-        notes.append(f"{int(unknown.sum())} rows whose code is unknown in the {level} of "
-                     f"{vintage} were left out (unknown_codes: drop): {examples}")
+        notes.append(f"{int(unknown.sum())} lignes dont le code est inconnu parmi les {level} de "
+                     f"{vintage} ont été écartées (unknown_codes: drop) : {examples}")
         keep = ~unknown
     return Territories(level, vintage, row_levels, keep, new_level)
 
@@ -657,9 +663,10 @@ def _guess_level(table: Table, column: str, codes: pd.Series, warehouse: Warehou
         return "ZE"
     if best is not None:
         return best[1]
-    raise table.error("cannot tell the level of the territory codes", row=0, column=column,
-                      expected="commune, EPCI, département or région codes, or the mapping "
-                      "key level", found=codes.iloc[0])
+    raise table.error("impossible de déterminer l'échelon des codes de territoire", row=0,
+                      column=column,
+                      expected="des codes de commune, d'EPCI, de département ou de région, ou la "
+                      "clé level", found=codes.iloc[0])
 
 
 # -- observations ---------------------------------------------------------------------
@@ -693,7 +700,7 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
     described: dict[str, tuple] = {}
     frame = table.frame
     for spec in specs:
-        _column(table, spec.column, (), f"the values of {spec.column}", key="column")
+        _column(table, spec.column, (), f"les valeurs de {spec.column}", key="column")
         from_name = _period_from_name(spec.column) if mapping.period_from_name else None
         insee = False
         named = False
@@ -703,15 +710,15 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
             period: Any = spec.period
         elif spec.period_column is not None or mapping.period_column is not None:
             period_column = spec.period_column or mapping.period_column
-            _column(table, period_column, (), "the period", key="period_column")
+            _column(table, period_column, (), "la période", key="period_column")
             period = frame[period_column].astype(str).str.strip().to_numpy(object)
             empty = period == ""
             # a pair left empty (no first date for this indicator) holds no observation;
             # a value without its period is an error
             if (empty & ~np.isnan(values)).any():
                 row = int(np.argmax(empty & ~np.isnan(values)))
-                raise table.error("no period", row=row, column=period_column,
-                                  expected="a period such as 2019 or 2021-06-30", found="")
+                raise table.error("période absente", row=row, column=period_column,
+                                  expected="une période comme 2019 ou 2021-06-30", found="")
             if empty.all():
                 continue
             period, values, reasons, rows = (period[~empty], values[~empty],
@@ -721,9 +728,9 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
         elif mapping.period is not None:
             period = mapping.period
         else:
-            raise table.error(f"no period for the values of {spec.column}", row=-1,
-                              column=spec.column, expected="a year in the column name "
-                              "(taux_2019), or the mapping key period or period_column")
+            raise table.error(f"aucune période pour les valeurs de {spec.column}", row=-1,
+                              column=spec.column, expected="une année dans le nom de la colonne "
+                              "(taux_2019), ou la clé period ou period_column")
         # value0/year0, value1/year1 are one variable at two dates: named after the file
         variable = (spec.id or mapping.variable or (from_name[0] if named else None)
                     or (default_variable if spec.period_column is not None else None)
@@ -743,9 +750,9 @@ def _wide_observations(table: Table, mapping: TableMapping, specs: list[Variable
                                unit or (previous[2] if previous else None), bool(additive),
                                spec.column if previous is None else previous[4])
     if not parts:
-        raise table.error("every value column is empty and has no period", row=-1,
-                          column=specs[0].column, expected="at least one value with its "
-                          "period")
+        raise table.error("toutes les colonnes de valeurs sont vides et sans période", row=-1,
+                          column=specs[0].column, expected="au moins une valeur avec sa "
+                          "période")
     variables = pd.DataFrame(list(described.values()),
                              columns=["variable", "label", "unit", "additive", "source_column"])
     return pd.concat(parts, ignore_index=True), variables
@@ -756,30 +763,30 @@ def _long_observations(table: Table, mapping: TableMapping, markers: dict[str, s
     """Observations of a long table: one row per territory × variable × period."""
     frame = table.frame
     variable_column = _column(table, mapping.variable_column, VARIABLE_COLUMNS,
-                              "the variable", True, "variable_column")
+                              "la variable", True, "variable_column")
     assert variable_column is not None
     if mapping.variables:
         return _long_pair_observations(table, mapping, variable_column, markers)
-    value_column = _column(table, mapping.value_column, VALUE_COLUMNS, "the values", True,
+    value_column = _column(table, mapping.value_column, VALUE_COLUMNS, "les valeurs", True,
                            "value_column")
     assert value_column is not None
     label_column = _column(table, mapping.label_column, tuple(
-        c for c in LABEL_COLUMNS if c != variable_column.lower()), "the labels")
-    unit_column = _column(table, mapping.unit_column, UNIT_COLUMNS, "the units")
+        c for c in LABEL_COLUMNS if c != variable_column.lower()), "les libellés")
+    unit_column = _column(table, mapping.unit_column, UNIT_COLUMNS, "les unités")
     raw = frame[variable_column].astype(str).str.strip()
     if (raw == "").any():
         row = int(np.argmax((raw == "").to_numpy()))
-        raise table.error("no variable", row=row, column=variable_column,
-                          expected="a variable code", found="")
+        raise table.error("variable absente", row=row, column=variable_column,
+                          expected="un code de variable", found="")
     ids = raw.map(_variable_ids(mapping, pd.unique(raw)))
     if mapping.period_column is not None or mapping.period is None:
-        period_column = _column(table, mapping.period_column, PERIOD_COLUMNS, "the period",
+        period_column = _column(table, mapping.period_column, PERIOD_COLUMNS, "la période",
                                 mapping.period is None, "period_column")
         period = frame[period_column].astype(str).str.strip().to_numpy(object)
         if (period == "").any():
             row = int(np.argmax(period == ""))
-            raise table.error("no period", row=row, column=period_column,
-                              expected="a period such as 2019 or 2021-06-30", found="")
+            raise table.error("période absente", row=row, column=period_column,
+                              expected="une période comme 2019 ou 2021-06-30", found="")
     else:
         period = mapping.period
     values, reasons = parse_values(table, value_column, mapping.decimal, markers)
@@ -792,8 +799,9 @@ def _long_observations(table: Table, mapping: TableMapping, markers: dict[str, s
     several = described.groupby("variable")["label"].nunique() if label_column else None
     described = described.drop_duplicates("variable")
     if several is not None and (several > 1).any():
-        notes.append(f"{int((several > 1).sum())} variables have several labels in the "
-                     f"file (the first is kept), e.g. {several[several > 1].index[0]}")
+        notes.append(f"{int((several > 1).sum())} variables ont plusieurs libellés dans le "
+                     f"fichier (le premier est retenu), par exemple "
+                     f"{several[several > 1].index[0]}")
     described["additive"] = bool(mapping.additive) if mapping.additive is not None else False
     return observations, described[["variable", "label", "unit", "additive", "source_column"]]
 
@@ -810,26 +818,26 @@ def _territory_names(table: Table, mapping: TableMapping, codes: pd.Series,
 
     level = territories.level
     if level in BUILTIN_LEVELS:
-        raise table.error(f"name_column names the territories of a level outside the "
-                          f"référentiel; {level} territories come from the référentiel",
+        raise table.error(f"name_column nomme les territoires d'un échelon hors du "
+                          f"référentiel ; les territoires {level} viennent du référentiel",
                           row=-1, column=mapping.name_column,
-                          expected="a zoning level such as ZE, or no name_column",
+                          expected="un échelon de zonage comme ZE, ou pas de name_column",
                           found=level)
-    column = _column(table, mapping.name_column, (), "the territory names",
+    column = _column(table, mapping.name_column, (), "les noms des territoires",
                      key="name_column")
     names = table.frame[column].astype(str).str.strip()
     frame = pd.DataFrame({"code": codes.to_numpy(object), "name": names.to_numpy(object),
                           "row": np.arange(len(codes))})[territories.keep]
     empty = frame["name"] == ""
     if empty.any():
-        raise table.error("no territory name", row=int(frame["row"][empty].iloc[0]),
-                          column=column, expected="a name for each territory", found="")
+        raise table.error("nom de territoire absent", row=int(frame["row"][empty].iloc[0]),
+                          column=column, expected="un nom pour chaque territoire", found="")
     several = frame.groupby("code")["name"].nunique()
     if (several > 1).any():
         code = several[several > 1].index[0]
         row = int(frame.loc[frame["code"] == code, "row"].iloc[1])
-        raise table.error(f"two names for territory {code}", row=row, column=column,
-                          expected="one name per territory code",
+        raise table.error(f"deux noms pour le territoire {code}", row=row, column=column,
+                          expected="un seul nom par code de territoire",
                           found=frame.loc[frame["code"] == code, "name"].iloc[1])
     frame = frame.drop_duplicates("code")
     known = set(warehouse.query(
@@ -837,8 +845,8 @@ def _territory_names(table: Table, mapping: TableMapping, codes: pd.Series,
         [level, territories.vintage])["code"])
     frame = frame[~frame["code"].isin(known)]
     if len(frame):
-        notes.append(f"{len(frame)} territories of level {level} ({territories.vintage}) "
-                     "named from the file")
+        notes.append(f"{len(frame)} territoires d'échelon {level} ({territories.vintage}) "
+                     "nommés d'après le fichier")
     return pd.DataFrame({"level": level, "code": frame["code"].to_numpy(object),
                          "vintage": territories.vintage, "name": frame["name"].to_numpy(object),
                          "search_name": [search_key(n) for n in frame["name"]]})
@@ -867,29 +875,30 @@ def _long_pair_observations(table: Table, mapping: TableMapping, variable_column
     raw = frame[variable_column].astype(str).str.strip()
     if (raw == "").any():
         row = int(np.argmax((raw == "").to_numpy()))
-        raise table.error("no variable", row=row, column=variable_column,
-                          expected="a variable code", found="")
+        raise table.error("variable absente", row=row, column=variable_column,
+                          expected="un code de variable", found="")
     ids = raw.map(_variable_ids(mapping, pd.unique(raw))).to_numpy(object)
     parts = []
     for spec in mapping.variables:
-        _column(table, spec.column, (), f"the values of {spec.column}", key="column")
+        _column(table, spec.column, (), f"les valeurs de {spec.column}", key="column")
         values, reasons = parse_values(table, spec.column, mapping.decimal, markers)
         if spec.period is not None or mapping.period is not None:
             period: Any = np.full(len(frame), spec.period or mapping.period, dtype=object)
         else:
             period_column = spec.period_column or mapping.period_column
             if period_column is None:
-                raise table.error(f"no period for the values of {spec.column}", row=-1,
-                                  column=spec.column, expected="period_column or period "
-                                  "for each pair of variables")
-            _column(table, period_column, (), "the period", key="period_column")
+                raise table.error(f"aucune période pour les valeurs de {spec.column}", row=-1,
+                                  column=spec.column, expected="period_column ou period "
+                                  "pour chaque paire de variables")
+            _column(table, period_column, (), "la période", key="period_column")
             period = frame[period_column].astype(str).str.strip().to_numpy(object)
         # a pair without a period (no first date for an indicator) has no value either
         empty = (period == "") | (period == "nan")
         if (empty & ~np.isnan(values)).any():
             row = int(np.argmax(empty & ~np.isnan(values)))
-            raise table.error("a value without a period", row=row, column=spec.column,
-                              expected="a period beside each value", found=str(values[row]))
+            raise table.error("une valeur sans période", row=row, column=spec.column,
+                              expected="une période à côté de chaque valeur",
+                              found=str(values[row]))
         parts.append(pd.DataFrame({"row": np.arange(len(frame), dtype=np.int64)[~empty],
                                    "variable": ids[~empty], "period": period[~empty],
                                    "value": values[~empty], "missing": reasons[~empty]}))
@@ -915,13 +924,13 @@ def _drop_duplicates(table: Table, observations: pd.DataFrame, column: str,
         same = (conflicting[key] == conflicting[key].iloc[0]).all(axis=1)
         first = conflicting[same.to_numpy()].iloc[1]
         raise table.error(
-            f"two different values for {first['variable']}, territory {first['code']}, "
-            f"period {first['period']}", row=int(first["row"]), column=column,
-            expected="one value per territory, variable and period",
-            found=f"{int(differing.sum())} conflicting rows")
+            f"deux valeurs différentes pour {first['variable']}, territoire {first['code']}, "
+            f"période {first['period']}", row=int(first["row"]), column=column,
+            expected="une seule valeur par territoire, variable et période",
+            found=f"{int(differing.sum())} lignes en conflit")
     removed = int(observations.duplicated(key).sum())
-    notes.append(f"{removed} rows repeating a value already given (same territory, "
-                 "variable, period and value) were kept once")
+    notes.append(f"{removed} lignes répétant une valeur déjà donnée (même territoire, "
+                 "variable, période et valeur) conservées une seule fois")
     return observations[~observations.duplicated(key)]
 
 
@@ -941,8 +950,8 @@ class IndicatorTable(Importer):
         mapping = mapping_from_options(options)
         table = read_data_table(path, mapping)
         if table.frame.empty:
-            raise table.error("the table has a header but no data row", row=0,
-                              expected="one row per territory", found="no row")
+            raise table.error("la table a un en-tête mais aucune ligne de données", row=0,
+                              expected="une ligne par territoire", found="aucune ligne")
         notes: list[str] = []
         if mapping.code is not None:
             # one territory for the whole table (France): a column holding its code
@@ -951,13 +960,13 @@ class IndicatorTable(Importer):
             table.frame[code_column] = codes.to_numpy(object)
         else:
             code_column = _column(table, mapping.code_column, CODE_COLUMNS,
-                                  "the territory code", True, "code_column")
+                                  "le code du territoire", True, "code_column")
             assert code_column is not None
             codes = table.frame[code_column].astype(str).str.strip()
         if (codes == "").any():
             row = int(np.argmax((codes == "").to_numpy()))
-            raise table.error("no territory code", row=row, column=code_column,
-                              expected="a territory code", found="")
+            raise table.error("code de territoire absent", row=row, column=code_column,
+                              expected="un code de territoire", found="")
         markers = {**MISSING_REASONS, **{k.strip().lower(): v for k, v in
                                         mapping.missing.items()}}
         long = mapping.variable_column is not None or (
@@ -976,9 +985,9 @@ class IndicatorTable(Importer):
             specs = mapping.variables or _auto_specs(table, used) or (
                 [VariableSpec(remaining[0])] if lone else [])
             if not specs:
-                raise table.error("cannot tell which columns hold values", row=-1,
-                                  expected="columns with a year in their name (taux_2019), "
-                                  "value/year pairs, or the mapping key value_columns",
+                raise table.error("impossible de déterminer les colonnes de valeurs", row=-1,
+                                  expected="des colonnes avec une année dans leur nom (taux_2019), "
+                                  "des paires valeur/année, ou la clé value_columns",
                                   found=", ".join(table.frame.columns[:12]))
             observations, variables = _wide_observations(
                 table, mapping, specs, markers, slug(path.name.split(".")[0]))
@@ -996,10 +1005,10 @@ class IndicatorTable(Importer):
         missing = int(observations["missing"].notna().sum())
         if missing:
             counts = observations["missing"].value_counts()
-            notes.append(f"{missing} missing values kept with their reason ("
+            notes.append(f"{missing} valeurs manquantes conservées avec leur motif ("
                          + ", ".join(f"{reason}: {n}" for reason, n in counts.items()) + ")")
-        notes.insert(0, f"{len(observations)} values of {observations['variable'].nunique()} "
-                        f"variables, level {territories.level}, geography "
+        notes.insert(0, f"{len(observations)} valeurs de {observations['variable'].nunique()} "
+                        f"variables, échelon {territories.level}, géographie "
                         f"{territories.vintage}")
         tables = {} if territories.new_level is None else {"levels": territories.new_level}
         if mapping.name_column is not None:

@@ -197,8 +197,8 @@ def _read_source(path: Path, extra: dict[str, Any]) -> Source:
         return read_vector(path, extra.get("layer"), read_geometry=False)
     header_row = extra.get("header_row", 1)
     if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
-        raise InputFileError(path, "header_row is the line of the header, from 1",
-                             column="header_row", expected="a whole number, 1 or more",
+        raise InputFileError(path, "header_row est la ligne de l'en-tête, comptée à partir de 1",
+                             column="header_row", expected="un nombre entier, 1 ou plus",
                              found=str(header_row))
     return read_table(path, extra.get("sheet"), header_row)
 
@@ -208,8 +208,8 @@ def _column(source: Source, option: str | None, candidates: tuple[str, ...],
     columns = list(source.frame.columns)
     if option is not None:
         if option not in columns:
-            raise source.error(f"no column {option!r} for {what}", row=-1, column=option,
-                               expected="one of " + ", ".join(columns), found=option)
+            raise source.error(f"aucune colonne {option!r} pour {what}", row=-1, column=option,
+                               expected="l'une de " + ", ".join(columns), found=option)
         return option
     lowered = {c.lower(): c for c in columns}
     return next((lowered[c] for c in candidates if c in lowered), None)
@@ -230,8 +230,8 @@ def _links_from_lists(source: Source, zones: pd.Series, names: pd.Series,
     bad = parsed["code"].isna()
     if bad.any():
         row = int(items.index[int(np.argmax(bad.to_numpy()))])
-        raise source.error("a member is not written 'Name (code)'", row=row, column=column,
-                           expected="members such as 'Agen (47001); CA du Grand Reims "
+        raise source.error("un membre n'est pas écrit 'Nom (code)'", row=row, column=column,
+                           expected="des membres comme 'Agen (47001); CA du Grand Reims "
                            "(200067213)'", found=items[bad].iloc[0])
     members = pd.DataFrame({"row": items.index.to_numpy(dtype=np.int64),
                             "code": parsed["code"].str.strip().to_numpy(dtype=object),
@@ -256,10 +256,10 @@ def _links_from_lists(source: Source, zones: pd.Series, names: pd.Series,
     pairs = members.merge(zone_frame, on="row")
     several = int((count > 1).sum())
     if several:
-        notes.append(f"{several} features put their members in several zones at once")
+        notes.append(f"{several} objets placent leurs membres dans plusieurs zones à la fois")
     empty = ~np.isin(np.arange(len(zones)), members["row"].to_numpy())
     if empty.any():
-        notes.append(f"{int(empty.sum())} zones without any member were left out")
+        notes.append(f"{int(empty.sum())} zones sans aucun membre ont été écartées")
     return Links(pairs["row"].to_numpy(dtype=np.int64), pairs["zone"].to_numpy(object),
                  pairs["name"].to_numpy(object), pairs["code"].to_numpy(object),
                  pairs["text"].to_numpy(object), column)
@@ -271,8 +271,8 @@ def _links_from_rows(source: Source, zones: pd.Series, names: pd.Series,
     codes = text_column(source.frame[column])
     missing = codes.str.lower().isin(["", "na", "nan", "none"])
     if missing.any():
-        notes.append(f"{int(missing.sum())} rows without a member code in column {column} "
-                     f"were left out (e.g. zone {zones[missing].iloc[0]})")
+        notes.append(f"{int(missing.sum())} lignes sans code de membre dans la colonne {column} "
+                     f"ont été écartées (par exemple la zone {zones[missing].iloc[0]})")
     rows = np.flatnonzero(~missing.to_numpy())
     return Links(rows.astype(np.int64), zones.to_numpy(object)[rows],
                  names.to_numpy(object)[rows], codes.to_numpy(object)[rows],
@@ -342,7 +342,7 @@ def resolve_members(source: Source, links: Links, warehouse: Warehouse,
     """
     built = warehouse.vintages()
     if not built:
-        raise source.error("the référentiel is empty: run `cohesion build` before importing")
+        raise source.error("le référentiel est vide : lancez `cohesion build` avant d'importer")
     if vintage is not None:
         warehouse.require_vintage(vintage)
     pairs = pd.DataFrame({"i": np.arange(len(links.code), dtype=np.int64),
@@ -365,25 +365,25 @@ def resolve_members(source: Source, links: Links, warehouse: Warehouse,
         bad = resolved["i"].to_numpy()[unknown]
         if unknown_codes != "drop":
             raise source.error(
-                f"unknown territory code ({len(bad)} members unknown in the COG {chosen}, "
-                "the closest match; former commune codes are mapped)",
+                f"code de territoire inconnu ({len(bad)} membres inconnus dans le COG {chosen}, "
+                "le plus proche ; les anciens codes de commune sont rapportés)",
                 row=int(links.row[first]), column=links.column,
-                expected=f"an INSEE commune code or an EPCI SIREN of the COG {chosen}",
+                expected=f"un code de commune Insee ou un SIREN d'EPCI du COG {chosen}",
                 found=str(links.text[first]))
         examples = ", ".join(pd.unique(links.text[bad])[:5])
-        notes.append(f"{len(bad)} members unknown in the COG {chosen} were left out "
-                     f"(unknown_codes: drop): {examples}")
+        notes.append(f"{len(bad)} membres inconnus dans le COG {chosen} ont été écartés "
+                     f"(unknown_codes: drop) : {examples}")
         resolved = resolved[~unknown]
     mapped = resolved[resolved["former"].astype(bool)]
     if len(mapped):
         examples = ", ".join(f"{a} → {b}" for a, b in mapped[["code", "commune"]]
                              .drop_duplicates().head(5).itertuples(index=False))
-        notes.append(f"{mapped['code'].nunique()} former commune codes mapped to the commune "
-                     f"that replaced them in the COG {chosen}: {examples}")
+        notes.append(f"{mapped['code'].nunique()} anciens codes de commune rapportés à la commune "
+                     f"qui les a remplacés dans le COG {chosen} : {examples}")
     groups = resolved[resolved["level"].isin(["EPCI", "EPT"])]
     if len(groups):
-        notes.append(f"{groups['code'].nunique()} EPCI or EPT replaced by their "
-                     f"{groups['commune'].nunique()} communes of the COG {chosen}")
+        notes.append(f"{groups['code'].nunique()} EPCI ou EPT remplacés par leurs "
+                     f"{groups['commune'].nunique()} communes du COG {chosen}")
     resolved = pd.DataFrame({
         "zone": resolved["zone"].to_numpy(object),
         "commune": resolved["commune"].to_numpy(object),
@@ -404,9 +404,9 @@ def _level_id(options: dict[str, Any], preset: ZoningPreset | None, zones: pd.Se
             level = level if level[:1].isalpha() else f"Z_{level}"
     level = str(level).upper()[:16]
     if not LEVEL_PATTERN.fullmatch(level):
-        raise InputFileError(path, "not a valid level id", column="level",
-                             expected="letters, digits and '_' starting with a letter, "
-                             "such as ACV or DENS", found=level)
+        raise InputFileError(path, "identifiant d'échelon non valide", column="level",
+                             expected="des lettres, des chiffres et '_', en commençant par "
+                             "une lettre, comme ACV ou DENS", found=level)
     return level
 
 
@@ -453,41 +453,41 @@ class ZoningImporter(Importer):
         extra = dict(options.extra)
         unexpected = sorted(set(extra) - OPTION_KEYS)
         if unexpected:
-            raise InputFileError(path, f"unknown option {unexpected[0]!r} for the zoning "
-                                 "importer", column=unexpected[0],
+            raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
+                                 "des zonages", column=unexpected[0],
                                  expected=", ".join(sorted(OPTION_KEYS)))
         unknown_codes = extra.get("unknown_codes", "error")
         if unknown_codes not in {"error", "drop"}:
-            raise InputFileError(path, "unknown_codes must be 'error' or 'drop'",
-                                 column="unknown_codes", expected="error or drop",
+            raise InputFileError(path, "unknown_codes doit valoir 'error' ou 'drop'",
+                                 column="unknown_codes", expected="error ou drop",
                                  found=str(unknown_codes))
         preset = preset_for(path)
         source = _read_source(path, extra)
         frame = source.frame
         if frame.empty:
-            raise source.error("the file has no row", expected="zones and their members",
-                               found="0 rows")
+            raise source.error("le fichier n'a aucune ligne", expected="des zones et leurs membres",
+                               found="0 ligne")
         notes: list[str] = []
 
         def option(key: str) -> str | None:
             """An option, else the preset's value for a known programme file."""
             return extra.get(key) or (getattr(preset, key) if preset else None)
 
-        class_column = _column(source, option("class_column"), (), "the class")
+        class_column = _column(source, option("class_column"), (), "la classe")
         if class_column is None and not any(k in extra for k in ("zone_column",
                                                                   "list_column")):
             class_column = next((c for c in frame.columns
                                  if c.lower().startswith(CLASS_PREFIXES)), None)
-        list_column = _column(source, option("list_column"), LIST_COLUMNS, "member lists")
+        list_column = _column(source, option("list_column"), LIST_COLUMNS, "les listes de membres")
         member_column = None
         if list_column is None:
             member_column = _column(source, option("member_column"), MEMBER_COLUMNS,
-                                    "the member code")
+                                    "le code du membre")
             if member_column is None:
                 raise source.error(
-                    "cannot find the members of the zones", row=-1,
-                    expected="a column of 'Name (code)' lists (liste_geo) or of commune "
-                    "codes / EPCI SIREN (say which with list_column or member_column)",
+                    "impossible de trouver les membres des zones", row=-1,
+                    expected="une colonne de listes 'Nom (code)' (liste_geo) ou de codes de "
+                    "commune / SIREN d'EPCI (indiquez-la avec list_column ou member_column)",
                     found=", ".join(list(frame.columns)[:12]))
 
         classes = dict(preset.classes) if preset else {}
@@ -498,30 +498,32 @@ class ZoningImporter(Importer):
             keys = dict(zip(distinct, map(search_key, distinct), strict=True))
             no_class = labels.map(keys).isin(NO_CLASS)
             if no_class.all():
-                raise source.error("no commune has a class", column=class_column,
-                                   expected="class labels", found=labels.iloc[0])
+                raise source.error("aucune commune n'a de classe", column=class_column,
+                                   expected="des libellés de classe", found=labels.iloc[0])
             if no_class.any():
-                notes.append(f"{int(no_class.sum())} communes without a class "
-                             f"({labels[no_class].iloc[0]!r}) were left out")
+                notes.append(f"{int(no_class.sum())} communes sans classe "
+                             f"({labels[no_class].iloc[0]!r}) ont été écartées")
             zones = labels.map({label: class_code(label, classes) for label in distinct})
             zones = zones.where(~no_class, "")
             names = labels
             kind = "class"
         else:
-            zone_column = _column(source, option("zone_column"), ZONE_COLUMNS, "the zone id")
+            zone_column = _column(source, option("zone_column"), ZONE_COLUMNS,
+                                  "l'identifiant de zone")
             if zone_column is None:
-                raise source.error("cannot find the zone id column", row=-1,
-                                   expected="a column such as id_territoire (or say which "
-                                   "with zone_column)", found=", ".join(frame.columns[:12]))
+                raise source.error("impossible de trouver la colonne des identifiants de "
+                                   "zone", row=-1,
+                                   expected="une colonne comme id_territoire (ou indiquez-la "
+                                   "avec zone_column)", found=", ".join(frame.columns[:12]))
             zones = text_column(frame[zone_column])
-            name_column = _column(source, option("name_column"), NAME_COLUMNS, "the zone name")
+            name_column = _column(source, option("name_column"), NAME_COLUMNS, "le nom de zone")
             names = text_column(frame[name_column]) if name_column else zones
             kind = None
         if member_column is not None:
             fallback = zones == ""
             if fallback.any() and class_column is None:
-                notes.append(f"{int(fallback.sum())} rows without a zone id form a zone of "
-                             "their own, named after their member code")
+                notes.append(f"{int(fallback.sum())} lignes sans identifiant de zone forment "
+                             "chacune leur propre zone, nommée d'après leur code de membre")
                 zones = zones.where(~fallback, text_column(frame[member_column]))
             links = _links_from_rows(source, zones, names, member_column, notes)
             if class_column is not None:
@@ -532,12 +534,13 @@ class ZoningImporter(Importer):
             assert list_column is not None
             links = _links_from_lists(source, zones, names, list_column, notes)
         if len(links.row) == 0:
-            raise source.error("no zone has a member", expected="zones and their members")
+            raise source.error("aucune zone n'a de membre", expected="des zones et leurs membres")
 
         level = _level_id(extra, preset, pd.Series(links.zone), path)
         if level in BUILTIN_LEVELS:
-            raise InputFileError(path, f"{level} is a built-in level, not a zoning",
-                                 column="level", expected="a new level id such as ACV",
+            raise InputFileError(path, f"{level} est un échelon intégré, pas un zonage",
+                                 column="level", expected="un nouvel identifiant d'échelon comme "
+                                                          "ACV",
                                  found=level)
         vintage = extra.get("vintage", options.vintage)
         vintage, resolved = resolve_members(source, links, warehouse,
@@ -574,7 +577,7 @@ class ZoningImporter(Importer):
             tables["levels"] = pd.DataFrame({"level": [level], "label": [label],
                                              "kind": ["zoning"],
                                              "description": [description]})
-        notes.insert(0, f"zoning {level}: {len(zone_codes)} zones, "
+        notes.insert(0, f"zonage {level} : {len(zone_codes)} zones, "
                         f"{resolved['commune'].nunique()} communes, COG {vintage}")
         return ImportBatch(tables=tables, vintage=vintage, rows=len(frame), notes=notes)
 
@@ -587,7 +590,7 @@ class ZoningImporter(Importer):
             "AND list_contains(?, code) LIMIT 1", [level, vintage, list(codes)])
         if not there.empty:
             raise InputFileError(
-                path, f"zone {there['code'].iloc[0]} of level {level} is already in the "
-                f"warehouse for the COG {vintage} (dataset {there['dataset_id'].iloc[0]}): "
-                "import another edition under another level id (option level)",
-                column="level", expected=f"a level other than {level}", found=level)
+                path, f"la zone {there['code'].iloc[0]} d'échelon {level} est déjà dans "
+                f"l'entrepôt pour le COG {vintage} (jeu {there['dataset_id'].iloc[0]}) : "
+                "importez une autre édition sous un autre identifiant d'échelon (option level)",
+                column="level", expected=f"un échelon autre que {level}", found=level)

@@ -230,8 +230,8 @@ def _span(indicator: str, period: str) -> tuple[str, str]:
     parts = period.split("-")
     if len(parts) != 2 or not all(p.isdigit() and len(p) == 4 for p in parts):
         raise CohesionError(
-            f"indicator {indicator} is an evolution between two dates: expected a period "
-            f"like 2013-2018, got {period!r}")
+            f"l'indicateur {indicator} est une évolution entre deux dates : attendu une période "
+            f"comme 2013-2018, reçu {period!r}")
     return parts[0], parts[1]
 
 

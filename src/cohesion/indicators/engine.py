@@ -106,9 +106,9 @@ class IndicatorEngine:
             return self.indicators[indicator_id]
         except KeyError:
             close = difflib.get_close_matches(indicator_id, self.indicators, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else \
-                " (`cohesion indicators` lists them)"
-            raise UnknownIndicatorError(f"unknown indicator {indicator_id!r}{hint}") from None
+            hint = f" (vouliez-vous dire {', '.join(close)} ?)" if close else \
+                " (`cohesion indicators` en donne la liste)"
+            raise UnknownIndicatorError(f"indicateur inconnu {indicator_id!r}{hint}") from None
 
     def catalogue(self) -> pd.DataFrame:
         """Every indicator with its definition and the periods available for it."""
@@ -228,14 +228,14 @@ class IndicatorEngine:
         indicator = self.indicator(indicator_id)
         if not indicator.is_additive():
             raise CohesionError(
-                f"{indicator.id} is a non-additive statistic ({indicator.aggregation}): it "
-                "cannot be computed for a custom zone")
+                f"{indicator.id} est une statistique non additive ({indicator.aggregation}) : "
+                "il ne peut pas être calculé sur une zone personnalisée")
         known = set(self.warehouse.query(
             "SELECT code FROM territories WHERE level = 'COM' AND vintage = ?",
             [vintage])["code"])
         unknown = sorted(set(communes) - known)
         if unknown:
-            raise CohesionError(f"unknown commune codes in the {vintage} geography: "
+            raise CohesionError(f"codes de commune inconnus dans la géographie {vintage} : "
                                 f"{', '.join(unknown[:10])}")
         chosen = period or self._latest_period(indicator)
         wanted = {_input_key(k.split("@")[0], p): (k.split("@")[0], p)
@@ -255,8 +255,9 @@ class IndicatorEngine:
         periods = self.periods(indicator, self._periods_by_variable())
         if not periods:
             raise CohesionError(
-                f"no data loaded for {indicator.id} (needs {', '.join(indicator.variables())}"
-                f"; source: {indicator.source})")
+                f"aucune donnée chargée pour {indicator.id} (il faut "
+                f"{', '.join(indicator.variables())}"
+                f" ; source : {indicator.source})")
         return latest_period(periods)
 
     def _available(self) -> pd.DataFrame:
@@ -380,10 +381,11 @@ class IndicatorEngine:
             converted = convert_counts(wide[additive], passage)
             parts.append(converted.values)
             notes.append(
-                f"{', '.join(sorted({k.split('@')[0] for k in additive}))}: converted from "
-                f"the {source} geography to {vintage} ({len(converted.approximated)} "
-                f"communes shared from a split, {len(converted.unmatched)} codes unmatched"
-                + (f": {', '.join(converted.unmatched[:5])})" if converted.unmatched
+                f"{', '.join(sorted({k.split('@')[0] for k in additive}))} : convertis de "
+                f"la géographie {source} vers {vintage} ({len(converted.approximated)} "
+                f"communes réparties après une scission, {len(converted.unmatched)} codes "
+                "sans correspondance"
+                + (f" : {', '.join(converted.unmatched[:5])})" if converted.unmatched
                    else ")"))
         if others:
             # a median or a rate is only carried over to an unchanged commune

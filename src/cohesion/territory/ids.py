@@ -41,8 +41,8 @@ class TerritoryId:
         level = BUILTIN_LEVELS.get(self.level)
         if level is not None and not re.fullmatch(level.code_pattern, self.code):
             raise CohesionError(
-                f"{self.level}:{self.code}@{self.vintage!r}: code {self.code!r} is not a "
-                f"valid {level.label} code (expected the pattern {level.code_pattern})"
+                f"{self.level}:{self.code}@{self.vintage!r} : le code {self.code!r} n'est pas un "
+                f"code valide de l'échelon {level.label} (motif attendu : {level.code_pattern})"
             )
 
     @classmethod
@@ -51,13 +51,14 @@ class TerritoryId:
         match = _ID.match(text.strip())
         if match is None:
             raise CohesionError(
-                f"{text!r} is not a territory id: expected LEVEL:CODE@VINTAGE, "
-                "for example COM:93014@2026 or DEP:2A@2024"
+                f"{text!r} n'est pas un identifiant de territoire : attendu "
+                "ÉCHELON:CODE@MILLÉSIME, "
+                "par exemple COM:93014@2026 ou DEP:2A@2024"
             )
         try:
             return cls(match["level"], match["code"], int(match["vintage"]))
         except CohesionError as error:
-            raise CohesionError(f"{text!r}: {str(error).split(': ', 1)[1]}") from None
+            raise CohesionError(f"{text!r} : {str(error).split(' : ', 1)[1]}") from None
 
     def __str__(self) -> str:
         return f"{self.level}:{self.code}@{self.vintage}"

@@ -87,7 +87,7 @@ def adjacent_passage(
     missing = sorted(old_communes - set(links["from_code"]))
     if missing:
         raise ValueError(
-            f"communes of {old_vintage} with no successor in {new_vintage}: "
+            f"communes de {old_vintage} sans successeur en {new_vintage} : "
             f"{', '.join(missing[:20])}"
         )
     population = new_communes.set_index("code")["population"].astype("float64")

@@ -52,7 +52,7 @@ class Referentiel:
         """The most recent vintage built in the warehouse."""
         vintages = self.warehouse.vintages()
         if not vintages:
-            raise UnknownTerritoryError("the référentiel is empty: run `cohesion build`")
+            raise UnknownTerritoryError("le référentiel est vide : lancez `cohesion build`")
         return vintages[-1]
 
     def get(self, territory: TerritoryId | str) -> Territory:
@@ -87,14 +87,14 @@ class Referentiel:
             "SELECT vintage FROM territories WHERE level = ? AND code = ? ORDER BY vintage",
             [tid.level, tid.code])["vintage"].tolist()
         if elsewhere:
-            return (f"{tid}: no {tid.level} {tid.code} in the {tid.vintage} geography (it "
-                    f"exists in {', '.join(map(str, elsewhere))}; convert its values with "
-                    "the passage tables)")
+            return (f"{tid} : pas de {tid.level} {tid.code} dans la géographie {tid.vintage} (il "
+                    f"existe en {', '.join(map(str, elsewhere))} ; convertissez ses valeurs avec "
+                    "les tables de passage)")
         same_code = self.warehouse.query(
             "SELECT DISTINCT level FROM territories WHERE code = ? AND vintage = ?",
             [tid.code, tid.vintage])["level"].tolist()
-        hint = f" (code {tid.code} is a {', '.join(same_code)})" if same_code else ""
-        return f"{tid}: unknown territory{hint}"
+        hint = f" (le code {tid.code} est un {', '.join(same_code)})" if same_code else ""
+        return f"{tid} : territoire inconnu{hint}"
 
     def search(self, text: str, vintage: int | None = None,
                levels: list[str] | None = None, limit: int = 10) -> pd.DataFrame:
@@ -167,15 +167,15 @@ class Referentiel:
                 "SELECT DISTINCT search_name FROM territories WHERE vintage = ?",
                 [vintage or self.latest_vintage()])["search_name"]
             close = difflib.get_close_matches(search_key(text), names.tolist(), n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise UnknownTerritoryError(f"no territory matches {text!r}{hint}")
+            hint = f" (vouliez-vous dire {', '.join(close)} ?)" if close else ""
+            raise UnknownTerritoryError(f"aucun territoire ne correspond à {text!r}{hint}")
         best = found.iloc[0]
         exact = found[found["match"].isin(["code", "postcode"]) |
                       (found["name"].map(search_key) == search_key(text))]
         if len(exact) > 1 and not (exact["match"] == "code").any() and \
                 len(set(exact["level"])) == 1 and exact["match"].iloc[0] == "name":
             choices = "; ".join(f"{r.id} {r.name}" for r in exact.head(5).itertuples())
-            raise UnknownTerritoryError(f"{text!r} is ambiguous: {choices}")
+            raise UnknownTerritoryError(f"{text!r} est ambigu : {choices}")
         return self.get(best["id"])
 
     def members(self, territory: TerritoryId | str, level: str = "COM") -> pd.DataFrame:

@@ -28,8 +28,8 @@ def check_vintage(vintage: int) -> int:
     """Return ``vintage`` if it is supported, else raise a helpful error."""
     if vintage not in DECOUPAGE_VERSIONS:
         raise CohesionError(
-            f"geography vintage {vintage!r} is not supported "
-            f"(expected one of {', '.join(map(str, VINTAGES))})"
+            f"le millésime de géographie {vintage!r} n'est pas pris en charge "
+            f"(attendu l'un de {', '.join(map(str, VINTAGES))})"
         )
     return vintage
 
@@ -39,8 +39,8 @@ def package_dir(node_modules: Path, vintage: int) -> Path:
     folder = node_modules / f"cog-{check_vintage(vintage)}" / "data"
     if not (folder / "communes.json").is_file():
         raise CohesionError(
-            f"the référentiel package for {vintage} is not installed: {folder} has no "
-            "communes.json (run `npm ci` in the project folder, or set "
+            f"le paquet du référentiel pour {vintage} n'est pas installé : {folder} n'a pas de "
+            "communes.json (lancez `npm ci` dans le dossier du projet, ou définissez "
             "COHESION_NODE_MODULES)"
         )
     return folder

@@ -165,7 +165,7 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
         """N territoires côte à côte (même millésime)."""
         chosen = [i.strip() for i in ids.split(",") if i.strip()]
         if len(chosen) > 20:
-            raise CohesionError("compare at most 20 territories at once")
+            raise CohesionError("comparez au plus 20 territoires à la fois")
         wanted = [i.strip() for i in indicators.split(",") if i.strip()] if indicators \
             else None
         return observatory.compare(chosen, wanted, period)

@@ -150,7 +150,7 @@ class Observatory:
         """The most recent vintage."""
         vintages = self.vintages()
         if not vintages:
-            raise CohesionError("the warehouse has no référentiel: run `cohesion build`")
+            raise CohesionError("l'entrepôt n'a pas de référentiel : lancez `cohesion build`")
         return vintages[-1]
 
     def levels(self) -> list[dict[str, Any]]:
@@ -378,12 +378,13 @@ class Observatory:
                 period: str | None = None) -> dict[str, Any]:
         """Several territories side by side on several indicators (same vintage)."""
         if not territories:
-            raise CohesionError("give at least one territory id to compare")
+            raise CohesionError("indiquez au moins un identifiant de territoire à comparer")
         found = [self._get(t) for t in territories]
         vintages = {t.id.vintage for t in found}
         if len(vintages) > 1:
-            raise CohesionError("compared territories must be in one geography vintage, "
-                                f"got {', '.join(map(str, sorted(vintages)))}")
+            raise CohesionError("les territoires comparés doivent être dans un même millésime de "
+                                "géographie, "
+                                f"reçu {', '.join(map(str, sorted(vintages)))}")
         engine = self.engine()
         ids = indicator_ids or [i for i in KEY_INDICATORS if self.periods(i)]
         rows = []
@@ -417,7 +418,7 @@ class Observatory:
         def compute() -> bytes:
             shapes = self.reader().geometries(level, vintage)
             if shapes.empty:
-                raise CohesionError(f"no contours for level {level} in {vintage}")
+                raise CohesionError(f"pas de contours pour l'échelon {level} en {vintage}")
             geometries = shapely.simplify(shapes["geometry"].to_numpy(),
                                           SIMPLIFY.get(level, 0.001), preserve_topology=True)
             geometries = shapely.set_precision(geometries, 10 ** -COORDINATE_DIGITS)
@@ -460,8 +461,8 @@ class Observatory:
         """Import one file (one writer at a time); the caches see it at once."""
         registry = importers()
         if importer_name not in registry:
-            raise CohesionError(f"unknown importer {importer_name!r} "
-                                f"(expected one of {', '.join(registry)})")
+            raise CohesionError(f"importeur inconnu {importer_name!r} "
+                                f"(attendu l'un de {', '.join(registry)})")
         with self.write_lock:
             writer = self.warehouse.cursor()
             try:
