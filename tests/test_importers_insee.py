@@ -18,7 +18,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from cohesion.errors import InputFileError
+from cohesion.errors import CohesionError, InputFileError
 from cohesion.importers.base import Importer, ImportOptions, run_import
 from cohesion.importers.bpe import BpeCommuneCounts, BpePoints, equipment_type_of
 from cohesion.importers.grid import FilosofiGrid
@@ -562,3 +562,22 @@ def test_workbook_bad_inputs(warehouse: Warehouse, tmp_path: Path, small_iris_20
     error = refused(warehouse, importer, path, FORMER)
     expected = "vide" if case == "empty" else "impossible de lire le classeur"
     assert expected in error.message
+
+
+def test_a_series_with_other_values_is_refused_unless_replaced(warehouse: Warehouse,
+                                                              tmp_path: Path) -> None:
+    lines = comparateur_head(tmp_path, 20)
+    run_import(warehouse, Comparateur(), write_lines(tmp_path / "first.csv", lines))
+    before = table_fingerprint(warehouse)
+    header = lines[0].split(";")
+    column = header.index("P18_POP")
+    cells = lines[1].split(";")
+    code, population = cells[0], float(cells[column])
+    cells[column] = str(int(population) + 1000)
+    changed = write_lines(tmp_path / "second.csv", [lines[0], ";".join(cells), *lines[2:]])
+    with pytest.raises(CohesionError, match=r"série\(s\) ont déjà d'autres valeurs"):
+        run_import(warehouse, Comparateur(), changed)
+    assert table_fingerprint(warehouse) == before
+    run_import(warehouse, Comparateur(), changed, options=ImportOptions(replace=True))
+    assert value(warehouse, "SELECT value FROM observations WHERE variable = 'population' "
+                 "AND code = ? AND period = '2018'", [code]) == int(population) + 1000

@@ -78,7 +78,7 @@ def test_unknown_territories_get_clear_errors(warehouse: Warehouse) -> None:
         TerritoryId.parse("COM:9301@2026")
     with pytest.raises(CohesionError, match="attendu ÉCHELON:CODE@MILLÉSIME"):
         TerritoryId.parse("93014")
-    with pytest.raises(CohesionError, match="not in the warehouse"):
+    with pytest.raises(CohesionError, match="n'est pas dans l'entrepôt"):
         referentiel.get("COM:93014@2019")
 
 

@@ -189,10 +189,10 @@ class Warehouse:
     def require_vintage(self, vintage: int) -> int:
         """Return ``vintage`` if its référentiel is built, else raise a helpful error."""
         if vintage not in self.vintages():
-            built = ", ".join(map(str, self.vintages())) or "none"
+            built = ", ".join(map(str, self.vintages())) or "aucun"
             raise ReferentielMissingError(
-                f"the référentiel of {vintage} is not in the warehouse (built: {built}); "
-                "run `cohesion build`")
+                f"le référentiel {vintage} n'est pas dans l'entrepôt (millésimes construits : "
+                f"{built}) ; lancer `cohesion build`")
         return vintage
 
     # -- datasets ---------------------------------------------------------------------
@@ -265,10 +265,10 @@ class Warehouse:
             if not replace and differing["differs"].any():
                 first = differing[differing["differs"]].iloc[0]
                 raise CohesionError(
-                    f"{int(differing['differs'].sum())} series already hold other values "
-                    f"from another dataset, for example {first['variable']} at level "
-                    f"{first['level']}, vintage {first['vintage']}, period {first['period']} "
-                    f"(dataset {first['dataset_id']}); import with replace to overwrite them")
+                    f"{int(differing['differs'].sum())} série(s) ont déjà d'autres valeurs venant "
+                    f"d'un autre jeu de données, par exemple {first['variable']} à l'échelon "
+                    f"{first['level']}, millésime {first['vintage']}, période {first['period']} "
+                    f"(jeu {first['dataset_id']}) ; importer avec --replace pour les remplacer")
             series = "(variable, level, vintage, period)"
             if replace:
                 self.connection.execute(
