@@ -210,7 +210,7 @@ def test_negative_values() -> None:
 def test_arguments_that_do_not_fit() -> None:
     with pytest.raises(AnalysisInputError, match="weights compte 2 éléments pour 3"):
         gini([1, 2, 3], weights=[1, 2])
-    with pytest.raises(AnalysisInputError, match="positif ou nul"):
+    with pytest.raises(AnalysisInputError, match="finies, positives ou nulles"):
         gini([1, 2, 3], weights=[1, -2, 1])
     with pytest.raises(AnalysisInputError, match="aucun groupe"):
         theil([1, 2, 3], partition=["a", None, "b"])

@@ -151,7 +151,7 @@ def test_rows_in_error_are_kept_in_place(index: QpvIndex, tmp_path: Path) -> Non
                                   "colonnes du fichier : id, lng, lat"),
     (b"id;longitude;latitude;qpv_2015\n1;3.8;43.6;x\n", "déjà une colonne « qpv_2015 »"),
     (b"id;longitude;id;latitude\n1;3.8;2;43.6\n", "deux colonnes s'appellent « id »"),
-    (b"id;longitude;latitude\n1;3.8;43.6\n2;3.8;43.6;9\n", "line 3: la ligne a 4 champs"),
+    (b"id;longitude;latitude\n1;3.8;43.6\n2;3.8;43.6;9\n", "ligne 3 : la ligne a 4 champs"),
     (b'id;longitude;latitude\n1;3.8;"43.6\n', "ligne CSV illisible"),
     (b"\x00\x01\x02binary", "fichier binaire"),
 ])

@@ -45,8 +45,9 @@ def as_weights(weights: Any, n: int) -> np.ndarray:
     known = array[~np.isnan(array)]
     if np.isinf(known).any() or (known < 0).any():
         raise AnalysisInputError(
-            "weights doit être fini et positif ou nul (une population, un dénominateur) ; "
-            f"trouvé {int(np.isinf(known).sum())} valeur(s) infinie(s) et "
+            "weights doit contenir des valeurs finies, positives ou nulles (une population, un "
+            "dénominateur) ; trouvé "
+            f"{int(np.isinf(known).sum())} valeur(s) infinie(s) et "
             f"{int((known < 0).sum())} négative(s)")
     return array
 

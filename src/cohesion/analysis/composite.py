@@ -192,7 +192,8 @@ def normalise(data: pd.DataFrame, method: str = "min-max", *,
         return (data - data.mean()) / spread * signs
     low, high = bounds
     if not high > low:
-        raise AnalysisInputError(f"bounds doit être croissant ; reçu {bounds}")
+        raise AnalysisInputError(
+            f"bounds doit être croissant (borne basse < borne haute) ; reçu {bounds}")
     share = (data - data.min()) / spread
     return low + (high - low) * share.where(higher_is_better, 1 - share)
 
