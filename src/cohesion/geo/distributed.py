@@ -62,8 +62,10 @@ def local_client(workers: int | None = None, processes: bool = True) -> Iterator
     processes : bool
         Workers in separate processes (the default) or threads of this process.
     """
+    # a free port for the scheduler's HTTP server: another cluster, or a second batch,
+    # may hold distributed's default 8787
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
 
