@@ -60,8 +60,9 @@ export async function createMap(container, tooltip, options, describe) {
     }
   }
 
+  /** Frame the analysed territories; without their bounds, metropolitan France. */
   function fit(bounds) {
-    if (bounds) map.fitBounds(bounds, { padding: 20, duration: 0 });
+    map.fitBounds(bounds ?? [[west, south], [east, north]], { padding: 20, duration: 0 });
   }
 
   /** Resolves once the tiles of the current view are drawn. */

@@ -115,8 +115,7 @@ async function update() {
   render(answer);
   view.show(answer.level, answer.vintage);
   view.paint(painted);
-  view.fit(answer.bounds ?? [[options.bounds[0], options.bounds[1]],
-    [options.bounds[2], options.bounds[3]]]);
+  view.fit(answer.bounds);
   await view.ready();
   if (mine !== request) return;
   window.cohesionAnalysisReady = true;

@@ -174,8 +174,7 @@ async function update() {
   renderProfiles(answer);
   view.show(answer.level, answer.vintage);
   view.paint(new Map(code.map((c, i) => [c, COLOURS[classes[i] - 1]])));
-  view.fit(answer.bounds ?? [[options.bounds[0], options.bounds[1]],
-    [options.bounds[2], options.bounds[3]]]);
+  view.fit(answer.bounds);
   await view.ready();
   if (mine !== request) return;
   window.cohesionAnalysisReady = true;
