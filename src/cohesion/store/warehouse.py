@@ -195,6 +195,13 @@ class Warehouse:
                 f"{built}) ; lancer `cohesion build`")
         return vintage
 
+    def names(self, level: str, vintage: int) -> dict[str, str]:
+        """Code → name of the territories of a level in a vintage."""
+        found = self.connection.execute(
+            "SELECT code, name FROM territories WHERE level = ? AND vintage = ?",
+            [level, vintage]).fetchall()
+        return dict(found)
+
     # -- datasets ---------------------------------------------------------------------
 
     def find_dataset(self, importer: str, checksum: str) -> dict[str, Any] | None:
