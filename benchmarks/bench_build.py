@@ -36,7 +36,7 @@ from benchmarks.common import (
     check,
     record_timings,
 )
-from cohesion.config import node_modules
+from cohesion.settings import Settings
 from cohesion.store import Warehouse
 from cohesion.territory.build import build_referentiel
 
@@ -66,7 +66,7 @@ MEMBERSHIP_COLUMNS = ["vintage", "level", "code", "parent_level", "parent_code"]
 def product_build(path: Path) -> Path:
     """The product: ``build_referentiel`` into a new warehouse file."""
     with Warehouse(path) as warehouse:
-        build_referentiel(warehouse, node_modules())
+        build_referentiel(warehouse, Settings.from_environ().npm_folder())
     return path
 
 
@@ -309,7 +309,7 @@ def baseline_geometries(tables: dict[str, pd.DataFrame], contours: pd.DataFrame,
 
 def baseline_build(path: Path) -> Path:
     """The baseline: every vintage with pandas + shapely + pyproj, written to DuckDB."""
-    modules = node_modules()
+    modules = Settings.from_environ().npm_folder()
     tables = {vintage: baseline_tables(modules / f"cog-{vintage}" / "data", vintage)
               for vintage in VINTAGES}
     contours = read_contours()

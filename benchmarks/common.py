@@ -310,14 +310,14 @@ class Context:
     def referentiel_file(self) -> Path:
         """A warehouse file holding the référentiel (built by the product if needed)."""
         if self.referentiel is None:
-            from cohesion.config import node_modules
+            from cohesion.settings import Settings
             from cohesion.store import Warehouse
             from cohesion.territory.build import build_referentiel
 
             path = self.work / "referentiel.duckdb"
             print("  (building the référentiel once, untimed, for this benchmark)", flush=True)
             with Warehouse(path) as warehouse:
-                build_referentiel(warehouse, node_modules())
+                build_referentiel(warehouse, Settings.from_environ().npm_folder())
             self.referentiel = path
         return self.referentiel
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cohesion.config import node_modules
+from cohesion.settings import Settings
 from cohesion.store import Warehouse
 from cohesion.territory.build import build_referentiel
 
@@ -31,7 +31,7 @@ def built_warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse file holding the référentiel of every vintage (built once)."""
     path = tmp_path_factory.mktemp("warehouse") / "referentiel.duckdb"
     with Warehouse(path) as warehouse:
-        build_referentiel(warehouse, node_modules())
+        build_referentiel(warehouse, Settings.from_environ().npm_folder())
     return path
 
 
@@ -132,17 +132,19 @@ def serve_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Iterat
 
     Use it as ``yield from serve_copy(path, admin_token=...)`` in a module fixture: it
     yields the base URL (a free port of 127.0.0.1) and stops the server afterwards.
+    Keyword arguments other than ``warm`` change the :class:`~cohesion.settings.Settings`
+    of the environment (``admin_token``, ``geocoder``, ``communes_qpv``…).
     """
     import uvicorn
 
+    from cohesion.core import Observatory
     from cohesion.web.app import create_app
-    from cohesion.web.observatory import Observatory
 
-    def serve(warehouse_file: Path, **options: object) -> Iterator[str]:
+    def serve(warehouse_file: Path, warm: bool = True, **settings: object) -> Iterator[str]:
         copy = tmp_path_factory.mktemp("served") / "served.duckdb"
         shutil.copy(warehouse_file, copy)
-        observatory = Observatory(copy)
-        app = create_app(observatory, **options)
+        observatory = Observatory(copy, Settings.from_environ().but(**settings))
+        app = create_app(observatory, warm=warm)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -369,8 +369,8 @@ def test_convergence_fact_sheet_on_real_populations(loaded_warehouse_file: Path)
 
 
 def test_inequality_command(loaded_warehouse_file: Path, tmp_path: Path) -> None:
-    from cohesion.analysis.commands import analysis
     from cohesion.cli import main
+    from cohesion.cli.analysis import analysis
 
     if "analysis" not in main.commands:
         main.add_command(analysis)

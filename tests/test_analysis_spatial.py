@@ -242,8 +242,8 @@ def test_local_moran_equals_esda(brittany: tuple[pd.Series, ContiguityWeights]) 
 
 
 def test_moran_command(loaded_warehouse_file: Path, tmp_path: Path) -> None:
-    from cohesion.analysis.commands import analysis
     from cohesion.cli import main
+    from cohesion.cli.analysis import analysis
 
     if "analysis" not in main.commands:
         main.add_command(analysis)

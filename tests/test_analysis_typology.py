@@ -209,8 +209,8 @@ def test_typology_of_real_communes(brittany: pd.DataFrame) -> None:
 
 
 def test_typology_command(loaded_warehouse_file: Path, tmp_path: Path) -> None:
-    from cohesion.analysis.commands import analysis
     from cohesion.cli import main
+    from cohesion.cli.analysis import analysis
 
     if "analysis" not in main.commands:
         main.add_command(analysis)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from cohesion.core import Observatory
+from cohesion.geo.tiles import tiles_covering
+from cohesion.settings import Settings
 from cohesion.web.app import create_app
-from cohesion.web.observatory import Observatory
-from cohesion.web.tiles import tiles_covering
 from test_web_tiles import decode
 
 TOKEN = "test-token-not-a-secret"
@@ -22,8 +23,8 @@ TOKEN = "test-token-not-a-secret"
 def client(loaded_warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory):
     copy = tmp_path_factory.mktemp("api") / "api.duckdb"
     shutil.copy(loaded_warehouse_file, copy)
-    observatory = Observatory(copy)
-    with TestClient(create_app(observatory, admin_token=TOKEN, warm=False),
+    observatory = Observatory(copy, Settings.from_environ().but(admin_token=TOKEN))
+    with TestClient(create_app(observatory, warm=False),
                     raise_server_exceptions=False) as test_client:
         yield test_client
     observatory.close()
@@ -172,10 +173,10 @@ def test_uploads_need_the_token_and_respect_limits(client: TestClient, tmp_path:
 
 
 def test_text_assets_are_sent_compressed(client: TestClient) -> None:
-    from cohesion.config import node_modules
 
     url = "/static/vendor/maplibre/maplibre-gl.mjs"
-    original = (node_modules() / "maplibre-gl/dist/maplibre-gl.mjs").read_bytes()
+    vendor = Settings.from_environ().npm_folder() / "maplibre-gl/dist"
+    original = (vendor / "maplibre-gl.mjs").read_bytes()
     packed = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert packed.headers["content-encoding"] == "gzip"
     assert packed.headers["content-type"].startswith("text/javascript")

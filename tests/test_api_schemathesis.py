@@ -13,16 +13,17 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from cohesion.core import Observatory
+from cohesion.settings import Settings
 from cohesion.web.app import create_app
-from cohesion.web.observatory import Observatory
 
 
 @pytest.fixture(scope="module")
 def api_schema(loaded_warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory):
     copy = tmp_path_factory.mktemp("schemathesis") / "api.duckdb"
     shutil.copy(loaded_warehouse_file, copy)
-    observatory = Observatory(copy)
-    app = create_app(observatory, admin_token="schemathesis-token", warm=False)
+    observatory = Observatory(copy, Settings.from_environ().but(admin_token="schemathesis-token"))
+    app = create_app(observatory, warm=False)
     yield schemathesis.openapi.from_asgi("/api/openapi.json", app)
     observatory.close()
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cohesion.errors import CohesionError
 from cohesion.importers.catalogue import (
     CATALOGUE_FILE,
     Catalogue,
@@ -40,6 +41,7 @@ from cohesion.importers.fetch import (
     mirror_url,
 )
 from cohesion.importers.insee import Comparateur
+from cohesion.settings import Settings
 from cohesion.store import Warehouse
 from conftest import shared
 
@@ -489,19 +491,18 @@ def test_shapefile_comes_with_its_companions(mirror: Mirror, tmp_path: Path) -> 
     assert not (tmp_path / "dl" / entry.name / "Notice.pdf").exists()
 
 
-def test_mirror_from_environment_and_file_url(
-        mirror: Mirror, tmp_path: Path, entry: CatalogueEntry, comparateur_zip: bytes,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mirror_from_settings_and_file_url(
+        mirror: Mirror, tmp_path: Path, entry: CatalogueEntry, comparateur_zip: bytes) -> None:
     mirror.place(entry.url, comparateur_zip)
-    monkeypatch.setenv("COHESION_MIRROR", mirror.base_url)
-    got = download(entry, tmp_path / "a")
+    settings = Settings.from_environ({"COHESION_MIRROR": mirror.base_url})
+    got = download(entry, tmp_path / "a", base_url=settings.mirror)
     assert got.url == mirror.base_url + mirror.path_of(entry.url)
     assert len(mirror.requests) == 1
     # A mirror on a shared drive: a file:// folder laid out the same way.
-    monkeypatch.setenv("COHESION_MIRROR", mirror.root.as_uri())
-    got = download(entry, tmp_path / "b")
+    got = download(entry, tmp_path / "b", base_url=mirror.root.as_uri())
     assert got.downloaded and got.data_file.name == "base_cc_comparateur.CSV"
     assert len(mirror.requests) == 1
-    monkeypatch.setenv("COHESION_MIRROR", (tmp_path / "vide").as_uri())
     with pytest.raises(FetchError, match="introuvable sur le miroir"):
-        download(entry, tmp_path / "c")
+        download(entry, tmp_path / "c", base_url=(tmp_path / "vide").as_uri())
+    with pytest.raises(CohesionError, match="pas une adresse de miroir"):
+        download(entry, tmp_path / "d", base_url="ftp://miroir")

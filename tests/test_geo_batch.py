@@ -14,13 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from cohesion.cli import CohesionGroup
+from cohesion.cli.main import CohesionGroup
+from cohesion.cli.qpv import qpv
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import PointColumns, QpvIndex, locate_file
 from cohesion.geo.batch import InputFile
-from cohesion.geo.commands import qpv
 from cohesion.geo.distributed import local_client, locate_file_distributed
 from cohesion.geo.locate import ERROR_OUTSIDE, ERROR_SWAPPED
+from cohesion.settings import Settings
 from conftest import shared
 from test_geo_locate import DVF, LOOKUP_2024, VINTAGE
 
@@ -275,7 +276,7 @@ def cli(warehouse: Path) -> click.Group:
     @click.group(cls=CohesionGroup)
     @click.pass_context
     def root(ctx: click.Context) -> None:
-        ctx.obj = warehouse
+        ctx.obj = Settings.from_environ().but(warehouse=warehouse)
 
     root.add_command(qpv)
     return root

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from cohesion.errors import CohesionError, InputFileError
+from cohesion.errors import CohesionError, ErrorKind, InputFileError
 from cohesion.geo import PointColumns, QpvIndex, locate_file
 from cohesion.geo.addresses import (
     ban_documents,
@@ -192,8 +192,9 @@ def test_unreachable_geocoder_is_a_clear_error() -> None:
     closed = AddokGeocoder(f"http://127.0.0.1:{free_port()}", retries=0, timeout=5)
     with pytest.raises(GeocoderError, match="géocodeur injoignable"):
         closed.geocode(["1 place Georges-Frèche 34000 Montpellier"])
-    with pytest.raises(GeocoderError, match="URL http"):
+    with pytest.raises(CohesionError, match="URL http") as refused:
         AddokGeocoder("api-adresse.data.gouv.fr")
+    assert refused.value.kind is ErrorKind.INVALID
 
 
 # -- end to end through the command line -----------------------------------------------
@@ -324,13 +325,13 @@ def test_bad_address_options(local_addok: tuple[LocalAddok, str], qpv_warehouse_
     result = runner.invoke(cli(qpv_warehouse_file), [
         "qpv", "locate", str(source), "-o", str(output), "--address", "voie",
         "--geocoder", f"http://127.0.0.1:{free_port()}"])
-    assert result.exit_code == 1 and "géocodeur injoignable" in result.output
+    assert result.exit_code == 7 and "géocodeur injoignable" in result.output
     assert not output.exists()
 
 
 def test_index_command_builds_a_saved_index(tmp_path: Path) -> None:
     """``cohesion qpv addok index --mairies`` starts its own Redis and saves the index."""
-    from cohesion.geo.commands import qpv
+    from cohesion.cli.qpv import qpv
 
     directory = tmp_path / "addok"
     result = CliRunner().invoke(qpv, [

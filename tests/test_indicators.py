@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cohesion.core import Observatory
+from cohesion.core.exports import write_table
 from cohesion.errors import CohesionError
-from cohesion.exports import Selection, export, selection_table
 from cohesion.indicators.api import LOWER_IS_BETTER, Ratio
 from cohesion.indicators.engine import IndicatorEngine, UnknownIndicatorError
 from cohesion.store import Warehouse
@@ -126,25 +127,30 @@ def test_definitions_are_checked_when_declared() -> None:
                                "denominator": "b", "direction": "lower", "source": "s"})
 
 
-def test_exports_in_three_formats(loaded: Warehouse, tmp_path) -> None:
+def test_exports_in_three_formats(loaded_warehouse_file, tmp_path) -> None:
     # in the 2026 geography (converted), where Saint-Denis absorbed Pierrefitte
-    selection = Selection(("taux_chomage_15_64", "population"), "COM", 2026, "2018",
-                          ("DEP", "93"))
-    table = selection_table(loaded, selection)
+    core = Observatory(loaded_warehouse_file)
+    table = core.selection_table(["taux_chomage_15_64", "population"], "COM", 2026, "2018",
+                                 "DEP:93@2026")
     assert len(table) == 39 and set(table["code"].str[:2]) == {"93"}
-    assert export(loaded, selection, tmp_path / "a.csv") == 39
+    assert list(table.columns[:7]) == [
+        "code", "nom", "taux_chomage_15_64", "taux_chomage_15_64_manquant",
+        "taux_chomage_15_64_couverture", "periode_taux_chomage_15_64",
+        "source_taux_chomage_15_64"]
+    assert write_table(table, tmp_path / "a.csv") == 39
     assert pd.read_csv(tmp_path / "a.csv", dtype={"code": str})["population"].sum() == \
         table["population"].sum()
-    export(loaded, selection, tmp_path / "a.parquet")
+    write_table(table, tmp_path / "a.parquet")
     assert pd.read_parquet(tmp_path / "a.parquet").shape == table.shape
-    export(loaded, selection, tmp_path / "a.geojson")
+    write_table(table, tmp_path / "a.geojson", contours=core.contours("COM", 2026))
     document = json.loads((tmp_path / "a.geojson").read_text())
     assert len(document["features"]) == 39
     assert all(f["geometry"]["type"] in {"Polygon", "MultiPolygon"}
                for f in document["features"])
     assert "INSEE" in document["metadata"]["credits"]
     with pytest.raises(CohesionError, match="format d'export inconnu"):
-        export(loaded, selection, tmp_path / "a.xls")
+        write_table(table, tmp_path / "a.xls")
+    core.close()
 
 
 def test_indicators_aggregate_to_an_imported_zoning(loaded_warehouse_file, tmp_path) -> None:

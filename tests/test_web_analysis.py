@@ -32,13 +32,14 @@ from cohesion.analysis import (
     sigma_convergence,
     typology,
 )
+from cohesion.core import Observatory
+from cohesion.core.analyses import CLUSTER_COLOURS
+from cohesion.core.caching import ResultCache
 from cohesion.indicators.engine import IndicatorEngine
 from cohesion.store import Warehouse
 from cohesion.web.analysis.api import parse_indicator_list
 from cohesion.web.analysis.pages import DEFAULT_TYPOLOGY, figure_text
-from cohesion.web.analysis.service import CLUSTER_COLOURS, ResultCache
 from cohesion.web.app import create_app
-from cohesion.web.observatory import Observatory
 from conftest import open_page, screenshot
 
 VINTAGE = 2026

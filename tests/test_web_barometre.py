@@ -111,7 +111,7 @@ def test_fact_sheet_endpoint(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("url", "status", "words"), [
     ("/api/barometre/COM:99999@2026", 404, "introuvable"),
-    ("/api/barometre/pas-un-territoire", 400, "identifiant de territoire invalide"),
+    ("/api/barometre/pas-un-territoire", 404, "aucun territoire ne correspond"),
     ("/api/barometre/EPT:200057867@2026", 400, "commune, un EPCI"),
     ("/api/barometre/fiche/inconnu", 404, "indicateur du baromètre inconnu"),
     ("/api/barometre/fiche/11?level=EPCI", 400, "publié à l'échelon"),

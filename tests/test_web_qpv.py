@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import shutil
 import socket
 import time
@@ -21,13 +20,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from cohesion.core import Observatory
 from cohesion.geo import QpvIndex
-from cohesion.geo.geocoding import GEOCODER_VARIABLE, AddokGeocoder
+from cohesion.geo.geocoding import AddokGeocoder, free_port
 from cohesion.store import Warehouse
 from cohesion.territory.crs import LAMBERT_93, WGS84, transformer
 from cohesion.web.app import create_app
-from cohesion.web.observatory import Observatory
-from cohesion.web.qpv import LOOKUPS_VARIABLE, MAX_LOCATE_UPLOAD_BYTES
+from cohesion.web.qpv import MAX_LOCATE_UPLOAD_BYTES
 from conftest import QPV_LOOKUP_2024, open_page, screenshot, shared
 from test_geo_geocoding import local_addok  # noqa: F401  (a fixture: real Redis and addok)
 from test_geo_locate import DVF
@@ -119,12 +118,9 @@ def test_commune_lookup_tells_uncovered_departements(observatory: Observatory) -
     """Without ANCT's commune → QPV lookup, Montpellier looks outside every 2024 QPV;
     with it (COHESION_COMMUNES_QPV), its 2024 QPV are known but their contours not loaded."""
     montpellier = {"points": [{"lon": 3.8767, "lat": 43.6108}]}
-    os.environ[LOOKUPS_VARIABLE] = str(shared(QPV_LOOKUP_2024))
-    try:
-        app = create_app(observatory, warm=False)
-    finally:
-        del os.environ[LOOKUPS_VARIABLE]
-    with TestClient(app) as client:
+    settings = observatory.settings.but(communes_qpv=(shared(QPV_LOOKUP_2024),))
+    with_lookup = Observatory(observatory.path, settings)
+    with TestClient(create_app(with_lookup, warm=False)) as client:
         found = client.post("/api/qpv/locate", json=montpellier).json()["resultats"][0]
     assert found["qpv"]["2024"]["qualite"] == "non couvert"
     assert found["qpv"]["2024"]["bande"] is None
@@ -138,9 +134,6 @@ def test_bad_json_requests_are_refused_in_french(client: TestClient) -> None:
         response = client.post("/api/qpv/locate", json=body)
         assert response.status_code == 422, body
         assert response.json()["error"].startswith("paramètre invalide")
-    response = client.post("/api/qpv/locate", json={"points": [{"adresse": "1 rue de Paris"}]})
-    assert response.status_code == 409
-    assert "aucun géocodeur n'est configuré" in response.json()["error"]
 
 
 def test_no_contours_loaded_is_a_clear_conflict(built_warehouse_file: Path,
@@ -366,7 +359,8 @@ def test_two_gigabyte_upload_through_a_real_server(server: str) -> None:
 
 def test_addresses_through_the_api(app, client: TestClient,
                                    local_addok) -> None:  # noqa: F811
-    app.state.qpv.geocoder = AddokGeocoder(local_addok[1])
+    qpv = app.state.observatory.qpv
+    qpv.use_geocoder(AddokGeocoder(local_addok[1]))
     try:
         response = client.post("/api/qpv/locate", json={"points": [
             {"id": "a", "adresse": "61 la Canebière 13001 Marseille"},
@@ -392,8 +386,12 @@ def test_addresses_through_the_api(app, client: TestClient,
         assert rows["erreur"].tolist() == ["", "adresse vide"]
         summary = json.loads(response.headers["x-qpv-resume"])
         assert summary["geocodage"] == {"bon": 1, "incertain": 0, "introuvable": 0}
+        qpv.use_geocoder(AddokGeocoder(f"http://127.0.0.1:{free_port()}"))
+        response = client.post("/api/qpv/locate", json={"points": [{"adresse": "1 rue X"}]})
+        assert response.status_code == 502
+        assert "géocodeur injoignable" in response.json()["error"]
     finally:
-        app.state.qpv.geocoder = None
+        qpv.use_geocoder(None)
 
 
 # -- the page in a real browser ---------------------------------------------------------
@@ -403,15 +401,8 @@ def test_addresses_through_the_api(app, client: TestClient,
 def server(serve_copy, qpv_warehouse_file: Path, local_addok) -> Iterator[str]:  # noqa: F811
     """The application on a copy of the QPV warehouse, geocoding with the local addok,
     with ANCT's commune → QPV lookup."""
-    os.environ[GEOCODER_VARIABLE] = local_addok[1]
-    os.environ[LOOKUPS_VARIABLE] = str(shared(QPV_LOOKUP_2024))
-    try:
-        serving = serve_copy(qpv_warehouse_file)
-        url = next(serving)
-    finally:
-        del os.environ[GEOCODER_VARIABLE], os.environ[LOOKUPS_VARIABLE]
-    yield url
-    next(serving, None)
+    yield from serve_copy(qpv_warehouse_file, geocoder=local_addok[1],
+                          communes_qpv=(shared(QPV_LOOKUP_2024),))
 
 
 @pytest.fixture

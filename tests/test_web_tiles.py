@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from cohesion.web.tiles import EXTENT, TileError, TileSet, tile_bounds, tiles_covering
+from cohesion.geo.tiles import EXTENT, TileError, TileSet, tile_bounds, tiles_covering
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:

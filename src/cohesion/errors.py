@@ -1,25 +1,84 @@
 """Errors raised by Cohésion.
 
 Every error derives from :class:`CohesionError` (itself a :class:`ValueError`, so generic
-handlers still catch it) and says what was received, what was expected and where.
+handlers still catch it) and says, in French, what was received, what was expected and
+where. Each error has a :class:`ErrorKind`; the interfaces map kinds, never classes, to
+their answers, each in one place: :data:`cohesion.web.errors.HTTP_STATUS` for HTTP and
+:data:`cohesion.cli.errors.EXIT_CODES` for the command line.
+
+Examples
+--------
+>>> UnknownTerritoryError("aucun territoire « Atlantide »").kind
+<ErrorKind.NOT_FOUND: 'not_found'>
+>>> CohesionError("option invalide").kind
+<ErrorKind.INVALID: 'invalid'>
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
+
+
+class ErrorKind(enum.Enum):
+    """What went wrong, as an interface needs to know it to answer."""
+
+    #: A territory, indicator, dataset or page that does not exist.
+    NOT_FOUND = "not_found"
+    #: A request (option, parameter, value) that cannot be answered as asked.
+    INVALID = "invalid"
+    #: A file that cannot be imported or read; nothing was changed.
+    BAD_FILE = "bad_file"
+    #: A valid request that the current state refuses (no contours loaded, the
+    #: warehouse held by another process…).
+    CONFLICT = "conflict"
+    #: The service is occupied by other work: try again later.
+    BUSY = "busy"
+    #: A service Cohésion relies on (a geocoder, a download server) did not answer.
+    UNAVAILABLE = "unavailable"
 
 
 class CohesionError(ValueError):
     """Base class of every error Cohésion raises on purpose."""
 
+    kind: ErrorKind = ErrorKind.INVALID
 
-class UnknownTerritoryError(CohesionError, LookupError):
+
+class NotFoundError(CohesionError, LookupError):
+    """Something asked for by name or code that does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class ConflictError(CohesionError):
+    """A valid request that the current state of the data or of the server refuses."""
+
+    kind = ErrorKind.CONFLICT
+
+
+class BusyError(CohesionError):
+    """The service is occupied by other work; the same request may succeed later."""
+
+    kind = ErrorKind.BUSY
+
+
+class UnavailableError(CohesionError):
+    """A service Cohésion relies on did not answer."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+
+class UnknownTerritoryError(NotFoundError):
     """A territory code, name or postcode that the référentiel does not know."""
 
 
 class ReferentielMissingError(CohesionError):
     """The warehouse has no référentiel for the vintage asked for."""
+
+
+class WarehouseLockedError(ConflictError):
+    """The warehouse file is held by another process (a server, an import)."""
 
 
 @dataclass
@@ -39,6 +98,8 @@ class InputFileError(CohesionError):
     expected, found : str or None
         What the importer expected and what it found.
     """
+
+    kind = ErrorKind.BAD_FILE
 
     path: Path | str
     message: str

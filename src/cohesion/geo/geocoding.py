@@ -38,12 +38,9 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from cohesion.errors import CohesionError
+from cohesion.errors import CohesionError, UnavailableError
+from cohesion.settings import BAN_URL
 
-#: The national address service (BAN), addok behind it.
-BAN_URL = "https://api-adresse.data.gouv.fr"
-#: Environment variable naming the geocoder to use when none is given.
-GEOCODER_VARIABLE = "COHESION_GEOCODER"
 DEFAULT_MIN_SCORE = 0.5
 #: Addresses sent in one request to the CSV endpoint (the BAN accepts files up to 50 MB).
 DEFAULT_REQUEST_ROWS = 5_000
@@ -64,7 +61,7 @@ ERROR_TOO_LONG = f"adresse trop longue (plus de {MAX_ADDRESS_LENGTH} caractères
 ERROR_NOT_FOUND = "adresse introuvable par le géocodeur"
 
 
-class GeocoderError(CohesionError):
+class GeocoderError(UnavailableError):
     """The geocoder cannot be reached or gives an answer that cannot be read."""
 
 
@@ -150,7 +147,7 @@ class AddokGeocoder:
     def __init__(self, url: str, request_rows: int = DEFAULT_REQUEST_ROWS,
                  timeout: float = 300.0, retries: int = 3) -> None:
         if not url.startswith(("http://", "https://")):
-            raise GeocoderError(f"adresse de géocodeur invalide : {url!r} (attendu une URL "
+            raise CohesionError(f"adresse de géocodeur invalide : {url!r} (attendu une URL "
                                 "http:// ou https://, par exemple " f"{BAN_URL})")
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/search/csv/"
@@ -246,11 +243,6 @@ def _read_answer(body: bytes, expected: int, endpoint: str) -> Geocoded:
         found.lat[number] = float(row["latitude"])
         found.citycode[number] = row.get("result_citycode") or None
     return found
-
-
-def default_geocoder_url() -> str:
-    """The geocoder named by ``COHESION_GEOCODER``, or the national service (BAN)."""
-    return os.environ.get(GEOCODER_VARIABLE) or BAN_URL
 
 
 # -- the batch side -------------------------------------------------------------------

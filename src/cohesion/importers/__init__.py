@@ -1,11 +1,16 @@
 """Importers of official files: read, validate, write to the warehouse all or nothing.
 
 Every importer has a ``name`` used on the command line (``cohesion import NAME FILE``)
-and in the catalogue of official datasets (``cohesion data fetch``).
+and in the catalogue of official datasets (``cohesion data fetch``). The registry names
+each importer's class by its module, so that listing the importers (``cohesion
+--help``) does not import the geometry and spreadsheet libraries they read with.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from cohesion.errors import NotFoundError
 from cohesion.importers.base import (
     ImportBatch,
     Importer,
@@ -13,32 +18,52 @@ from cohesion.importers.base import (
     ImportReport,
     run_import,
 )
-from cohesion.importers.bpe import BpeCommuneCounts, BpePoints
-from cohesion.importers.grid import FilosofiGrid
-from cohesion.importers.insee import Comparateur, FilosofiCommunes, InseeCommuneTable
-from cohesion.importers.iris import FilosofiIris
-from cohesion.importers.qpv import QpvContours
-from cohesion.importers.table import IndicatorTable
-from cohesion.importers.zonings import ZoningImporter
 
-IMPORTER_CLASSES: tuple[type[Importer], ...] = (
-    Comparateur,
-    FilosofiCommunes,
-    InseeCommuneTable,
-    FilosofiIris,
-    BpeCommuneCounts,
-    BpePoints,
-    FilosofiGrid,
-    QpvContours,
-    ZoningImporter,
-    IndicatorTable,
-)
+
+class UnknownImporterError(NotFoundError):
+    """An importer name that the registry does not hold."""
+
+
+#: Importer name → ``module:Class``, in the order they are listed.
+REGISTRY: dict[str, str] = {
+    "comparateur": "cohesion.importers.insee:Comparateur",
+    "filosofi-communes": "cohesion.importers.insee:FilosofiCommunes",
+    "insee-communes": "cohesion.importers.insee:InseeCommuneTable",
+    "filosofi-iris": "cohesion.importers.iris:FilosofiIris",
+    "bpe-communes": "cohesion.importers.bpe:BpeCommuneCounts",
+    "bpe-points": "cohesion.importers.bpe:BpePoints",
+    "filosofi-carreaux": "cohesion.importers.grid:FilosofiGrid",
+    "qpv": "cohesion.importers.qpv:QpvContours",
+    "zonage": "cohesion.importers.zonings:ZoningImporter",
+    "table": "cohesion.importers.table:IndicatorTable",
+}
+
+
+def importer_class(name: str) -> type[Importer]:
+    """The class of the importer called ``name``.
+
+    Raises
+    ------
+    UnknownImporterError
+        When no importer has that name (the message lists those that exist).
+    """
+    if name not in REGISTRY:
+        raise UnknownImporterError(f"importeur inconnu {name!r} (attendu l'un de "
+                                  f"{', '.join(REGISTRY)})")
+    module, _, cls = REGISTRY[name].partition(":")
+    return getattr(import_module(module), cls)
+
+
+def importer_named(name: str) -> Importer:
+    """The importer called ``name`` (see :func:`importer_class`)."""
+    return importer_class(name)()
 
 
 def importers() -> dict[str, Importer]:
     """Every importer, by name."""
-    return {cls.name: cls() for cls in IMPORTER_CLASSES}
+    return {name: importer_named(name) for name in REGISTRY}
 
 
-__all__ = ["IMPORTER_CLASSES", "ImportBatch", "ImportOptions", "ImportReport", "Importer",
-           "importers", "run_import"]
+__all__ = ["REGISTRY", "ImportBatch", "ImportOptions", "ImportReport", "Importer",
+           "UnknownImporterError",
+           "importer_class", "importer_named", "importers", "run_import"]

@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from cohesion.errors import CohesionError
+from cohesion.errors import CohesionError, NotFoundError
 from cohesion.importers.base import ImportOptions
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
@@ -53,7 +53,7 @@ class CatalogueError(CohesionError):
     """The catalogue file is malformed; the message names the entry and the key."""
 
 
-class UnknownDatasetError(CatalogueError, LookupError):
+class UnknownDatasetError(CatalogueError, NotFoundError):
     """A dataset name that the catalogue does not hold.
 
     Attributes

@@ -12,7 +12,7 @@ file, the data file(s) taken out of the archive, and ``download.json`` recording
 address, size and SHA-256 of each. A later fetch that finds these files intact does not
 download again; :func:`run_import` then sees the same checksum and does nothing.
 
-Mirrors: with ``base_url`` (or the ``COHESION_MIRROR`` environment variable), the
+Mirrors: with ``base_url`` (the command line's ``--mirror`` or ``COHESION_MIRROR``), the
 address ``https://HOST/PATH`` is requested as ``BASE_URL/HOST/PATH``, the layout that
 ``wget --force-directories`` produces, so a mirror is a plain folder served by any web
 server (or a ``file://`` folder on a shared drive).
@@ -49,7 +49,6 @@ from cohesion.store.warehouse import Warehouse, file_checksum
 ProgressCallback = Callable[[int, int | None], None]
 """Called as ``progress(bytes_done, bytes_total)``; the total is None when unknown."""
 
-MIRROR_ENV = "COHESION_MIRROR"
 DEFAULT_TIMEOUT = 60.0
 MANIFEST = "download.json"
 USER_AGENT = "cohesion-fetch/0.1 (observatoire de la cohesion des territoires)"
@@ -178,18 +177,19 @@ def mirror_url(url: str, base_url: str) -> str:
     return f"{base_url.rstrip('/')}/{parts.hostname.lower()}{parts.path}"
 
 
-def resolve_base_url(base_url: str | None) -> str | None:
-    """The mirror to use: ``base_url``, else ``$COHESION_MIRROR``, else None (official)."""
-    chosen = base_url if base_url is not None else os.environ.get(MIRROR_ENV) or None
-    if chosen is None:
+def check_base_url(base_url: str | None) -> str | None:
+    """The mirror ``base_url`` once checked (None: the official addresses).
+
+    The command line passes ``--mirror`` or the settings' ``COHESION_MIRROR``.
+    """
+    if base_url is None:
         return None
-    parts = urlsplit(chosen)
+    parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file"
                                                         and not parts.hostname):
-        source = "base_url" if base_url is not None else MIRROR_ENV
-        raise CohesionError(f"{source} {chosen!r} n'est pas une adresse de miroir "
+        raise CohesionError(f"miroir {base_url!r} : ce n'est pas une adresse de miroir "
                             "(attendu http://hôte[/préfixe], https://… ou file:///dossier)")
-    return chosen
+    return base_url
 
 
 # -- importers ------------------------------------------------------------------------
@@ -218,8 +218,8 @@ def download(entry: CatalogueEntry | str, dest_dir: Path | str, *,
     dest_dir : Path or str
         Folder of downloads; the entry's files go to ``dest_dir/NAME/``.
     base_url : str, optional
-        Mirror replacing the official host (see :func:`mirror_url`); defaults to
-        ``$COHESION_MIRROR``, else the official address.
+        Mirror replacing the official host (see :func:`mirror_url`); None: the
+        official address.
     progress : callable, optional
         ``progress(bytes_done, bytes_total)`` during the download.
     timeout : float
@@ -244,7 +244,7 @@ def download(entry: CatalogueEntry | str, dest_dir: Path | str, *,
     if isinstance(entry, str):
         entry = (catalogue or load_catalogue())[entry]
     folder = Path(dest_dir) / entry.name
-    mirror = resolve_base_url(base_url)
+    mirror = check_base_url(base_url)
     url = mirror_url(entry.url, mirror) if mirror else entry.url
     if not refresh:
         cached = _cached(entry, folder, url)
@@ -291,7 +291,7 @@ def fetch(name: str, warehouse: Warehouse, dest_dir: Path | str, *,
     dest_dir : Path or str
         Folder of downloads (see :func:`download`).
     base_url : str, optional
-        Mirror replacing the official host; defaults to ``$COHESION_MIRROR``.
+        Mirror replacing the official host; None: the official address.
     progress : callable, optional
         ``progress(bytes_done, bytes_total)`` during the download.
     importer_registry : Mapping, optional

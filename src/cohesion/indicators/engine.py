@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cohesion.errors import CohesionError
+from cohesion.errors import CohesionError, NotFoundError
 from cohesion.indicators.api import AREA, AnnualGrowth, Indicator, Published
 from cohesion.indicators.catalogue import builtin_indicators
 from cohesion.indicators.periods import latest_period, period_key
@@ -35,7 +35,7 @@ from cohesion.territory.passage import chain, convert_counts
 TIMELESS = "*"
 
 
-class UnknownIndicatorError(CohesionError, LookupError):
+class UnknownIndicatorError(NotFoundError):
     """An indicator id that is neither built in nor an imported variable."""
 
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import shapely
 
 from cohesion.errors import CohesionError, ReferentielMissingError
 from cohesion.store.schema import SCHEMA_VERSION, STATEMENTS
@@ -79,7 +78,14 @@ class Warehouse:
         self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.connection = duckdb.connect(str(path), read_only=read_only)
+        try:
+            self.connection = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            from cohesion.store.sharing import locked_error
+
+            raise locked_error(self.path or Path(str(path)), str(error)) from None
         if not read_only:
             for statement in STATEMENTS:
                 self.connection.execute(statement)
@@ -146,6 +152,8 @@ class Warehouse:
         if frame.empty:
             return
         geometries = frame["geometry"].to_numpy()
+        import shapely
+
         wkb = geometries if isinstance(geometries[0], bytes) else shapely.to_wkb(geometries)
         shape_ids = [hashlib.blake2b(blob, digest_size=16).hexdigest() for blob in wkb]
         shapes = pd.DataFrame({"shape_id": shape_ids, "geometry": wkb}).drop_duplicates(
@@ -177,6 +185,8 @@ class Warehouse:
             sql += " AND list_contains(?, g.code)"
             params.append(codes)
         found = self.query(sql + " ORDER BY g.code", params)
+        import shapely
+
         found["geometry"] = shapely.from_wkb([bytes(blob) for blob in found["geometry"]])
         return found
 
@@ -201,6 +211,61 @@ class Warehouse:
             "SELECT code, name FROM territories WHERE level = ? AND vintage = ?",
             [level, vintage]).fetchall()
         return dict(found)
+
+    def levels_summary(self) -> pd.DataFrame:
+        """Every level with, per vintage, its territories and how many have a contour.
+
+        Columns ``level, label, kind, description, vintage, territories, with_contours``.
+        """
+        return self.query(
+            """SELECT l.level, l.label, l.kind, l.description, t.vintage,
+                      count(*) AS territories, count(g.code) AS with_contours
+               FROM levels l
+               JOIN territories t USING (level)
+               LEFT JOIN geometries g USING (level, code, vintage)
+               GROUP BY ALL ORDER BY l.level, t.vintage""")
+
+    def level_labels(self) -> dict[str, str]:
+        """Level → its label, for the levels of the référentiel and the imported zonings."""
+        return dict(self.connection.execute("SELECT level, label FROM levels").fetchall())
+
+    def levels_of(self, vintage: int) -> set[str]:
+        """The levels that have territories in ``vintage``."""
+        return {row[0] for row in self.connection.execute(
+            "SELECT DISTINCT level FROM territories WHERE vintage = ?", [vintage]).fetchall()}
+
+    def commune_parent_levels(self, vintage: int) -> list[str]:
+        """The levels communes belong to in ``vintage`` (EPCI, DEP…, imported zonings)."""
+        return sorted(row[0] for row in self.connection.execute(
+            "SELECT DISTINCT parent_level FROM memberships WHERE vintage = ? AND level = 'COM'",
+            [vintage]).fetchall())
+
+    def metropolitan_codes(self, level: str, vintage: int) -> set[str]:
+        """Codes of the territories of ``level`` in metropolitan France.
+
+        Levels without a zone of their own (EPCI, EPT, zonings) are metropolitan when one
+        of their communes is.
+        """
+        return {row[0] for row in self.connection.execute(
+            """SELECT code FROM territories WHERE vintage = ? AND level = ?
+               AND zone = 'metro'
+               UNION
+               SELECT DISTINCT m.parent_code FROM memberships m
+               JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM'
+                    AND t.code = m.code
+               WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
+                     AND t.zone = 'metro'""", [vintage, level, vintage, level]).fetchall()}
+
+    def contour_vintages(self, level: str) -> list[int]:
+        """The vintages for which ``level`` has contours (the QPV generations for QPV)."""
+        return [int(row[0]) for row in self.connection.execute(
+            "SELECT DISTINCT vintage FROM geometries WHERE level = ? ORDER BY 1",
+            [level]).fetchall()]
+
+    def content_version(self) -> int:
+        """A number that changes with every import: the last dataset id."""
+        return int(self.connection.execute(
+            "SELECT coalesce(max(dataset_id), 0) FROM datasets").fetchone()[0])
 
     # -- datasets ---------------------------------------------------------------------
 

@@ -66,3 +66,34 @@ SUPRA_COMMUNAL = ("EPCI", "EPT", "ARR", "DEP", "REG", "FRA")
 
 #: The one territory of level FRA.
 FRANCE_CODE = "FR"
+
+#: Short labels of the levels for menus and tables (the definitions' labels, shortened
+#: where the long form does not fit).
+LEVEL_LABELS: dict[str, str] = {level: found.label for level, found in BUILTIN_LEVELS.items()} \
+    | {"EPCI": "EPCI", "QPV": "Quartier prioritaire (QPV)"}
+
+#: Singular and plural nouns of each level, for sentences (« 12e sur 101 départements »),
+#: including the baromètre's 2010 zonings.
+LEVEL_NOUNS: dict[str, tuple[str, str]] = {
+    "COM": ("commune", "communes"),
+    "ARM": ("arrondissement municipal", "arrondissements municipaux"),
+    "COMD": ("commune déléguée", "communes déléguées"),
+    "COMA": ("commune associée", "communes associées"), "EPCI": ("EPCI", "EPCI"),
+    "EPT": ("EPT", "EPT"), "ARR": ("arrondissement", "arrondissements"),
+    "DEP": ("département", "départements"), "REG": ("région", "régions"),
+    "FRA": ("France", "France"), "QPV": ("quartier prioritaire", "quartiers prioritaires"),
+    "ZE": ("zone d'emploi 2010", "zones d'emploi 2010"),
+    "ZAU": ("catégorie d'aires urbaines 2010", "catégories d'aires urbaines 2010"),
+}
+
+
+def level_noun(level: str, plural: bool = False) -> str:
+    """The French noun of a level.
+
+    Examples
+    --------
+    >>> level_noun("DEP", plural=True), level_noun("ZZ")
+    ('départements', 'territoire')
+    """
+    nouns = LEVEL_NOUNS.get(level, ("territoire", "territoires"))
+    return nouns[1] if plural else nouns[0]

@@ -1,5 +1,5 @@
-"""The web application and HTTP API over one :class:`Observatory`."""
+"""The web application and HTTP API over one :class:`cohesion.core.Observatory`.
 
-from cohesion.web.observatory import Observatory
-
-__all__ = ["Observatory"]
+:func:`cohesion.web.app.create_app` takes the core and the settings; every route parses
+its input, calls the core and renders the answer.
+"""

@@ -1,39 +1,41 @@
 """The HTTP API (FastAPI, OpenAPI at ``/api/openapi.json``) and the web pages.
 
-Every route is a thin layer over :class:`~cohesion.web.observatory.Observatory`;
-invalid parameters give a 4xx answer with a clear message, and any unexpected error
-gives a 500 answer without a stack trace (it is logged on the server).
+Every route is a thin layer over :class:`cohesion.core.Observatory`: it parses its
+parameters, calls the core and renders the answer. Errors are answered by
+:mod:`cohesion.web.errors`: a 4xx with a clear French message in one shape, and any
+unexpected error a 500 without a stack trace (it is logged on the server).
 """
 
 from __future__ import annotations
 
-import csv
+import asyncio
 import dataclasses
-import io
 import logging
-import os
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from cohesion.errors import CohesionError, InputFileError, UnknownTerritoryError
+from cohesion.core import Observatory
+from cohesion.core.caching import JsonBytes
+from cohesion.core.exports import csv_text
+from cohesion.errors import CohesionError, InputFileError
+from cohesion.geo.tiles import MAX_ZOOM, TileError
 from cohesion.importers import ImportOptions
-from cohesion.importers.catalogue import UnknownDatasetError
-from cohesion.indicators.engine import UnknownIndicatorError
+from cohesion.settings import Settings
+from cohesion.store.sharing import HOLD_PATH, RELEASED
 from cohesion.web import analysis, barometre, qpv
-from cohesion.web.limits import BodyLimits, BodySizeLimit
-from cohesion.web.observatory import JsonBytes, Observatory
+from cohesion.web.errors import install_error_handlers
+from cohesion.web.limits import AdmitRequests, BodyLimits, BodySizeLimit
 from cohesion.web.pages import install_pages
-from cohesion.web.tiles import MAX_ZOOM, TileError
 
 logger = logging.getLogger("cohesion.web")
 
@@ -51,20 +53,21 @@ class ErrorBody(BaseModel):
     status: int
 
 
-def create_app(observatory: Observatory, admin_token: str | None = None,
+def create_app(observatory: Observatory, settings: Settings | None = None,
                warm: bool = True) -> FastAPI:
     """Build the application around one observatory.
 
     Parameters
     ----------
     observatory : Observatory
-    admin_token : str, optional
-        Token that authorises uploads (``Authorization: Bearer …``); read from
-        ``COHESION_ADMIN_TOKEN`` when not given. Without a token, uploads are refused.
+    settings : Settings, optional
+        Its ``admin_token`` authorises uploads (``Authorization: Bearer …``); without a
+        token, uploads are refused. Default: the observatory's settings.
     warm : bool
         Compute the key indicators at start so that the first portraits are fast.
     """
-    token = admin_token or os.environ.get("COHESION_ADMIN_TOKEN")
+    settings = settings or observatory.settings
+    token = settings.admin_token
     app = FastAPI(title="Cohésion", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url="/api/docs", redoc_url=None,
                   description="API de l'observatoire de la cohésion des territoires. "
@@ -72,11 +75,14 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                   responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody},
                              422: {"model": ErrorBody}})
     app.state.observatory = observatory
+    app.state.settings = settings
     app.state.body_limits = BodyLimits(MAX_UPLOAD_BYTES)
     app.add_middleware(BodySizeLimit, limits=app.state.body_limits)
+    app.add_middleware(AdmitRequests, shared=observatory.shared)
+    app.state.control_token = observatory.shared.token
     if warm:
         observatory.warm()
-    _install_error_handlers(app)
+    install_error_handlers(app, validation_message)
 
     def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
         if not token:
@@ -138,9 +144,10 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                      ) -> Response:
         """Valeurs, raisons des valeurs manquantes et couverture ; JSON ou CSV."""
         if format == "csv":
-            table = await run_in_threadpool(observatory.values_table, indicator, level,
-                                            vintage, period, within, limit, offset)
-            return _csv_response(table)
+            table = await run_in_threadpool(observatory.selection_table, [indicator], level,
+                                            vintage, period, within)
+            return _csv_response(table.iloc[offset: None if limit is None
+                                            else offset + limit], indicator)
         body = await _cached_or_threaded(observatory.values_json, indicator,
                                          level, vintage, period, within, limit, offset)
         return _json_bytes(request, body)
@@ -201,9 +208,9 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
         if body is None:
             try:
                 body = await run_in_threadpool(observatory.tile, level, vintage, z, x, y)
-            except TileError as error:
-                raise HTTPException(404, "pas de contours pour l'échelon "
-                                         f"{level} en {vintage}") from error
+            except TileError:
+                raise TileError(f"pas de contours pour l'échelon {level} en {vintage}") \
+                    from None
         return Response(body, media_type="application/vnd.mapbox-vector-tile",
                         headers={"Content-Encoding": "gzip",
                                  "Cache-Control": "public, max-age=3600"})
@@ -249,6 +256,31 @@ def create_app(observatory: Observatory, admin_token: str | None = None,
                 "rows": report.rows, "observations": report.observations,
                 "vintage": report.vintage, "periods": report.periods, "notes": report.notes}
 
+    @app.post(HOLD_PATH, include_in_schema=False)
+    async def hold(request: Request,
+                   authorization: Annotated[str | None, Header()] = None) -> Response:
+        """Let go of the warehouse while the caller's connection stays open.
+
+        Called by a local ``cohesion import`` (or build, fetch) with the token of the
+        server file; the server reopens the warehouse when the connection closes.
+        """
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given.encode(), observatory.shared.token.encode()):
+            raise HTTPException(401, "jeton de contrôle manquant ou invalide")
+        released = observatory.shared.released()
+        await run_in_threadpool(released.__enter__)
+
+        async def until_closed() -> AsyncIterator[bytes]:
+            try:
+                yield RELEASED
+                while not await request.is_disconnected():
+                    await asyncio.sleep(0.2)
+            finally:
+                # not awaited: a cancelled request must reopen the warehouse all the same
+                released.__exit__(None, None, None)
+
+        return StreamingResponse(until_closed(), media_type="text/plain")
+
     install_pages(app, observatory, prepare=warm)
     for part in (qpv, analysis, barometre):
         part.install(app, observatory)
@@ -293,18 +325,11 @@ def _json_bytes(request: Request, body: JsonBytes) -> Response:
                     headers={"Vary": "Accept-Encoding"})
 
 
-def _csv_response(table: dict[str, Any]) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["code", "nom", "valeur", "manquant", "couverture", "indicateur", "periode",
-                     "millesime", "source"])
-    indicator = table["indicator"]
-    for row in table["values"]:
-        writer.writerow([row["code"], row["name"], row["value"], row["missing"],
-                         row["coverage"], indicator["id"], table["period"], table["vintage"],
-                         indicator["source"]])
-    filename = f"{indicator['id']}_{table['level']}_{table['vintage']}_{table['period']}.csv"
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+def _csv_response(table: pd.DataFrame, indicator: str) -> Response:
+    """The table of :meth:`Observatory.selection_table`, as ``cohesion export`` writes it."""
+    period = table.attrs["sources"][indicator]["period"]
+    filename = f"{indicator}_{table.attrs['level']}_{table.attrs['vintage']}_{period}.csv"
+    return Response(csv_text(table), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -359,29 +384,3 @@ def validation_message(error: dict[str, Any]) -> str:
         len(repr(received)) <= 60 and error.get("type") != "missing" else ""
     return f"paramètre invalide « {name} » {VALIDATION_PLACES.get(place, '')} : " \
            f"{what}{shown}".replace("  ", " ")
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    def answer(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message, "status": status}, status_code=status)
-
-    @app.exception_handler(CohesionError)
-    async def cohesion_error(_request: Request, error: CohesionError) -> JSONResponse:
-        not_found = (UnknownTerritoryError, UnknownIndicatorError, UnknownDatasetError)
-        status = 404 if isinstance(error, not_found) else 400
-        if isinstance(error, InputFileError):
-            status = 422
-        return answer(status, str(error))
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
-        return answer(error.status_code, str(error.detail))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return answer(422, validation_message(error.errors()[0] if error.errors() else {}))
-
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unexpected error", exc_info=error)
-        return answer(500, "erreur interne du serveur")

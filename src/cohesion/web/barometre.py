@@ -34,25 +34,16 @@ from cohesion.analysis.barometre import (
     DateFigures,
     FactorScore,
     IndicatorFactSheet,
-    load_barometre,
-)
-from cohesion.analysis.barometre_data import (
-    LEVEL_LABELS as LEVEL_PLURALS,  # French plurals: « à l'échelon des régions »
 )
 from cohesion.analysis.barometre_data import (
     NOT_LOADED,
     IndicatorReading,
     TerritoryBarometre,
-    fact_sheet,
-    loaded_sources,
-    territory_barometre,
 )
-from cohesion.analysis.errors import AnalysisInputError
-from cohesion.errors import CohesionError, UnknownTerritoryError
-from cohesion.indicators.engine import UnknownIndicatorError
+from cohesion.core import Observatory
 from cohesion.territory.ids import TerritoryId
-from cohesion.web.observatory import Observatory
-from cohesion.web.pages import LEVEL_LABELS, format_number, render
+from cohesion.territory.levels import LEVEL_LABELS, level_noun
+from cohesion.web.pages import format_number, render
 
 #: Rows of the ranking a fact-sheet document holds at most (the CSV of the CLI has all).
 RANKING_LIMIT = 2000
@@ -156,7 +147,7 @@ def territory_document(result: TerritoryBarometre) -> dict[str, Any]:
                       "vintage": tid.vintage, "name": result.name,
                       "level_label": LEVEL_LABELS.get(tid.level, tid.level)},
         "units": units, "score_level": result.score_level,
-        "score_level_label": LEVEL_PLURALS.get(result.score_level, result.score_level),
+        "score_level_label": level_noun(result.score_level, plural=True),
         "notes": result.notes, "producer": result.barometre.producer,
         "data_edition": result.barometre.data_edition,
         "factors": [{"id": f.id, "label": f.label, "also_called": f.also_called,
@@ -224,58 +215,6 @@ def fact_sheet_document(sheet: IndicatorFactSheet) -> dict[str, Any]:
         "ranking_total": len(sheet.ranking)}
 
 
-# -- the service --------------------------------------------------------------------------
-
-
-class BarometreService:
-    """The baromètre over one observatory, cached per warehouse version."""
-
-    def __init__(self, observatory: Observatory) -> None:
-        self.observatory = observatory
-        self.barometre = load_barometre()
-
-    def definition(self) -> dict[str, Any]:
-        """The definition and the loading status of every indicator."""
-        version = self.observatory.version()
-        return self.observatory.cache.get(
-            ("barometre-definition", version),
-            lambda: definition_document(self.barometre, loaded_sources(
-                self.observatory.reader(), self.barometre)))
-
-    def territory(self, territory_id: str) -> dict[str, Any]:
-        """A territory's baromètre document."""
-        version = self.observatory.version()
-        return self.observatory.cache.get(
-            ("barometre-territory", territory_id, version),
-            lambda: territory_document(territory_barometre(
-                self.observatory.reader(), _territory(territory_id), self.barometre,
-                values=self._values)))
-
-    def _values(self, indicator: str, level: str, vintage: int, period: str) -> Any:
-        # the observatory's cache, shared with the map and the portraits
-        return self.observatory.values(indicator, level, vintage, period)
-
-    def fact_sheet(self, indicator_id: str, level: str | None,
-                   exclude: tuple[str, ...]) -> dict[str, Any]:
-        """An indicator's fact sheet document."""
-        version = self.observatory.version()
-        return self.observatory.cache.get(
-            ("barometre-fiche", indicator_id, level, exclude, version),
-            lambda: fact_sheet_document(fact_sheet(
-                self.observatory.reader(), indicator_id, level, self.barometre,
-                regional_exclude=exclude)))
-
-
-def _territory(territory_id: str) -> TerritoryId:
-    """Parse a territory id of a URL, with a French message when it is not one."""
-    try:
-        return TerritoryId.parse(territory_id)
-    except (CohesionError, ValueError):
-        raise AnalysisInputError(
-            f"identifiant de territoire invalide : {territory_id!r} (attendu par exemple "
-            "COM:93014@2026, EPCI:200054781@2026 ou REG:84@2026)") from None
-
-
 def csv_of(document: dict[str, Any]) -> str:
     """The territory document as CSV: one line per indicator, then one per factor."""
     import csv
@@ -308,9 +247,45 @@ def csv_of(document: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
+class BarometreDocuments:
+    """The baromètre's documents, built from the core's objects and cached."""
+
+    def __init__(self, observatory: Observatory) -> None:
+        self.observatory = observatory
+        self.service = observatory.barometre
+
+    def _cached(self, key: tuple[Any, ...], build: Any) -> dict[str, Any]:
+        return self.observatory.cache.get(("barometre-document", *key,
+                                           self.observatory.version()), build)
+
+    def definition(self) -> dict[str, Any]:
+        """The definition and the loading status of every indicator."""
+        return self._cached(("definition",), lambda: definition_document(
+            self.service.barometre, self.service.loaded()))
+
+    def territory(self, territory_id: str) -> dict[str, Any]:
+        """A territory's baromètre document."""
+        return self._cached(("territory", territory_id), lambda: territory_document(
+            self.service.territory(territory_id)))
+
+    def fact_sheet(self, indicator_id: str, level: str | None,
+                   exclude: tuple[str, ...]) -> dict[str, Any]:
+        """An indicator's fact sheet document."""
+        return self._cached(("fiche", indicator_id, level, exclude), lambda:
+                            fact_sheet_document(self.service.fact_sheet(indicator_id, level,
+                                                                        exclude)))
+
+    def examples(self) -> list[dict[str, str]]:
+        """A few territories to start from, with their names."""
+        return [{"id": str(tid), "name": self.observatory.names(tid.level,
+                                                                tid.vintage)[tid.code],
+                 "level_label": LEVEL_LABELS.get(tid.level, tid.level)}
+                for tid in self.service.examples()]
+
+
 def install(app: FastAPI, observatory: Observatory) -> None:
     """Add the baromètre endpoints and the ``/barometre`` pages to ``app``."""
-    service = BarometreService(observatory)
+    service = BarometreDocuments(observatory)
     api = APIRouter(prefix="/api/barometre", tags=["baromètre"])
 
     @api.get("", summary="Définition du baromètre de la cohésion des territoires")
@@ -347,60 +322,30 @@ def install(app: FastAPI, observatory: Observatory) -> None:
     app.include_router(api)
     pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
-    def error_page(request: Request, error: CohesionError) -> Response:
-        missing = isinstance(error, UnknownTerritoryError | UnknownIndicatorError)
-        return render(request, "erreur.html", 404 if missing else 400,
-                      title="Territoire introuvable" if missing else "Demande invalide",
-                      message=str(error))
-
     @pages.get("/barometre")
     def barometre_page(request: Request) -> Response:
         return render(request, "barometre.html", active="barometre",
                       definition=service.definition(),
-                      examples=_examples(observatory))
+                      examples=service.examples())
 
     @pages.get("/barometre/fiche/{indicator_id}")
     def barometre_fiche(request: Request, indicator_id: str,
                         level: str | None = None) -> Response:
-        try:
-            document = service.fact_sheet(indicator_id, level and level.upper(), ())
-        except CohesionError as error:
-            return error_page(request, error)
+        document = service.fact_sheet(indicator_id, level and level.upper(), ())
         return render(request, "barometre_fiche.html", active="barometre", sheet=document)
 
     @pages.get("/barometre/{territory_id}")
     def barometre_territoire(request: Request, territory_id: str) -> Response:
-        try:
-            document = service.territory(territory_id)
-        except CohesionError as error:
-            return error_page(request, error)
+        document = service.territory(territory_id)
         return render(request, "barometre_territoire.html", active="barometre",
                       view=document)
 
     @pages.get("/barometre/{territory_id}/barometre.csv", response_class=Response)
     def barometre_csv(request: Request, territory_id: str) -> Response:
-        try:
-            document = service.territory(territory_id)
-        except CohesionError as error:
-            return error_page(request, error)
+        document = service.territory(territory_id)
         tid = TerritoryId.parse(document["territory"]["id"])
         filename = f"barometre_{tid.level}_{tid.code}_{tid.vintage}.csv"
         return Response(csv_of(document), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     app.include_router(pages)
-
-
-def _examples(observatory: Observatory) -> list[dict[str, str]]:
-    """A few territories to start from (a région, an EPCI, a commune) when they exist."""
-    vintage = observatory.latest_vintage()
-    wanted = [("REG", "84"), ("EPCI", "243300316"), ("COM", "93014")]
-    found = observatory.reader().query(
-        "SELECT level, code, name FROM territories WHERE vintage = ? AND "
-        "list_contains(?, level || ':' || code)",
-        [vintage, [f"{level}:{code}" for level, code in wanted]])
-    order = {f"{level}:{code}": n for n, (level, code) in enumerate(wanted)}
-    found = found.assign(order=(found["level"] + ":" + found["code"]).map(order))
-    return [{"id": str(TerritoryId(r.level, r.code, vintage)), "name": r.name,
-             "level_label": LEVEL_LABELS.get(r.level, r.level)}
-            for r in found.sort_values("order").itertuples()]

@@ -88,3 +88,23 @@ class BodySizeLimit:
             if not cut:
                 raise
             await self.limits.answer(path)(scope, receive, send)
+
+
+class AdmitRequests:
+    """ASGI middleware marking each HTTP request as under way for the shared warehouse.
+
+    A release of the warehouse (:meth:`cohesion.store.sharing.SharedWarehouse.released`)
+    waits for the requests admitted before it; requests that arrive during it are
+    answered from the caches, or « busy ».
+    """
+
+    def __init__(self, app: Any, shared: Any) -> None:
+        self.app = app
+        self.shared = shared
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.shared.admit():
+            await self.app(scope, receive, send)

@@ -41,14 +41,13 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
-from cohesion.config import node_modules
-from cohesion.errors import CohesionError, UnknownTerritoryError
+from cohesion.core import Observatory
+from cohesion.errors import CohesionError
+from cohesion.geo.tiles import tiles_covering
 from cohesion.indicators.periods import period_key
 from cohesion.store.schema import REASON_LABELS
 from cohesion.territory.ids import TerritoryId
-from cohesion.territory.levels import BUILTIN_LEVELS
-from cohesion.web.observatory import Observatory
-from cohesion.web.tiles import tiles_covering
+from cohesion.territory.levels import LEVEL_LABELS, level_noun
 
 logger = logging.getLogger("cohesion.web")
 
@@ -81,19 +80,6 @@ DEFAULT_INDICATORS = ("taux_chomage_15_64", "taux_pauvrete", "population")
 METHODS = ("quantiles", "jenks", "equal")
 #: Address of the contours' vector tiles (see the API's ``/api/tiles``).
 TILES_URL = "/api/tiles/{level}/{vintage}/{z}/{x}/{y}.pbf"
-
-#: Singular and plural nouns of each level, for sentences (« 12e sur 101 départements »).
-LEVEL_NOUNS = {
-    "COM": ("commune", "communes"), "ARM": ("arrondissement municipal",
-                                          "arrondissements municipaux"),
-    "COMD": ("commune déléguée", "communes déléguées"),
-    "COMA": ("commune associée", "communes associées"), "EPCI": ("EPCI", "EPCI"),
-    "EPT": ("EPT", "EPT"), "ARR": ("arrondissement", "arrondissements"),
-    "DEP": ("département", "départements"), "REG": ("région", "régions"),
-    "FRA": ("France", "France"), "QPV": ("quartier prioritaire", "quartiers prioritaires"),
-}
-LEVEL_LABELS = {level: found.label for level, found in BUILTIN_LEVELS.items()} | {
-    "EPCI": "EPCI", "QPV": "Quartier prioritaire (QPV)"}
 
 #: The comparison levels of a portrait, in the order shown.
 COMPARISONS = (("DEP", "Département"), ("REG", "Région"), ("FRA", "France"))
@@ -175,7 +161,7 @@ def _package_version(folder: Path, package: str) -> str:
         return "0"
 
 
-def mount_assets(app: FastAPI) -> dict[str, str]:
+def mount_assets(app: FastAPI, modules: Path) -> dict[str, str]:
     """Mount the vendored libraries and Cohésion's own static files.
 
     Returns
@@ -184,7 +170,6 @@ def mount_assets(app: FastAPI) -> dict[str, str]:
         Version of each vendored package (``dsfr``, ``maplibre``…), used in asset URLs
         so that browsers may keep the files for a week and still see an upgrade.
     """
-    modules = node_modules()
     if not (modules / "@gouvfr" / "dsfr").is_dir():
         logger.warning("front-end packages missing in %s: run `npm ci` (the pages will "
                        "have no styles, maps or charts)", modules)
@@ -231,12 +216,6 @@ def ordinal(rank: int) -> str:
     return "1er" if rank == 1 else f"{format_number(rank)}e"
 
 
-def level_noun(level: str, plural: bool = False) -> str:
-    """The French noun of a level (``communes`` for COM, plural)."""
-    nouns = LEVEL_NOUNS.get(level, ("territoire", "territoires"))
-    return nouns[1] if plural else nouns[0]
-
-
 # -- view models ----------------------------------------------------------------------
 
 
@@ -257,15 +236,6 @@ def map_config(observatory: Observatory) -> dict[str, Any]:
     return {"indicators": indicators, "levels": levels,
             "vintages": observatory.vintages(), "latest": observatory.latest_vintage(),
             "reasons": REASON_LABELS}
-
-
-def level_labels(observatory: Observatory) -> dict[str, str]:
-    """French labels of every level, zonings included (« Grille communale de densité »)."""
-    def compute() -> dict[str, str]:
-        found = observatory.reader().query("SELECT level, label FROM levels")
-        return dict(zip(found["level"], found["label"], strict=True)) | LEVEL_LABELS
-
-    return observatory.cache.get(("pages-level-labels", observatory.version()), compute)
 
 
 def map_state(config: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
@@ -350,7 +320,7 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
             "series": [{"period": s["period"], "value": s["value"],
                         "missing": s.get("missing_label")} for s in figure.get("series", [])],
         })
-    labels = level_labels(observatory)
+    labels = observatory.level_labels()
     members = []
     for level in MEMBERS.get(territory["level"], ()):
         found = observatory.members(territory["id"], level)
@@ -459,14 +429,15 @@ def _split_ids(ids: str | None) -> list[str]:
 # -- pages ----------------------------------------------------------------------------
 
 
-def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+def render(request: Request, name: str, status: int = 200,
+           headers: dict[str, str] | None = None, **context: Any) -> Response:
     """Render the template ``name`` (which extends ``base.html``) as an HTML answer.
 
     Other parts of the web application (the QPV and analysis pages) render through this
     function, so that every page shares the same assets, header and credits.
     """
     return request.app.state.templates.TemplateResponse(request, name, context,
-                                                        status_code=status)
+                                                        status_code=status, headers=headers)
 
 
 def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) -> None:
@@ -484,7 +455,7 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
         background thread as the application starts, so that the first visitor's map
         is drawn at once.
     """
-    versions = mount_assets(app)
+    versions = mount_assets(app, observatory.settings.npm_folder())
     templates = Jinja2Templates(directory=TEMPLATES)
     templates.env.globals.update(
         vendor=lambda path: f"/static/vendor/{path}?v={versions[path.split('/')[0]]}",
@@ -492,12 +463,6 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
     app.state.templates = templates
     router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
     page = render
-
-    def error_page(request: Request, error: CohesionError) -> Response:
-        missing = isinstance(error, UnknownTerritoryError)
-        return page(request, "erreur.html", 404 if missing else 400,
-                    title="Territoire introuvable" if missing else "Demande invalide",
-                    message=str(error))
 
     preparing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cohesion-map")
 
@@ -539,18 +504,11 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
 
     @router.get("/territoire/{territory_id}")
     def territoire(request: Request, territory_id: str) -> Response:
-        try:
-            view = portrait_view(observatory, territory_id)
-        except CohesionError as error:
-            return error_page(request, error)
-        return page(request, "portrait.html", **view)
+        return page(request, "portrait.html", **portrait_view(observatory, territory_id))
 
     @router.get("/territoire/{territory_id}/chiffres.csv", response_class=Response)
     def territoire_csv(request: Request, territory_id: str) -> Response:
-        try:
-            view = portrait_view(observatory, territory_id)
-        except CohesionError as error:
-            return error_page(request, error)
+        view = portrait_view(observatory, territory_id)
         tid = TerritoryId.parse(view["territory"]["id"])
         filename = f"portrait_{tid.level}_{tid.code}_{tid.vintage}.csv"
         return Response(portrait_csv(view), media_type="text/csv; charset=utf-8",

@@ -1,7 +1,7 @@
 """QPV geo-referencing over HTTP: the API endpoints and the ``/qpv`` page.
 
 - ``POST /api/qpv/locate``: a JSON list of points (longitude/latitude, x/y in a CRS, or
-  an address when a geocoder is configured), answered point by point;
+  an address), answered point by point;
 - ``POST /api/qpv/locate.csv``: a CSV file uploaded (multipart), answered with the same
   file enriched with the result columns (as ``cohesion qpv locate`` writes it) and a
   summary in the ``X-QPV-Resume`` header (JSON: rows, rows in error, rows and share in
@@ -9,26 +9,19 @@
   :data:`MAX_LOCATE_UPLOAD_BYTES`, refused before they are read;
 - ``GET /qpv``: the page, a form for one address or point and a file upload.
 
-The :class:`~cohesion.geo.QpvIndex` is built from the observatory's warehouse on the
-first request and kept until the next import. The geocoder is addok's CSV service named
-by ``COHESION_GEOCODER`` (a local addok, or the BAN); without it addresses are refused.
+Both answer through :class:`cohesion.core.qpv.QpvService`, as ``cohesion qpv locate``
+does: the same index, commune lists and geocoder.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import os
 import shutil
 import tempfile
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,18 +29,15 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from cohesion.core import Observatory
+from cohesion.core.qpv import Point, QpvService, summary_document
 from cohesion.errors import CohesionError
-from cohesion.geo.batch import BatchSummary, InputFile, PointColumns, locate_file
+from cohesion.geo.batch import BatchSummary, InputFile, PointColumns
 from cohesion.geo.geocoding import (
     DEFAULT_MIN_SCORE,
-    GEOCODER_VARIABLE,
-    AddokGeocoder,
-    Geocoder,
-    geocode_frame,
 )
-from cohesion.geo.locate import DEFAULT_TOLERANCE, QpvIndex
+from cohesion.geo.locate import DEFAULT_TOLERANCE
 from cohesion.web.limits import BodyTooLarge, megabytes
-from cohesion.web.observatory import Observatory
 from cohesion.web.pages import render
 
 logger = logging.getLogger("cohesion.web")
@@ -61,76 +51,6 @@ MAX_JSON_POINTS = 10_000
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 LOCATE_CSV_PATH = "/api/qpv/locate.csv"
 LOCATE_JSON_PATH = "/api/qpv/locate"
-#: Environment variable listing ANCT's commune → QPV lookup files for the index.
-LOOKUPS_VARIABLE = "COHESION_COMMUNES_QPV"
-
-
-class QpvNotLoadedError(CohesionError):
-    """The warehouse holds no QPV contour: nothing to locate in."""
-
-
-class NoGeocoderError(CohesionError):
-    """Addresses were sent but no geocoder is configured."""
-
-
-# -- the service ----------------------------------------------------------------------
-
-
-class QpvService:
-    """The QPV index of the observatory's warehouse, built once, and the geocoder.
-
-    Parameters
-    ----------
-    observatory : Observatory
-    geocoder : Geocoder, optional
-        For addresses; None refuses them.
-    lookups : sequence of Path
-        ANCT commune → QPV lookups (``polygone-4326_qpv.geojson``), telling which
-        communes have a QPV whose contours are not loaded (``non couvert``).
-    """
-
-    def __init__(self, observatory: Observatory, geocoder: Geocoder | None = None,
-                 lookups: Sequence[Path] = ()) -> None:
-        self.observatory = observatory
-        self.geocoder = geocoder
-        self.lookups = list(lookups)
-        self._lock = threading.Lock()
-        self._index: tuple[int, QpvIndex] | None = None
-
-    def generations(self) -> list[int]:
-        """The QPV generations whose contours are in the warehouse (cheap: no index)."""
-        found = self.observatory.reader().query(
-            "SELECT DISTINCT vintage FROM geometries WHERE level = 'QPV' ORDER BY 1")
-        return [int(v) for v in found["vintage"]]
-
-    def index(self) -> QpvIndex:
-        """The index, built on first use and again after an import.
-
-        Raises
-        ------
-        QpvNotLoadedError
-            When no QPV contour is imported.
-        """
-        version = self.observatory.version()
-        with self._lock:
-            if self._index is None or self._index[0] != version:
-                if not self.generations():
-                    raise QpvNotLoadedError(
-                        "aucun contour de QPV n'est chargé dans l'entrepôt : un "
-                        "administrateur doit d'abord importer les contours (cohesion import "
-                        "qpv FICHIER, ou la page Données)")
-                self._index = (version, QpvIndex.from_warehouse(
-                    self.observatory.reader(), lookups=self.lookups))
-            return self._index[1]
-
-    def require_geocoder(self) -> Geocoder:
-        """The geocoder, or a clear refusal."""
-        if self.geocoder is None:
-            raise NoGeocoderError(
-                "aucun géocodeur n'est configuré sur ce serveur : donner des coordonnées "
-                f"(lon, lat ou x, y, crs), ou configurer {GEOCODER_VARIABLE} (un addok "
-                "local ou la BAN)")
-        return self.geocoder
 
 
 # -- JSON points ----------------------------------------------------------------------
@@ -165,141 +85,7 @@ class LocateRequest(BaseModel):
                              description="Score de géocodage minimal (adresses).")
 
 
-ERROR_INCOMPLETE = ("point incomplet : donner lon et lat, ou x, y et crs, ou adresse "
-                    "(un seul des trois)")
-
-
-def _kind(point: PointIn) -> str | None:
-    """``lonlat``, ``xy`` or ``adresse``; None for an incomplete or ambiguous point."""
-    kinds = [kind for kind, given in (
-        ("lonlat", point.lon is not None and point.lat is not None),
-        ("xy", point.x is not None and point.y is not None and point.crs is not None),
-        ("adresse", point.adresse is not None)) if given]
-    extra = sum(v is not None for v in (point.lon, point.lat, point.x, point.y, point.crs,
-                                        point.adresse))
-    expected = {"lonlat": 2, "xy": 3, "adresse": 1}
-    if len(kinds) != 1 or extra != expected[kinds[0]]:
-        return None
-    return kinds[0]
-
-
-def _clean(value: Any) -> Any:
-    """A JSON-ready value: None for NaN and missing values, Python numbers."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    return value
-
-
-def _records(frame: pd.DataFrame, generations: tuple[int, ...], vintage: int | None
-             ) -> list[dict[str, Any]]:
-    """Per-point answers from result columns (:func:`cohesion.geo.locate.result_columns`)."""
-    records = []
-    for row in frame.to_dict("records"):
-        record: dict[str, Any] = {
-            "commune": _clean(row.get(f"code_commune_{vintage}")) if vintage else None,
-            "erreur": _clean(row.get("erreur")),
-            "qpv": {str(g): {"code": _clean(row[f"qpv_{g}"]), "nom": _clean(row[f"nom_qpv_{g}"]),
-                             "qualite": _clean(row[f"qualite_qpv_{g}"]),
-                             "distance_m": _clean(row[f"distance_qpv_{g}_m"]),
-                             "qpv_proche": _clean(row[f"qpv_proche_{g}"]),
-                             "bande": _clean(row[f"bande_onpv_{g}"])} for g in generations}}
-        if "qualite_geocodage" in row:
-            record["geocodage"] = {
-                "adresse": _clean(row["adresse_geocodee"]),
-                "score": _clean(row["score_geocodage"]),
-                "type": _clean(row["type_geocodage"]),
-                "qualite": _clean(row["qualite_geocodage"]),
-                "code_commune": _clean(row["code_commune_geocodage"])}
-        records.append(record)
-    return records
-
-
-def locate_points(service: QpvService, request: LocateRequest) -> dict[str, Any]:
-    """Answer ``POST /api/qpv/locate``: one result per point, in order.
-
-    A point that cannot be located keeps its place with the reason in ``erreur``
-    (incomplete, out of France, unknown CRS, address empty, not found or uncertain).
-    """
-    index = service.index()
-    kinds = [_kind(point) for point in request.points]
-    if "adresse" in kinds:
-        service.require_geocoder()
-    results: list[dict[str, Any] | None] = [None] * len(request.points)
-    generations, vintage = index.generations, index.vintage
-
-    def place(rows: list[int], frame: pd.DataFrame) -> None:
-        for row, record in zip(rows, _records(frame, generations, vintage), strict=True):
-            results[row] = record
-
-    lonlat = [i for i, k in enumerate(kinds) if k == "lonlat"]
-    if lonlat:
-        place(lonlat, index.locate(np.array([request.points[i].lon for i in lonlat]),
-                                   np.array([request.points[i].lat for i in lonlat]),
-                                   request.tolerance).to_frame())
-    by_crs: dict[str, list[int]] = {}
-    for i, kind in enumerate(kinds):
-        if kind == "xy":
-            by_crs.setdefault(str(request.points[i].crs).strip().upper(), []).append(i)
-    for crs, rows in by_crs.items():
-        try:
-            frame = index.locate_xy(np.array([request.points[i].x for i in rows]),
-                                    np.array([request.points[i].y for i in rows]), crs,
-                                    request.tolerance).to_frame()
-        except Exception as error:  # pyproj's CRSError and friends: the point's fault
-            if isinstance(error, CohesionError):
-                raise
-            frame = index.locate(np.full(len(rows), np.nan), np.full(len(rows), np.nan),
-                                 request.tolerance).to_frame()
-            frame["erreur"] = f"système de coordonnées inconnu : {crs}"
-        place(rows, frame)
-    addresses = [i for i, k in enumerate(kinds) if k == "adresse"]
-    if addresses:
-        table = pd.DataFrame({"adresse": [request.points[i].adresse for i in addresses]})
-        geocoded, lon, lat, errors = geocode_frame(service.require_geocoder(), table,
-                                                   ["adresse"], request.min_score)
-        located = index.locate(lon, lat, request.tolerance).to_frame()
-        reasons = pd.Series(errors, dtype=object)
-        located["erreur"] = reasons.where(reasons.notna(), located["erreur"])
-        place(addresses, pd.concat([geocoded.reset_index(drop=True), located], axis=1))
-    incomplete = [i for i, k in enumerate(kinds) if k is None]
-    if incomplete:
-        frame = index.locate(np.full(len(incomplete), np.nan), np.full(len(incomplete), np.nan),
-                             request.tolerance).to_frame()
-        frame["erreur"] = ERROR_INCOMPLETE
-        place(incomplete, frame)
-    for point, result in zip(request.points, results, strict=True):
-        assert result is not None
-        result["id"] = point.id
-        if point.lon is not None and point.lat is not None:
-            result["lon"], result["lat"] = point.lon, point.lat
-        if point.adresse is not None:
-            result["adresse"] = point.adresse
-    answered = [r for r in results if r is not None]
-    return {"generations": list(generations), "millesime_communes": vintage,
-            "resume": _summary_of_points(answered, generations), "resultats": answered}
-
-
-def _summary_of_points(results: list[dict[str, Any]], generations: tuple[int, ...]
-                       ) -> dict[str, Any]:
-    rows = len(results)
-    inside = {str(g): sum(1 for r in results if r["qpv"][str(g)]["code"]) for g in generations}
-    return {"lignes": rows, "erreurs": sum(1 for r in results if r["erreur"]),
-            "dans_qpv": inside,
-            "part_dans_qpv": {g: (n / rows if rows else 0.0) for g, n in inside.items()}}
-
-
 # -- CSV upload -----------------------------------------------------------------------
-
-
-def summary_document(summary: BatchSummary, generations: tuple[int, ...]) -> dict[str, Any]:
-    """The summary of a located file, as sent in the ``X-QPV-Resume`` header."""
-    return {"lignes": summary.rows, "erreurs": summary.errors,
-            "dans_qpv": {str(g): summary.inside.get(g, 0) for g in generations},
-            "part_dans_qpv": {str(g): round(summary.share_inside(g), 6) for g in generations},
-            "qualites": {str(g): summary.qualities.get(g, {}) for g in generations},
-            "geocodage": summary.geocoding or None}
 
 
 def _number_field(form: Any, name: str, default: float, low: float, high: float) -> float:
@@ -348,7 +134,6 @@ async def locate_upload(service: QpvService, request: Request) -> Response:
                                                if isinstance(a, str) and a.strip()))
         tolerance = _number_field(form, "tolerance", DEFAULT_TOLERANCE, 0, 1000)
         min_score = _number_field(form, "min_score", DEFAULT_MIN_SCORE, 0, 1)
-        geocoder = service.require_geocoder() if columns.geocoded else None
         index = await run_in_threadpool(service.index)
         folder = Path(tempfile.mkdtemp(prefix="cohesion-qpv-"))
         source = folder / name
@@ -358,9 +143,8 @@ async def locate_upload(service: QpvService, request: Request) -> Response:
         output = folder / f"{Path(name).stem}_qpv.csv"
 
         def work() -> BatchSummary:
-            opened = InputFile.open(source)
-            return locate_file(index, opened, output, columns, geocoder=geocoder,
-                               tolerance=tolerance, min_score=min_score)
+            return service.locate_file(InputFile.open(source), output, columns, index,
+                                       tolerance, min_score)
 
         summary = await run_in_threadpool(work)
     except BaseException:
@@ -398,30 +182,17 @@ _CSV_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data"
 def install(app: FastAPI, observatory: Observatory) -> None:
     """Add the QPV geo-referencing endpoints and page to ``app``.
 
-    The geocoder is read from ``COHESION_GEOCODER`` (see
-    :func:`cohesion.geo.geocoding.default_geocoder_url`), the commune → QPV lookups from
-    ``COHESION_COMMUNES_QPV`` (paths separated by ``:``); ``app.state.qpv`` is the
-    :class:`QpvService`, whose ``geocoder`` and ``lookups`` may be changed.
+    They answer through the observatory's :class:`~cohesion.core.qpv.QpvService`: its
+    index, commune lists and geocoder are those of the command line.
     """
-    url = os.environ.get(GEOCODER_VARIABLE)
-    lookups = [Path(p) for p in os.environ.get(LOOKUPS_VARIABLE, "").split(os.pathsep) if p]
-    service = QpvService(observatory, AddokGeocoder(url) if url else None, lookups)
-    app.state.qpv = service
+    service = observatory.qpv
     hint = "découper le fichier, ou utiliser la commande cohesion qpv locate"
     app.state.body_limits.set(LOCATE_CSV_PATH, MAX_LOCATE_UPLOAD_BYTES, hint)
     app.state.body_limits.set(LOCATE_JSON_PATH, MAX_LOCATE_JSON_BYTES, hint)
 
-    @app.exception_handler(QpvNotLoadedError)
-    async def not_loaded(_request: Request, error: QpvNotLoadedError) -> JSONResponse:
-        return JSONResponse({"error": str(error), "status": 409}, status_code=409)
-
-    @app.exception_handler(NoGeocoderError)
-    async def no_geocoder(_request: Request, error: NoGeocoderError) -> JSONResponse:
-        return JSONResponse({"error": str(error), "status": 409}, status_code=409)
-
     @app.post(LOCATE_JSON_PATH, summary="Localiser des points ou des adresses dans les QPV",
-              responses={409: {"description": "Aucun contour de QPV chargé, ou adresses "
-                                              "sans géocodeur configuré."}})
+              responses={409: {"description": "Aucun contour de QPV chargé."},
+                         502: {"description": "Géocodeur injoignable (adresses)."}})
     def locate(request: LocateRequest) -> dict[str, Any]:
         """Par point (lon/lat, x/y + crs, ou adresse) : QPV, qualité, distance, bande, commune.
 
@@ -429,7 +200,8 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         QPV, non couvert), distance en mètres, bande ONPV ; et la commune. Un point
         inutilisable garde sa place avec la raison dans « erreur ».
         """
-        return locate_points(service, request)
+        points = [Point(**point.model_dump()) for point in request.points]
+        return service.locate_points(points, request.tolerance, request.min_score)
 
     @app.post(LOCATE_CSV_PATH, summary="Localiser les lignes d'un fichier CSV dans les QPV",
               response_class=Response, openapi_extra=_CSV_BODY)
@@ -445,7 +217,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
     def page(request: Request) -> Response:
         return render(request, "qpv.html", active="qpv",
                       generations=service.generations(),
-                      geocoder=service.geocoder is not None,
+                      geocoder=observatory.settings.geocoder_url(),
                       limit_mb=megabytes(MAX_LOCATE_UPLOAD_BYTES))
 
 

@@ -8,10 +8,10 @@
   map) and ``/analyse/typologie`` (class map, profiles, paragons, stability), from
   :mod:`~cohesion.web.analysis.pages`.
 
-Both answer from one :class:`~cohesion.web.analysis.service.Analyses`, the edge where
+Both answer from one :class:`~cohesion.core.analyses.Analyses`, the edge where
 the warehouse meets the pure functions of :mod:`cohesion.analysis`: it checks the
 request, computes and caches. Every message meant for a user is in French; a request
-the data cannot answer raises :class:`~cohesion.web.analysis.service.AnalysisRequestError`
+the data cannot answer raises :class:`~cohesion.core.analyses.AnalysisRequestError`
 (400) or an unknown-indicator/territory error (404).
 """
 
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from cohesion.core import Observatory
 from cohesion.web.analysis.api import install_api
 from cohesion.web.analysis.pages import install_pages
-from cohesion.web.analysis.service import Analyses
-from cohesion.web.observatory import Observatory
 
 __all__ = ["install"]
 
@@ -37,7 +36,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         its OpenAPI document, the pages do not.
     observatory : Observatory
     """
-    analyses = Analyses(observatory)
+    analyses = observatory.analyses
     app.state.analyses = analyses
     install_api(app, analyses)
     install_pages(app, analyses)

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, FastAPI, Query
 
 from cohesion.analysis.convergence import SIGMA_MEASURES
-from cohesion.web.analysis.service import (
-    MAX_BOOTSTRAP,
-    MAX_CLASSES,
-    MAX_INDICATORS,
-    Analyses,
-    AnalysisBusyError,
-)
+from cohesion.core.analyses import MAX_BOOTSTRAP, MAX_CLASSES, MAX_INDICATORS, Analyses
 
 LEVEL = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}$", description="Échelon : COM, EPCI, DEP…")
 VINTAGE = Query(ge=1900, le=2100, description="Millésime du COG (défaut : le plus récent)")
@@ -40,7 +33,7 @@ def parse_indicator_list(text: str) -> list[tuple[str, str | None]]:
 
 
 def install_api(app: FastAPI, analyses: Analyses) -> None:
-    """Add the ``/api/analysis/*`` endpoints (tag ``analyses``) and the 503 of a busy server.
+    """Add the ``/api/analysis/*`` endpoints (tag ``analyses``).
 
     Parameters
     ----------
@@ -50,11 +43,6 @@ def install_api(app: FastAPI, analyses: Analyses) -> None:
         What the endpoints answer from.
     """
     api = APIRouter(prefix="/api/analysis", tags=["analyses"])
-
-    @app.exception_handler(AnalysisBusyError)
-    async def busy(_request: Request, error: AnalysisBusyError) -> Response:
-        return JSONResponse({"error": str(error), "status": 503}, status_code=503,
-                            headers={"Retry-After": "30"})
 
     @api.get("/inequality", summary="Inégalités entre territoires et courbe de Lorenz")
     def inequality(indicator: Annotated[str, INDICATOR],

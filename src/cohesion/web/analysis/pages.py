@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from cohesion.core.analyses import MAX_CLASSES, MAX_INDICATORS, Analyses
 from cohesion.errors import CohesionError
-from cohesion.web.analysis.service import MAX_CLASSES, MAX_INDICATORS, Analyses, period_key
+from cohesion.indicators.periods import period_key
 from cohesion.web.pages import (
     FIRST_VIEW,
     TILES_URL,
     format_number,
-    level_labels,
     level_noun,
     map_config,
     render,
@@ -58,7 +58,7 @@ def _choice(query: dict[str, str], name: str, allowed: list[str], default: str |
 
 def _options(analyses: Analyses, vintage: int) -> dict[str, Any]:
     """What every analysis form offers: indicators, levels, parent territories."""
-    labels = level_labels(analyses.observatory)
+    labels = analyses.observatory.level_labels()
     indicators = [{"id": i["id"], "label": i["label"], "unit": i["unit"] or "",
                    "periods": sorted(i["periods"], key=period_key),
                    "source": i["source"]} for i in analyses.catalogue().values()]
@@ -122,7 +122,7 @@ def install_pages(app: FastAPI, analyses: Analyses) -> None:
                     state["partition"], state["weights"], "cv", state["metropole"])
             except CohesionError as error:
                 logger.info("no convergence on the inequality page: %s", error)
-        partitions = [{"id": p, "label": level_labels(observatory).get(p, p)}
+        partitions = [{"id": p, "label": observatory.level_labels().get(p, p)}
                       for p in analyses.partitions(level, vintage)]
         api_url = "/api/analysis/inequality?" + urlencode(
             {name: "true" if value is True else value for name, value in state.items()

@@ -1,78 +1,37 @@
-"""The ``cohesion analysis`` commands: inequality, spatial autocorrelation, typology.
+"""``cohesion analysis``: inequality, spatial autocorrelation, typology, baromètre.
 
-This is the edge where the warehouse meets the pure functions of
-:mod:`cohesion.analysis`: each command reads indicator values through
-:class:`~cohesion.indicators.engine.IndicatorEngine` (and contours, memberships, names),
-calls one analysis function, prints tables and optionally writes CSV. The group is
-mounted on the main command line with ``main.add_command(analysis)`` and takes the
-warehouse path from the context, as every ``cohesion`` command. The helpers of
-:mod:`cohesion.cli` are imported inside the commands, so that ``cli.py`` can import this
-module (to mount the group) whichever of the two is imported first.
+Each command parses its options, asks the core (:attr:`cohesion.core.Observatory.
+analyses`, :attr:`~cohesion.core.Observatory.barometre`) — the same checks, period and
+weight rules and computations as the API — prints the result and optionally writes its
+tables in CSV. The limits of a request are those of the command line
+(:data:`cohesion.core.analyses.COMMAND_LINE_LIMITS`), wider than a server's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
-import numpy as np
 import pandas as pd
 
-from cohesion.analysis.partitions import GROUP_COLUMNS, MEASURE_LABELS, read_partition
-from cohesion.store.warehouse import Warehouse
-
-#: French column names of the local Moran table.
-CLUSTER_COLUMNS = {"value": "valeur", "z": "valeur_centree_reduite",
-                   "lag": "moyenne_voisins", "statistic": "moran_local",
-                   "expectation": "esperance", "variance": "variance",
-                   "p_value": "p_permutation", "q_value": "q_fdr", "quadrant": "quadrant",
-                   "significant": "significatif", "cluster": "groupe"}
+from cohesion.cli.main import main, observatory
+from cohesion.cli.output import console, figure, print_frame, print_notes, write_csv
 
 
-def _figure(value: object) -> str:
-    """A figure with four significant digits (Theil indices are often below 0.01)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    number = float(value)
-    if number.is_integer() or abs(number) >= 1000:
-        return f"{number:,.0f}".replace(",", "\u202f")
-    return f"{number:.4g}"
+@contextmanager
+def analyses(ctx: click.Context) -> Iterator[Any]:
+    """The core's analyses with the command line's limits."""
+    from cohesion.core.analyses import COMMAND_LINE_LIMITS
+
+    with observatory(ctx) as core:
+        core.analyses.limits = COMMAND_LINE_LIMITS
+        yield core.analyses
 
 
-def _parse_within(within: str | None) -> tuple[str, str] | None:
-    from cohesion.territory.ids import TerritoryId
-
-    if not within:
-        return None
-    parsed = TerritoryId.parse(within)
-    return parsed.level, parsed.code
-
-
-def _names(warehouse: Warehouse, level: str, vintage: int) -> pd.Series:
-    names = warehouse.query("SELECT code, name FROM territories WHERE level = ? AND vintage = ?",
-                            [level, vintage])
-    return names.set_index("code")["name"]
-
-
-def _indicator(warehouse: Warehouse, indicator: str, level: str, vintage: int,
-               period: str | None, within: tuple[str, str] | None
-               ) -> tuple[pd.Series, str, list[str]]:
-    """Values of one indicator by territory code, the period used and the engine's notes."""
-    from cohesion.indicators.engine import IndicatorEngine
-
-    result = IndicatorEngine(warehouse).values(indicator, level, vintage, period, within)
-    return result.frame.set_index("code")["value"].astype(float), result.period, result.notes
-
-
-def _write_csv(frame: pd.DataFrame, output: Path | None) -> None:
-    from cohesion.cli import console
-
-    if output is not None:
-        frame.to_csv(output, index=False)
-        console.print(f"{len(frame)} lignes écrites dans {output}")
-
-
-@click.group()
+@main.group()
 def analysis() -> None:
     """Analyses : inégalités, autocorrélation spatiale, typologies, baromètre."""
 
@@ -117,54 +76,26 @@ def inequality_command(ctx: click.Context, indicator: str, level: str, vintage: 
     décomposés entre et dans les groupes d'une partition) et d'Atkinson, rapport
     max / min.
     """
-    from cohesion.analysis.inequality import inequality_summary
-    from cohesion.cli import console, opened, print_frame
-
-    level = level.upper()
-    notes: list[str] = []
-    with opened(ctx, read_only=True) as warehouse:
-        chosen_vintage = vintage or warehouse.vintages()[-1]
-        parent = _parse_within(within)
-        values, used_period, engine_notes = _indicator(warehouse, indicator, level,
-                                                       chosen_vintage, period, parent)
-        notes += engine_notes
-        weights = None
-        if weight:
-            weights, used_weight_period, weight_notes = _indicator(
-                warehouse, weight, level, chosen_vintage, weight_period, parent)
-            weights = weights.reindex(values.index)
-            notes += weight_notes
-            notes.append(f"pondération : {weight} ({used_weight_period})")
-        partition = None
-        if partition_level:
-            parts, partition_note = read_partition(warehouse, level, partition_level.upper(),
-                                                   chosen_vintage)
-            partition = parts.reindex(values.index)
-            ungrouped = partition.isna() & values.notna()
-            if ungrouped.any():
-                notes.append(f"{int(ungrouped.sum())} territoires sans {partition_level} "
-                             "laissés de côté")
-                values = values.mask(ungrouped)
-            if partition_note:
-                notes.append(partition_note)
-            group_names = _names(warehouse, partition_level.upper(), chosen_vintage)
-    summary = inequality_summary(values, weights, partition)
-    table = summary.to_frame()
-    table.insert(1, "label", table["measure"].map(MEASURE_LABELS).fillna(
-        table["measure"].str.replace("atkinson_", "Indice d'Atkinson, ε = ")))
-    print_frame(pd.DataFrame({"Mesure": table["label"], "Valeur": table["value"].map(_figure),
-                              "Remarque": table["note"].fillna("")}),
-                f"{indicator} — {level} — COG {chosen_vintage} — période {used_period}",
-                limit=100)
-    if summary.theil_t.groups is not None:
-        groups = summary.theil_t.groups.rename(columns=GROUP_COLUMNS)
-        groups.insert(1, "nom", groups["code"].map(group_names))
-        print_frame(groups.assign(**{c: groups[c].map(_figure) for c in groups.columns[2:]}),
-                    f"Groupes ({partition_level.upper()}) — indice de Theil T", limit=200)
-        _write_csv(groups, groups_output)
-    for note in notes:
-        console.print(f"  • {note}")
-    _write_csv(table, output)
+    with analyses(ctx) as service:
+        result = service.inequality_result(
+            indicator, level.upper(), vintage, period, within,
+            partition_level.upper() if partition_level else None, weight, False,
+            weight_period)
+    document = result.document
+    measures = result.tables["measures"]
+    print_frame(pd.DataFrame({"Mesure": measures["label"],
+                              "Valeur": measures["value"].map(figure),
+                              "Remarque": measures["note"].fillna("")}),
+                f"{indicator} — {document['level']} — COG {document['vintage']} — période "
+                f"{document['period']}", limit=100)
+    if "groups" in result.tables:
+        groups = result.tables["groups"]
+        print_frame(groups.assign(**{c: groups[c].map(figure) for c in groups.columns[2:]}),
+                    f"Groupes ({document['partition']['level']}) — indice de Theil T",
+                    limit=200)
+        write_csv(groups, groups_output)
+    print_notes(document["notes"])
+    write_csv(measures, output)
 
 
 # -- Moran ------------------------------------------------------------------------------
@@ -196,48 +127,29 @@ def moran_command(ctx: click.Context, indicator: str, level: str, vintage: int |
     ou sans valeur sont comptés à part. Les p-valeurs locales sont corrigées par la
     méthode de Benjamini-Hochberg avant d'appeler les groupes (haut-haut, bas-bas…).
     """
-    from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
-    from cohesion.cli import console, opened, print_frame
+    from cohesion.analysis.spatial import CLUSTER_LABELS
 
-    level = level.upper()
-    with opened(ctx, read_only=True) as warehouse:
-        chosen_vintage = vintage or warehouse.vintages()[-1]
-        values, used_period, notes = _indicator(warehouse, indicator, level, chosen_vintage,
-                                                period, _parse_within(within))
-        contours = warehouse.geometries(level, chosen_vintage, list(values.index))
-        names = _names(warehouse, level, chosen_vintage)
-    weights = contiguity_weights(contours["geometry"], contours["code"], kind=contiguity)
-    global_result = moran(values, weights, permutations=permutations, seed=seed)
-    local_result = local_moran(values, weights, permutations=permutations, seed=seed,
-                               alpha=alpha)
-    title = f"{indicator} — {level} — COG {chosen_vintage} — période {used_period}"
+    with analyses(ctx) as service:
+        result = service.lisa_result(indicator, level.upper(), vintage, period, within,
+                                     contiguity, permutations, alpha, seed)
+    document, moran = result.document, result.document["moran"]
+    title = (f"{indicator} — {document['level']} — COG {document['vintage']} — période "
+             f"{document['period']}")
     figures = [
-        ("I de Moran", global_result.statistic), ("Espérance E[I]", global_result.expected),
-        ("z (randomisation)", global_result.z_randomisation),
-        ("p-valeur (randomisation)", global_result.p_randomisation),
-        (f"p-valeur ({permutations} permutations)", global_result.p_permutation),
-        ("Territoires analysés", global_result.n)]
-    figures += [(f"Exclus : {CLUSTER_LABELS[reason]}", len(labels))
-                for reason, labels in global_result.excluded.items()]
+        ("I de Moran", moran["statistic"]), ("Espérance E[I]", moran["expected"]),
+        ("z (randomisation)", moran["z_randomisation"]),
+        ("p-valeur (randomisation)", moran["p_randomisation"]),
+        (f"p-valeur ({permutations} permutations)", moran["p_permutation"]),
+        ("Territoires analysés", moran["n"])]
+    figures += [(f"Exclus : {CLUSTER_LABELS[reason]}", count)
+                for reason, count in moran["excluded"].items()]
     print_frame(pd.DataFrame({"Mesure": [f[0] for f in figures],
-                              "Valeur": [_figure(f[1]) for f in figures]}), title)
-    if global_result.note:
-        console.print(f"  • {global_result.note}")
-    counts = local_result.counts()
-    print_frame(pd.DataFrame({"Groupe": counts.index.map(CLUSTER_LABELS),
-                              "Territoires": counts.to_numpy()}),
+                              "Valeur": [figure(f[1]) for f in figures]}), title)
+    print_frame(pd.DataFrame({"Groupe": [c["label"] for c in document["clusters"]],
+                              "Territoires": [c["count"] for c in document["clusters"]]}),
                 f"Indicateurs locaux (LISA), seuil {alpha:g} après correction FDR")
-    tests = len(local_result.ids)
-    if permutations and not local_result.significant.any() and tests / (permutations + 1) > alpha:
-        notes.append(f"avec {permutations} permutations la plus petite p-valeur est "
-                     f"1/{permutations + 1} : sur {tests} tests, la correction FDR ne peut rien "
-                     "retenir ; augmenter --permutations ou restreindre avec --within")
-    for note in notes:
-        console.print(f"  • {note}")
-    if output is not None:
-        frame = local_result.to_frame().rename(columns=CLUSTER_COLUMNS)
-        frame.insert(0, "nom", frame.index.map(names))
-        _write_csv(frame.rename_axis("code").reset_index(), output)
+    print_notes(document["notes"])
+    write_csv(result.tables["territories"], output)
 
 
 # -- typology ---------------------------------------------------------------------------
@@ -268,51 +180,48 @@ def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes:
     Affiche la taille des classes, les indicateurs qui caractérisent chacune (valeurs
     test), leurs parangons et la stabilité des classes par rééchantillonnage.
     """
-    from cohesion.analysis.typology import typology
-    from cohesion.cli import console, opened, print_frame
-
     if len(set(indicators)) < 2:
         raise click.BadParameter("au moins deux indicateurs distincts",
                                  param_hint="INDICATORS")
-    level = level.upper()
-    columns, periods, notes = {}, {}, []
-    with opened(ctx, read_only=True) as warehouse:
-        chosen_vintage = vintage or warehouse.vintages()[-1]
-        parent = _parse_within(within)
-        for indicator in dict.fromkeys(indicators):
-            columns[indicator], periods[indicator], engine_notes = _indicator(
-                warehouse, indicator, level, chosen_vintage, period, parent)
-            notes += engine_notes
-        names = _names(warehouse, level, chosen_vintage)
-    data = pd.DataFrame(columns)
-    result = typology(data, n_classes, n_components=components, bootstrap=bootstrap,
-                      seed=seed)
-    console.print(f"Typologie de {len(result.classes)} territoires ({level}, COG "
-                  f"{chosen_vintage}) en {n_classes} classes ; {len(result.excluded)} "
-                  "territoires sans toutes les valeurs laissés de côté.")
-    console.print("Indicateurs : " + ", ".join(f"{i} ({p})" for i, p in periods.items()))
-    console.print(f"Part de l'inertie entre classes : {_figure(result.between_inertia_share)}")
-    overview = pd.DataFrame({"Classe": result.sizes.index, "Territoires": result.sizes.to_numpy()})
-    if result.stability is not None:
+    with analyses(ctx) as service:
+        result = service.typology_result([(i, period) for i in dict.fromkeys(indicators)],
+                                         n_classes, level.upper(), vintage, within,
+                                         bootstrap, seed, components)
+    document = result.document
+    console.print(f"Typologie de {document['n']} territoires ({document['level']}, COG "
+                  f"{document['vintage']}) en {n_classes} classes ; "
+                  f"{document['n_excluded']} territoires sans toutes les valeurs laissés de "
+                  "côté.")
+    console.print("Indicateurs : " + ", ".join(f"{i['id']} ({i['period']})"
+                                              for i in document["indicators"]))
+    console.print("Part de l'inertie entre classes : "
+                  f"{figure(document['between_inertia_share'])}")
+    sizes = document["sizes"]
+    overview = pd.DataFrame({"Classe": [int(k) for k in sizes],
+                             "Territoires": list(sizes.values())})
+    stability = document["stability"]
+    if stability is not None:
         console.print(f"Stabilité ({bootstrap} rééchantillonnages) : indice de Rand ajusté "
-                      f"moyen {_figure(result.stability.mean_adjusted_rand)}")
-        overview["Jaccard moyen"] = result.stability.class_jaccard.map(_figure).to_numpy()
-    described = result.characteristic().assign(strength=lambda f: f["v_test"].abs())
-    top = described.sort_values(["class", "strength"], ascending=[True, False]).groupby(
-        "class").head(4)
-    overview["Indicateurs caractéristiques"] = overview["Classe"].map(top.groupby("class").apply(
+                      f"moyen {figure(stability['mean_adjusted_rand'])}")
+        overview["Jaccard moyen"] = [figure(stability["class_jaccard"].get(str(k)))
+                                     for k in overview["Classe"]]
+    profiles = pd.DataFrame(document["profiles"]).assign(
+        strength=lambda f: f["v_test"].abs()).sort_values(["class", "strength"],
+                                                          ascending=[True, False])
+    top = profiles.groupby("class").head(4).groupby("class").apply(
         lambda rows: ", ".join(f"{'+' if v > 0 else '−'} {i}"
                                for i, v in zip(rows["indicator"], rows["v_test"], strict=True)),
-        include_groups=False)).fillna("")
-    overview["Parangons"] = overview["Classe"].map(result.paragons.groupby("class")["id"].apply(
-        lambda ids: ", ".join(f"{names.get(i, i)} ({i})" for i in ids[:3])))
+        include_groups=False)
+    overview["Indicateurs caractéristiques"] = overview["Classe"].map(top).fillna("")
+    ranked = pd.DataFrame(document["paragons"]).sort_values(["class", "rank"])
+    paragons = ranked.groupby("class").apply(
+        lambda rows: ", ".join(f"{n} ({c})" for n, c in
+                               zip(rows["name"][:3], rows["code"][:3], strict=True)),
+        include_groups=False)
+    overview["Parangons"] = overview["Classe"].map(paragons)
     print_frame(overview, "Classes")
-    for note in dict.fromkeys(notes):
-        console.print(f"  • {note}")
-    if output is not None:
-        table = data.loc[result.classes.index].assign(classe=result.classes)
-        table.insert(0, "nom", table.index.map(names))
-        _write_csv(table.rename_axis("code").reset_index(), output)
+    print_notes(document["notes"])
+    write_csv(result.tables["territories"], output)
 
 
 # -- baromètre de la cohésion des territoires ------------------------------------------
@@ -390,18 +299,12 @@ def barometre_command(ctx: click.Context, territory: str | None, output: Path | 
     indicateur face à la France, son évolution, son rang et son décile dans son échelon,
     et le score de chaque facteur avec son intervalle de rangs.
     """
-    from cohesion.analysis.barometre import load_barometre
-    from cohesion.analysis.barometre_data import (
-        NOT_LOADED,
-        loaded_sources,
-        territory_barometre,
-    )
-    from cohesion.cli import console, opened, print_frame
+    from cohesion.analysis.barometre_data import NOT_LOADED
 
-    barometre = load_barometre()
-    with opened(ctx, read_only=True) as warehouse:
+    with observatory(ctx) as core:
+        barometre = core.barometre.barometre
         if territory is None:
-            loaded_ids = loaded_sources(warehouse, barometre)
+            loaded_ids = core.barometre.loaded()
             rows = []
             for indicator in barometre.indicators:
                 table = indicator.table
@@ -416,17 +319,17 @@ def barometre_command(ctx: click.Context, territory: str | None, output: Path | 
             print_frame(pd.DataFrame(rows), f"Baromètre de la cohésion des territoires "
                         f"({barometre.producer}, édition {barometre.edition})", limit=100)
             return
-        result = territory_barometre(warehouse, territory, barometre)
+        result = core.barometre.territory(territory)
     table = result.to_frame()
     console.print(f"[bold]{result.name}[/] ({result.territory})")
     for factor in barometre.factors:
         part = table[table["facteur"] == factor.id]
         print_frame(pd.DataFrame({
             "Indicateur": part["libelle"],
-            "Valeur": [_figure(v) for v in part["valeur"]],
+            "Valeur": [figure(v) for v in part["valeur"]],
             "Période": part["periode"].fillna(""),
-            "France": [_figure(v) for v in part["france"]],
-            "Évolution": [_figure(v) for v in part["evolution"]],
+            "France": [figure(v) for v in part["france"]],
+            "Évolution": [figure(v) for v in part["evolution"]],
             "Rang": [f"{int(r)} / {int(n)}" if pd.notna(r) else "—"
                      for r, n in zip(part["rang"], part["sur"], strict=True)],
             "Décile": [str(int(d)) if pd.notna(d) else "—" for d in part["decile"]],
@@ -435,7 +338,7 @@ def barometre_command(ctx: click.Context, territory: str | None, output: Path | 
             factor.label, limit=100)
     scores = result.scores_frame()
     print_frame(pd.DataFrame({
-        "Facteur": scores["libelle"], "Score (0-100)": [_figure(v) for v in scores["score"]],
+        "Facteur": scores["libelle"], "Score (0-100)": [figure(v) for v in scores["score"]],
         "Rang": [f"{int(r)} / {int(n)}" if pd.notna(r) else "—"
                  for r, n in zip(scores["rang"], scores["sur"], strict=True)],
         "Intervalle de rangs (90 %)": [f"{int(a)} – {int(b)}" if pd.notna(a) else "—"
@@ -445,8 +348,8 @@ def barometre_command(ctx: click.Context, territory: str | None, output: Path | 
         f"Scores de facteur ({result.score_level})")
     for note in result.notes:
         console.print(f"  • {note}")
-    _write_csv(table, output)
-    _write_csv(scores, scores_output)
+    write_csv(table, output)
+    write_csv(scores, scores_output)
 
 
 @analysis.command("fiche")
@@ -472,17 +375,15 @@ def fiche_command(ctx: click.Context, indicator: str, level: str | None,
     régions extrêmes, convergence sigma et bêta, classement. INDICATOR : identifiant
     (revenu_median_uc), identifiant ANCT (001000) ou du baromètre 2018 (11).
     """
-    from cohesion.analysis.barometre_data import fact_sheet
-    from cohesion.cli import console, opened, print_frame
-
-    with opened(ctx, read_only=True) as warehouse:
-        sheet = fact_sheet(warehouse, indicator, level, regional_exclude=exclude_regions)
+    with observatory(ctx) as core:
+        sheet = core.barometre.fact_sheet(indicator, level and level.upper(),
+                                          tuple(exclude_regions))
     series = sheet.series
     figures = fact_sheet_frame(sheet)
     title = (f"{series.indicator.label} ({series.indicator.unit}) — {series.level_label}")
     print_frame(figures.assign(valeur_initiale=figures["valeur_initiale"].map(
-        lambda v: v if isinstance(v, str) else _figure(v)), valeur_finale=figures[
-        "valeur_finale"].map(lambda v: v if isinstance(v, str) else _figure(v))), title,
+        lambda v: v if isinstance(v, str) else figure(v)), valeur_finale=figures[
+        "valeur_finale"].map(lambda v: v if isinstance(v, str) else figure(v))), title,
         limit=100)
     console.print(f"Source : {series.source}")
     if sheet.n_dropped:
@@ -491,18 +392,18 @@ def fiche_command(ctx: click.Context, indicator: str, level: str | None,
     if sheet.convergence is not None and sheet.convergence.beta is not None:
         beta = sheet.convergence.beta
         dispersion = sheet.convergence.sigma.dispersion
-        console.print(f"  • convergence bêta : pente {_figure(beta.beta)} "
-                      f"(p = {_figure(beta.p_value)}) ; coefficient de variation "
-                      f"{_figure(dispersion.iloc[0])} → {_figure(dispersion.iloc[-1])}")
+        console.print(f"  • convergence bêta : pente {figure(beta.beta)} "
+                      f"(p = {figure(beta.p_value)}) ; coefficient de variation "
+                      f"{figure(dispersion.iloc[0])} → {figure(dispersion.iloc[-1])}")
     ranking = sheet.ranking
     shown = pd.concat([ranking.head(limit), ranking.dropna(subset=["rank"]).tail(limit)]
                       ).drop_duplicates("code") if limit else ranking.head(0)
-    print_frame(shown.assign(value=shown["value"].map(_figure),
-                             first_value=shown["first_value"].map(_figure),
-                             change=shown["change"].map(_figure)),
+    print_frame(shown.assign(value=shown["value"].map(figure),
+                             first_value=shown["first_value"].map(figure),
+                             change=shown["change"].map(figure)),
                 f"Classement ({len(ranking)} territoires, du plus favorable)", limit=2 * limit)
-    _write_csv(ranking, output)
-    _write_csv(figures, figures_output)
+    write_csv(ranking, output)
+    write_csv(figures, figures_output)
 
 
 @analysis.command("fiches")
@@ -515,18 +416,15 @@ def fiches_command(ctx: click.Context, output: Path | None) -> None:
     interdécile D9/D1 à chacune et son évolution, l'écart entre régions extrêmes, la
     convergence sigma ; « source non chargée » pour les autres.
     """
-    from cohesion.analysis.barometre_data import fact_sheet_summary
-    from cohesion.cli import opened, print_frame
-
-    with opened(ctx, read_only=True) as warehouse:
-        summary = fact_sheet_summary(warehouse)
+    with observatory(ctx) as core:
+        summary = core.barometre.fact_sheets()
     shown = summary.copy()
     for column in ("d9_d1_initial", "d9_d1_final", "evolution_d9_d1", "d9_moins_d1_initial",
                    "d9_moins_d1_final", "ecart_regions_initial", "ecart_regions_final"):
         if column in shown:
-            shown[column] = shown[column].map(_figure)
+            shown[column] = shown[column].map(figure)
     shown["convergence_sigma"] = shown.get("convergence_sigma", pd.Series(dtype=object)).map(
         {True: "oui", False: "non"}).fillna("—")
     print_frame(shown.drop(columns=["libelle"]).fillna("—"),
                 "Baromètre de la cohésion des territoires — fiches de convergence", limit=100)
-    _write_csv(summary, output)
+    write_csv(summary, output)

@@ -1,7 +1,8 @@
-"""The ``cohesion qpv`` commands: locate the points of a file in the QPV.
+"""``cohesion qpv``: locate the points of a file in the QPV; a local addok geocoder.
 
-The group is mounted on the main command line by ``cohesion.cli``; it takes the
-warehouse path from the click context object, as every ``cohesion`` command does.
+``qpv locate`` goes through the core's :class:`~cohesion.core.qpv.QpvService`, as the
+API's ``/api/qpv/locate.csv`` does: the same index, commune lists and geocoder (the
+settings' one, else the local addok when it is indexed, else the BAN).
 """
 
 from __future__ import annotations
@@ -19,46 +20,22 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from cohesion.geo.batch import (
-    DEFAULT_CHUNK_ROWS,
-    BatchSummary,
-    InputFile,
-    PointColumns,
-    Progress,
-    locate_file,
-)
+from cohesion.cli.main import main, observatory
+from cohesion.cli.output import console, errors, number, rows
+from cohesion.geo.batch import DEFAULT_CHUNK_ROWS, BatchSummary, InputFile, PointColumns, Progress
 from cohesion.geo.geocoding import (
-    BAN_URL,
     DEFAULT_ADDOK_PORT,
     DEFAULT_MIN_SCORE,
     DEFAULT_REDIS_PORT,
-    GEOCODER_VARIABLE,
     GEOCODING_QUALITIES,
-    AddokGeocoder,
     LocalAddok,
-    default_geocoder_url,
     stop,
 )
-from cohesion.geo.locate import (
-    DEFAULT_REACH,
-    DEFAULT_TOLERANCE,
-    GENERATIONS,
-    QUALITIES,
-    QpvIndex,
-)
+from cohesion.geo.locate import DEFAULT_REACH, DEFAULT_TOLERANCE, GENERATIONS, QUALITIES, QpvIndex
+from cohesion.settings import BAN_URL
 
 
-def _number(value: float) -> str:
-    """A number the French way: narrow no-break space between thousands."""
-    return f"{value:,.0f}".replace(",", "\u202f")
-
-
-def _rows(count: int) -> str:
-    """A count of rows in French: ``0 ligne``, ``1 ligne``, ``2 lignes``."""
-    return f"{_number(count)} ligne{'s' if count > 1 else ''}"
-
-
-@click.group()
+@main.group()
 def qpv() -> None:
     """Géoréférencer des points dans les quartiers prioritaires (QPV)."""
 
@@ -78,8 +55,9 @@ def qpv() -> None:
               "au lieu de coordonnées (répétable : numéro et voie, code postal, commune… "
               "réunis dans cet ordre).")
 @click.option("--geocoder", help="Adresse du géocodeur addok (service CSV /search/csv/) : "
-              "un addok local (http://127.0.0.1:7878) ou la BAN. Défaut : la variable "
-              f"{GEOCODER_VARIABLE}, sinon {BAN_URL}.")
+              "un addok local (http://127.0.0.1:7878) ou la BAN. Défaut : "
+              "$COHESION_GEOCODER, sinon l'addok local s'il est indexé, sinon "
+              f"{BAN_URL}.")
 @click.option("--min-score", type=click.FloatRange(0, 1), default=DEFAULT_MIN_SCORE,
               show_default=True, help="Score de géocodage en deçà duquel une adresse est "
               "« incertaine » et n'est pas localisée.")
@@ -130,23 +108,22 @@ def locate(ctx: click.Context, file: Path, output: Path, lon: str | None, lat: s
     latitude ; en Lambert-93 : --x X --y Y --crs EPSG:2154 ; des adresses : --address
     voie --address code_postal --address commune --geocoder http://127.0.0.1:7878.
     """
-    # imported here: cohesion.cli mounts this group, so it may be importing us
-    from cohesion.cli import console, errors, opened
-
     if (scheduler or workers) and not use_dask:
         raise click.UsageError("--scheduler et --workers vont avec --dask")
     if addresses and use_dask:
         raise click.UsageError("les adresses se géocodent sans Dask : retirer --dask")
     if geocoder and not addresses:
         raise click.UsageError("--geocoder va avec --address")
+    from cohesion.geo.geocoding import AddokGeocoder
+
     columns = PointColumns(lon=lon, lat=lat, x=x_column, y=y_column, crs=crs,
                            addresses=addresses)
-    address_geocoder = AddokGeocoder(geocoder or default_geocoder_url()) if addresses \
-        else None
     source = InputFile.open(file)
-    with opened(ctx, read_only=True) as warehouse:
-        index = QpvIndex.from_warehouse(warehouse, [int(g) for g in generations] or None,
-                                        vintage, lookups, reach)
+    with observatory(ctx) as core:
+        service = core.qpv
+        if geocoder:
+            service.use_geocoder(AddokGeocoder(geocoder))
+        index = service.index([int(g) for g in generations], vintage, lookups, reach)
     source.check_columns(columns, index)
     total = source.count_rows()
     with bar.Progress(TextColumn("Localisation"), BarColumn(), MofNCompleteColumn(),
@@ -161,8 +138,8 @@ def locate(ctx: click.Context, file: Path, output: Path, lon: str | None, lat: s
             summary = _locate_on_dask(index, source, output, columns, tolerance, scheduler,
                                       workers, advance)
         else:
-            summary = locate_file(index, source, output, columns, tolerance, chunk_rows,
-                                  advance, address_geocoder, min_score)
+            summary = service.locate_file(source, output, columns, index, tolerance,
+                                          min_score, chunk_rows, advance)
         progress.update(task, total=summary.rows, completed=summary.rows)
     for line in summary_lines(summary, index.generations):
         console.print(line, highlight=False, soft_wrap=True)
@@ -197,18 +174,18 @@ def summary_lines(summary: BatchSummary, generations: tuple[int, ...]) -> list[s
     800 lignes écrites dans sortie.csv, dont 3 en erreur (colonne « erreur »)
     QPV 2024 : 200 lignes dans un QPV (25,0 %) ; sûr 190, probable 15, hors QPV 592
     """
-    lines = [f"{_rows(summary.rows)} écrite{'s' if summary.rows > 1 else ''} dans "
-             f"{summary.output}, dont {_number(summary.errors)} en erreur (colonne « erreur »)"]
+    lines = [f"{rows(summary.rows)} écrite{'s' if summary.rows > 1 else ''} dans "
+             f"{summary.output}, dont {number(summary.errors)} en erreur (colonne « erreur »)"]
     for g in generations:
         counts = summary.qualities.get(g, {})
         share = f"{100 * summary.share_inside(g):.1f}".replace(".", ",")
-        details = ", ".join(f"{quality} {_number(counts.get(quality, 0))}"
+        details = ", ".join(f"{quality} {number(counts.get(quality, 0))}"
                             for quality in QUALITIES if counts.get(quality, 0))
-        lines.append(f"QPV {g} : {_rows(summary.inside.get(g, 0))} dans un QPV "
+        lines.append(f"QPV {g} : {rows(summary.inside.get(g, 0))} dans un QPV "
                      f"({share} %) ; {details}")
     if summary.geocoding:
         lines.append("Géocodage : " + ", ".join(
-            f"{quality} {_number(summary.geocoding.get(quality, 0))}"
+            f"{quality} {number(summary.geocoding.get(quality, 0))}"
             for quality in GEOCODING_QUALITIES))
     return lines
 
@@ -252,7 +229,6 @@ def addok_index(sources: tuple[Path, ...], mairies: bool, departements: tuple[st
     """
     from itertools import chain
 
-    from cohesion.cli import console
     from cohesion.geo.addresses import documents_from, town_hall_documents
 
     if not sources and not mairies:
@@ -269,7 +245,7 @@ def addok_index(sources: tuple[Path, ...], mairies: bool, departements: tuple[st
     finally:
         if redis is not None:
             stop(redis)
-    console.print(f"{_number(count)} documents indexés dans {directory} (addok.rdb)",
+    console.print(f"{number(count)} documents indexés dans {directory} (addok.rdb)",
                   highlight=False)
 
 
@@ -290,8 +266,6 @@ def addok_serve(directory: Path, redis_port: int, host: str, port: int,
     --geocoder http://127.0.0.1:7878
     """
     import time
-
-    from cohesion.cli import console
 
     local = LocalAddok(directory, redis_port)
     if start_redis and not (directory / "addok.rdb").exists():

