@@ -85,26 +85,16 @@ def read_partition(warehouse: Warehouse, level: str, partition_level: str,
     --------
     cohesion.analysis.inequality.inequality_summary : takes the result as ``partition``.
     """
-    direct = warehouse.query(
-        "SELECT code, parent_code FROM memberships WHERE vintage = ? AND level = ? "
-        "AND parent_level = ?", [vintage, level, partition_level])
+    direct = warehouse.memberships(level, vintage, [partition_level])
     if not direct.empty:
         return direct.set_index("code")["parent_code"], None
-    shared = warehouse.query(
-        """SELECT m.parent_code AS code, p.parent_code AS part,
-                  sum(coalesce(t.population, 0)) AS population
-           FROM memberships m
-           JOIN memberships p ON p.vintage = m.vintage AND p.level = 'COM'
-                AND p.code = m.code AND p.parent_level = ?
-           JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM' AND t.code = m.code
-           WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
-           GROUP BY ALL""", [partition_level, vintage, level])
+    shared = warehouse.population_overlap(level, partition_level, vintage)
     if shared.empty:
         raise CohesionError(f"aucune appartenance ne relie les territoires {level} aux "
                             f"{partition_level} dans le référentiel {vintage}")
-    spanning = int((shared.groupby("code")["part"].nunique() > 1).sum())
-    chosen = shared.sort_values(["code", "population", "part"], ascending=[True, False, True])
-    parts = chosen.drop_duplicates("code").set_index("code")["part"]
+    spanning = int((shared.groupby("code")["other_code"].nunique() > 1).sum())
+    # the overlap lists the most populated part of each territory first
+    parts = shared.drop_duplicates("code").set_index("code")["other_code"]
     note = (f"{spanning} territoires s'étendent sur plusieurs {partition_level} : chacun est "
             "rattaché à celui qui porte le plus d'habitants") if spanning else None
     return parts, note

@@ -360,8 +360,7 @@ class QpvIndex:
             When a generation asked for, or any QPV contour, is not in the warehouse.
         """
         vintage = warehouse.require_vintage(vintage or warehouse.vintages()[-1])
-        imported = [int(v) for v in warehouse.query(
-            "SELECT DISTINCT vintage FROM geometries WHERE level = 'QPV' ORDER BY 1")["vintage"]]
+        imported = warehouse.contour_vintages("QPV")
         chosen = list(generations) if generations else imported
         missing = [g for g in chosen if g not in imported]
         if missing or not chosen:
@@ -374,14 +373,10 @@ class QpvIndex:
         layers = []
         for generation in chosen:
             found = warehouse.geometries("QPV", generation)
-            names = warehouse.query(
-                "SELECT code, name FROM territories WHERE level = 'QPV' AND vintage = ?",
-                [generation]).set_index("code")["name"]
-            members = warehouse.query(
-                "SELECT DISTINCT parent_code FROM memberships WHERE level = 'QPV' AND "
-                "vintage = ? AND parent_level IN ('COM', 'ARM')", [generation])["parent_code"]
+            names = warehouse.names("QPV", generation)
+            members = warehouse.memberships("QPV", generation, ["COM", "ARM"])["parent_code"]
             extra = looked_up.loc[looked_up["generation"] == generation, "commune"]
-            communes = communes_in_vintage(warehouse, pd.concat([members, extra]), vintage)
+            communes = warehouse.communes_in_vintage(pd.concat([members, extra]), vintage)
             layers.append(QpvLayer(generation, found["code"].to_numpy(dtype=object),
                                    found["code"].map(names).to_numpy(dtype=object),
                                    found["geometry"].to_numpy(), frozenset(communes)))
@@ -601,29 +596,4 @@ def read_communes_with_qpv(path: Path) -> pd.DataFrame:
                          "commune": pairs["commune"].to_numpy(dtype=object),
                          "qpv": pairs["qpv"].to_numpy(dtype=object)}).drop_duplicates(
         ignore_index=True)
-
-
-def communes_in_vintage(warehouse: Warehouse, codes: Iterable[str], vintage: int) -> set[str]:
-    """Commune codes of ``vintage`` for codes of communes, arrondissements or former communes.
-
-    A code that is a commune of ``vintage`` is kept; an arrondissement municipal becomes
-    its commune (``13201`` → ``13055``); the code of a commune since merged becomes the
-    code of the commune nouvelle. Codes unknown to the vintage are dropped.
-    """
-    wanted = pd.DataFrame({"code": sorted({c for c in codes if isinstance(c, str) and c})})
-    if wanted.empty:
-        return set()
-    warehouse.connection.register("_wanted_communes", wanted)
-    try:
-        found = warehouse.query(
-            """SELECT w.code, coalesce(c.code, a.parent_code, f.code) AS commune
-               FROM _wanted_communes w
-               LEFT JOIN territories c ON c.level = 'COM' AND c.vintage = ? AND c.code = w.code
-               LEFT JOIN memberships a ON a.level = 'ARM' AND a.parent_level = 'COM'
-                    AND a.vintage = ? AND a.code = w.code
-               LEFT JOIN former_codes f ON f.level = 'COM' AND f.vintage = ?
-                    AND f.former_code = w.code""", [vintage, vintage, vintage])
-    finally:
-        warehouse.connection.unregister("_wanted_communes")
-    return set(found["commune"].dropna())
 

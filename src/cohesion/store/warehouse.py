@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from cohesion.errors import CohesionError, ReferentielMissingError
+from cohesion.errors import CohesionError, ReferentielMissingError, WarehouseLockedError
 from cohesion.store.schema import SCHEMA_VERSION, STATEMENTS
 
 OBSERVATION_COLUMNS = ["variable", "level", "code", "vintage", "period", "value", "missing"]
@@ -86,6 +86,13 @@ class Warehouse:
             from cohesion.store.sharing import locked_error
 
             raise locked_error(self.path or Path(str(path)), str(error)) from None
+        except duckdb.ConnectionException as error:
+            if "different configuration" not in str(error):
+                raise
+            raise WarehouseLockedError(
+                f"l'entrepôt {path} est déjà ouvert par ce processus "
+                f"{'en écriture' if read_only else 'en lecture seule'} : fermez cette "
+                "connexion avant d'en ouvrir une autre") from None
         if not read_only:
             for statement in STATEMENTS:
                 self.connection.execute(statement)
@@ -205,12 +212,36 @@ class Warehouse:
                 f"{built}) ; lancer `cohesion build`")
         return vintage
 
-    def names(self, level: str, vintage: int) -> dict[str, str]:
-        """Code → name of the territories of a level in a vintage."""
-        found = self.connection.execute(
-            "SELECT code, name FROM territories WHERE level = ? AND vintage = ?",
-            [level, vintage]).fetchall()
-        return dict(found)
+    def names(self, level: str, vintage: int | None = None,
+              codes: Sequence[str] | None = None) -> dict[str, str]:
+        """Code → name of the territories of a level.
+
+        Parameters
+        ----------
+        level : str
+            The level (``COM``, ``EPCI``, ``QPV``…).
+        vintage : int, optional
+            The geography vintage (for QPV, the generation). Without it, every vintage:
+            each code is named as in the oldest vintage knowing it (the zones d'emploi
+            2010 named by an imported table).
+        codes : sequence of str, optional
+            Only these codes (default: every territory of the level); unknown codes are
+            left out.
+
+        Returns
+        -------
+        dict
+            Name by code.
+        """
+        sql = "SELECT code, arg_min(name, vintage) FROM territories WHERE level = ?"
+        params: list[Any] = [level]
+        if vintage is not None:
+            sql += " AND vintage = ?"
+            params.append(vintage)
+        if codes is not None:
+            sql += " AND list_contains(?, code)"
+            params.append(list(codes))
+        return dict(self.connection.execute(sql + " GROUP BY code", params).fetchall())
 
     def levels_summary(self) -> pd.DataFrame:
         """Every level with, per vintage, its territories and how many have a contour.
@@ -239,6 +270,101 @@ class Warehouse:
         return sorted(row[0] for row in self.connection.execute(
             "SELECT DISTINCT parent_level FROM memberships WHERE vintage = ? AND level = 'COM'",
             [vintage]).fetchall())
+
+    def memberships(self, level: str, vintage: int, parent_levels: Sequence[str] | None = None,
+                    codes: Sequence[str] | None = None) -> pd.DataFrame:
+        """The territories that territories of ``level`` lie in, as the référentiel records.
+
+        Parameters
+        ----------
+        level : str
+            The level of the members (``COM``, ``ARM``, ``QPV``…).
+        vintage : int
+            The geography vintage (for QPV, the generation).
+        parent_levels : sequence of str, optional
+            Only the parents of these levels (default: every level).
+        codes : sequence of str, optional
+            Only the memberships of these members (default: every territory of ``level``).
+
+        Returns
+        -------
+        DataFrame
+            ``code, parent_level, parent_code``, one row per membership, sorted.
+
+        See Also
+        --------
+        population_overlap : links two levels through their communes.
+        """
+        sql = ("SELECT code, parent_level, parent_code FROM memberships "
+               "WHERE vintage = ? AND level = ?")
+        params: list[Any] = [vintage, level]
+        if parent_levels is not None:
+            sql += " AND list_contains(?, parent_level)"
+            params.append(list(parent_levels))
+        if codes is not None:
+            sql += " AND list_contains(?, code)"
+            params.append(list(codes))
+        return self.query(sql + " ORDER BY ALL", params)
+
+    def population_overlap(self, level: str, other_level: str, vintage: int,
+                           codes: Sequence[str] | None = None) -> pd.DataFrame:
+        """How many inhabitants each territory of ``level`` shares with those of ``other_level``.
+
+        Both levels are linked through the communes belonging to each: an EPCI over two
+        départements shares the population of its communes in each of them.
+
+        Parameters
+        ----------
+        level : str
+            The level of the territories (``EPCI``…), one communes belong to.
+        other_level : str
+            The level or zoning they are compared with (``DEP``, ``REG``, ``DENS``…).
+        vintage : int
+            The geography vintage.
+        codes : sequence of str, optional
+            Only these territories of ``level`` (default: all).
+
+        Returns
+        -------
+        DataFrame
+            ``code, other_code, population`` (the legal population of the shared
+            communes, 0 when unknown), sorted by ``code`` then largest population first
+            (ties: smallest ``other_code``), so the first row of a code names the
+            territory of ``other_level`` holding most of its inhabitants.
+        """
+        sql = """SELECT m.parent_code AS code, p.parent_code AS other_code,
+                        sum(coalesce(t.population, 0)) AS population
+                 FROM memberships m
+                 JOIN memberships p ON p.vintage = m.vintage AND p.level = 'COM'
+                      AND p.code = m.code AND p.parent_level = ?
+                 JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM'
+                      AND t.code = m.code
+                 WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?"""
+        params: list[Any] = [other_level, vintage, level]
+        if codes is not None:
+            sql += " AND list_contains(?, m.parent_code)"
+            params.append(list(codes))
+        return self.query(sql + " GROUP BY ALL ORDER BY code, population DESC, other_code",
+                          params)
+
+    def communes_in_vintage(self, codes: Iterable[str], vintage: int) -> set[str]:
+        """Commune codes of ``vintage`` for codes of communes, arrondissements or former communes.
+
+        A code that is a commune of ``vintage`` is kept; an arrondissement municipal becomes
+        its commune (``13201`` → ``13055``); the code of a commune since merged becomes the
+        code of the commune nouvelle. Codes unknown to the vintage, and values that are not
+        text (missing values), are dropped.
+        """
+        wanted = sorted({code for code in codes if isinstance(code, str) and code})
+        found = self.connection.execute(
+            """SELECT DISTINCT coalesce(c.code, a.parent_code, f.code)
+               FROM unnest(?::VARCHAR[]) AS w(code)
+               LEFT JOIN territories c ON c.level = 'COM' AND c.vintage = ? AND c.code = w.code
+               LEFT JOIN memberships a ON a.level = 'ARM' AND a.parent_level = 'COM'
+                    AND a.vintage = ? AND a.code = w.code
+               LEFT JOIN former_codes f ON f.level = 'COM' AND f.vintage = ?
+                    AND f.former_code = w.code""", [wanted, vintage, vintage, vintage])
+        return {row[0] for row in found.fetchall() if row[0] is not None}
 
     def metropolitan_codes(self, level: str, vintage: int) -> set[str]:
         """Codes of the territories of ``level`` in metropolitan France.
@@ -372,6 +498,22 @@ class Warehouse:
         finally:
             self.connection.unregister("_incoming_obs")
         return len(frame) - skipped, skipped
+
+    def observations(self, variable: str, level: str) -> pd.DataFrame:
+        """Every value of ``variable`` at ``level``: ``code, period, value, vintage``.
+
+        All periods and geography vintages, sorted by vintage, period and code; ``value``
+        is NaN where the value is missing.
+        """
+        return self.query("SELECT code, period, value, vintage FROM observations "
+                          "WHERE variable = ? AND level = ? ORDER BY vintage, period, code",
+                          [variable, level])
+
+    def observed_variables(self, prefix: str = "") -> set[str]:
+        """The variables holding at least one observation, those starting with ``prefix``."""
+        return {row[0] for row in self.connection.execute(
+            "SELECT DISTINCT variable FROM observations WHERE starts_with(variable, ?)",
+            [prefix]).fetchall()}
 
     def write_variables(self, variables: pd.DataFrame) -> None:
         """Record or update the description of variables (label, unit, additivity)."""
