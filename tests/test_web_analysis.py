@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from cohesion.analysis import (
@@ -34,6 +35,7 @@ from cohesion.analysis import (
 )
 from cohesion.core import Observatory
 from cohesion.core.analyses import CLUSTER_COLOURS
+from cohesion.core.analysis_inputs import AnalysisRequestError, closest_period_on_or_before
 from cohesion.core.caching import ResultCache
 from cohesion.indicators.engine import IndicatorEngine
 from cohesion.store import Warehouse
@@ -153,6 +155,73 @@ def test_inequality_within_a_territory_through_its_communes(client: TestClient,
     # Atlantique has communes in Morbihan, most of its inhabitants in Loire-Atlantique
     assert {"22", "29", "35", "56"} <= {g["code"] for g in answer["groups"]} <= {
         "22", "29", "35", "56", "44"}
+
+
+# -- the period and weight rules --------------------------------------------------------
+
+WEIGHT_PERIODS = [
+    (["2013", "2018", "2020"], "2019", "2018"),  # the closest on or before the values'
+    (["2013", "2018", "2020"], "2020", "2020"),  # the values' own period
+    (["2019", "2020"], "2013", "2019"),  # every period after the values': the earliest
+    (["2013-2018", "2014"], "2016", "2014"),  # as text, 2013-2018 would come before 2016
+    (["2022-12-01", "2022-03-31"], "2022-06", "2022-03-31"),
+]
+
+
+@pytest.mark.parametrize(("loaded", "values_period", "expected"), WEIGHT_PERIODS)
+def test_the_weight_period_is_the_closest_on_or_before_the_values(
+        loaded: list[str], values_period: str, expected: str) -> None:
+    assert closest_period_on_or_before(loaded, values_period) == expected
+
+
+@pytest.mark.parametrize(("indicator", "period", "weights", "asked", "expected"), [
+    ("revenu_median", "2020", "population", None, "2018"),
+    ("revenu_median", "2019", "population", "2013", "2013"),
+    ("population", "2018", "population", None, "2018"),
+    ("population", "2013", "revenu_median", None, "2019"),
+])
+def test_an_inequality_answer_names_the_weight_period_it_used(
+        client: TestClient, indicator: str, period: str, weights: str, asked: str | None,
+        expected: str) -> None:
+    analyses = client.app.state.observatory.analyses
+    # what the loaded warehouse holds: the censuses 2013 and 2018, Filosofi 2019 and 2020
+    assert sorted(analyses.indicator("population")["periods"]) == ["2013", "2018"]
+    assert sorted(analyses.indicator("revenu_median")["periods"]) == ["2019", "2020"]
+    document = analyses.inequality(indicator, "COM", VINTAGE, period, FINISTERE,
+                                   weights=weights, weight_period=asked)
+    assert document["period"] == period and document["weights"]["id"] == weights
+    assert document["weights"]["period"] == expected
+    assert f"pondération : {weights} ({expected})" in document["notes"]
+
+
+def test_the_latest_period_is_the_default_and_a_weight_period_must_be_loaded(
+        client: TestClient) -> None:
+    analyses = client.app.state.observatory.analyses
+    assert analyses.period("revenu_median", None) == "2020"
+    with pytest.raises(AnalysisRequestError, match="la période 2016 n'est pas chargée "
+                       r"pour population \(périodes disponibles : 2013, 2018\)"):
+        analyses.weight_period("population", "2019", asked="2016")
+
+
+def test_the_command_line_and_the_api_take_the_same_weight_period(
+        client: TestClient, loaded_warehouse_file: Path, tmp_path: Path) -> None:
+    from cohesion.cli import main
+    from cohesion.cli.analysis import analysis
+    from cohesion.cli.output import figure
+
+    if "analysis" not in main.commands:
+        main.add_command(analysis)
+    answer = ok(client, "/api/analysis/inequality", indicator="revenu_median", level="COM",
+                period="2020", parent=FINISTERE, weights="population")
+    copy = tmp_path / "cli.duckdb"
+    shutil.copy(loaded_warehouse_file, copy)
+    result = CliRunner().invoke(main, [
+        "--warehouse", str(copy), "analysis", "inequality", "revenu_median", "--period",
+        "2020", "--within", FINISTERE, "--weight", "population"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert answer["weights"]["period"] == "2018"
+    assert "pondération : population (2018)" in result.output
+    assert figure(measures(answer)["gini"]) in result.output
 
 
 # -- convergence ------------------------------------------------------------------------

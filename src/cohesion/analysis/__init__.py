@@ -8,8 +8,10 @@
 - :mod:`~cohesion.analysis.typology`: PCA, Ward and k-means classes (HCPC), profiles,
   paragons, stability;
 - :mod:`~cohesion.analysis.composite`: composite indices and their rank intervals;
-- :mod:`~cohesion.analysis.barometre`: the baromètre de la cohésion des territoires (its
-  declared definition, a territory's position, fact sheets, factor scores).
+- :mod:`~cohesion.analysis.barometre`: the baromètre de la cohésion des territoires (a
+  territory's position, fact sheets; it also exports its declared definition, read by
+  :mod:`~cohesion.analysis.barometre_definition`, and the factor scores of
+  :mod:`~cohesion.analysis.barometre_scores`).
 
 Nothing here reads the warehouse: :mod:`cohesion.analysis.commands`,
 :mod:`cohesion.analysis.partitions` and

@@ -1,16 +1,9 @@
-"""Le baromètre de la cohésion des territoires: its definition and its figures.
+"""Le baromètre de la cohésion des territoires: its figures, pure functions.
 
-The baromètre of the ANCT reads territorial cohesion through six *facteurs*
-(solidarité, qualité de vie, coopération entre les territoires, capital social,
-capacitation — or capacité de développement —, transition socio-environnementale), each
-measured by a few headline indicators with a direction and a policy challenge (*enjeu*).
-The definition is data: ``barometre.yaml`` beside this module, loaded and checked by
-:func:`load_barometre` (unknown, missing or mistyped keys fail with the indicator's id).
-
-Every indicator names where its values come from (``data``): a table of the 2018
-edition published by the CGET (imported with the ``barometre-2018-*.yaml`` mappings of
-the generic table importer) or an indicator of our catalogue. Those with neither are
-kept in the definition and shown as « source non chargée », never hidden.
+The baromètre's definition (its six factors and their indicators, ``barometre.yaml``)
+is read and checked in :mod:`cohesion.analysis.barometre_definition`; its names, and
+those of the factor scores, are exported here too, so that ``cohesion.analysis.barometre``
+is the one import for the whole baromètre.
 
 The figures are pure functions of :class:`IndicatorSeries` (one indicator at one level,
 at two dates, with France's value):
@@ -20,8 +13,9 @@ at two dates, with France's value):
 - :func:`indicator_fact_sheet`: the convergence fact sheet as the baromètre publishes
   it: interdecile ratio D9/D1 at each date (on the territories with a value at both
   dates), contrast between the extreme régions, the ranking;
-- :func:`factor_score`: a factor's composite score with its uncertainty band (the
-  interval of ranks across normalisations, weightings and aggregations, from
+- :func:`factor_score` (:mod:`cohesion.analysis.barometre_scores`, exported here): a
+  factor's composite score with its uncertainty band (the interval of ranks across
+  normalisations, weightings and aggregations, from
   :func:`~cohesion.analysis.composite.composite_uncertainty`).
 
 Reading the warehouse is done at the edge, in :mod:`cohesion.analysis.barometre_data`.
@@ -30,34 +24,38 @@ Examples
 --------
 >>> from cohesion.analysis.barometre import load_barometre
 >>> barometre = load_barometre()
->>> [factor.label for factor in barometre.factors][:2]
-['Solidarité', 'Qualité de vie']
->>> len(barometre.indicators), len([i for i in barometre.indicators if i.anct_id])
-(25, 24)
->>> barometre.indicator("part_neet").direction
-'lower_is_better'
+>>> len(barometre.indicators), barometre.indicator("part_neet").direction
+(25, 'lower_is_better')
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from cohesion.analysis.composite import composite_index, composite_uncertainty
+from cohesion.analysis.barometre_definition import (
+    BAROMETRE_FILE,
+    DIRECTIONS,
+    Barometre,
+    BarometreDefinitionError,
+    BarometreIndicator,
+    CatalogueSource,
+    Factor,
+    TableSource,
+    UnknownBarometreItemError,
+    load_barometre,
+)
+from cohesion.analysis.barometre_scores import FactorScore, factor_score
 from cohesion.analysis.convergence import (
     ConvergenceFactSheet,
     Extremes,
     convergence_fact_sheet,
 )
-from cohesion.analysis.errors import AnalysisError, AnalysisInputError, NotEnoughDataError
+from cohesion.analysis.errors import AnalysisInputError, NotEnoughDataError
 from cohesion.analysis.inequality import InterdecileRatio, interdecile_ratio
-from cohesion.indicators.engine import UnknownIndicatorError
 
 __all__ = [
     "BAROMETRE_FILE",
@@ -84,12 +82,6 @@ __all__ = [
     "regional_contrast",
 ]
 
-#: The definition shipped with the package.
-BAROMETRE_FILE = Path(__file__).with_name("barometre.yaml")
-
-#: Directions an indicator may take; ``neutral`` ones are shown and ranked by value but
-#: left out of factor scores (no level is better than another).
-DIRECTIONS = ("higher_is_better", "lower_is_better", "neutral")
 
 #: Quantile definition of the baromètre's deciles: linear interpolation between order
 #: statistics (Hyndman & Fan type 7, R's default, Excel's ``CENTILE``). It is the one
@@ -98,296 +90,6 @@ DIRECTIONS = ("higher_is_better", "lower_is_better", "neutral")
 QUANTILE_METHOD = "linear"
 
 NAN = float("nan")
-
-
-class BarometreDefinitionError(AnalysisError, ValueError):
-    """The baromètre definition file is not valid (the message names the item)."""
-
-
-class UnknownBarometreItemError(UnknownIndicatorError, AnalysisError):
-    """A factor or indicator id the baromètre does not define (exit code 4, HTTP 404)."""
-
-
-# -- the definition ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TableSource:
-    """A published table of the 2018 baromètre, imported into the warehouse.
-
-    Attributes
-    ----------
-    variable : str
-        Variable of the warehouse holding the values (at every level it was published).
-    level : str
-        Level of the map table: ``ZE`` (zones d'emploi 2010), ``EPCI`` or ``DEP``.
-    vintage : int or None
-        Geography of the codes (2010 for the zones d'emploi, 2017 or 2018 for EPCI).
-    file, regional_file, class_file : str or None
-        The CGET's file names (``carte_X_Y.csv``, ``histo_X_Y.csv``, ``zau_X_Y.csv``).
-    anct_2018_id : str
-        Id of the indicator in the 2018 edition (``baro.csv``).
-    match : str
-        ``same`` (the indicator itself) or ``related`` (the 2018 edition's indicator on
-        the same theme, named by ``related_label``).
-    related_label : str or None
-    """
-
-    variable: str
-    level: str
-    anct_2018_id: str
-    file: str
-    regional_file: str | None = None
-    class_file: str | None = None
-    vintage: int | None = None
-    match: str = "same"
-    related_label: str | None = None
-
-    kind = "table"
-
-
-@dataclass(frozen=True)
-class CatalogueSource:
-    """An indicator of our catalogue (:mod:`cohesion.indicators.catalogue`)."""
-
-    indicator: str
-
-    kind = "catalogue"
-
-
-@dataclass(frozen=True)
-class BarometreIndicator:
-    """A headline indicator of the baromètre.
-
-    Attributes
-    ----------
-    id : str
-    anct_id : str or None
-        Id in the 2020 specification (``init.json``); None for an indicator of the 2018
-        edition only.
-    edition : int
-        The edition the indicator comes from.
-    factor : str
-        Id of its factor.
-    theme, label, challenge : str
-        As the ANCT names them; ``challenge`` is the policy challenge (*enjeu*).
-    direction : str
-        One of :data:`DIRECTIONS`.
-    rationale : str
-        Why that direction.
-    definition, source, unit : str
-    data : tuple of TableSource or CatalogueSource
-        Where values come from; empty: « source non chargée ».
-    """
-
-    id: str
-    anct_id: str | None
-    edition: int
-    factor: str
-    theme: str
-    label: str
-    challenge: str
-    direction: str
-    rationale: str
-    definition: str
-    source: str
-    unit: str
-    data: tuple[TableSource | CatalogueSource, ...] = ()
-
-    @property
-    def table(self) -> TableSource | None:
-        """The 2018 published table, if the indicator has one."""
-        return next((d for d in self.data if isinstance(d, TableSource)), None)
-
-    @property
-    def catalogue(self) -> CatalogueSource | None:
-        """The catalogue indicator, if the indicator has one."""
-        return next((d for d in self.data if isinstance(d, CatalogueSource)), None)
-
-    @property
-    def sign(self) -> int:
-        """+1 when higher is better, -1 when lower is better, 0 when neutral."""
-        return {"higher_is_better": 1, "lower_is_better": -1}.get(self.direction, 0)
-
-    def describe(self) -> dict[str, Any]:
-        """The definition as plain data (for the API and the CLI)."""
-        return {
-            "id": self.id, "anct_id": self.anct_id, "edition": self.edition,
-            "factor": self.factor, "theme": self.theme, "label": self.label,
-            "challenge": self.challenge, "direction": self.direction,
-            "rationale": self.rationale, "definition": self.definition,
-            "source": self.source, "unit": self.unit,
-            "data": [{"kind": d.kind, **{k: v for k, v in d.__dict__.items()}}
-                     for d in self.data]}
-
-
-@dataclass(frozen=True)
-class Factor:
-    """A factor of cohesion and its indicators."""
-
-    id: str
-    anct_id: str
-    label: str
-    cget_2018_label: str
-    indicators: tuple[BarometreIndicator, ...]
-    also_called: str | None = None
-
-    def describe(self) -> dict[str, Any]:
-        """The factor and its indicators as plain data."""
-        return {"id": self.id, "anct_id": self.anct_id, "label": self.label,
-                "also_called": self.also_called, "cget_2018_label": self.cget_2018_label,
-                "indicators": [i.describe() for i in self.indicators]}
-
-
-@dataclass(frozen=True)
-class Barometre:
-    """The whole baromètre: its factors, their indicators, where it comes from."""
-
-    edition: int
-    producer: str
-    specification: str
-    data_edition: str
-    factors: tuple[Factor, ...]
-
-    @property
-    def indicators(self) -> tuple[BarometreIndicator, ...]:
-        """Every indicator, factor after factor."""
-        return tuple(i for f in self.factors for i in f.indicators)
-
-    def indicator(self, indicator_id: str) -> BarometreIndicator:
-        """The indicator ``indicator_id`` (also found by its ANCT id or 2018 id)."""
-        for indicator in self.indicators:
-            table = indicator.table
-            if indicator_id in (indicator.id, indicator.anct_id) or (
-                    table is not None and indicator_id in (table.anct_2018_id,
-                                                           table.variable)):
-                return indicator
-        raise UnknownBarometreItemError(
-            f"indicateur du baromètre inconnu : {indicator_id!r} ; les indicateurs sont "
-            + ", ".join(i.id for i in self.indicators))
-
-    def factor(self, factor_id: str) -> Factor:
-        """The factor ``factor_id`` (or its ANCT id)."""
-        for factor in self.factors:
-            if factor_id in (factor.id, factor.anct_id):
-                return factor
-        raise UnknownBarometreItemError(
-            f"facteur du baromètre inconnu : {factor_id!r} ; les facteurs sont "
-            + ", ".join(f.id for f in self.factors))
-
-    def describe(self) -> dict[str, Any]:
-        """The definition as plain data."""
-        return {"edition": self.edition, "producer": self.producer,
-                "specification": self.specification, "data_edition": self.data_edition,
-                "factors": [f.describe() for f in self.factors]}
-
-
-_FACTOR_KEYS = {"id": str, "anct_id": str, "label": str, "cget_2018_label": str,
-                "indicators": list}
-_FACTOR_OPTIONAL = {"also_called": str}
-_INDICATOR_KEYS = {"id": str, "anct_id": (str, type(None)), "theme": str, "label": str,
-                   "challenge": str, "direction": str, "rationale": str, "definition": str,
-                   "source": str, "unit": str, "data": list}
-_INDICATOR_OPTIONAL = {"edition": int}
-_TABLE_KEYS = {"table": str, "anct_2018_id": str, "file": str, "level": str}
-_TABLE_OPTIONAL = {"regional_file": str, "class_file": str, "vintage": int, "match": str,
-                   "related_label": str}
-
-
-def _checked(item: Any, required: dict[str, Any], optional: dict[str, Any],
-             where: str) -> dict[str, Any]:
-    """``item`` as a dict whose keys and value types are the expected ones."""
-    if not isinstance(item, dict):
-        raise BarometreDefinitionError(f"{where} : attendu un ensemble de clés, trouvé "
-                                       f"{type(item).__name__}")
-    unknown = set(item) - set(required) - set(optional)
-    if unknown:
-        raise BarometreDefinitionError(
-            f"{where} : clé inconnue {sorted(unknown)[0]!r} (clés possibles : "
-            f"{', '.join(sorted({*required, *optional}))})")
-    missing = [key for key in required if key not in item]
-    if missing:
-        raise BarometreDefinitionError(f"{where} : clé manquante {missing[0]!r}")
-    for key, value in item.items():
-        expected = required.get(key, optional.get(key))
-        if not isinstance(value, expected) or isinstance(value, bool):
-            raise BarometreDefinitionError(
-                f"{where} : {key} a le type {type(value).__name__}, attendu "
-                f"{getattr(expected, '__name__', 'texte ou null')}")
-    return item
-
-
-def _source(item: Any, where: str) -> TableSource | CatalogueSource:
-    if isinstance(item, dict) and "catalogue" in item:
-        return CatalogueSource(_checked(item, {"catalogue": str}, {}, where)["catalogue"])
-    raw = _checked(item, _TABLE_KEYS, _TABLE_OPTIONAL, where)
-    if raw.get("match", "same") not in ("same", "related"):
-        raise BarometreDefinitionError(f"{where} : match vaut same ou related, trouvé "
-                                       f"{raw['match']!r}")
-    if raw.get("match") == "related" and not raw.get("related_label"):
-        raise BarometreDefinitionError(f"{where} : un indicateur apparenté (match: related) "
-                                       "nomme l'indicateur publié (related_label)")
-    return TableSource(variable=raw["table"], **{k: v for k, v in raw.items()
-                                                 if k != "table"})
-
-
-def load_barometre(path: Path | str | None = None) -> Barometre:
-    """Read and check a baromètre definition (default: the one shipped, ``barometre.yaml``).
-
-    Parameters
-    ----------
-    path : Path or str, optional
-
-    Returns
-    -------
-    Barometre
-
-    Raises
-    ------
-    BarometreDefinitionError
-        Naming the factor or indicator at fault: unknown or missing key, wrong type,
-        unknown direction, duplicate id.
-    """
-    path = Path(path) if path is not None else BAROMETRE_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise BarometreDefinitionError(f"{path} : illisible ({error})") from None
-    top = _checked(raw, {"version": int, "edition": int, "producer": str,
-                         "specification": str, "data_edition": str, "factors": list}, {},
-                   str(path))
-    if top["version"] != 1:
-        raise BarometreDefinitionError(f"{path} : version {top['version']} inconnue "
-                                       "(attendu 1)")
-    factors, seen = [], set()
-    for position, raw_factor in enumerate(top["factors"]):
-        factor = _checked(raw_factor, _FACTOR_KEYS, _FACTOR_OPTIONAL,
-                          f"{path} : facteur n° {position + 1}")
-        indicators = []
-        for raw_indicator in factor["indicators"]:
-            where = f"{path} : facteur {factor['id']}, indicateur " + str(
-                raw_indicator.get("id") if isinstance(raw_indicator, dict) else "?")
-            item = _checked(raw_indicator, _INDICATOR_KEYS, _INDICATOR_OPTIONAL, where)
-            if item["direction"] not in DIRECTIONS:
-                raise BarometreDefinitionError(
-                    f"{where} : direction {item['direction']!r} inconnue (attendu "
-                    f"{', '.join(DIRECTIONS)})")
-            if item["id"] in seen:
-                raise BarometreDefinitionError(f"{where} : identifiant en double")
-            seen.add(item["id"])
-            data = tuple(_source(d, f"{where}, données n° {n + 1}")
-                         for n, d in enumerate(item["data"]))
-            indicators.append(BarometreIndicator(
-                factor=factor["id"], edition=item.get("edition", top["edition"]),
-                data=data, **{k: v for k, v in item.items() if k not in ("data", "edition")}))
-        if factor["id"] in seen:
-            raise BarometreDefinitionError(f"{path} : facteur {factor['id']} en double")
-        seen.add(factor["id"])
-        factors.append(Factor(indicators=tuple(indicators),
-                              **{k: v for k, v in factor.items() if k != "indicators"}))
-    return Barometre(edition=top["edition"], producer=top["producer"],
-                     specification=top["specification"], data_edition=top["data_edition"],
-                     factors=tuple(factors))
 
 
 # -- values of one indicator at one level -------------------------------------------------
@@ -780,147 +482,3 @@ def indicator_ranking(series: IndicatorSeries) -> pd.DataFrame:
     frame = frame.sort_values(["rank", "code"], na_position="last", kind="stable")
     return frame[["rank", "code", "name", "value", "first_value", "change"]].reset_index(
         drop=True)
-
-
-# -- factor scores ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class FactorScore:
-    """A factor's composite score for one territory, with its uncertainty band.
-
-    Attributes
-    ----------
-    factor : Factor
-    code : str
-    indicators : tuple of str
-        The factor's indicators the score combines (oriented and available at this
-        level); the others are listed in ``left_out`` with the reason.
-    score : float
-        0 to 100 among the territories of the level (min-max normalisation, equal
-        weights, arithmetic mean); NaN when the territory lacks an indicator.
-    rank : int or None
-        Rank of the score (1 = most favourable) among ``n`` territories.
-    n : int
-    rank_low, rank_high : int or None
-        The uncertainty band: the interval holding 90 % of the territory's ranks across
-        the variants of normalisation, weighting and aggregation.
-    best_rank, worst_rank : int or None
-    scenarios : int
-        Variants computed.
-    left_out : dict of str to str
-        Indicator → why it is not in the score.
-    note : str or None
-        Why there is no score.
-    """
-
-    factor: Factor
-    code: str
-    indicators: tuple[str, ...]
-    score: float
-    rank: int | None
-    n: int
-    rank_low: int | None
-    rank_high: int | None
-    best_rank: int | None
-    worst_rank: int | None
-    scenarios: int
-    left_out: dict[str, str] = field(default_factory=dict)
-    note: str | None = None
-
-
-def factor_score(factor: Factor, data: pd.DataFrame, code: Any, *,
-                 reference: Mapping[str, float] | None = None,
-                 left_out: Mapping[str, str] | None = None,
-                 coverage: float = 0.9) -> FactorScore:
-    """Composite score of territory ``code`` on ``factor``, with its band of ranks.
-
-    Parameters
-    ----------
-    factor : Factor
-    data : DataFrame
-        One row per territory of the level, one column per indicator id of the factor
-        available there (latest values). Neutral indicators are left out.
-    code : str
-        The territory.
-    reference : mapping, optional
-        France's value of each indicator (for the distance-to-reference variants).
-    left_out : mapping, optional
-        Indicators already known to be missing at this level, with the reason.
-    coverage : float
-        Share of the variants' ranks the band holds.
-
-    Returns
-    -------
-    FactorScore
-        Without a score (``note`` says why) when no oriented indicator is available, or
-        the territory lacks one of them, or fewer than two territories have them all.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> barometre = load_barometre()
-    >>> data = pd.DataFrame({"part_65_ans_et_plus": [15.0, 20.0, 25.0, 30.0],
-    ...                      "chomage_longue_duree": [40.0, 35.0, 45.0, 50.0]},
-    ...                     index=list("abcd"))
-    >>> score = factor_score(barometre.factor("solidarite"), data, "a")
-    >>> score.rank, score.n, (score.rank_low, score.rank_high)
-    (1, 4, (1, 1))
-    """
-    reasons = dict(left_out or {})
-    directions = {}
-    for indicator in factor.indicators:
-        if indicator.id not in data.columns:
-            reasons.setdefault(indicator.id, "pas de valeur à cet échelon")
-        elif indicator.sign == 0:
-            reasons[indicator.id] = "indicateur sans sens favorable (neutre)"
-        else:
-            directions[indicator.id] = indicator.sign
-    used = data[list(directions)].apply(pd.to_numeric, errors="coerce") if directions else None
-
-    def without(note: str) -> FactorScore:
-        return FactorScore(factor=factor, code=str(code), indicators=tuple(directions),
-                           score=NAN, rank=None, n=0, rank_low=None, rank_high=None,
-                           best_rank=None, worst_rank=None, scenarios=0, left_out=reasons,
-                           note=note)
-
-    if used is None:
-        return without("aucun indicateur orienté de ce facteur n'a de valeur à cet échelon")
-    # an indicator equal everywhere does not discriminate: it is left out, not an error
-    for column in list(used.columns):
-        if used[column].notna().sum() == 0:
-            reasons[column] = "pas de valeur à cet échelon"
-            used = used.drop(columns=column)
-            directions.pop(column)
-        elif used[column].nunique(dropna=True) < 2:
-            reasons[column] = "valeur identique pour tous les territoires"
-            used = used.drop(columns=column)
-            directions.pop(column)
-    if used.empty:
-        return without("aucun indicateur de ce facteur ne distingue les territoires")
-    if code not in used.index or used.loc[code].isna().any():
-        return without("le territoire n'a pas de valeur pour tous les indicateurs du facteur")
-    complete = used.dropna()
-    if len(complete) < 2:
-        return without("moins de deux territoires ont toutes les valeurs")
-    baseline = composite_index(complete, directions=directions, bounds=(0.0, 100.0))
-    known_reference = None
-    if reference is not None:
-        known_reference = {k: float(v) for k, v in reference.items()
-                           if k in directions and v is not None and not math.isnan(v)}
-        if set(known_reference) != set(directions):
-            known_reference = None
-    normalisations = ("min-max", "z-score") + (
-        ("distance-to-reference",) if known_reference else ())
-    weightings = ("equal", "pca") if len(directions) > 1 else ("equal",)
-    uncertainty = composite_uncertainty(
-        complete, directions=directions, reference=known_reference,
-        normalisations=normalisations, weightings=weightings, coverage=coverage)
-    summary = uncertainty.summary.loc[code]
-    return FactorScore(
-        factor=factor, code=str(code), indicators=tuple(directions),
-        score=float(baseline.scores[code]), rank=int(baseline.ranks[code]),
-        n=len(complete), rank_low=int(summary["lower_rank"]),
-        rank_high=int(summary["upper_rank"]), best_rank=int(summary["best_rank"]),
-        worst_rank=int(summary["worst_rank"]), scenarios=len(uncertainty.scenarios),
-        left_out=reasons)

@@ -48,6 +48,7 @@ from cohesion.analysis.barometre import (
 )
 from cohesion.analysis.errors import AnalysisError, AnalysisInputError
 from cohesion.errors import CohesionError, UnknownTerritoryError
+from cohesion.indicators.periods import period_key
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.ids import TerritoryId
 
@@ -88,9 +89,7 @@ def _level_label(level: str, vintage: int | None) -> str:
 
 def loaded_tables(warehouse: Warehouse) -> set[str]:
     """Variables of the warehouse that hold a 2018 baromètre table."""
-    return set(warehouse.query(
-        "SELECT DISTINCT variable FROM observations WHERE variable LIKE 'barometre2018_%'"
-    )["variable"])
+    return warehouse.observed_variables("barometre2018_")
 
 
 def loaded_sources(warehouse: Warehouse, barometre: Barometre) -> dict[str, bool]:
@@ -118,9 +117,7 @@ def loaded_sources(warehouse: Warehouse, barometre: Barometre) -> dict[str, bool
 
 def _observations(warehouse: Warehouse, variable: str, level: str
                   ) -> tuple[pd.DataFrame, int | None]:
-    found = warehouse.query(
-        "SELECT code, period, value, vintage FROM observations WHERE variable = ? "
-        "AND level = ?", [variable, level])
+    found = warehouse.observations(variable, level)
     vintage = int(found["vintage"].max()) if not found.empty else None
     return found[found["vintage"] == vintage] if vintage is not None else found, vintage
 
@@ -131,16 +128,12 @@ def _names(warehouse: Warehouse, level: str, codes: list[str]) -> pd.Series:
     The référentiel names communes, EPCI, départements and régions; the zones d'emploi
     2010 are named when a table with their names was imported (``name_column``).
     """
-    found = warehouse.query(
-        "SELECT code, arg_min(name, vintage) AS name FROM territories WHERE level = ? "
-        "GROUP BY code", [level])
-    names = found.set_index("code")["name"]
-    return names.reindex([c for c in codes if c in names.index])
+    names = warehouse.names(level, codes=codes)
+    return pd.Series({code: names[code] for code in codes if code in names}, dtype=object)
 
 
 def _france(warehouse: Warehouse, variable: str) -> dict[str, float]:
-    found = warehouse.query("SELECT period, value FROM observations WHERE variable = ? "
-                            "AND level = 'FRA'", [variable])
+    found = warehouse.observations(variable, "FRA")
     return {row.period: float(row.value) for row in found.itertuples()
             if pd.notna(row.value)}
 
@@ -252,9 +245,8 @@ def catalogue_series(warehouse: Warehouse, indicator: BarometreIndicator, level:
             france[period] = float(national.frame["value"].iloc[0])
     if not by_period or all(v.isna().all() for v in by_period.values()):
         return None
-    loaded = sorted(by_period)
-    names = warehouse.query("SELECT code, name FROM territories WHERE level = ? AND "
-                            "vintage = ?", [level, vintage]).set_index("code")["name"]
+    loaded = sorted(by_period, key=period_key)
+    names = pd.Series(warehouse.names(level, vintage), dtype=object)
     second_period = loaded[-1]
     first_period = loaded[-2] if len(loaded) > 1 else None
     return IndicatorSeries(
@@ -388,18 +380,11 @@ def _units(warehouse: Warehouse, tid: TerritoryId) -> dict[str, str]:
     units = {tid.level: tid.code}
     commune_level = tid.level in ("COM", "ARM")
     if commune_level:
-        parents = warehouse.query(
-            "SELECT parent_level, parent_code FROM memberships WHERE vintage = ? AND "
-            "level = ? AND code = ?", [tid.vintage, tid.level, tid.code])
+        parents = warehouse.memberships(tid.level, tid.vintage, codes=[tid.code])
         if tid.level == "ARM":
             # an arrondissement municipal lies in its commune's EPCI, département, région
-            parents = warehouse.query(
-                """SELECT p.parent_level, p.parent_code FROM memberships m
-                   JOIN memberships p ON p.vintage = m.vintage AND p.level = 'COM'
-                        AND p.code = m.parent_code
-                   WHERE m.vintage = ? AND m.level = 'ARM' AND m.code = ?
-                     AND m.parent_level = 'COM'""",
-                [tid.vintage, tid.code])
+            communes = parents.loc[parents["parent_level"] == "COM", "parent_code"]
+            parents = warehouse.memberships("COM", tid.vintage, codes=list(communes))
         for row in parents.itertuples():
             if row.parent_level in ("EPCI", "DEP", "REG"):
                 units.setdefault(row.parent_level, row.parent_code)
@@ -407,19 +392,10 @@ def _units(warehouse: Warehouse, tid: TerritoryId) -> dict[str, str]:
     for parent_level in ("DEP", "REG"):
         if parent_level in units or (tid.level == "REG"):
             continue
-        found = warehouse.query(
-            """SELECT p.parent_code, sum(coalesce(t.population, 0)) AS population
-               FROM memberships m
-               JOIN memberships p ON p.vintage = m.vintage AND p.level = 'COM'
-                    AND p.code = m.code AND p.parent_level = ?
-               JOIN territories t ON t.vintage = m.vintage AND t.level = 'COM'
-                    AND t.code = m.code
-               WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
-                 AND m.parent_code = ?
-               GROUP BY ALL ORDER BY population DESC, p.parent_code LIMIT 1""",
-            [parent_level, tid.vintage, tid.level, tid.code])
+        # the overlap lists the most populated one first
+        found = warehouse.population_overlap(tid.level, parent_level, tid.vintage, [tid.code])
         if not found.empty:
-            units[parent_level] = found["parent_code"].iloc[0]
+            units[parent_level] = found["other_code"].iloc[0]
     return units
 
 
@@ -578,9 +554,7 @@ def territory_barometre(warehouse: Warehouse, territory: str | TerritoryId,
                                       scenarios=0, left_out=left_out, note=str(error)))
     unit_names = {}
     for level, code in units.items():
-        found = warehouse.query("SELECT name FROM territories WHERE level = ? AND code = ? "
-                                "AND vintage = ?", [level, code, tid.vintage])
-        unit_names[level] = found["name"].iloc[0] if not found.empty else code
+        unit_names[level] = warehouse.names(level, tid.vintage, [code]).get(code, code)
     return TerritoryBarometre(barometre=barometre, territory=tid, name=name, units=units,
                               unit_names=unit_names, readings=readings, scores=scores,
                               score_level=score_level, notes=notes)

