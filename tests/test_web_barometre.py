@@ -7,6 +7,7 @@ as ``cohesion data import-samples`` does. Screenshots go to ``artefacts/screensh
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,9 +131,12 @@ def test_csv_of_a_territory(api: httpx.Client) -> None:
     answer = api.get(f"/barometre/{ARA}/barometre.csv")
     assert answer.status_code == 200 and "barometre_REG_84_2026.csv" in answer.headers[
         "content-disposition"]
-    lines = answer.text.splitlines()
-    assert lines[0].startswith("territoire,facteur,indicateur")
-    assert sum(line.startswith("REG:84@2026,") for line in lines) == 25 + 6
+    table = pd.read_csv(io.StringIO(answer.text))
+    assert list(table.columns[:3]) == ["facteur", "indicateur", "libelle"]
+    assert len(table) == 25 and table["facteur"].nunique() == 6
+    scores = pd.read_csv(io.StringIO(api.get(f"/barometre/{ARA}/scores.csv").text))
+    assert len(scores) == 6 and scores["score"].between(0, 100).any()
+    assert api.get(f"/barometre/{ARA}/autre.csv").status_code == 404
 
 
 # -- the pages in a browser ------------------------------------------------------------------

@@ -10,7 +10,7 @@
 - ``GET /api/barometre/fiche/{indicator_id}``: the convergence fact sheet of an
   indicator (interdecile ratios at both dates, contrast between régions, ranking);
 - the pages ``/barometre`` (the definition and a territory search),
-  ``/barometre/{territory_id}`` (with its CSV, ``/barometre/{territory_id}/barometre.csv``)
+  ``/barometre/{territory_id}`` (with its CSVs, ``…/barometre.csv`` and ``…/scores.csv``)
   and ``/barometre/fiche/{indicator_id}`` (the fact sheet and the ranking).
 
 The documents are built by the pure functions of :mod:`cohesion.analysis.barometre` on
@@ -41,6 +41,7 @@ from cohesion.analysis.barometre_data import (
     TerritoryBarometre,
 )
 from cohesion.core import Observatory
+from cohesion.errors import NotFoundError
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
 from cohesion.web.pages import format_number, render
@@ -215,38 +216,6 @@ def fact_sheet_document(sheet: IndicatorFactSheet) -> dict[str, Any]:
         "ranking_total": len(sheet.ranking)}
 
 
-def csv_of(document: dict[str, Any]) -> str:
-    """The territory document as CSV: one line per indicator, then one per factor."""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["territoire", "facteur", "indicateur", "libelle", "unite", "statut",
-                     "echelon", "territoire_de_la_valeur", "periode", "valeur", "france",
-                     "periode_initiale", "valeur_initiale", "evolution", "rang", "sur",
-                     "decile", "source", "remarque"])
-    territory = document["territory"]["id"]
-    for factor in document["factors"]:
-        for item in factor["indicators"]:
-            writer.writerow([territory, factor["id"], item["id"], item["label"], item["unit"],
-                             item["status_label"], item.get("level_label"),
-                             (item.get("territory") or {}).get("name"), item.get("period"),
-                             item.get("value"), item.get("france"), item.get("first_period"),
-                             item.get("first_value"), item.get("change"), item.get("rank"),
-                             item.get("n"), item.get("decile"), item["source"],
-                             item.get("note")])
-    writer.writerow([])
-    writer.writerow(["territoire", "facteur", "score", "rang", "sur", "rang_bas",
-                     "rang_haut", "variantes", "indicateurs", "remarque"])
-    for factor in document["factors"]:
-        score = factor["score"]
-        writer.writerow([territory, factor["id"], score["score"], score["rank"], score["n"],
-                         score["rank_low"], score["rank_high"], score["scenarios"],
-                         " ".join(score["indicators"]), score["note"]])
-    return buffer.getvalue()
-
-
 class BarometreDocuments:
     """The baromètre's documents, built from the core's objects and cached."""
 
@@ -340,12 +309,17 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         return render(request, "barometre_territoire.html", active="barometre",
                       view=document)
 
-    @pages.get("/barometre/{territory_id}/barometre.csv", response_class=Response)
-    def barometre_csv(request: Request, territory_id: str) -> Response:
-        document = service.territory(territory_id)
-        tid = TerritoryId.parse(document["territory"]["id"])
-        filename = f"barometre_{tid.level}_{tid.code}_{tid.vintage}.csv"
-        return Response(csv_of(document), media_type="text/csv; charset=utf-8",
+    @pages.get("/barometre/{territory_id}/{table}.csv", response_class=Response)
+    def barometre_csv(request: Request, territory_id: str, table: str) -> Response:
+        # the same tables as `cohesion analysis barometre -o … --scores-output …`
+        if table not in ("barometre", "scores"):
+            raise NotFoundError(f"aucune table « {table} » du baromètre (attendu "
+                                "barometre ou scores)")
+        result = observatory.barometre.territory(territory_id)
+        frame = result.to_frame() if table == "barometre" else result.scores_frame()
+        tid = result.territory
+        filename = f"{table}_{tid.level}_{tid.code}_{tid.vintage}.csv"
+        return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     app.include_router(pages)

@@ -51,9 +51,22 @@ def figure_text(value: float | None) -> str:
 
 def _choice(query: dict[str, str], name: str, allowed: list[str], default: str | None
             ) -> str | None:
-    """The query's ``name`` if allowed, else ``default``."""
-    value = query.get(name)
-    return value if value in allowed else default
+    """The query's ``name`` (``default`` when absent or empty).
+
+    Raises
+    ------
+    CohesionError
+        When the value is not one the form offers: a link with a typo answers 400,
+        as the API does, instead of showing another analysis than the one asked for.
+    """
+    value = query.get(name) or None
+    if value is None:
+        return default
+    if value not in allowed:
+        shown = ", ".join(allowed[:12]) + (" …" if len(allowed) > 12 else "")
+        raise CohesionError(f"paramètre {name} : « {value} » n'est pas proposé ici "
+                            f"(attendu : {shown or 'aucun choix possible'})")
+    return value
 
 
 def _options(analyses: Analyses, vintage: int) -> dict[str, Any]:
@@ -93,6 +106,9 @@ def install_pages(app: FastAPI, analyses: Analyses) -> None:
         options = _options(analyses, vintage)
         ids = [i["id"] for i in options["indicators"]]
         default = next((i for i in DEFAULT_INEQUALITY if i in ids), ids[0] if ids else None)
+        for name in ("indicator", "weights"):
+            if query.get(name):  # unknown: 404, as in the API and on the command line
+                analyses.indicator(query[name])
         level = _choice(query, "level", analyses.levels(vintage), "COM")
         state = {"indicator": _choice(query, "indicator", ids, default), "level": level,
                  "partition": _choice(query, "partition",
