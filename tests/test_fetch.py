@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cohesion.errors import CohesionError
+from cohesion.errors import CohesionError, ErrorKind
 from cohesion.importers.catalogue import (
     CATALOGUE_FILE,
     Catalogue,
@@ -286,6 +286,7 @@ def test_checksum_mismatch_is_refused_and_changes_nothing(
         fetch(NAME, warehouse, tmp_path / "dl", base_url=mirror.base_url,
               importer_registry=REGISTRY, catalogue=catalogue)
     assert hashlib.sha256(comparateur_zip).hexdigest() in str(raised.value)
+    assert raised.value.kind is ErrorKind.BAD_FILE
     assert table_fingerprint(warehouse) == before
     assert files_in(tmp_path / "dl") == []
 
@@ -329,6 +330,7 @@ def test_http_404_is_a_clear_error(mirror: Mirror, warehouse: Warehouse, tmp_pat
               importer_registry=REGISTRY)
     message = str(raised.value)
     assert message.startswith(f"{NAME} : HTTP 404")
+    assert raised.value.kind is ErrorKind.NOT_FOUND
     assert str(mirror_path(entry.url)) in message
     assert files_in(tmp_path / "dl") == []
 
@@ -339,8 +341,9 @@ def test_http_500_is_a_clear_error(mirror: Mirror, tmp_path: Path,
         handler.send_error(500, "Internal Server Error")
 
     mirror.routes[mirror.path_of(entry.url)] = failing
-    with pytest.raises(FetchError, match="HTTP 500 Internal Server Error"):
+    with pytest.raises(FetchError, match="HTTP 500 Internal Server Error") as raised:
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
+    assert raised.value.kind is ErrorKind.UNAVAILABLE
     assert files_in(tmp_path / "dl") == []
 
 
@@ -366,8 +369,9 @@ def test_html_page_is_refused(mirror: Mirror, tmp_path: Path, entry: CatalogueEn
             b"<body>Insee</body></html>")
     # Served as application/zip (by its suffix): only the content gives it away.
     mirror.place(entry.url, page)
-    with pytest.raises(FetchError, match="a envoyé une page web au lieu du fichier"):
+    with pytest.raises(FetchError, match="a envoyé une page web au lieu du fichier") as raised:
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
+    assert raised.value.kind is ErrorKind.BAD_FILE
     assert files_in(tmp_path / "dl") == []
 
     def html(handler: http.server.BaseHTTPRequestHandler) -> None:
@@ -389,6 +393,7 @@ def test_unknown_name_suggests_close_names(mirror: Mirror, warehouse: Warehouse,
         fetch("comparateur-2012", warehouse, tmp_path, base_url=mirror.base_url,
               importer_registry=REGISTRY)
     assert raised.value.suggestions == ["comparateur-2021"]
+    assert raised.value.kind is ErrorKind.NOT_FOUND
     with pytest.raises(UnknownDatasetError, match="'qpv-2015' ou 'qpv-2024'"):
         fetch("qpv", warehouse, tmp_path, importer_registry=REGISTRY)
     assert mirror.requests == []
@@ -396,9 +401,10 @@ def test_unknown_name_suggests_close_names(mirror: Mirror, warehouse: Warehouse,
 
 def test_missing_importer_fails_before_downloading(mirror: Mirror, warehouse: Warehouse,
                                                    tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match="nécessite l'importeur 'qpv'"):
+    with pytest.raises(FetchError, match="nécessite l'importeur 'qpv'") as raised:
         fetch("qpv-2024", warehouse, tmp_path, base_url=mirror.base_url,
               importer_registry=REGISTRY)
+    assert raised.value.kind is ErrorKind.CONFLICT
     assert mirror.requests == []
 
 
@@ -406,8 +412,9 @@ def test_connection_refused(tmp_path: Path, entry: CatalogueEntry) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(FetchError, match="connexion refusée"):
+    with pytest.raises(FetchError, match="connexion refusée") as raised:
         download(entry, tmp_path / "dl", base_url=f"http://127.0.0.1:{port}")
+    assert raised.value.kind is ErrorKind.UNAVAILABLE
     assert files_in(tmp_path / "dl") == []
 
 
@@ -417,8 +424,10 @@ def test_timeout_is_configurable(mirror: Mirror, tmp_path: Path, entry: Catalogu
 
     mirror.routes[mirror.path_of(entry.url)] = slow
     started = time.monotonic()
-    with pytest.raises(FetchError, match=r"pas de réponse en 0.3 s \(délai dépassé\)"):
+    with pytest.raises(FetchError,
+                       match=r"pas de réponse en 0.3 s \(délai dépassé\)") as raised:
         download(entry, tmp_path / "dl", base_url=mirror.base_url, timeout=0.3)
+    assert raised.value.kind is ErrorKind.UNAVAILABLE
     assert time.monotonic() - started < 2.5
     assert files_in(tmp_path / "dl") == []
 
@@ -442,8 +451,10 @@ def test_corrupt_archive_is_refused(mirror: Mirror, tmp_path: Path, entry: Catal
     damaged = bytearray(comparateur_zip)
     damaged[len(damaged) // 3] ^= 0xFF  # inside the compressed CSV: CRC or inflate fails
     mirror.place(entry.url, bytes(damaged))
-    with pytest.raises(FetchError, match=r"impossible d'extraire base_cc_comparateur\.CSV de"):
+    with pytest.raises(FetchError,
+                       match=r"impossible d'extraire base_cc_comparateur\.CSV de") as raised:
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
+    assert raised.value.kind is ErrorKind.BAD_FILE
     mirror.place(entry.url, comparateur_zip[:100] + b"\x00" * 50)
     with pytest.raises(FetchError, match="n'est pas une archive zip valide"):
         download(entry, tmp_path / "dl", base_url=mirror.base_url)
@@ -502,7 +513,8 @@ def test_mirror_from_settings_and_file_url(
     got = download(entry, tmp_path / "b", base_url=mirror.root.as_uri())
     assert got.downloaded and got.data_file.name == "base_cc_comparateur.CSV"
     assert len(mirror.requests) == 1
-    with pytest.raises(FetchError, match="introuvable sur le miroir"):
+    with pytest.raises(FetchError, match="introuvable sur le miroir") as raised:
         download(entry, tmp_path / "c", base_url=(tmp_path / "vide").as_uri())
+    assert raised.value.kind is ErrorKind.NOT_FOUND
     with pytest.raises(CohesionError, match="pas une adresse de miroir"):
         download(entry, tmp_path / "d", base_url="ftp://miroir")

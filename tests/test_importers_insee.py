@@ -21,6 +21,7 @@ from pyproj import Transformer
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.importers.base import Importer, ImportOptions, run_import
 from cohesion.importers.bpe import BpeCommuneCounts, BpePoints, equipment_type_of
+from cohesion.importers.bpe_nomenclature import TYPE_CODE, bpe_nomenclature
 from cohesion.importers.grid import FilosofiGrid
 from cohesion.importers.insee import Comparateur
 from cohesion.importers.iris import FilosofiIris
@@ -183,6 +184,17 @@ def test_filosofi_iris_bad_cells(warehouse: Warehouse, small_iris_2017: Path,
 
 
 # -- BPE counts per commune ----------------------------------------------------------------
+
+
+def test_bpe_nomenclature_file_is_consistent() -> None:
+    nomenclature = bpe_nomenclature()
+    assert sorted(nomenclature.domains) == list("ABCDEFG")
+    assert all(TYPE_CODE.match(code) for code in nomenclature.types)
+    labels = list(nomenclature.types.values())
+    assert len(set(labels)) == len(labels)  # a label names one type
+    assert set(nomenclature.label_aliases.values()) <= set(nomenclature.types)
+    assert set(nomenclature.uncoded_labels.values()) <= set(nomenclature.domains)
+    assert bpe_nomenclature() is nomenclature  # read once
 
 
 def test_bpe_labels_map_to_types() -> None:

@@ -24,6 +24,9 @@ tables leave such communes out); the option ``fill_zeros=False`` turns this off.
 The 2009 and 2013 files name communes that have merged since: see
 :mod:`cohesion.importers.communes` and the ``allow_former_codes`` option.
 
+The nomenclature (type codes, their domains and labels) is data shipped with the
+package: see :mod:`~cohesion.importers.bpe_nomenclature`.
+
 Options read from ``ImportOptions.extra``: ``allow_former_codes`` (bool),
 ``per_type`` (bool, default False), ``fill_zeros`` (bool, default True), ``crs`` (CRS of
 ``LAMBERT_X``/``LAMBERT_Y`` when the file has no ``DEPCOM``; default Lambert-93).
@@ -45,6 +48,7 @@ from pyproj import CRS
 
 from cohesion.errors import InputFileError
 from cohesion.importers.base import ImportBatch, Importer, ImportOptions, commune_codes
+from cohesion.importers.bpe_nomenclature import TYPE_CODE, bpe_nomenclature, equipment_type_of
 from cohesion.importers.communes import CommuneResolution, departement_of, resolve_communes
 from cohesion.importers.reading import (
     Table,
@@ -65,168 +69,11 @@ from cohesion.territory.crs import (
 )
 from cohesion.territory.names import search_key
 
-#: The seven BPE domains, keyed by the first letter of a type code.
-DOMAINS: dict[str, str] = {
-    "A": "Services aux particuliers",
-    "B": "Commerces",
-    "C": "Enseignement",
-    "D": "Santé et action sociale",
-    "E": "Transports et déplacements",
-    "F": "Sports, loisirs et culture",
-    "G": "Tourisme",
-}
-
-#: A BPE equipment type code; anything else (OSM tags mixed into some extracts) is not.
-TYPE_CODE = re.compile(r"^[A-G][0-9]{3}$")
-
-#: BPE types with the labels INSEE uses in its commune tables (2013 nomenclature).
-BPE_TYPES: dict[str, str] = {
-    "A101": "Police", "A104": "Gendarmerie", "A105": "Cour d'appel",
-    "A106": "Tribunal de grande instance", "A107": "Tribunal d'instance",
-    "A108": "Conseil de prud'hommes", "A109": "Tribunal de commerce",
-    "A110": "Agence de proximité Pôle emploi", "A111": "Relais Pôle emploi",
-    "A112": "Permanence Pôle emploi", "A115": "Agence spécialisée Pôle emploi",
-    "A116": "Relais et maison de services publics",
-    "A117": "Point d'information et de médiation multiservices",
-    "A118": "Espace public numérique et autre",
-    "A119": "Direction générale des finances publiques (DGFiP)",
-    "A120": "Direction régionale des finances publiques (DRFiP)",
-    "A121": "Direction départementale des finances publiques (DDFiP)",
-    "A203": "Banque, caisse d'épargne", "A205": "Pompes funèbres",
-    "A206": "Bureau de poste", "A207": "Relais poste commerçant",
-    "A208": "Agence postale communale",
-    "A301": "Réparation automobile et de matériel agricole",
-    "A302": "Contrôle technique automobile",
-    "A303": "Location automobiles, utilitaires légers", "A304": "École de conduite",
-    "A401": "Maçon", "A402": "Plâtrier peintre", "A403": "Menuisier, charpentier, serrurier",
-    "A404": "Plombier, couvreur, chauffagiste", "A405": "Électricien",
-    "A406": "Entreprise générale du bâtiment", "A501": "Coiffure", "A502": "Vétérinaire",
-    "A503": "Agence de travail temporaire", "A504": "Restaurant",
-    "A505": "Agence immobilière", "A506": "Blanchisserie-teinturerie",
-    "A507": "Soins de beauté",
-    "B101": "Hypermarché", "B102": "Supermarché", "B103": "Grande surface de bricolage",
-    "B201": "Supérette", "B202": "Épicerie", "B203": "Boulangerie",
-    "B204": "Boucherie charcuterie", "B205": "Produits surgelés", "B206": "Poissonnerie",
-    "B301": "Librairie papeterie journaux", "B302": "Magasin de vêtements",
-    "B303": "Magasin d'équipements du foyer", "B304": "Magasin de chaussures",
-    "B305": "Magasin d'électroménager et de matériel audio-vidéo",
-    "B306": "Magasin de meubles", "B307": "Magasin d'articles de sports et de loisirs",
-    "B308": "Magasin de revêtements murs et sols", "B309": "Droguerie quincaillerie bricolage",
-    "B310": "Parfumerie", "B311": "Horlogerie bijouterie", "B312": "Fleuriste",
-    "B313": "Magasin d'optique", "B314": "Station service",
-    "C101": "École maternelle",
-    "C102": "Classe maternelle de regroupement pédagogique intercommunal (RPI) dispersé",
-    "C104": "École élémentaire",
-    "C105": "Classe élémentaire de regroupement pédagogique intercommunal (RPI) dispersé",
-    "C201": "Collège", "C301": "Lycée d'enseignement général et/ou technologique",
-    "C302": "Lycée d'enseignement professionnel",
-    "C303": "Lycée technique et/ou professionnel agricole",
-    "C304": "SGT : section enseignement général et technologique",
-    "C305": "SEP : section enseignement professionnel",
-    "C401": "Section technicien supérieur, classe préparatoire aux grandes écoles",
-    "C402": "Formation santé", "C403": "Formation commerce",
-    "C409": "Autre formation post bac non universitaire",
-    "C501": "Unité de formation et de recherche (UFR)", "C502": "Institut universitaire",
-    "C503": "École d'ingénieurs", "C504": "Enseignement général supérieur privé",
-    "C509": "Autres enseignements supérieurs",
-    "C601": "Centre de formation d'apprentis (hors agriculture)", "C602": "GRETA",
-    "C603": "Formation professionnelle continue agricole",
-    "C604": "Formation aux métiers du sport",
-    "C605": "Centre de formation d'apprentis agricole", "C609": "Autres formations continues",
-    "C701": "Résidence universitaire", "C702": "Restaurant universitaire",
-    "D101": "Établissement santé court séjour", "D102": "Établissement santé moyen séjour",
-    "D103": "Établissement santé long séjour",
-    "D104": "Établissement psychiatrique avec hébergement", "D105": "Centre lutte cancer",
-    "D106": "Urgences", "D107": "Maternité", "D108": "Centre de santé",
-    "D109": "Structures psychiatriques en ambulatoire", "D110": "Centre médecine préventive",
-    "D111": "Dialyse", "D112": "Hospitalisation à domicile",
-    "D113": "Maison de santé pluridisciplinaire",
-    "D201": "Médecin omnipraticien", "D202": "Spécialiste en cardiologie",
-    "D203": "Spécialiste en dermatologie vénéréologie",
-    "D204": "Spécialiste en gynécologie médicale",
-    "D205": "Spécialiste en gynécologie obstétrique",
-    "D206": "Spécialiste en gastro-entérologie", "D207": "Spécialiste en psychiatrie",
-    "D208": "Spécialiste en ophtalmologie", "D209": "Spécialiste en oto-rhino-laryngologie",
-    "D210": "Spécialiste en pédiatrie", "D211": "Spécialiste en pneumologie",
-    "D212": "Spécialiste en radiodiagnostic et imagerie médicale",
-    "D213": "Spécialiste en stomatologie", "D221": "Chirurgien dentiste",
-    "D231": "Sage-femme", "D232": "Infirmier", "D233": "Masseur kinésithérapeute",
-    "D235": "Orthophoniste", "D236": "Orthoptiste", "D237": "Pédicure-podologue",
-    "D238": "Audio prothésiste", "D239": "Ergothérapeute", "D240": "Psychomotricien",
-    "D301": "Pharmacie", "D302": "Laboratoire d'analyses médicales", "D303": "Ambulance",
-    "D304": "Transfusion sanguine", "D305": "Établissement thermal",
-    "D306": "Établissement lutte contre l'alcoolisme",
-    "D401": "Personnes âgées : hébergement", "D402": "Personnes âgées : soins à domicile",
-    "D403": "Personnes âgées : services d'aide", "D404": "Personnes âgées : foyer restaurant",
-    "D405": "Personnes âgées : services de repas à domicile",
-    "D501": "Garde d'enfant d'âge préscolaire",
-    "D601": "Enfants handicapés : hébergement",
-    "D602": "Enfants handicapés : services à domicile ou ambulatoires",
-    "D603": "Adultes handicapés : hébergement", "D604": "Adultes handicapés : services",
-    "D605": "Travail protégé", "D701": "Aide sociale à l'enfance : hébergement",
-    "D702": "Aide sociale à l'enfance : action éducative",
-    "D703": "CHRS : centre d'hébergement et de réinsertion sociale",
-    "D704": "Centre provisoire d'hébergement", "D705": "Centre accueil demandeur d'asile",
-    "D709": "Autres établissements pour adultes et familles en difficulté",
-    "E101": "Taxi", "E102": "Aéroport", "E103": "Gare avec train à grande vitesse (TAGV)",
-    "E104": "Gare sous convention avec l'État",
-    "E105": "Gare sous convention avec les conseils régionaux ou les STIF",
-    "F101": "Bassin de natation", "F102": "Boulodrome", "F103": "Tennis",
-    "F104": "Équipement de cyclisme", "F105": "Domaine skiable", "F106": "Centre équestre",
-    "F107": "Athlétisme", "F108": "Terrain de golf", "F109": "Parcours sportif",
-    "F110": "Sports de glace", "F111": "Plateau extérieur ou salle multisports",
-    "F112": "Salle ou terrain de petits jeux", "F113": "Terrains de grands jeux",
-    "F114": "Salle de combat", "F115": "Salle ou terrain spécialisé",
-    "F116": "Salle non spécialisée", "F117": "Roller-Skate-Vélo bicross et freestyle",
-    "F118": "Sports nautiques", "F201": "Baignade aménagée",
-    "F202": "Port de plaisance - Mouillage", "F203": "Boucle de randonnée",
-    "F301": "Cinéma", "F302": "Théâtre",
-    "G101": "Agence de voyages", "G102": "Hôtel homologué", "G103": "Camping homologué",
-    "G104": "Information touristique",
-}
-
-#: Other labels INSEE gave the same types in its 2009 and 2013 pivot tables (some are
-#: cut at 64 characters by the spreadsheet that produced them).
-LABEL_ALIASES: dict[str, str] = {
-    "Classe maternelle de regroupement pédagogique intercommunal (RPI": "C102",
-    "Classe élémentaire de regroupement pédagogique intercommunal (RP": "C105",
-    "Section Technicien Supérieur, Classe Préparatoire aux Grandes Ec": "C401",
-    "Librairie papeterie journeaux": "B301",
-    "Opticien-lunetier": "B313",
-    "Salle de terrains de petits jeux": "F112",
-    "Salle non spécialisé": "F116",
-    "Enfants handicapés : soins à domicile": "D602",
-    "Autres établissements": "D709",
-    "UFR": "C501",
-    "Agence de proximité pôle emploi": "A110",
-    "Agence spécialisée": "A115",
-    "Relais (RSP) et Maison (MSP) de Service public": "A116",
-    "Point d'information et de médiation multiservices (PIIMS)": "A117",
-    "Cour d'appel (CA)": "A105",
-    "Tribunal de grande instance (TGI)": "A106",
-    "Tribunal d'instance (TI)": "A107",
-    "Conseil de prud'hommes (CPH)": "A108",
-    "Tribunal de commerce (TCO)": "A109",
-}
-
-#: Labels of the 2009 table whose type code changed or split afterwards: they count in
-#: their domain and in the total, but get no per-type variable rather than a guessed one.
-UNCODED_LABELS: dict[str, str] = {
-    "Trésorerie": "A",
-    "Pôle emploi": "A",
-    "SET : Section enseignement technologique": "C",
-}
-
-_LABEL_INDEX: dict[str, str] = {search_key(label): code for code, label in BPE_TYPES.items()}
-_LABEL_INDEX.update({search_key(label): code for label, code in LABEL_ALIASES.items()})
-_UNCODED_INDEX: dict[str, str] = {search_key(k): v for k, v in UNCODED_LABELS.items()}
-
 #: Names of the commune code column, in order of preference.
 COMMUNE_COLUMNS = ("DEPCOM", "CODGEO", "INSEECOM", "CODE_COMMUNE", "COM")
 #: Descriptive columns of commune tables, not équipements.
 DESCRIPTIVE_COLUMNS = {"LIBGEO", "LIBCOM", "NOM_COMMUNE", "REG", "DEP", "ARR", "EPCI", "AN",
                        "ANNEE"}
-_CODE_COLUMN = re.compile(r"^(?:NB_)?(?P<code>[A-G][0-9]{3})$", re.IGNORECASE)
 
 
 def domain_variable(domain: str) -> str:
@@ -242,33 +89,16 @@ def type_variable(typequ: str) -> str:
 TOTAL_VARIABLE = "equipements_total"
 
 
-def equipment_type_of(column: str) -> tuple[str | None, str] | None:
-    """Return (type code or None, domain) for a column of a BPE commune table.
-
-    A column named by a type code (``A101``, ``NB_A101``) or by a label of the INSEE
-    nomenclature is an equipment column; ``None`` means the column is something else.
-    """
-    if match := _CODE_COLUMN.match(column.strip()):
-        code = match["code"].upper()
-        return code, code[0]
-    key = search_key(column)
-    if key in _LABEL_INDEX:
-        code = _LABEL_INDEX[key]
-        return code, code[0]
-    if key in _UNCODED_INDEX:
-        return None, _UNCODED_INDEX[key]
-    return None
-
-
 def count_variables(domains: list[str], total: bool, types: list[str]) -> pd.DataFrame:
     """Describe the count variables (``domains``, the total, ``types``) for ``variables``."""
-    rows = [(domain_variable(d), f"Équipements : {DOMAINS[d].lower()}", "équipements", True,
-             f"TYPEQU {d}*") for d in domains]
+    nomenclature = bpe_nomenclature()
+    rows = [(domain_variable(d), f"Équipements : {nomenclature.domains[d].lower()}",
+             "équipements", True, f"TYPEQU {d}*") for d in domains]
     if total:
         rows.append((TOTAL_VARIABLE, "Équipements (tous domaines)", "équipements", True,
                      "TYPEQU"))
-    rows += [(type_variable(t), BPE_TYPES.get(t, f"Équipement {t}"), "équipements", True,
-              t) for t in sorted(types)]
+    rows += [(type_variable(t), nomenclature.types.get(t, f"Équipement {t}"), "équipements",
+              True, t) for t in sorted(types)]
     return pd.DataFrame(rows, columns=["variable", "label", "unit", "additive",
                                        "source_column"])
 
@@ -325,7 +155,7 @@ def count_observations(per_type: pd.DataFrame, uncoded: pd.DataFrame, levels: pd
     domains = domains.add(uncoded.reindex(index=per_type.index, columns=covered,
                                           fill_value=0.0))
     blocks = [domains.rename(columns=domain_variable)]
-    total = covered == sorted(DOMAINS)
+    total = covered == sorted(bpe_nomenclature().domains)
     notes = []
     if total:
         blocks.append(domains.sum(axis=1).rename(TOTAL_VARIABLE).to_frame())

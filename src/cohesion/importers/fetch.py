@@ -3,9 +3,9 @@
 :func:`fetch` is what ``cohesion fetch NAME`` does: look the name up in the
 :mod:`~cohesion.importers.catalogue`, download the file (only when asked: nothing here
 runs on its own), check that what arrived is the file and not an error page or half of
-it, take the data file out of its archive, and import it with
-:func:`~cohesion.importers.base.run_import`, recording the official address as
-provenance.
+it, take the data file out of its archive (read by :mod:`~cohesion.importers.archives`),
+and import it with :func:`~cohesion.importers.base.run_import`, recording the official
+address as provenance.
 
 Local layout: everything about entry ``NAME`` lives in ``DEST/NAME/``: the downloaded
 file, the data file(s) taken out of the archive, and ``download.json`` recording the
@@ -23,25 +23,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
-import importlib
 import json
 import os
-import shutil
 import socket
-import subprocess
 import tempfile
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlsplit
 from urllib.request import Request, urlopen
 
-from cohesion.errors import CohesionError
+from cohesion.errors import CohesionError, ErrorKind
+from cohesion.importers.archives import ZIP_MAGIC, ArchiveError, archive_members, extract_member
 from cohesion.importers.base import Importer, ImportReport, Provenance, run_import
 from cohesion.importers.catalogue import Catalogue, CatalogueEntry, load_catalogue
 from cohesion.store.warehouse import Warehouse, file_checksum
@@ -55,18 +51,26 @@ USER_AGENT = "cohesion-fetch/0.1 (observatoire de la cohesion des territoires)"
 _CHUNK = 1 << 18
 
 _MAGIC: dict[str, tuple[bytes, ...]] = {
-    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
+    "zip": ZIP_MAGIC,
     "xlsx": (b"PK\x03\x04",),
     "xls": (b"\xd0\xcf\x11\xe0",),
     "gpkg": (b"SQLite format 3\x00",),
     "shp": (b"\x00\x00\x27\x0a",),
     "parquet": (b"PAR1",),
 }
-_SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 
 
 class FetchError(CohesionError):
     """A download that failed or was refused; nothing was imported.
+
+    Each raise says what kind of failure it is, for the command line's exit code and the
+    web's HTTP status: ``UNAVAILABLE`` when the server did not answer or failed (HTTP
+    5xx, timeout, refused connection, cut transfer), ``NOT_FOUND`` when the file is not
+    at its address (HTTP 404, missing on the mirror), ``BAD_FILE`` when what arrived is
+    not the expected file (web page, checksum or size mismatch, corrupt archive),
+    ``CONFLICT`` when this installation cannot read it (importer or 7-Zip reader
+    missing). An unknown catalogue name is an
+    :class:`~cohesion.importers.catalogue.UnknownDatasetError` (``NOT_FOUND``).
 
     Attributes
     ----------
@@ -74,11 +78,14 @@ class FetchError(CohesionError):
         Catalogue name of the dataset.
     url : str
         Address requested (the mirror's when a mirror was used).
+    kind : ErrorKind
+        What kind of failure this is.
     """
 
-    def __init__(self, name: str, url: str, message: str) -> None:
+    def __init__(self, name: str, url: str, message: str, *, kind: ErrorKind) -> None:
         self.name = name
         self.url = url
+        self.kind = kind
         super().__init__(f"{name} : {message} [{url}]")
 
 
@@ -330,7 +337,7 @@ def fetch(name: str, warehouse: Warehouse, dest_dir: Path | str, *,
         available = ", ".join(sorted(registry)) or "aucun"
         raise FetchError(entry.name, entry.url,
                          f"nécessite l'importeur {entry.importer!r}, qui n'est pas disponible "
-                         f"(disponibles : {available})")
+                         f"(disponibles : {available})", kind=ErrorKind.CONFLICT)
     files = download(entry, dest_dir, base_url=base_url, progress=progress, timeout=timeout,
                      refresh=refresh)
     imported = run_import(warehouse, importer, files.data_file, name=entry.name,
@@ -450,8 +457,9 @@ def _open(entry: CatalogueEntry, url: str, timeout: float, via_mirror: bool) -> 
             hint = "le serveur du producteur est en erreur ; réessayez plus tard"
         else:
             hint = "le serveur a refusé la requête"
-        raise FetchError(entry.name, url, f"HTTP {error.code} {error.reason} : {hint}"
-                         ) from error
+        kind = ErrorKind.NOT_FOUND if error.code in (404, 410) else ErrorKind.UNAVAILABLE
+        raise FetchError(entry.name, url, f"HTTP {error.code} {error.reason} : {hint}",
+                         kind=kind) from error
     except URLError as error:
         raise _network_error(entry, url, error.reason, timeout) from error
     except (TimeoutError, OSError, http.client.HTTPException) as error:
@@ -461,6 +469,7 @@ def _open(entry: CatalogueEntry, url: str, timeout: float, via_mirror: bool) -> 
 def _network_error(entry: CatalogueEntry, url: str, reason: Any, timeout: float,
                    received: int | None = None) -> FetchError:
     after = f" après {received} octets" if received else ""
+    kind = ErrorKind.UNAVAILABLE
     if isinstance(reason, TimeoutError):
         message = (f"pas de réponse en {timeout:g} s{after} (délai dépassé) ; réessayez ou "
                    "allongez le délai")
@@ -469,11 +478,12 @@ def _network_error(entry: CatalogueEntry, url: str, reason: Any, timeout: float,
         message = f"connexion refusée par {host} : aucun serveur n'y écoute"
     elif isinstance(reason, FileNotFoundError):
         message = f"introuvable sur le miroir (attendu en {mirror_path(entry.url)})"
+        kind = ErrorKind.NOT_FOUND
     elif isinstance(reason, socket.gaierror):
         message = f"hôte inconnu {urlsplit(url).hostname!r} (hors ligne, ou mauvais miroir ?)"
     else:
         message = f"échec du téléchargement{after} : {reason}"
-    return FetchError(entry.name, url, message)
+    return FetchError(entry.name, url, message, kind=kind)
 
 
 def _transfer(entry: CatalogueEntry, url: str, partial: Path,
@@ -487,12 +497,13 @@ def _transfer(entry: CatalogueEntry, url: str, partial: Path,
         status = getattr(response, "status", None)
         if status is not None and status != 200:
             raise FetchError(entry.name, url, f"statut HTTP inattendu {status} "
-                             "(attendu 200 avec le fichier)")
+                             "(attendu 200 avec le fichier)", kind=ErrorKind.UNAVAILABLE)
         content_type = response.headers.get_content_type() if response.headers else ""
         if content_type in ("text/html", "application/xhtml+xml"):
             raise FetchError(entry.name, url, f"le serveur a envoyé une page web ({content_type}) "
                              "au lieu du fichier : l'adresse a probablement changé"
-                             + (f" ; voir {entry.page}" if entry.page else ""))
+                             + (f" ; voir {entry.page}" if entry.page else ""),
+                             kind=ErrorKind.BAD_FILE)
         announced = response.headers.get("Content-Length") if response.headers else None
         total = int(announced) if announced and announced.strip().isdigit() else None
         digest = hashlib.sha256()
@@ -506,7 +517,8 @@ def _transfer(entry: CatalogueEntry, url: str, partial: Path,
                         raise FetchError(
                             entry.name, url, "le serveur a envoyé une page web au lieu du "
                             "fichier (page d'erreur ou de connexion ?)"
-                            + (f" ; voir {entry.page}" if entry.page else ""))
+                            + (f" ; voir {entry.page}" if entry.page else ""),
+                            kind=ErrorKind.BAD_FILE)
                     out.write(chunk)
                     digest.update(chunk)
                     done += len(chunk)
@@ -514,23 +526,25 @@ def _transfer(entry: CatalogueEntry, url: str, partial: Path,
                         progress(done, total)
         except http.client.IncompleteRead as error:
             done += len(error.partial)
-            raise FetchError(entry.name, url, _truncated(done, total)) from error
+            raise FetchError(entry.name, url, _truncated(done, total),
+                             kind=ErrorKind.UNAVAILABLE) from error
         except (TimeoutError, OSError, http.client.HTTPException) as error:
             raise _network_error(entry, url, error, timeout, received=done) from error
     if total is not None and done != total:
-        raise FetchError(entry.name, url, _truncated(done, total))
+        raise FetchError(entry.name, url, _truncated(done, total), kind=ErrorKind.UNAVAILABLE)
     if done == 0:
-        raise FetchError(entry.name, url, "le serveur a envoyé un fichier vide")
+        raise FetchError(entry.name, url, "le serveur a envoyé un fichier vide",
+                         kind=ErrorKind.BAD_FILE)
     if entry.size is not None and done != entry.size:
         raise FetchError(entry.name, url, f"taille inattendue : le catalogue annonce "
                          f"{entry.size} octets, reçu {done} : le producteur a peut-être "
                          "publié une nouvelle version ; vérifiez-la et mettez à jour le "
-                         "catalogue")
+                         "catalogue", kind=ErrorKind.BAD_FILE)
     sha256 = digest.hexdigest()
     if entry.sha256 is not None and sha256 != entry.sha256:
         raise FetchError(entry.name, url, f"empreinte différente : SHA-256 {sha256}, le "
                          f"catalogue attend {entry.sha256} : le fichier a été modifié ou "
-                         "remplacé ; il n'a pas été importé")
+                         "remplacé ; il n'a pas été importé", kind=ErrorKind.BAD_FILE)
     if not entry.archive:
         _check_format(entry, url, partial, entry.format, entry.file_name)
     return done, sha256
@@ -545,17 +559,19 @@ def _check_format(entry: CatalogueEntry, url: str, path: Path, fmt: str, label: 
     """Refuse a file whose first bytes do not fit its declared format."""
     with path.open("rb") as handle:
         head = handle.read(4096)
-    if _looks_like_html(head):
-        raise FetchError(entry.name, url, f"{label} est une page web, pas des données {fmt}")
+    problem = None
     magic = _MAGIC.get(fmt)
-    if magic is not None and not head.startswith(magic):
-        raise FetchError(entry.name, url, f"{label} n'est pas un fichier {fmt} "
-                         f"(ses premiers octets sont {head[:8]!r})")
-    if fmt in ("geojson", "json"):
-        if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
-            raise FetchError(entry.name, url, f"{label} n'est pas du JSON")
+    if _looks_like_html(head):
+        problem = f"{label} est une page web, pas des données {fmt}"
+    elif magic is not None and not head.startswith(magic):
+        problem = f"{label} n'est pas un fichier {fmt} (ses premiers octets sont {head[:8]!r})"
+    elif fmt in ("geojson", "json") and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(
+            (b"{", b"[")):
+        problem = f"{label} n'est pas du JSON"
     elif fmt == "csv" and b"\x00" in head:
-        raise FetchError(entry.name, url, f"{label} est binaire, ce n'est pas un fichier CSV")
+        problem = f"{label} est binaire, ce n'est pas un fichier CSV"
+    if problem is not None:
+        raise FetchError(entry.name, url, problem, kind=ErrorKind.BAD_FILE)
 
 
 # -- archives -------------------------------------------------------------------------
@@ -583,16 +599,18 @@ def _extracted(entry: CatalogueEntry, url: str, archive: Path,
         result: _Extracted = []
         for level, pattern in enumerate(entry.member):
             last = level == len(entry.member) - 1
-            names = _members(entry, url, current, label)
+            with _archive_errors(entry, url):
+                names = archive_members(current, label)
             matches = [n for n in names if entry.matches_member(level, n)]
             if not matches:
                 shown = ", ".join(names[:15]) + (", …" if len(names) > 15 else "")
                 raise FetchError(entry.name, url, f"aucun fichier ne correspond à {pattern!r} dans "
-                                 f"{label} (il contient : {shown or 'rien'})")
+                                 f"{label} (il contient : {shown or 'rien'})",
+                                 kind=ErrorKind.BAD_FILE)
             if len(matches) > 1:
                 raise FetchError(entry.name, url, f"plusieurs fichiers correspondent à "
                                  f"{pattern!r} dans {label} : {', '.join(matches)} ; le motif du "
-                                 "catalogue doit n'en désigner qu'un")
+                                 "catalogue doit n'en désigner qu'un", kind=ErrorKind.BAD_FILE)
             wanted = [matches[0]]
             if last and matches[0].lower().endswith(".shp"):
                 stem = matches[0][:-4].lower()
@@ -606,7 +624,8 @@ def _extracted(entry: CatalogueEntry, url: str, archive: Path,
                 os.close(handle)
                 temporary = Path(raw)
                 created.append(temporary)
-                size, sha256 = _extract_member(entry, url, current, member, temporary)
+                with _archive_errors(entry, url):
+                    size, sha256 = extract_member(current, member, temporary)
                 extracted.append((temporary, target_name, size, sha256))
             if last:
                 data = extracted[0]
@@ -620,122 +639,10 @@ def _extracted(entry: CatalogueEntry, url: str, archive: Path,
             path.unlink(missing_ok=True)
 
 
-def _archive_kind(path: Path) -> str:
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    if head.startswith(_MAGIC["zip"]):
-        return "zip"
-    if head.startswith(_SEVEN_ZIP_MAGIC):
-        return "7z"
-    return "unknown"
-
-
-def _members(entry: CatalogueEntry, url: str, archive: Path, label: str) -> list[str]:
-    """Names of the files in an archive (folders and macOS metadata left out)."""
-    kind = _archive_kind(archive)
-    if kind == "zip":
-        try:
-            with zipfile.ZipFile(archive) as zipped:
-                names = [i.filename for i in zipped.infolist() if not i.is_dir()]
-        except (zipfile.BadZipFile, OSError) as error:
-            raise FetchError(entry.name, url, f"{label} n'est pas une archive zip valide "
-                             f"(tronquée ou corrompue : {error})") from error
-    elif kind == "7z":
-        try:
-            names = _seven_zip(entry, url, archive, label).list()
-        except (subprocess.SubprocessError, OSError, EOFError) as error:
-            raise FetchError(entry.name, url, f"{label} n'est pas une archive 7-Zip lisible "
-                             f"({error})") from error
-    else:
-        raise FetchError(entry.name, url, f"{label} n'est pas une archive zip (c'est peut-être "
-                         "une page web ou un autre format)")
-    return [n for n in names if not n.startswith("__MACOSX/")
-            and not PurePosixPath(n).name.startswith("._")]
-
-
-def _extract_member(entry: CatalogueEntry, url: str, archive: Path, member: str,
-                    target: Path) -> tuple[int, str]:
-    """Copy one member to ``target``; return its size and SHA-256.
-
-    Reading a zip member checks its CRC, so a corrupt archive fails here.
-    """
-    digest = hashlib.sha256()
-    size = 0
+@contextlib.contextmanager
+def _archive_errors(entry: CatalogueEntry, url: str) -> Iterator[None]:
+    """Report an :class:`ArchiveError` as a :class:`FetchError` of the same kind."""
     try:
-        if _archive_kind(archive) == "zip":
-            with zipfile.ZipFile(archive) as zipped, zipped.open(member) as source, \
-                    target.open("wb") as out:
-                size = _copy(source, out, digest)
-        else:
-            _seven_zip(entry, url, archive, archive.name).extract(member, target)
-            with target.open("rb") as source:
-                while block := source.read(_CHUNK):
-                    digest.update(block)
-                    size += len(block)
-    except (zipfile.BadZipFile, zlib.error, subprocess.SubprocessError, RuntimeError, OSError,
-            EOFError) as error:
-        raise FetchError(entry.name, url, f"impossible d'extraire {member} de l'archive "
-                         f"(corrompue ou chiffrée : {error})") from error
-    if size == 0:
-        raise FetchError(entry.name, url, f"{member} est vide dans l'archive")
-    return size, digest.hexdigest()
-
-
-def _copy(source: IO[bytes], out: IO[bytes], digest: Any) -> int:
-    size = 0
-    while block := source.read(_CHUNK):
-        out.write(block)
-        digest.update(block)
-        size += len(block)
-    return size
-
-
-@dataclass
-class _SevenZip:
-    """A 7-Zip archive read with py7zr if installed, else the ``7z`` program."""
-
-    archive: Path
-    tool: str | None
-
-    def list(self) -> list[str]:
-        if self.tool is None:
-            import py7zr
-
-            with py7zr.SevenZipFile(self.archive) as archive:
-                return [i.filename for i in archive.list() if not i.is_directory]
-        listing = subprocess.run([self.tool, "l", "-slt", "-ba", str(self.archive)],
-                                 capture_output=True, text=True, check=True).stdout
-        # `7z l -slt` prints one "Key = value" block per file, blocks separated by a
-        # blank line; folders carry a "D" in their attributes.
-        names = []
-        for block in listing.split("\n\n"):
-            fields = dict(line.split(" = ", 1) for line in block.splitlines() if " = " in line)
-            if "Path" in fields and "D" not in fields.get("Attributes", "").split(" ")[0]:
-                names.append(fields["Path"].replace("\\", "/"))
-        return names
-
-    def extract(self, member: str, target: Path) -> None:
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".7z-") as scratch:
-            if self.tool is None:
-                import py7zr
-
-                with py7zr.SevenZipFile(self.archive) as archive:
-                    archive.extract(path=scratch, targets=[member])
-            else:
-                subprocess.run([self.tool, "x", str(self.archive), f"-o{scratch}", member,
-                                "-y"], capture_output=True, check=True)
-            os.replace(Path(scratch) / member, target)
-
-
-def _seven_zip(entry: CatalogueEntry, url: str, archive: Path, label: str) -> _SevenZip:
-    try:
-        importlib.import_module("py7zr")
-        return _SevenZip(archive, None)
-    except ModuleNotFoundError:
-        pass
-    for tool in ("7z", "7zz", "7za"):
-        found = shutil.which(tool)
-        if found:
-            return _SevenZip(archive, found)
-    raise FetchError(entry.name, url, f"{label} contient une archive 7-Zip : installez le paquet "
-                     "py7zr ou le programme 7z (p7zip) pour la lire")
+        yield
+    except ArchiveError as error:
+        raise FetchError(entry.name, url, str(error), kind=error.kind) from error
