@@ -66,20 +66,17 @@ def local_addok(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loca
     """A real redis-server and addok on free loopback ports, indexed with the town halls
     of Occitanie and PACA (about 10,000 documents, about 10 s)."""
     addok = LocalAddok(tmp_path_factory.mktemp("addok"), redis_port=free_port())
-    redis = addok.start_redis()
-    server = None
-    try:
+    with addok.redis_running():
         started = time.perf_counter()
         count = addok.index(town_hall_documents(DEPARTEMENTS))
         print(f"\naddok: {count} documents indexed in {time.perf_counter() - started:.1f} s")
         assert count > 10_000
         port = free_port()
         server = addok.serve(port=port)
-        yield addok, f"http://127.0.0.1:{port}"
-    finally:
-        if server is not None:
+        try:
+            yield addok, f"http://127.0.0.1:{port}"
+        finally:
             stop(server)
-        stop(redis)
 
 
 @pytest.fixture(scope="module")

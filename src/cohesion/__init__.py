@@ -11,9 +11,15 @@ Data flows one way: official sources → importers → the warehouse (an embedde
 file) → domain services (territory, indicators) → interfaces (CLI, later the web app).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from cohesion.errors import CohesionError, InputFileError, UnknownTerritoryError
-from cohesion.store import Warehouse
 from cohesion.territory import TerritoryId
+
+if TYPE_CHECKING:
+    from cohesion.store import Warehouse
 
 __all__ = [
     "CohesionError",
@@ -23,3 +29,15 @@ __all__ = [
     "Warehouse",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """Import :class:`~cohesion.store.Warehouse` (DuckDB, pandas) on first use.
+
+    ``import cohesion`` stays light, so that ``cohesion --help`` starts fast.
+    """
+    if name == "Warehouse":
+        from cohesion.store import Warehouse
+
+        return Warehouse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

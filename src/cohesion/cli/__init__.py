@@ -2,9 +2,12 @@
 
 One module per command group: :mod:`~cohesion.cli.referentiel` (build, summary,
 territory, passage), :mod:`~cohesion.cli.data` (import, data), :mod:`~cohesion.cli.observatory`
-(indicators, export, serve), :mod:`~cohesion.cli.analysis` and :mod:`~cohesion.cli.qpv`.
-Commands only parse options, call the core and print; heavy libraries (scipy, shapely,
-Dask) are imported by the commands that use them, so ``cohesion --help`` starts fast.
+(indicators, export, serve), :mod:`~cohesion.cli.analysis` and :mod:`~cohesion.cli.qpv`
+(whose subcommands, in :mod:`~cohesion.cli.qpv_locate` and :mod:`~cohesion.cli.qpv_addok`,
+are imported when used). Commands only parse options, call the core and print; heavy
+libraries (pandas, DuckDB, scipy, shapely, pyproj, Dask) are imported by the commands
+that use them, so ``cohesion --help`` starts fast (``tests/test_cli_imports.py``).
+Long-running commands stop on SIGTERM as on Ctrl-C (:mod:`cohesion.shutdown`).
 """
 
 from cohesion.cli import analysis, data, observatory, qpv, referentiel

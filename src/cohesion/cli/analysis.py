@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from cohesion.cli.main import main, observatory
 from cohesion.cli.output import console, figure, print_frame, print_notes, write_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextmanager
@@ -61,7 +63,8 @@ output_option = click.option("-o", "--output", type=click.Path(dir_okay=False, p
               help="Décomposer les indices de Theil entre et dans les territoires de cet "
               "échelon (ex. DEP, REG).")
 @click.option("--weight", help="Pondérer par cet indicateur (ex. population).")
-@click.option("--weight-period", help="Période de la pondération (défaut : la plus récente).")
+@click.option("--weight-period", help="Période de la pondération (défaut : celle de la "
+              "valeur, sinon la plus proche qui la précède).")
 @output_option
 @click.option("--groups-output", type=click.Path(dir_okay=False, path_type=Path),
               help="Écrire en CSV le tableau des groupes de la partition.")
@@ -76,6 +79,8 @@ def inequality_command(ctx: click.Context, indicator: str, level: str, vintage: 
     décomposés entre et dans les groupes d'une partition) et d'Atkinson, rapport
     max / min.
     """
+    import pandas as pd
+
     with analyses(ctx) as service:
         result = service.inequality_result(
             indicator, level.upper(), vintage, period, within,
@@ -127,6 +132,8 @@ def moran_command(ctx: click.Context, indicator: str, level: str, vintage: int |
     ou sans valeur sont comptés à part. Les p-valeurs locales sont corrigées par la
     méthode de Benjamini-Hochberg avant d'appeler les groupes (haut-haut, bas-bas…).
     """
+    import pandas as pd
+
     from cohesion.analysis.spatial import CLUSTER_LABELS
 
     with analyses(ctx) as service:
@@ -180,6 +187,8 @@ def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes:
     Affiche la taille des classes, les indicateurs qui caractérisent chacune (valeurs
     test), leurs parangons et la stabilité des classes par rééchantillonnage.
     """
+    import pandas as pd
+
     if len(set(indicators)) < 2:
         raise click.BadParameter("au moins deux indicateurs distincts",
                                  param_hint="INDICATORS")
@@ -252,6 +261,8 @@ def fact_sheet_frame(sheet: object) -> pd.DataFrame:
     Rows ``territoires`` (the level's territories) then ``régions`` (the contrast
     between régions) when the régional table is loaded.
     """
+    import pandas as pd
+
     series = sheet.series
     rows = []
     parts = [(series.level_label, sheet.first, sheet.second, series.first_period,
@@ -299,6 +310,8 @@ def barometre_command(ctx: click.Context, territory: str | None, output: Path | 
     indicateur face à la France, son évolution, son rang et son décile dans son échelon,
     et le score de chaque facteur avec son intervalle de rangs.
     """
+    import pandas as pd
+
     from cohesion.analysis.barometre_data import NOT_LOADED
 
     with observatory(ctx) as core:
@@ -375,6 +388,8 @@ def fiche_command(ctx: click.Context, indicator: str, level: str | None,
     régions extrêmes, convergence sigma et bêta, classement. INDICATOR : identifiant
     (revenu_median_uc), identifiant ANCT (001000) ou du baromètre 2018 (11).
     """
+    import pandas as pd
+
     with observatory(ctx) as core:
         sheet = core.barometre.fact_sheet(indicator, level and level.upper(),
                                           tuple(exclude_regions))
@@ -416,6 +431,8 @@ def fiches_command(ctx: click.Context, output: Path | None) -> None:
     interdécile D9/D1 à chacune et son évolution, l'écart entre régions extrêmes, la
     convergence sigma ; « source non chargée » pour les autres.
     """
+    import pandas as pd
+
     with observatory(ctx) as core:
         summary = core.barometre.fact_sheets()
     shown = summary.copy()

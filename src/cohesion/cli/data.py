@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
 import yaml
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
@@ -32,14 +31,20 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return extra
 
 
-def _import_help() -> str:
-    from cohesion.importers import importers
+class _ImportCommand(click.Command):
+    """``cohesion import``, whose help lists the importers when it is shown.
 
-    names = ", ".join(importers())
-    return f"Importer un fichier officiel. IMPORTER parmi : {names}."
+    The registry imports every importer (and geopandas with them): not at start-up.
+    """
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from cohesion.importers import importers
+
+        self.help = f"{self.short_help} IMPORTER parmi : {', '.join(importers())}."
+        super().format_help_text(ctx, formatter)
 
 
-@main.command("import", help=_import_help())
+@main.command("import", cls=_ImportCommand, short_help="Importer un fichier officiel.")
 @click.argument("importer_name", metavar="IMPORTER")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--vintage", type=int, help="Millésime du COG des codes (défaut : détecté).")
@@ -90,6 +95,8 @@ def data_list(ctx: click.Context) -> None:
 @data.command("catalogue")
 def data_catalogue() -> None:
     """Lister les jeux de données officiels que `data fetch` sait télécharger."""
+    import pandas as pd
+
     from cohesion.importers.catalogue import load_catalogue
 
     entries = load_catalogue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,33 @@ class CohesionGroup(click.Group):
                          "(relancer avec COHESION_DEBUG=1 pour le détail)",
                          highlight=False, soft_wrap=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+class LazyGroup(click.Group):
+    """A command group whose subcommands are imported when they are used.
+
+    ``cohesion --help`` and ``import cohesion.cli`` then stay clear of the libraries
+    those subcommands need (shapely, pyproj, pandas…).
+
+    Parameters
+    ----------
+    lazy_commands : dict of str to str
+        Name of each subcommand → ``"module:attribute"`` of its click command.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy_commands:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+        command: click.Command = getattr(import_module(module), attribute)
+        return command
 
 
 @click.group(cls=CohesionGroup)

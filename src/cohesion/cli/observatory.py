@@ -76,6 +76,7 @@ def serve(ctx: click.Context, host: str, port: int, admin_token: str | None) -> 
     import uvicorn
 
     from cohesion.core import Observatory
+    from cohesion.shutdown import interrupted_by_signals
     from cohesion.store.sharing import ServerFile
     from cohesion.web.app import create_app
 
@@ -87,7 +88,10 @@ def serve(ctx: click.Context, host: str, port: int, admin_token: str | None) -> 
         step("calcul des chiffres clés à tous les échelons")
         app = create_app(core, settings)
     console.print(f"Cohésion : http://{host}:{port}/ (API : http://{host}:{port}/api/docs)")
-    with ServerFile.announce(settings.warehouse, host, port, app.state.control_token):
+    # uvicorn stops on SIGTERM and SIGINT, then sends the signal again to the handler it
+    # found: ours, so that the process ends here, announcement withdrawn and core closed
+    with interrupted_by_signals(service=True), ServerFile.announce(
+            settings.warehouse, host, port, app.state.control_token):
         try:
             uvicorn.run(app, host=host, port=port, log_level="warning",
                         server_header=False)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from cohesion.cli.main import main, observatory, opened, settings_of
 from cohesion.cli.output import cell, console, print_frame, steps_progress
 from cohesion.errors import UnknownTerritoryError
 from cohesion.indicators.periods import period_key
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Column of a comparison territory in the portrait table.
 COMPARISON_COLUMNS = {"DEP": "département", "REG": "région", "FRA": "France"}
@@ -90,6 +92,8 @@ def territory() -> None:
 def territory_search(ctx: click.Context, text: str, vintage: int | None,
                      levels: tuple[str, ...], limit: int) -> None:
     """Chercher par nom (sans accents ni majuscules), code ou code postal."""
+    import pandas as pd
+
     with observatory(ctx) as core:
         found = core.search(text, vintage, list(levels) or None, limit)
     if not found:
@@ -124,6 +128,8 @@ def portrait_table(portrait: dict[str, Any]) -> pd.DataFrame:
     Columns ``indicateur, unité, période, <territory>, département, région, France``;
     a missing value shows its reason, an indicator without data « non chargé ».
     """
+    import pandas as pd
+
     name = portrait["territory"]["name"]
     levels = {parent["level"] for parent in portrait["territory"]["parents"]}
     references = [level for level in COMPARISON_COLUMNS

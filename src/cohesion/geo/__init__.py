@@ -11,18 +11,27 @@
 See ``docs/qpv.md``.
 """
 
-from cohesion.geo.batch import BatchSummary, PointColumns, locate_file
-from cohesion.geo.geocoding import AddokGeocoder, Geocoded, Geocoder, GeocoderError
-from cohesion.geo.locate import (
-    BANDS,
-    QUALITIES,
-    CommuneLayer,
-    Location,
-    QpvIndex,
-    QpvLayer,
-    read_communes_with_qpv,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: The module of each public name: imported on first use (PEP 562), so that importing
+#: one module of the package, the light :mod:`cohesion.geo.geocoding` say, does not
+#: load shapely through the others.
+_EXPORTS = {
+    **dict.fromkeys(["BatchSummary", "PointColumns", "locate_file"], "batch"),
+    **dict.fromkeys(["AddokGeocoder", "Geocoded", "Geocoder", "GeocoderError"], "geocoding"),
+    **dict.fromkeys(["BANDS", "QUALITIES", "CommuneLayer", "Location", "QpvIndex",
+                     "QpvLayer", "read_communes_with_qpv"], "locate"),
+}
 
 __all__ = ["BANDS", "QUALITIES", "AddokGeocoder", "BatchSummary", "CommuneLayer", "Geocoded",
            "Geocoder", "GeocoderError", "Location", "PointColumns", "QpvIndex", "QpvLayer",
            "locate_file", "read_communes_with_qpv"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -1,7 +1,8 @@
 """Serve a local addok over HTTP: ``python -m cohesion.geo.addok_server --port 7878``.
 
 addok's own ``addok serve`` is a single-threaded debugging server that logs every
-request; this one answers requests in threads and only logs errors. The addok settings
+request; this one answers requests in threads, only logs errors and stops on SIGTERM as
+on Ctrl-C (:func:`cohesion.shutdown.interrupted_by_signals`). The addok settings
 come from ``ADDOK_CONFIG_MODULE``, as for every addok command
 (:meth:`cohesion.geo.geocoding.LocalAddok.serve` sets it).
 """
@@ -13,6 +14,8 @@ import contextlib
 import io
 import socketserver
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from cohesion.shutdown import interrupted_by_signals
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -26,7 +29,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Load addok's HTTP application and serve it until interrupted."""
+    """Load addok's HTTP application and serve it until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(description="Serveur HTTP d'un addok local.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7878)
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         from addok.http.wsgi import application
     server = make_server(options.host, options.port, application,
                          server_class=_ThreadingServer, handler_class=_QuietHandler)
-    with contextlib.suppress(KeyboardInterrupt):
+    with server, interrupted_by_signals(service=True):
         server.serve_forever()
 
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 import io
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dask
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 from dask.bytes import read_bytes
-from distributed import Client, Future, LocalCluster
+from distributed import Client, Future, LocalCluster, Nanny
 
 from cohesion.errors import CohesionError
 from cohesion.geo.batch import (
@@ -64,9 +65,33 @@ def local_client(workers: int | None = None, processes: bool = True) -> Iterator
     """
     # a free port for the scheduler's HTTP server: another cluster, or a second batch,
     # may hold distributed's default 8787
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
-        yield client
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                           dashboard_address=":0")
+    started = [psutil.Process(nanny.pid) for nanny in cluster.workers.values()
+               if isinstance(nanny, Nanny) and nanny.pid]
+    try:
+        with cluster, Client(cluster) as client:
+            yield client
+    finally:
+        _stop_lingering(started)
+
+
+def _stop_lingering(processes: list[psutil.Process], timeout: float = 10.0) -> None:
+    """Terminate, then kill, the worker processes that outlived their cluster.
+
+    A cluster closed in a hurry (the batch interrupted by SIGTERM or Ctrl-C) may leave
+    them behind. :class:`psutil.Process` remembers each one's start time: a process id
+    reused since is left alone.
+    """
+    living = [process for process in processes if process.is_running()]
+    for process in living:
+        with suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, living = psutil.wait_procs(living, timeout)
+    for process in living:
+        with suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(living, timeout)
 
 
 def _locate_csv_block(block: bytes, first: bool, source: InputFile, index: QpvIndex,

@@ -30,7 +30,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from cohesion.errors import CohesionError, UnavailableError
-from cohesion.settings import BAN_URL
+from cohesion.settings import BAN_URL, DEFAULT_ADDOK_PORT
 
 DEFAULT_MIN_SCORE = 0.5
 #: Addresses sent in one request to the CSV endpoint (the BAN accepts files up to 50 MB).
@@ -368,7 +369,6 @@ PROCESSORS_PYPATHS = [
 
 #: Not Redis's usual 6379: the addok Redis is a server of its own, emptied at indexing
 DEFAULT_REDIS_PORT = 6380
-DEFAULT_ADDOK_PORT = 7878
 _DUMP = "addok.rdb"
 
 
@@ -484,6 +484,20 @@ class LocalAddok:
             stop(process)
             raise
         return process
+
+    @contextmanager
+    def redis_running(self, start: bool = True) -> Iterator[None]:
+        """A block during which the Redis server runs.
+
+        With ``start``, :meth:`start_redis` starts it and it is stopped on exit, however
+        the block ends; otherwise one must already listen on the Redis port.
+        """
+        process = self.start_redis() if start else None
+        try:
+            yield
+        finally:
+            if process is not None:
+                stop(process)
 
     def _addok(self, *arguments: str) -> None:
         done = subprocess.run([sys.executable, "-c", "from addok.bin import main; main()",
