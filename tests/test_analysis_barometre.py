@@ -8,8 +8,6 @@ value. They are compared at their published precision (rounded half up).
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import json
 import shutil
 from decimal import ROUND_HALF_UP, Decimal
@@ -159,13 +157,6 @@ def test_unknown_items_name_the_known_ones() -> None:
         barometre.indicator("neet")
     assert barometre.indicator("001010") is barometre.indicator("15")
     assert barometre.factor("100").label == "Capacitation des territoires"
-
-
-@pytest.mark.parametrize("name", ["barometre", "barometre_definition", "barometre_scores"])
-def test_docstring_examples_run(name: str) -> None:
-    module = importlib.import_module(f"cohesion.analysis.{name}")
-    failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert tried >= 5 and failures == 0
 
 
 def test_the_whole_barometre_is_imported_from_one_module() -> None:

@@ -19,6 +19,9 @@ PARTITION = Query(pattern=r"^[A-Z][A-Z0-9_]{1,15}$",
                   description="Regrouper par cet échelon (REG, DEP) ou zonage (DENS…)")
 WEIGHTS = Query(pattern=r"^[a-z0-9_]{1,80}$",
                 description="Pondérer par cet indicateur (population…)")
+WEIGHT_PERIOD = Query(pattern=r"^[0-9][0-9-]{3,20}$",
+                      description="Période de la pondération (défaut : celle de la valeur, "
+                      "sinon la plus proche qui la précède)")
 METROPOLE = Query(description="Seulement la France métropolitaine")
 INDICATOR_LIST = r"^[a-z0-9_]{1,80}(:[0-9][0-9-]{3,20})?(,[a-z0-9_]{1,80}(:[0-9][0-9-]{3,20})?)*$"
 
@@ -52,6 +55,7 @@ def install_api(app: FastAPI, analyses: Analyses) -> None:
                    parent: Annotated[str | None, PARENT] = None,
                    partition: Annotated[str | None, PARTITION] = None,
                    weights: Annotated[str | None, WEIGHTS] = None,
+                   weight_period: Annotated[str | None, WEIGHT_PERIOD] = None,
                    metropole: Annotated[bool, METROPOLE] = False) -> dict[str, Any]:
         """Toutes les mesures d'inégalité et la courbe de Lorenz.
 
@@ -60,7 +64,7 @@ def install_api(app: FastAPI, analyses: Analyses) -> None:
         la courbe de Lorenz.
         """
         return analyses.inequality(indicator, level, vintage, period, parent, partition,
-                                   weights, metropole)
+                                   weights, metropole, weight_period)
 
     @api.get("/convergence", summary="Convergence sigma et bêta entre périodes")
     def convergence(indicator: Annotated[str, INDICATOR],
