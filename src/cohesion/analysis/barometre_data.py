@@ -51,9 +51,9 @@ from cohesion.errors import CohesionError, UnknownTerritoryError
 from cohesion.indicators.periods import period_key
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.ids import TerritoryId
+from cohesion.territory.levels import level_noun
 
 __all__ = [
-    "LEVEL_LABELS",
     "NOT_LOADED",
     "IndicatorReading",
     "TerritoryBarometre",
@@ -66,11 +66,6 @@ __all__ = [
     "territory_barometre",
 ]
 
-#: French names of the levels the baromètre's values are published at.
-LEVEL_LABELS = {"ZE": "zones d'emploi 2010", "EPCI": "EPCI", "DEP": "départements",
-                "REG": "régions", "COM": "communes", "ARM": "arrondissements municipaux",
-                "FRA": "France", "ZAU": "catégories d'aires urbaines 2010"}
-
 #: What the pages and tables say of an indicator whose source is not loaded.
 NOT_LOADED = "source non chargée"
 
@@ -81,7 +76,7 @@ CGET_2018 = "CGET (ANCT), baromètre de la cohésion des territoires 2018"
 
 
 def _level_label(level: str, vintage: int | None) -> str:
-    label = LEVEL_LABELS.get(level, level)
+    label = level_noun(level, plural=True)
     if level == "EPCI" and vintage is not None and vintage < 2021:
         return f"EPCI de {vintage}"
     return label
@@ -188,7 +183,7 @@ def regional_table_series(warehouse: Warehouse, indicator: BarometreIndicator
     if observations.empty:
         return None
     codes = sorted(observations["code"].unique())
-    return _series_from(indicator, observations, "REG", LEVEL_LABELS["REG"],
+    return _series_from(indicator, observations, "REG", level_noun("REG", plural=True),
                         _france(warehouse, table.variable), _names(warehouse, "REG", codes),
                         f"{indicator.source} — {CGET_2018}, {table.regional_file}")
 
@@ -250,7 +245,7 @@ def catalogue_series(warehouse: Warehouse, indicator: BarometreIndicator, level:
     second_period = loaded[-1]
     first_period = loaded[-2] if len(loaded) > 1 else None
     return IndicatorSeries(
-        indicator=indicator, level=level, level_label=LEVEL_LABELS.get(level, level),
+        indicator=indicator, level=level, level_label=level_noun(level, plural=True),
         second=by_period[second_period], second_period=second_period,
         first=by_period.get(first_period) if first_period else None,
         first_period=first_period,
