@@ -25,7 +25,9 @@ from cohesion.geo.locate import (
     ERROR_OUTSIDE,
     ERROR_SWAPPED,
     ERROR_SWAPPED_XY,
+    NATIONAL,
     ZONES,
+    departement_of_commune,
 )
 from cohesion.store import Warehouse
 from cohesion.territory.crs import LOCAL_CRS
@@ -170,10 +172,13 @@ def test_distances_and_bands_against_brute_force(index: QpvIndex) -> None:
     points = shapely.points(*TO_L93.transform(lon, lat))
     gaps = shapely.distance(points[:, None], polygons[None, :])
     gap, nearest = gaps.min(axis=1), contours["q"].to_numpy()[gaps.argmin(axis=1)]
-    # points at sea are located (in France's box) but in no commune; points in the Gard
-    # are in a département with 2024 QPV whose contours are not loaded
-    located = (found.error == None) & (result.quality != "non couvert")  # noqa: E711
-    assert (result.quality == "non couvert").any()
+    # points at sea are in no commune, hence in no département; points in the Gard are
+    # outside the départements PACA's contours cover: the distances are those of points
+    # in the covered départements
+    departements = departement_of_commune(found.commune)
+    located = (found.error == None) & np.isin(departements, list(  # noqa: E711
+        index.layers[2024].coverage))
+    assert (result.quality[~located] == "non couvert").any()
     outside = located & (result.code == None)  # noqa: E711
     within_reach = outside & (gap <= index.reach)
     assert np.allclose(result.distance[within_reach], gap[within_reach], rtol=1e-9, atol=1e-6)
@@ -279,18 +284,35 @@ def test_overseas_point_uses_its_own_crs_and_commune(index: QpvIndex) -> None:
     for found in (index.locate(lon, lat), index.locate_xy(x, y, "EPSG:2975")):
         assert found.error.tolist() == [None]
         assert found.commune.tolist() == ["97411"]
-        # La Réunion has 2024 QPV (national lookup) whose contours are not loaded
-        assert found.generations[2024].quality.tolist() == ["non couvert"]
-        assert found.generations[2024].band.tolist() == [None]
-        assert found.generations[2015].quality.tolist() == ["hors QPV"]
+        # La Réunion has 2024 QPV (national lookup) whose contours are not loaded; no
+        # 2015 contour file covers it either
+        for generation in (2015, 2024):
+            assert found.generations[generation].quality.tolist() == ["non couvert"]
+            assert found.generations[generation].band.tolist() == [None]
 
 
 def test_points_in_departements_without_loaded_contours_are_not_covered(
         index: QpvIndex, dvf: pd.DataFrame) -> None:
     found = index.locate(dvf["longitude"].to_numpy(), dvf["latitude"].to_numpy())
-    # Occitanie's sales against PACA's 2024 contours: their départements have 2024 QPV
-    assert (found.generations[2024].quality == "non couvert").all()
-    assert np.isnan(found.generations[2024].distance).all()
+    result = found.generations[2024]
+    # Occitanie's sales against PACA's 2024 contours: a sale in a commune that has a 2024
+    # QPV (the national list says so) is not covered; one in a commune without any is
+    # « hors QPV », a fact, but how far the nearest QPV lies is not known
+    listed = pd.Series(found.commune).isin(index.layers[2024].listed).to_numpy()
+    assert 0 < listed.mean() < 1
+    assert (result.quality[listed] == "non couvert").all()
+    assert (result.quality[~listed] == "hors QPV").all()
+    assert np.isnan(result.distance).all() and (result.band == None).all()  # noqa: E711
+    assert (result.nearest == None).all()  # noqa: E711
+
+
+def test_layers_say_what_they_cover(index: QpvIndex) -> None:
+    # recorded at import: the départements of the QPV of each file
+    assert index.layers[2015].coverage == {"09", "11", "12", "13", "30", "31", "32", "34",
+                                           "46", "65", "66", "81", "82"}
+    assert index.layers[2024].coverage == {"04", "05", "06", "13", "83", "84"}
+    assert index.layers[2015].listed is None  # no national list of 2015
+    assert {"34172", "75056", "97411"} <= index.layers[2024].listed
 
 
 # -- bad coordinates ------------------------------------------------------------------
@@ -397,4 +419,10 @@ def test_layers_built_from_arrays() -> None:
     result = found.generations[2024]
     assert result.code.tolist() == ["QN01399M", None]
     assert result.band.tolist() == ["dans un QPV", None]  # no communes: band unknown
+    # no coverage given: outside the QPV is not known to be « hors QPV »
+    assert result.quality.tolist() == ["sûr", "non couvert"]
+    national = QpvIndex([QpvLayer(2024, layer.codes, layer.names, layer.geometries,
+                                  coverage=NATIONAL)])
+    assert national.locate(np.array([5.5]), np.array([43.295])).generations[
+        2024].quality.tolist() == ["hors QPV"]
     assert list(found.to_frame().columns) == QpvIndex([layer]).columns()

@@ -114,6 +114,11 @@ def test_paca_2024_and_both_generations_side_by_side(warehouse: Warehouse) -> No
                             "AND vintage = 2024")
     assert links["n"].item() == 140  # 131 QPV in one commune, 3 in two, 1 in three
     assert first.dataset_id != report.dataset_id
+    # each file covers the départements of its QPV codes, for its own generation
+    assert warehouse.qpv_coverage(2015) == {"13"}
+    assert warehouse.qpv_coverage(2024) == {"04", "05", "06", "13", "83", "84"}
+    assert any(note.startswith("couverture : départements 04, 05, 06, 13, 83, 84")
+               for note in report.notes)
 
 
 def test_reimport_is_a_no_op(warehouse: Warehouse) -> None:
@@ -161,6 +166,7 @@ def test_zipped_shapefile_in_a_drom_crs(warehouse: Warehouse, tmp_path: Path) ->
     assert any("1 géométries non valides réparées" in note for note in report.notes)
     lon, lat = found.loc["QN97401M", "geometry"].centroid.coords[0]
     assert 55.2 < lon < 55.9 and -21.4 < lat < -20.8
+    assert warehouse.qpv_coverage(2024) == {"974"}
 
 
 def test_mixed_generations_refused_with_the_line(warehouse: Warehouse, tmp_path: Path) -> None:
@@ -222,6 +228,17 @@ def test_split_features_are_merged(warehouse: Warehouse, tmp_path: Path) -> None
     assert whole.equals(shapely.box(2.30, 48.80, 2.32, 48.81))
     assert any("fusionnés" in note for note in report.notes)
     assert communes_of(warehouse, "QP075001", 2015) == {("ARM", "75111"), ("COM", "75056")}
+
+
+def test_declared_coverage_as_a_list(warehouse: Warehouse, tmp_path: Path) -> None:
+    # as `--option couverture=[1, 2a, 974]` reads it: numbers lose their leading zero
+    path = write_layer(tmp_path / "paris.geojson", [shapely.box(2.30, 48.80, 2.31, 48.81)],
+                       ["QP075001"], "EPSG:4326", driver="GeoJSON", insee_com=["75111"])
+    report = run_import(warehouse, QpvContours(), path,
+                        options=ImportOptions(extra={"couverture": [1, "2a", "974"]}))
+    assert warehouse.qpv_coverage(2015) == {"01", "2A", "974"}
+    assert any("1 QPV hors de la couverture déclarée (départements 75)" in note
+               for note in report.notes)
 
 
 def test_split_commune_names() -> None:

@@ -19,9 +19,10 @@ environment. The variables:
     Folder of the local addok (default ``var/addok``); its HTTP port is
     ``COHESION_ADDOK_PORT`` (default 7878).
 ``COHESION_COMMUNES_QPV``
-    ANCT's lists of the communes that have a QPV (``polygone-4326_qpv.geojson``),
-    separated by ``:``, so that a point of such a commune whose QPV contours are not
-    loaded is « non couvert » rather than « hors QPV ».
+    ANCT's national lists of the communes that have a QPV
+    (``polygone-4326_qpv.geojson``), separated by ``:``: a point of a commune the list
+    does not name is « hors QPV » (it has none), a point of a listed commune whose QPV
+    contours are not loaded is « non couvert ».
 ``COHESION_MIRROR``
     A mirror of the official download addresses (``cohesion data fetch``).
 ``COHESION_DEBUG``

@@ -53,12 +53,16 @@ class _ImportCommand(click.Command):
 @click.option("--name", help="Nom du jeu de données (défaut : celui de l'importeur).")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fichier YAML décrivant la table (importeur « table »).")
+@click.option("--couverture", metavar="DÉPARTEMENTS",
+              help="Départements dont le fichier contient tous les QPV, par exemple "
+              "75,92,93, ou « france » pour un fichier national (importeur « qpv » ; "
+              "défaut : les départements des codes de ses QPV).")
 @click.option("--option", "pairs", multiple=True, metavar="CLÉ=VALEUR",
               help="Option propre à l'importeur (répétable).")
 @click.pass_context
 def import_file(ctx: click.Context, importer_name: str, path: Path, vintage: int | None,
                 period: str | None, replace: bool, name: str | None, mapping: Path | None,
-                pairs: tuple[str, ...]) -> None:
+                couverture: str | None, pairs: tuple[str, ...]) -> None:
     """Import one file (help text built from the registry)."""
     from cohesion.importers import ImportOptions, importer_named, run_import
 
@@ -66,6 +70,8 @@ def import_file(ctx: click.Context, importer_name: str, path: Path, vintage: int
     extra = _parse_options(pairs)
     if mapping:
         extra["mapping"] = str(mapping)
+    if couverture is not None:
+        extra["couverture"] = couverture
     options = ImportOptions(vintage=vintage, period=period, replace=replace, extra=extra)
     with opened(ctx) as warehouse, steps_progress(f"Import de {path.name}") as step:
         step("lecture et validation")

@@ -28,7 +28,15 @@ from cohesion.geo.batch import (
     locate_file,
 )
 from cohesion.geo.geocoding import DEFAULT_MIN_SCORE, AddokGeocoder, Geocoder, geocode_frame
-from cohesion.geo.locate import DEFAULT_REACH, DEFAULT_TOLERANCE, QpvIndex
+from cohesion.geo.locate import (
+    DEFAULT_REACH,
+    DEFAULT_TOLERANCE,
+    NOT_COVERED,
+    UNKNOWN_DEPARTEMENT,
+    QpvIndex,
+    departement_of_commune,
+    not_covered_reason,
+)
 
 if TYPE_CHECKING:
     from cohesion.core.observatory import Observatory
@@ -62,9 +70,10 @@ class QpvService:
     Parameters
     ----------
     observatory : Observatory
-        Its settings name the geocoder and ANCT's commune → QPV lookups
-        (``polygone-4326_qpv.geojson``), which tell the communes that have a QPV whose
-        contours are not loaded (``non couvert``).
+        Its settings name the geocoder and ANCT's national commune → QPV lookups
+        (``polygone-4326_qpv.geojson``): a commune they do not name has no QPV, so a
+        point there is « hors QPV » even where no contour file covers its département
+        (see :mod:`cohesion.geo.locate`, *Coverage*).
     """
 
     def __init__(self, observatory: Observatory) -> None:
@@ -237,19 +246,67 @@ def _records(frame: pd.DataFrame, generations: tuple[int, ...], vintage: int | N
     return records
 
 
+def _not_covered_document(generation: int, departements: dict[str, int]) -> dict[str, Any]:
+    """``lignes``, ``departements`` (rows by département) and ``motif`` (French, or None)."""
+    return {"lignes": sum(departements.values()),
+            "departements": dict(sorted(departements.items())),
+            "motif": not_covered_reason(generation, departements) if departements else None}
+
+
 def _summary_of_points(results: list[dict[str, Any]], generations: tuple[int, ...]
                        ) -> dict[str, Any]:
-    rows = len(results)
+    """The summary of ``POST /api/qpv/locate``.
+
+    The fields of :func:`summary_document` but ``qualites`` and ``geocodage``.
+    """
     inside = {str(g): sum(1 for r in results if r["qpv"][str(g)]["code"]) for g in generations}
-    return {"lignes": rows, "erreurs": sum(1 for r in results if r["erreur"]),
-            "dans_qpv": inside,
-            "part_dans_qpv": {g: (n / rows if rows else 0.0) for g, n in inside.items()}}
+    covered = {str(g): sum(1 for r in results if r["qpv"][str(g)]["qualite"] not in (
+        None, NOT_COVERED)) for g in generations}
+    not_covered: dict[str, dict[str, Any]] = {}
+    for g in generations:
+        uncovered = [r["commune"] for r in results if r["qpv"][str(g)]["qualite"] == NOT_COVERED]
+        departements = pd.Series(departement_of_commune(np.array(uncovered, dtype=object)),
+                                 dtype=object).fillna(UNKNOWN_DEPARTEMENT).value_counts()
+        not_covered[str(g)] = _not_covered_document(
+            g, {str(d): int(n) for d, n in departements.items()})
+    return {"lignes": len(results), "erreurs": sum(1 for r in results if r["erreur"]),
+            "dans_qpv": inside, "couverts": covered,
+            "part_dans_qpv": {g: (n / covered[g] if covered[g] else 0.0)
+                              for g, n in inside.items()},
+            "non_couverts": not_covered}
 
 
 def summary_document(summary: BatchSummary, generations: tuple[int, ...]) -> dict[str, Any]:
-    """The summary of a located file, as sent in the ``X-QPV-Resume`` header."""
+    """The summary of a located file, as sent in the ``X-QPV-Resume`` header.
+
+    Returns
+    -------
+    dict
+        ``lignes`` and ``erreurs`` (rows, rows in error); by generation: ``dans_qpv``
+        (rows in a QPV), ``couverts`` (rows whose answer is known: in a QPV or « hors
+        QPV »), ``part_dans_qpv`` (``dans_qpv / couverts``), ``qualites`` (rows by
+        quality class), ``non_couverts`` (``lignes``, ``departements``: rows by
+        département, ``inconnu`` for rows in no commune contour, and ``motif``, the
+        reason in French, or None); ``geocodage`` (rows by geocoding quality, or None).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> summary = BatchSummary(Path("sortie.csv"), rows=30, inside={2015: 5},
+    ...     qualities={2015: {"sûr": 5, "probable": 0, "hors QPV": 15, "non couvert": 10}},
+    ...     not_covered={2015: {"93": 2, "75": 8}})
+    >>> document = summary_document(summary, (2015,))
+    >>> document["couverts"], document["part_dans_qpv"]
+    ({'2015': 20}, {'2015': 0.25})
+    >>> document["non_couverts"]["2015"]  # doctest: +NORMALIZE_WHITESPACE
+    {'lignes': 10, 'departements': {'75': 8, '93': 2},
+     'motif': 'contours 2015 non chargés pour les départements 75, 93'}
+    """
     return {"lignes": summary.rows, "erreurs": summary.errors,
             "dans_qpv": {str(g): summary.inside.get(g, 0) for g in generations},
+            "couverts": {str(g): summary.covered(g) for g in generations},
             "part_dans_qpv": {str(g): round(summary.share_inside(g), 6) for g in generations},
             "qualites": {str(g): summary.qualities.get(g, {}) for g in generations},
+            "non_couverts": {str(g): _not_covered_document(g, summary.not_covered.get(g, {}))
+                             for g in generations},
             "geocodage": summary.geocoding or None}

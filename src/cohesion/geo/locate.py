@@ -8,8 +8,8 @@ and each generation, :meth:`QpvIndex.locate` gives
   contours as stored (longitudes and latitudes, EPSG:4326);
 - a quality class like INSEE's: ``sûr`` (inside, farther than the tolerance from the
   border), ``probable`` (within the tolerance of a border, inside or outside, 10 m by
-  default), ``hors QPV``; and ``non couvert`` when the point lies in a département that
-  has QPV of that generation whose contours were not loaded (a regional file);
+  default), ``hors QPV``; and ``non couvert`` outside every loaded QPV where the loaded
+  contours are not known to hold every QPV (see *Coverage* below);
 - the distance in metres to the nearest QPV (0 inside), measured in the projected CRS
   of the point's territory (Lambert-93 in metropolitan France, the local CRS of each
   overseas département), exact up to the index's *reach* (5 km by default) and left
@@ -18,6 +18,13 @@ and each generation, :meth:`QpvIndex.locate` gives
   (the commune has a QPV of that generation), ``ailleurs``;
 
 and, once for all generations, the code of the commune containing the point.
+
+Coverage: a point outside every loaded QPV is ``hors QPV`` only where that is a fact,
+that is when its commune lies in a département the loaded contours cover (every QPV of
+the département is loaded: :attr:`QpvLayer.coverage`, recorded at import), or when a
+national list of the communes having a QPV (:attr:`QpvLayer.listed`) does not name its
+commune. Elsewhere it is ``non couvert``, with no distance, nearest QPV nor band. A point
+inside a loaded QPV is always located: inside is a fact.
 
 Points are handled as arrays, never one at a time: the containment and the nearest
 polygon are found through grid indexes (:mod:`cohesion.geo.grid`) and GEOS's vectorised
@@ -28,17 +35,26 @@ Examples
 >>> import shapely
 >>> square = shapely.box(2.35, 48.85, 2.36, 48.86)
 >>> index = QpvIndex([QpvLayer(2024, np.array(["QN07501M"]), np.array(["Exemple"]),
-...                            np.array([square]))])
+...                            np.array([square]), coverage=NATIONAL)])
 >>> found = index.locate(np.array([2.355, 2.3501, 2.37]), np.array([48.855, 48.855, 48.855]))
 >>> result = found.generations[2024]
 >>> result.code.tolist(), result.quality.tolist()
 (['QN07501M', 'QN07501M', None], ['sûr', 'probable', 'hors QPV'])
 >>> result.band.tolist(), result.distance.round(1).tolist()
 (['dans un QPV', 'dans un QPV', '< 1 km'], [0.0, 0.0, 733.8])
+
+Contours not known to cover anything say so, rather than « hors QPV »:
+
+>>> regional = QpvIndex([QpvLayer(2024, np.array(["QN07501M"]), np.array(["Exemple"]),
+...                               np.array([square]))])
+>>> regional.locate(np.array([2.355, 2.37]), np.array([48.855, 48.855])
+...                 ).generations[2024].quality.tolist()
+['sûr', 'non couvert']
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +70,10 @@ from cohesion.importers.qpv import (
     COMMUNE_COLUMNS,
     GENERATION_PATTERNS,
     choose_column,
-    departement_of_qpv,
     read_vector,
     text_column,
 )
+from cohesion.store.schema import WHOLE_COUNTRY
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.crs import LAMBERT_93, WGS84, reproject, transformer
 
@@ -81,6 +97,11 @@ QUALITIES = (SURE, PROBABLE, OUTSIDE, NOT_COVERED)
 IN_QPV, UNDER_500_M, UNDER_1_KM, COMMUNE_WITH_QPV, ELSEWHERE = (
     "dans un QPV", "< 500 m", "< 1 km", "commune avec QPV", "ailleurs")
 BANDS = (IN_QPV, UNDER_500_M, UNDER_1_KM, COMMUNE_WITH_QPV, ELSEWHERE)
+
+#: The coverage of national contours: every département.
+NATIONAL: frozenset[str] = frozenset({WHOLE_COUNTRY})
+#: The département of a point in no commune contour, in the summaries.
+UNKNOWN_DEPARTEMENT = "inconnu"
 
 DEFAULT_TOLERANCE = 10.0
 DEFAULT_REACH = 5000.0
@@ -110,6 +131,50 @@ def result_columns(generations: Iterable[int], vintage: int | None) -> list[str]
         columns += [f"qpv_{g}", f"nom_qpv_{g}", f"qualite_qpv_{g}", f"distance_qpv_{g}_m",
                     f"qpv_proche_{g}", f"bande_onpv_{g}"]
     return [*columns, "erreur"]
+
+
+def commune_column(columns: Iterable[str]) -> str | None:
+    """The commune code column among result columns (``code_commune_2026``), if any.
+
+    Examples
+    --------
+    >>> commune_column(["code_commune_geocodage", "code_commune_2026", "qpv_2024"])
+    'code_commune_2026'
+    """
+    return next((c for c in columns if re.fullmatch(r"code_commune_\d{4}", c)), None)
+
+
+def not_covered_reason(generation: int, departements: Iterable[str]) -> str:
+    """Why points of these départements are ``non couvert``, in French.
+
+    Parameters
+    ----------
+    generation : int
+        The QPV generation.
+    departements : iterable of str
+        Départements of the points (:data:`UNKNOWN_DEPARTEMENT` for points in no
+        commune contour).
+
+    Examples
+    --------
+    >>> not_covered_reason(2015, ["93", "75"])
+    'contours 2015 non chargés pour les départements 75, 93'
+    >>> not_covered_reason(2024, ["13", UNKNOWN_DEPARTEMENT])
+    'contours 2024 non chargés pour le département 13 ; points hors de tout contour de commune'
+    """
+    codes = sorted(set(departements))
+    unknown = UNKNOWN_DEPARTEMENT in codes
+    codes = [code for code in codes if code != UNKNOWN_DEPARTEMENT]
+    parts = []
+    if codes:
+        parts.append(f"contours {generation} non chargés pour "
+                     f"{'les départements' if len(codes) > 1 else 'le département'} "
+                     f"{', '.join(codes)}")
+    if unknown:
+        parts.append("points hors de tout contour de commune" if codes else
+                     f"points hors de tout contour de commune (contours {generation} "
+                     "non nationaux)")
+    return " ; ".join(parts)
 
 
 def zone_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -146,6 +211,14 @@ class QpvLayer:
         Codes of the communes that have a QPV of this generation, in the COG vintage of
         the index's communes (for the ``commune avec QPV`` band). They may include
         communes whose QPV contours are not loaded (from a national lookup).
+    coverage : frozenset of str
+        Départements every QPV of which is in ``codes`` (``34``, ``2A``, ``974``), or
+        :data:`NATIONAL` for national contours: there, a point outside them is
+        ``hors QPV``. Default: none (every point outside is ``non couvert``).
+    listed : frozenset of str or None
+        The communes that have a QPV of this generation according to a national list
+        (ANCT's commune → QPV lookup), in the COG vintage of the index's communes; a
+        commune not in it has no QPV. None without such a list.
     """
 
     generation: int
@@ -153,6 +226,13 @@ class QpvLayer:
     names: np.ndarray
     geometries: np.ndarray
     communes: frozenset[str] = field(default_factory=frozenset)
+    coverage: frozenset[str] = field(default_factory=frozenset)
+    listed: frozenset[str] | None = None
+
+    @property
+    def national(self) -> bool:
+        """Whether the contours hold every QPV of the generation."""
+        return WHOLE_COUNTRY in self.coverage
 
 
 @dataclass(frozen=True)
@@ -162,6 +242,35 @@ class CommuneLayer:
     vintage: int
     codes: np.ndarray
     geometries: np.ndarray
+
+
+@dataclass(frozen=True)
+class _CommuneCoverage:
+    """Per commune of the index (rows of its :class:`CommuneLayer`), for one generation.
+
+    Attributes
+    ----------
+    has_qpv : ndarray of bool
+        The commune has a QPV (``commune avec QPV`` band).
+    in_coverage : ndarray of bool
+        Its département is covered by the loaded contours.
+    listed_without_qpv : ndarray of bool
+        A national list says it has no QPV.
+    """
+
+    has_qpv: np.ndarray
+    in_coverage: np.ndarray
+    listed_without_qpv: np.ndarray
+
+    @classmethod
+    def of(cls, layer: QpvLayer, communes: CommuneLayer) -> _CommuneCoverage:
+        codes = pd.Series(communes.codes, dtype=object)
+        departements = pd.Series(departement_of_commune(communes.codes), dtype=object)
+        in_coverage = np.full(len(codes), layer.national) | departements.isin(
+            layer.coverage).to_numpy()
+        listed_without_qpv = np.zeros(len(codes), dtype=bool) if layer.listed is None \
+            else ~codes.isin(layer.listed).to_numpy()
+        return cls(codes.isin(layer.communes).to_numpy(), in_coverage, listed_without_qpv)
 
 
 def _zones_of_geometries(geometries: np.ndarray) -> np.ndarray:
@@ -266,7 +375,8 @@ class QpvIndex:
         One layer per generation.
     communes : CommuneLayer, optional
         Commune contours, for the commune of each point, the ``commune avec QPV`` band
-        and the coverage check. Without them both are left empty.
+        and the coverage check. Without them the commune and that band are left empty,
+        and only national contours cover a point.
     reach : float
         Distance in metres up to which the nearest QPV is looked for (at least 1 000 m,
         the widest ONPV band). Farther points get no distance.
@@ -302,23 +412,15 @@ class QpvIndex:
                 int(z): _ZoneQpv(rows, layer.geometries[rows], _ZONE_CRS[z], self.reach)
                 for z in np.unique(zones) for rows in [np.flatnonzero(zones == z)]}
         self._commune_zones: dict[int, tuple[np.ndarray, ContainmentGrid]] = {}
-        # per generation and commune: has a QPV; lies in a département that has QPV
-        # whose contours are not loaded
-        self._commune_flags: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._coverage: dict[int, _CommuneCoverage] = {}
         if communes is not None:
             zones = _zones_of_geometries(communes.geometries)
             for z in np.unique(zones[zones >= 0]):
                 rows = np.flatnonzero(zones == z)
                 self._commune_zones[int(z)] = (rows, ContainmentGrid(
                     communes.geometries[rows], COMMUNE_CELL_DEGREES))
-            departements = pd.Series(departement_of_commune(communes.codes), dtype=object)
-            for layer in layers:
-                loaded = set(departement_of_qpv(pd.Series(layer.codes, dtype=object)))
-                with_qpv = set(departement_of_commune(np.array(list(layer.communes),
-                                                               dtype=object)))
-                self._commune_flags[layer.generation] = (
-                    pd.Series(communes.codes, dtype=object).isin(layer.communes).to_numpy(),
-                    (departements.isin(with_qpv) & ~departements.isin(loaded)).to_numpy())
+            self._coverage = {layer.generation: _CommuneCoverage.of(layer, communes)
+                              for layer in layers}
 
     @property
     def generations(self) -> tuple[int, ...]:
@@ -349,8 +451,9 @@ class QpvIndex:
         vintage : int, optional
             COG vintage of the commune contours and codes (default: the latest built).
         lookups : sequence of Path
-            Commune → QPV lookup files (:func:`read_communes_with_qpv`), adding communes
-            that have a QPV whose contours are not loaded.
+            National commune → QPV lookup files (:func:`read_communes_with_qpv`): the
+            communes that have a QPV, loaded or not. A generation they name gets its
+            :attr:`QpvLayer.listed` communes.
         reach : float
             See :class:`QpvIndex`.
 
@@ -358,6 +461,10 @@ class QpvIndex:
         ------
         CohesionError
             When a generation asked for, or any QPV contour, is not in the warehouse.
+
+        See Also
+        --------
+        cohesion.store.Warehouse.qpv_coverage : the départements each generation covers.
         """
         vintage = warehouse.require_vintage(vintage or warehouse.vintages()[-1])
         imported = warehouse.contour_vintages("QPV")
@@ -377,9 +484,12 @@ class QpvIndex:
             members = warehouse.memberships("QPV", generation, ["COM", "ARM"])["parent_code"]
             extra = looked_up.loc[looked_up["generation"] == generation, "commune"]
             communes = warehouse.communes_in_vintage(pd.concat([members, extra]), vintage)
+            listed = frozenset(warehouse.communes_in_vintage(extra, vintage)) if len(extra) \
+                else None
             layers.append(QpvLayer(generation, found["code"].to_numpy(dtype=object),
                                    found["code"].map(names).to_numpy(dtype=object),
-                                   found["geometry"].to_numpy(), frozenset(communes)))
+                                   found["geometry"].to_numpy(), frozenset(communes),
+                                   frozenset(warehouse.qpv_coverage(generation)), listed))
         contours = warehouse.geometries("COM", vintage)
         communes = CommuneLayer(vintage, contours["code"].to_numpy(dtype=object),
                                 contours["geometry"].to_numpy()) if len(contours) else None
@@ -534,18 +644,26 @@ class QpvIndex:
         band[located & (distance < 1000)] = UNDER_1_KM
         band[located & (distance < 500)] = UNDER_500_M
         band[is_inside] = IN_QPV
+        # a point in no commune contour is covered by national contours only
+        in_coverage = np.full(count, layer.national)
+        listed_without_qpv = np.zeros(count, dtype=bool)
         if self.communes is not None:
-            has_qpv, partial = (np.zeros(count, dtype=bool), np.zeros(count, dtype=bool))
             known = commune >= 0
-            flags = self._commune_flags[generation]
-            has_qpv[known], partial[known] = flags[0][commune[known]], flags[1][commune[known]]
+            coverage = self._coverage[generation]
+            has_qpv = coverage.has_qpv[commune[known]]
+            in_coverage[known] |= coverage.in_coverage[commune[known]]
+            listed_without_qpv[known] = coverage.listed_without_qpv[commune[known]]
             far = located & known & ~(distance < 1000)
-            band[far] = np.where(has_qpv[far], COMMUNE_WITH_QPV, ELSEWHERE)
-            uncovered = located & ~is_inside & partial
-            quality[uncovered] = NOT_COVERED
-            band[uncovered] = None
-            distance[uncovered] = np.nan
-            nearest[uncovered] = -1
+            band[far] = np.where(has_qpv[far[known]], COMMUNE_WITH_QPV, ELSEWHERE)
+        outside = located & ~is_inside
+        uncovered = outside & ~in_coverage & ~listed_without_qpv
+        quality[uncovered] = NOT_COVERED
+        # outside the coverage, the list tells a commune has no QPV, but how far the
+        # nearest one lies (maybe not loaded) is not known
+        unmeasured = outside & ~in_coverage
+        band[unmeasured] = None
+        distance[unmeasured] = np.nan
+        nearest[unmeasured] = -1
         code = np.full(count, None, dtype=object)
         name = np.full(count, None, dtype=object)
         code[is_inside] = layer.codes[inside[is_inside]]

@@ -14,7 +14,10 @@ the next (``code_qp``/``CODE_QP``/``q``…).
 - ``geometries`` in EPSG:4326 (WKB), with the area measured in the projected CRS of the
   QPV's département (Lambert-93 or the DROM's own CRS);
 - ``memberships`` QPV → commune (and → arrondissement municipal when the file names
-  one), with the generation year as vintage.
+  one), with the generation year as vintage;
+- ``qpv_coverage``: the départements the file covers, whose every QPV of the generation
+  it holds (the départements of its QPV codes, or a coverage the user declares), so that
+  a point outside the loaded QPV is « hors QPV » only there (:mod:`cohesion.geo.locate`).
 
 The vector-reading helpers (:func:`read_vector`, :class:`VectorTable`) are shared with
 the zoning importer.
@@ -38,6 +41,7 @@ from pyproj.exceptions import CRSError
 from cohesion.errors import InputFileError
 from cohesion.importers.base import ImportBatch, Importer, ImportOptions
 from cohesion.importers.reading import check_not_empty_or_binary
+from cohesion.store.schema import WHOLE_COUNTRY
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.crs import WGS84, areas_km2, reproject
 from cohesion.territory.names import search_key
@@ -58,7 +62,11 @@ COMMUNE_COLUMNS = ("code_commune", "insee_com", "code_insee", "codes_insee", "in
                    "code_com", "depcom", "codgeo", "com")
 COMMUNE_NAME_COLUMNS = ("commune_qp", "communes_qp", "lib_com", "nom_commune", "nom_com")
 
-OPTION_KEYS = {"layer", "code_column", "name_column", "commune_column", "commune_name_column"}
+OPTION_KEYS = {"layer", "code_column", "name_column", "commune_column", "commune_name_column",
+               "couverture"}
+#: The declared coverage of a national file.
+NATIONAL_COVERAGE = "france"
+DEPARTEMENT_PATTERN = r"\d{2}|2[AB]|97\d"
 
 _LIST_SEPARATORS = r"[\s,;|/]+"
 _GEOJSON_SUFFIXES = {".geojson", ".json"}
@@ -294,6 +302,81 @@ def departement_of_qpv(codes: pd.Series) -> pd.Series:
     return three.where(~three.str.startswith("0"), three.str[1:])
 
 
+def declared_coverage(value: object, path: Path, known: set[str]) -> set[str]:
+    """Read the ``couverture`` option: département codes, or ``france``.
+
+    Parameters
+    ----------
+    value : str or list
+        ``"75,92,93"`` (commas, semicolons or spaces), a list of codes, or ``france``.
+    path : Path
+        The file imported, for errors.
+    known : set of str
+        The départements of the référentiel.
+
+    Returns
+    -------
+    set of str
+        Département codes, or ``{"*"}`` for ``france``.
+
+    Raises
+    ------
+    InputFileError
+        For an empty coverage, ``france`` with codes, an unknown département.
+
+    Examples
+    --------
+    >>> sorted(declared_coverage("75, 92;93 2a", Path("qp.geojson"), {"75", "92", "93", "2A"}))
+    ['2A', '75', '92', '93']
+    >>> declared_coverage("France", Path("qp.geojson"), set())
+    {'*'}
+    """
+    items = value if isinstance(value, (list, tuple)) else re.split(
+        _LIST_SEPARATORS, str(value).strip())
+    codes = [str(item).strip().upper() for item in items if str(item).strip()]
+    codes = [code.zfill(2) if code.isdigit() else code for code in codes]
+    expected = ("des codes de département séparés par des virgules (75,92,93), ou "
+                f"« {NATIONAL_COVERAGE} » pour un fichier national")
+    if NATIONAL_COVERAGE.upper() in codes:
+        if len(codes) > 1:
+            raise InputFileError(path, "couverture déclarée ambiguë : la France entière et des "
+                                 "départements", column="couverture", expected=expected,
+                                 found=str(value))
+        return {WHOLE_COUNTRY}
+    unknown = [code for code in codes if not re.fullmatch(DEPARTEMENT_PATTERN, code)
+               or code not in known]
+    if not codes or unknown:
+        raise InputFileError(path, "couverture déclarée invalide" + (
+            f" : département inconnu du référentiel ({unknown[0]})" if unknown else ""),
+                             column="couverture", expected=expected, found=str(value))
+    return set(codes)
+
+
+def _coverage(path: Path, extra: dict[str, object], departements: pd.Series,
+              generation: int, warehouse: Warehouse, notes: list[str]) -> pd.DataFrame:
+    """The ``qpv_coverage`` rows of a file: declared, or the départements of its QPV."""
+    of_codes = set(departements)
+    if "couverture" in extra:
+        known = set(warehouse.query(
+            "SELECT DISTINCT code FROM territories WHERE level = 'DEP'")["code"])
+        covered = declared_coverage(extra["couverture"], path, known)
+        beyond = sorted(of_codes - covered) if WHOLE_COUNTRY not in covered else []
+        described = "la France entière" if WHOLE_COUNTRY in covered else \
+            f"départements {', '.join(sorted(covered))}"
+        notes.append(f"couverture déclarée : {described}")
+        if beyond:
+            notes.append(f"{int(departements.isin(beyond).sum())} QPV hors de la couverture "
+                         f"déclarée (départements {', '.join(beyond)}) : un point y est "
+                         "localisé dans ces QPV, mais hors d'eux il reste « non couvert »")
+    else:
+        covered = of_codes
+        notes.append(f"couverture : départements {', '.join(sorted(covered))} (ceux des codes "
+                     "des QPV) ; hors de ces départements, un point hors des QPV chargés est "
+                     "« non couvert » (option couverture pour la déclarer)")
+    return pd.DataFrame({"generation": generation,
+                         "departement": np.array(sorted(covered), dtype=object)})
+
+
 def detect_generation(table: VectorTable, codes: pd.Series, column: str) -> int:
     """Return 2015 or 2024 from the codes; refuse bad codes and a mix of both."""
     matches = {year: codes.str.fullmatch(pattern) for year, pattern
@@ -468,6 +551,11 @@ class QpvContours(Importer):
     commune_name_column : str
         Column naming the communes in words (2015 national layer, ``COMMUNE_QP``), used
         when there is no commune code column.
+    couverture : str or list of str
+        The départements whose every QPV of the generation the file holds (``75,92,93``),
+        or ``france`` for a national file. Default: the départements of its QPV codes. A
+        point outside the loaded QPV is « hors QPV » only in the départements covered
+        (see :func:`cohesion.store.Warehouse.qpv_coverage`).
 
     ``options.vintage``, if given, must be the generation of the file's codes.
     """
@@ -571,9 +659,10 @@ class QpvContours(Importer):
             "code": codes.to_numpy()[links["row"].to_numpy(dtype=np.int64)],
             "parent_level": links["parent_level"].to_numpy(),
             "parent_code": links["commune"].to_numpy()})
+        coverage = _coverage(path, extra, departements, generation, warehouse, notes)
         notes.insert(0, f"QPV de la génération {generation}, CRS {crs} ; surfaces mesurées dans "
                         "le CRS projeté de chaque département")
         return ImportBatch(
             tables={"territories": territories, "geometries": geometry_rows,
-                    "memberships": memberships},
+                    "memberships": memberships, "qpv_coverage": coverage},
             vintage=generation, rows=len(table.frame), notes=notes)

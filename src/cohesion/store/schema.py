@@ -2,9 +2,16 @@
 
 Every statement is idempotent so that opening an existing warehouse is a no-op. The
 version in ``meta`` lets a later release migrate a file written by an earlier one.
+
+Version 2 adds ``qpv_coverage``: a warehouse of version 1 gets the table (empty) the
+next time it is opened for writing; read-only, :meth:`Warehouse.qpv_coverage
+<cohesion.store.warehouse.Warehouse.qpv_coverage>` answers without it.
 """
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+
+#: The ``departement`` of a ``qpv_coverage`` row for a file covering the whole of France.
+WHOLE_COUNTRY = "*"
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -57,6 +64,10 @@ STATEMENTS: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS grid_cells (
         dataset_id INTEGER NOT NULL, cell_id TEXT NOT NULL, geometry BLOB NOT NULL,
         crs TEXT NOT NULL, properties JSON)""",
+    # the départements whose QPV of a generation an imported file holds every one of
+    # (WHOLE_COUNTRY for a national file): where « hors QPV » is a fact
+    """CREATE TABLE IF NOT EXISTS qpv_coverage (
+        generation INTEGER NOT NULL, departement TEXT NOT NULL, dataset_id INTEGER NOT NULL)""",
 )
 
 #: Reasons a value is missing, as INSEE marks them in its files.

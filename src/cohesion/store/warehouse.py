@@ -388,6 +388,42 @@ class Warehouse:
             "SELECT DISTINCT vintage FROM geometries WHERE level = ? ORDER BY 1",
             [level]).fetchall()]
 
+    def qpv_coverage(self, generation: int) -> set[str]:
+        """The départements whose QPV of ``generation`` the imported contours hold, all.
+
+        Each QPV contour file records, when imported, the départements it covers (those of
+        its QPV codes, or the coverage declared with the import option ``couverture``);
+        :data:`~cohesion.store.schema.WHOLE_COUNTRY` (``*``) stands for a national file.
+        Files imported before this was recorded (a warehouse of schema version 1, even
+        opened read-only without the ``qpv_coverage`` table) cover the départements of
+        their QPV codes.
+
+        Returns
+        -------
+        set of str
+            Département codes (``34``, ``2A``, ``974``), or ``*``; the union over the
+            files of the generation, empty when none is imported.
+
+        Examples
+        --------
+        >>> Warehouse(":memory:").qpv_coverage(2015)
+        set()
+        """
+        # the département of a QPV code: three characters after QP/QN, leading 0 dropped
+        derived = """SELECT CASE WHEN substr(t.code, 3, 1) = '0' THEN substr(t.code, 4, 2)
+                                 ELSE substr(t.code, 3, 3) END
+                     FROM territories t WHERE t.level = 'QPV' AND t.vintage = ?"""
+        recorded = self.connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'qpv_coverage'"
+        ).fetchone()[0]
+        if not recorded:
+            return {row[0] for row in self.connection.execute(derived, [generation]).fetchall()}
+        return {row[0] for row in self.connection.execute(
+            f"""SELECT departement FROM qpv_coverage WHERE generation = ?
+                UNION {derived} AND NOT EXISTS (SELECT 1 FROM qpv_coverage c
+                                               WHERE c.dataset_id = t.dataset_id)""",
+            [generation, generation]).fetchall()}
+
     def content_version(self) -> int:
         """A number that changes with every import: the last dataset id."""
         return int(self.connection.execute(

@@ -143,11 +143,18 @@ function percent(share) {
 }
 
 function showSummary(summary, filename) {
-  const lines = (summary.dans_qpv ? Object.keys(summary.dans_qpv) : generations).map((g) => `
+  // shares count covered rows only: a row whose QPV contours are not loaded is neither in nor out
+  const lines = (summary.dans_qpv ? Object.keys(summary.dans_qpv) : generations).map((g) => {
+    const missing = summary.non_couverts?.[g];
+    return `
     <tr data-generation="${g}"><th scope="row">QPV ${g}</th>
-      <td>${formatNumber(summary.dans_qpv[g])}</td><td>${percent(summary.part_dans_qpv[g])}</td>
+      <td>${formatNumber(summary.dans_qpv[g])}</td>
+      <td>${percent(summary.part_dans_qpv[g])} des ${formatNumber(summary.couverts?.[g] ?? 0)} lignes couvertes</td>
+      <td class="non-couverts">${missing?.lignes
+        ? `${formatNumber(missing.lignes)} (${escapeHtml(missing.motif ?? "")})` : "—"}</td>
       <td>${Object.entries(summary.qualites[g] ?? {}).filter(([, n]) => n)
-        .map(([q, n]) => `${escapeHtml(q)} ${formatNumber(n)}`).join(", ") || "—"}</td></tr>`).join("");
+        .map(([q, n]) => `${escapeHtml(q)} ${formatNumber(n)}`).join(", ") || "—"}</td></tr>`;
+  }).join("");
   const geocoding = summary.geocodage
     ? `<p class="fr-text--sm">Géocodage : ${Object.entries(summary.geocodage)
       .map(([q, n]) => `${escapeHtml(q)} ${formatNumber(n)}`).join(", ")}.</p>` : "";
@@ -159,7 +166,8 @@ function showSummary(summary, filename) {
     <div class="fr-table fr-table--sm fr-mt-2w" id="fichier-tableau"><table>
       <caption>Lignes dans un QPV, par génération</caption>
       <thead><tr><th scope="col">Génération</th><th scope="col">Lignes dans un QPV</th>
-        <th scope="col">Part</th><th scope="col">Qualités</th></tr></thead>
+        <th scope="col">Part</th><th scope="col">Non couvertes</th>
+        <th scope="col">Qualités</th></tr></thead>
       <tbody>${lines}</tbody></table></div>
     ${geocoding}
     <a class="fr-btn fr-btn--secondary fr-icon-download-line fr-btn--icon-left" id="fichier-telecharger"
