@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from cohesion.core import Observatory
 from cohesion.geo.tiles import tiles_covering
 from cohesion.settings import Settings
-from cohesion.web.app import create_app
 from test_web_tiles import decode
 
 TOKEN = "test-token-not-a-secret"
 
 
 @pytest.fixture(scope="module")
-def client(loaded_warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory):
-    copy = tmp_path_factory.mktemp("api") / "api.duckdb"
-    shutil.copy(loaded_warehouse_file, copy)
-    observatory = Observatory(copy, Settings.from_environ().but(admin_token=TOKEN))
-    with TestClient(create_app(observatory, warm=False),
-                    raise_server_exceptions=False) as test_client:
-        yield test_client
-    observatory.close()
+def client(loaded_warehouse_file: Path, client_on_copy) -> Iterator[TestClient]:
+    yield from client_on_copy(loaded_warehouse_file, admin_token=TOKEN)
 
 
 def test_search_and_territory(client: TestClient) -> None:
@@ -118,6 +110,14 @@ def test_large_answers_are_gzipped_when_the_client_accepts_it(client: TestClient
     assert "content-encoding" not in plain.headers
     assert packed.headers["content-encoding"] == "gzip"
     assert packed.json() == plain.json() and plain.json()["total"] > 30_000
+    for refusing in ("gzip;q=0", "br, deflate", "*;q=0, identity"):
+        answer = client.get(url, headers={"Accept-Encoding": refusing})
+        assert "content-encoding" not in answer.headers, refusing
+        assert answer.content == plain.content
+    portrait = client.head("/api/portrait/COM:93014@2026",
+                           headers={"Accept-Encoding": "gzip;q=0"})
+    assert portrait.status_code == 200 and portrait.content == b""
+    assert "content-encoding" not in portrait.headers
 
 
 @pytest.mark.parametrize(("url", "status"), [

@@ -81,7 +81,16 @@ def test_csv_keeps_every_row_and_column(index: QpvIndex, dvf: pd.DataFrame, dvf_
     assert done == [*range(4_000, 28_825, 4_000), 28_825]
     assert summary.rows == 28_825 and summary.errors == 0
     assert summary.inside == {2015: 28_465, 2024: 0}
-    assert summary.qualities[2024]["non couvert"] == 28_825
+    # 2024: PACA's contours only; sales in communes with a 2024 QPV are not covered,
+    # the others are « hors QPV » (the national list says they have none)
+    listed = dvf["code_commune"].str.zfill(5).isin(index.layers[2024].listed)
+    assert summary.qualities[2024]["non couvert"] == listed.sum() > 0
+    assert summary.qualities[2024]["hors QPV"] == (~listed).sum() > 0
+    assert summary.covered(2024) == (~listed).sum() and summary.covered(2015) == 28_825
+    assert summary.not_covered[2015] == {}
+    assert set(summary.not_covered[2024]) <= {"09", "11", "12", "30", "31", "32", "34", "46",
+                                               "48", "65", "66", "81", "82"}
+    assert sum(summary.not_covered[2024].values()) == listed.sum()
     source = pd.read_csv(dvf_csv, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
     written = pd.read_csv(output, sep=";", encoding="utf-8", dtype=str, keep_default_na=False)
     assert list(written.columns) == list(source.columns) + index.columns()
@@ -185,7 +194,7 @@ def test_missing_and_unreadable_parquet(index: QpvIndex, tmp_path: Path) -> None
 def test_point_columns_must_be_complete() -> None:
     for wrong in ({"lon": "a"}, {"x": "a", "y": "b"}, {"lon": "a", "lat": "b", "crs": "2154"},
                   {}):
-        with pytest.raises(CohesionError, match="--lon"):
+        with pytest.raises(CohesionError, match=r"\(lon, lat\)"):
             PointColumns(**wrong)
 
 
@@ -291,7 +300,9 @@ def test_command_line(qpv_warehouse_file: Path, dvf_csv: Path, tmp_path: Path) -
         "--communes-qpv", lookup])
     assert result.exit_code == 0, result.output
     assert "28\u202f825 lignes écrites" in result.output
-    assert "QPV 2015 : 28\u202f465 lignes dans un QPV (98,8 %)" in result.output
+    assert "QPV 2015 : 28\u202f465 lignes dans un QPV (98,8 % des 28\u202f825 lignes " \
+           "couvertes)" in result.output
+    assert "non couverte" not in result.output
     header = output.read_text(encoding="utf-8").splitlines()[0]
     assert header.endswith(";erreur") and "qpv_2024" not in header
 

@@ -7,6 +7,7 @@ where it has them, and leave the warehouse exactly as it was.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from cohesion.importers.bpe_nomenclature import TYPE_CODE, bpe_nomenclature
 from cohesion.importers.grid import FilosofiGrid
 from cohesion.importers.insee import Comparateur
 from cohesion.importers.iris import FilosofiIris
+from cohesion.importers.reading import MAX_COLUMNS, MAX_HEADER_BYTES, MAX_LINE_BYTES
 from cohesion.store import Warehouse
 from conftest import shared, table_fingerprint
 
@@ -523,6 +525,46 @@ def test_comparateur_other_encodings_and_separators_are_read(warehouse: Warehous
                  "AND code = '01004' AND period = '2018'") == 14204
 
 
+@pytest.mark.parametrize("saved_as", ["Texte Unicode", "UTF-8 with a byte-order mark"])
+def test_comparateur_saved_by_a_spreadsheet_is_read(warehouse: Warehouse, tmp_path: Path,
+                                                    saved_as: str) -> None:
+    """Excel's « Texte Unicode » (UTF-16LE with its byte-order mark, tabs, CRLF), and
+    UTF-8 with a byte-order mark and tabs, give the observations of the original file."""
+    lines = comparateur_head(tmp_path, 2_001)
+    original = write_lines(tmp_path / "base_cc_comparateur.CSV", lines)
+    text = "".join(line.replace(";", "\t") + "\r\n" for line in lines)
+    saved = tmp_path / "comparateur_excel.csv"
+    saved.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+                      if saved_as == "Texte Unicode" else codecs.BOM_UTF8 + text.encode())
+    observations = ("SELECT variable, level, code, vintage, period, value, missing "
+                    "FROM observations ORDER BY ALL")
+    run_import(warehouse, Comparateur(), original)
+    expected = warehouse.query(observations)
+    report = run_import(warehouse, Comparateur(), saved, options=ImportOptions(replace=True))
+    assert report.rows == 2_000
+    found = warehouse.query(observations)
+    assert len(found) > 20 * 2_000
+    pd.testing.assert_frame_equal(found, expected)
+
+
+def test_a_table_too_wide_is_refused_before_it_is_parsed(warehouse: Warehouse,
+                                                        tmp_path: Path) -> None:
+    """Columns, header size and line length are capped before pandas sees the file."""
+    wide = tmp_path / "large.csv"
+    write_lines(wide, [";".join(f"V{i}" for i in range(MAX_COLUMNS + 1)),
+                       ";".join("1" for _ in range(MAX_COLUMNS + 1))])
+    assert "trop de colonnes" in refused(warehouse, Comparateur(), wide).message
+    endless = tmp_path / "entete.csv"
+    endless.write_bytes(b"CODGEO;" + b"X" * MAX_HEADER_BYTES + b"\n01001;1\n")
+    error = refused(warehouse, Comparateur(), endless)
+    assert (error.line, error.message) == (1, "ligne d'en-tête trop longue")
+    assert "64 Ko" in str(error)
+    long_line = tmp_path / "ligne.csv"
+    long_line.write_bytes(b"CODGEO;P18_POP\n01001;" + b"7" * MAX_LINE_BYTES + b"\n")
+    error = refused(warehouse, Comparateur(), long_line)
+    assert (error.line, error.message) == (2, "ligne trop longue") and "1 Mo" in str(error)
+
+
 @pytest.mark.parametrize("importer", [BpePoints(), BpeCommuneCounts()],
                          ids=["points", "counts"])
 @pytest.mark.parametrize("case", ["truncated", "empty", "binary", "latin-1"])
@@ -593,3 +635,20 @@ def test_a_series_with_other_values_is_refused_unless_replaced(warehouse: Wareho
     run_import(warehouse, Comparateur(), changed, options=ImportOptions(replace=True))
     assert value(warehouse, "SELECT value FROM observations WHERE variable = 'population' "
                  "AND code = ? AND period = '2018'", [code]) == int(population) + 1000
+
+
+def test_bpe_points_saved_by_a_spreadsheet_are_read(warehouse: Warehouse,
+                                                    tmp_path: Path) -> None:
+    """The BPE points reader has its own Arrow path: UTF-16 and its caps hold there too."""
+    lines = shared(BPE_POINTS).read_text(encoding="utf-8").splitlines()[:1_001]
+    separator = ";" if ";" in lines[0] else ","
+    saved = tmp_path / "bpe_excel.csv"
+    text = "".join(line.replace(separator, "\t") + "\r\n" for line in lines)
+    saved.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    report = run_import(warehouse, BpePoints(), saved)
+    assert report.rows == 1_000
+    assert warehouse.query("SELECT count(*) AS n FROM equipments")["n"].item() > 900
+    wide = tmp_path / "bpe_large.csv"
+    write_lines(wide, [";".join(["TYPEQU", "LONGITUDE", "LATITUDE",
+                                 *(f"V{i}" for i in range(MAX_COLUMNS))]), "A101;1;45"])
+    assert "trop de colonnes" in refused(warehouse, BpePoints(), wide).message

@@ -7,6 +7,7 @@ browser.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import io
 import json
 import shutil
@@ -27,7 +28,7 @@ from cohesion.store import Warehouse
 from cohesion.territory.crs import LAMBERT_93, WGS84, transformer
 from cohesion.web.app import create_app
 from cohesion.web.qpv import MAX_LOCATE_UPLOAD_BYTES
-from conftest import QPV_LOOKUP_2024, open_page, screenshot, shared
+from conftest import QPV_LOOKUP_2024, open_page, screenshot, shared, wait_until
 from test_geo_geocoding import local_addok  # noqa: F401  (a fixture: real Redis and addok)
 from test_geo_locate import DVF
 
@@ -86,8 +87,7 @@ def test_locate_points_in_every_form(client: TestClient, index: QpvIndex,
                {"id": "incomplet", "lon": 3.0},
                {"id": "ambigu", "lon": 3.0, "lat": 43.0, "x": 1.0, "y": 2.0, "crs": "EPSG:2154"},
                {"id": "madrid", "lon": -3.70, "lat": 40.42},
-               {"id": "inverse", "lon": 43.61, "lat": 3.88},
-               {"id": "crs", "x": 1.0, "y": 2.0, "crs": "EPSG:999999"}]
+               {"id": "inverse", "lon": 43.61, "lat": 3.88}]
     response = client.post("/api/qpv/locate", json={"points": points})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -110,8 +110,7 @@ def test_locate_points_in_every_form(client: TestClient, index: QpvIndex,
     assert results["ambigu"]["erreur"].startswith("point incomplet")
     assert results["madrid"]["erreur"] == "point hors de France (métropole et outre-mer)"
     assert results["inverse"]["erreur"] == "latitude et longitude inversées ?"
-    assert results["crs"]["erreur"] == "système de coordonnées inconnu : EPSG:999999"
-    assert body["resume"]["lignes"] == len(points) and body["resume"]["erreurs"] == 5
+    assert body["resume"]["lignes"] == len(points) and body["resume"]["erreurs"] == 4
 
 
 def test_commune_lookup_tells_uncovered_departements(observatory: Observatory) -> None:
@@ -206,15 +205,40 @@ def test_csv_upload_errors(client: TestClient) -> None:
     assert response.status_code == 400 and "aucun fichier reçu" in response.json()["error"]
     response = client.post("/api/qpv/locate.csv", files=files,
                            data={"lon": "lon", "lat": "lat", "tolerance": "dix"})
-    assert response.status_code == 400 and "tolerance" in response.json()["error"]
+    assert response.status_code == 422 and "« tolerance »" in response.json()["error"]
     response = client.post("/api/qpv/locate.csv", files=files, data={"lon": "lon"})
-    assert response.status_code == 400 and "--lat" in response.json()["error"]
+    assert response.status_code == 400 and "(lon, lat)" in response.json()["error"]
     binary = {"file": ("points.csv", b"\x00\x01\x02" * 100, "text/csv")}
     response = client.post("/api/qpv/locate.csv", files=binary, data={"lon": "lon", "lat": "lat"})
     assert response.status_code == 422 and "fichier binaire" in response.json()["error"]
     response = client.post("/api/qpv/locate.csv", content=b"not a form",
                            headers={"Content-Type": "text/plain"})
     assert response.status_code == 400 and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("saved_as", ["Texte Unicode", "UTF-8 with a byte-order mark"])
+def test_csv_upload_saved_by_a_spreadsheet(client: TestClient, dvf: pd.DataFrame,
+                                           saved_as: str) -> None:
+    """Excel's « Texte Unicode » (UTF-16LE with its byte-order mark, tabs, CRLF), and
+    UTF-8 with a byte-order mark and tabs, are located as the same sales in UTF-8."""
+    sales = dvf.head(1_000)
+    located = []
+    text = sales.to_csv(sep="\t", index=False, lineterminator="\r\n")
+    spreadsheet = codecs.BOM_UTF16_LE + text.encode("utf-16-le") \
+        if saved_as == "Texte Unicode" else codecs.BOM_UTF8 + text.encode()
+    for name, content in (("ventes.csv", sales.to_csv(index=False).encode()),
+                          ("ventes.txt", spreadsheet)):
+        response = client.post("/api/qpv/locate.csv", files={"file": (name, content)},
+                               data={"lon": "longitude", "lat": "latitude"})
+        assert response.status_code == 200, response.text
+        assert 'filename="ventes_qpv.csv"' in response.headers["content-disposition"]
+        separator = "\t" if name.endswith(".txt") else ","
+        located.append(pd.read_csv(io.StringIO(response.text), sep=separator, dtype=str,
+                                   keep_default_na=False))
+    assert located[1].columns.tolist() == located[0].columns.tolist()
+    pd.testing.assert_frame_equal(located[1], located[0])
+    assert (located[0]["qpv_2015"] != "").sum() > 100
+    assert json.loads(response.headers["x-qpv-resume"])["lignes"] == 1_000
 
 
 # -- uploads too large ----------------------------------------------------------------
@@ -269,7 +293,7 @@ def test_two_gigabyte_upload_with_length_is_refused_unread(app) -> None:
                (b"content-length", str(TWO_GB).encode())]
     status, body, pulled = call_asgi(app, headers, two_gigabytes(boundary))
     assert status == 413
-    assert body["error"].startswith("fichier trop volumineux")
+    assert body["error"].startswith("envoi trop volumineux")
     assert body["error"].endswith("utiliser la commande cohesion qpv locate")
     assert "2\u202f048 Mo annoncés" in body["error"] and "200 Mo au plus" in body["error"]
     assert pulled == 0  # refused on the declared length, before any byte is read
@@ -437,8 +461,8 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
     page.fill("#point-lon", "3,8767")
     page.fill("#point-lat", "43,6108")
     page.click("#point-bouton")
-    page.wait_for_function("document.querySelector('#point-tableau caption')"
-                           "?.textContent.includes('34172')")
+    wait_until(page, "document.querySelector('#point-tableau caption')"
+                     "?.textContent.includes('34172')")
     row_2015 = page.locator("#point-tableau tr[data-generation='2015']").inner_text().lower()
     assert "hors qpv" in row_2015 or "probable" in row_2015 or "sûr" in row_2015
 
@@ -458,9 +482,11 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
     inside = sum(code is not None for code in codes)
     row = page.locator("#fichier-tableau tr[data-generation='2015']").inner_text()
     assert f"{inside}" in row.replace("\u202f", "")
-    # Occitanie has 2024 QPV whose contours are not in the samples
-    assert "non couvert 299" in page.locator(
-        "#fichier-tableau tr[data-generation='2024']").inner_text().replace("\u202f", "")
+    # Occitanie has 2024 QPV whose contours are not in the samples: the page says so
+    row_2024 = page.locator("#fichier-tableau tr[data-generation='2024']")
+    assert "non couvert 299" in row_2024.inner_text().replace("\u202f", "")
+    uncovered = row_2024.locator("td.non-couverts").inner_text().replace("\u202f", "")
+    assert uncovered.startswith("299 (contours 2024 non chargés pour l")
     with page.expect_download() as download:
         page.click("#fichier-telecharger")
     saved = tmp_path / "telecharge.csv"
@@ -479,10 +505,12 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
     page.fill("#fichier-adresse", "voie, ville")
     page.set_input_files("#fichier", str(addresses))
     page.click("#fichier-bouton")
-    page.wait_for_function("document.querySelector('#resume-lignes')?.textContent === '4'")
+    wait_until(page, "document.querySelector('#resume-lignes')?.textContent === '4'")
     assert page.locator("#resume-erreurs").inner_text() == "2"
     cells = page.locator("#fichier-tableau tr[data-generation='2015'] td")
     assert cells.nth(0).inner_text() == "2"  # Carcassonne and Béziers town halls
-    assert cells.nth(1).inner_text().startswith("50")
+    # the two located rows are in covered communes; the others are errors, not counted
+    share = cells.nth(1).inner_text()
+    assert share.startswith("100") and "des 2 lignes" in share
     assert "bon 2, incertain 1, introuvable 0" in page.locator("#fichier-resultat").inner_text()
     screenshot(page, "qpv-fichier-adresses")

@@ -24,7 +24,14 @@ from cohesion.cli.main import observatory
 from cohesion.cli.output import console, errors, number, rows
 from cohesion.geo.batch import DEFAULT_CHUNK_ROWS, BatchSummary, InputFile, PointColumns, Progress
 from cohesion.geo.geocoding import DEFAULT_MIN_SCORE, GEOCODING_QUALITIES, AddokGeocoder
-from cohesion.geo.locate import DEFAULT_REACH, DEFAULT_TOLERANCE, GENERATIONS, QUALITIES, QpvIndex
+from cohesion.geo.locate import (
+    DEFAULT_REACH,
+    DEFAULT_TOLERANCE,
+    GENERATIONS,
+    QUALITIES,
+    QpvIndex,
+    not_covered_reason,
+)
 from cohesion.settings import BAN_URL
 from cohesion.shutdown import interrupted_by_signals
 
@@ -60,8 +67,9 @@ from cohesion.shutdown import interrupted_by_signals
               "(défaut : le plus récent construit).")
 @click.option("--communes-qpv", "lookups", multiple=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="Liste ANCT des communes ayant un QPV (polygone-4326_qpv.geojson), pour "
-              "la bande « commune avec QPV » et les départements non couverts (répétable).")
+              help="Liste nationale ANCT des communes ayant un QPV (polygone-4326_qpv.geojson) : "
+              "une commune qu'elle ne nomme pas est « hors QPV », une commune nommée dont "
+              "les contours ne sont pas chargés « non couvert » (répétable).")
 @click.option("--reach", type=click.FloatRange(min=1000), default=DEFAULT_REACH,
               show_default=True, help="Distance en mètres jusqu'à laquelle le QPV le plus "
               "proche est cherché ; au-delà la distance reste vide.")
@@ -104,7 +112,9 @@ def locate(ctx: click.Context, file: Path, output: Path, lon: str | None, lat: s
     if geocoder and not addresses:
         raise click.UsageError("--geocoder va avec --address")
     columns = PointColumns(lon=lon, lat=lat, x=x_column, y=y_column, crs=crs,
-                           addresses=addresses)
+                           addresses=addresses, field_names={
+                               "lon": "--lon", "lat": "--lat", "x": "--x", "y": "--y",
+                               "crs": "--crs", "addresses": "--address"})
     source = InputFile.open(file)
     with observatory(ctx) as core:
         service = core.qpv
@@ -153,24 +163,38 @@ def _locate_on_dask(index: QpvIndex, source: InputFile, output: Path, columns: P
 def summary_lines(summary: BatchSummary, generations: tuple[int, ...]) -> list[str]:
     """The summary of a batch, in French, one line per generation.
 
+    The share in a QPV is that of the covered rows (in a QPV or « hors QPV »); a second
+    line per generation says how many rows were not covered, and why.
+
     Examples
     --------
     >>> summary = BatchSummary(Path("sortie.csv"), rows=800, errors=3, inside={2024: 200},
-    ...     qualities={2024: {"sûr": 190, "probable": 15, "hors QPV": 592, "non couvert": 0}})
+    ...     qualities={2024: {"sûr": 190, "probable": 15, "hors QPV": 395, "non couvert": 197}},
+    ...     not_covered={2024: {"93": 12, "75": 185}})
     >>> for line in summary_lines(summary, (2024,)):
     ...     print(line)
     800 lignes écrites dans sortie.csv, dont 3 en erreur (colonne « erreur »)
-    QPV 2024 : 200 lignes dans un QPV (25,0 %) ; sûr 190, probable 15, hors QPV 592
+    QPV 2024 : 200 lignes dans un QPV (33,3 % des 600 lignes couvertes) ; sûr 190,
+    probable 15, hors QPV 395
+    QPV 2024 : 197 lignes non couvertes (contours 2024 non chargés pour les départements 75, 93)
     """
     lines = [f"{rows(summary.rows)} écrite{'s' if summary.rows > 1 else ''} dans "
              f"{summary.output}, dont {number(summary.errors)} en erreur (colonne « erreur »)"]
     for g in generations:
         counts = summary.qualities.get(g, {})
         share = f"{100 * summary.share_inside(g):.1f}".replace(".", ",")
+        covered = summary.covered(g)
         details = ", ".join(f"{quality} {number(counts.get(quality, 0))}"
-                            for quality in QUALITIES if counts.get(quality, 0))
-        lines.append(f"QPV {g} : {rows(summary.inside.get(g, 0))} dans un QPV "
-                     f"({share} %) ; {details}")
+                            for quality in QUALITIES[:-1] if counts.get(quality, 0))
+        lines.append(f"QPV {g} : {rows(summary.inside.get(g, 0))} dans un QPV ({share} % des "
+                     f"{rows(covered)} couverte{'s' if covered > 1 else ''})"
+                     + (f" ; {details}" if details else ""))
+        departements = summary.not_covered.get(g, {})
+        if departements:
+            uncovered = sum(departements.values())
+            lines.append(f"QPV {g} : {rows(uncovered)} non couverte"
+                         f"{'s' if uncovered > 1 else ''} "
+                         f"({not_covered_reason(g, departements)})")
     if summary.geocoding:
         lines.append("Géocodage : " + ", ".join(
             f"{quality} {number(summary.geocoding.get(quality, 0))}"

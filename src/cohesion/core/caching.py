@@ -40,6 +40,36 @@ class JsonBytes:
         return cls(plain, gzipped)
 
 
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` header lets an answer be sent gzip-compressed.
+
+    ``gzip`` (or ``x-gzip``, or ``*`` when gzip is not named) with a weight above 0
+    does; ``identity`` alone, ``gzip;q=0`` and no header at all do not.
+
+    Examples
+    --------
+    >>> [accepts_gzip(h) for h in ("gzip, deflate, br", "identity", "gzip;q=0", None)]
+    [True, False, False, False]
+    >>> accepts_gzip("*;q=0.5"), accepts_gzip("gzip;q=0, *")
+    (True, False)
+    """
+    weights: dict[str, float] = {}
+    for part in (accept_encoding or "").lower().split(","):
+        coding, _, parameters = part.partition(";")
+        weight = 1.0
+        for parameter in parameters.split(";"):
+            key, _, value = parameter.strip().partition("=")
+            if key == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if coding.strip():
+            weights[coding.strip()] = weight
+    named = weights.get("gzip", weights.get("x-gzip"))
+    return (named if named is not None else weights.get("*", 0.0)) > 0
+
+
 class ResultCache:
     """A thread-safe least-recently-used cache that computes each missing key once.
 

@@ -20,9 +20,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
+import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo.geocoding import (
@@ -40,16 +45,71 @@ from cohesion.geo.geocoding import (
     Geocoder,
     geocode_frame,
 )
-from cohesion.geo.locate import DEFAULT_TOLERANCE, QUALITIES, QpvIndex
-from cohesion.importers.reading import detect_encoding, detect_separator
+from cohesion.geo.locate import (
+    DEFAULT_TOLERANCE,
+    NOT_COVERED,
+    QUALITIES,
+    UNKNOWN_DEPARTEMENT,
+    QpvIndex,
+    commune_column,
+    departement_of_commune,
+)
+from cohesion.importers.reading import (
+    check_column_count,
+    check_line_lengths,
+    detect_encoding,
+    detect_separator,
+    is_utf16,
+    transcode_to_utf8,
+)
+from cohesion.spreadsheet import neutralise_formulas
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+#: Most columns of a file of points (CSV or Parquet), refused before it is read.
+MAX_POINT_FILE_COLUMNS = 1_000
 DEFAULT_CHUNK_ROWS = 100_000
 _SNIFF_BYTES = 1 << 16
 _PARSING = threading.Lock()
 
 #: Called with the number of rows done so far.
 Progress = Callable[[int], None]
+
+
+#: The names of the fields of :class:`PointColumns` in messages, by default (those of
+#: the API); the command line gives its options' instead (``--lon``…).
+FIELD_NAMES = {"lon": "lon", "lat": "lat", "x": "x", "y": "y", "crs": "crs",
+               "addresses": "adresse"}
+
+
+def check_crs(crs: str) -> str:
+    """Return ``crs`` if PROJ knows it as a system of horizontal coordinates.
+
+    Raises
+    ------
+    CohesionError
+        For a name PROJ does not know (``notacrs``, ``EPSG:99999999``), or a system
+        that is not one of horizontal coordinates (a vertical or geocentric one).
+
+    Examples
+    --------
+    >>> check_crs("EPSG:2154")
+    'EPSG:2154'
+    >>> check_crs("EPSG:99999999")
+    Traceback (most recent call last):
+    ...
+    cohesion.errors.CohesionError: système de coordonnées inconnu : 'EPSG:99999999' (attendu
+    un code EPSG, par exemple EPSG:2154 pour Lambert-93 ou EPSG:4326 pour WGS 84)
+    """
+    expected = "un code EPSG, par exemple EPSG:2154 pour Lambert-93 ou EPSG:4326 pour WGS 84"
+    try:
+        system = CRS.from_user_input(crs)
+    except CRSError:
+        raise CohesionError(f"système de coordonnées inconnu : {crs!r} (attendu {expected})"
+                            ) from None
+    if not (system.is_projected or system.is_geographic):
+        raise CohesionError(f"{crs!r} n'est pas un système de coordonnées horizontales "
+                            f"({system.type_name}) : attendu {expected}")
+    return crs
 
 
 @dataclass(frozen=True)
@@ -60,10 +120,13 @@ class PointColumns:
     in (``EPSG:2154``…), or ``addresses``: the columns making up an address, joined in
     this order (number and street, postcode, city…) and geocoded.
 
+    ``field_names`` says how the interface that builds it names these fields in its
+    messages (:data:`FIELD_NAMES` by default; ``--lon``… on the command line).
+
     Raises
     ------
     CohesionError
-        For any other combination.
+        For any other combination, or a ``crs`` PROJ does not know (:func:`check_crs`).
 
     Examples
     --------
@@ -73,6 +136,12 @@ class PointColumns:
     ('x', 'y')
     >>> PointColumns(addresses=("voie", "code_postal", "commune")).required[-1]
     ('commune', 'adresse')
+    >>> PointColumns(lon="longitude")
+    Traceback (most recent call last):
+    ...
+    cohesion.errors.CohesionError: donner les colonnes de longitude et de latitude (lon,
+    lat), ou bien les colonnes x et y et leur système de coordonnées (x, y, crs), ou bien
+    les colonnes de l'adresse (adresse, répétable)
     """
 
     lon: str | None = None
@@ -81,6 +150,8 @@ class PointColumns:
     y: str | None = None
     crs: str | None = None
     addresses: tuple[str, ...] = ()
+    field_names: Mapping[str, str] = field(default_factory=lambda: dict(FIELD_NAMES),
+                                           compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "addresses", tuple(self.addresses))
@@ -90,10 +161,13 @@ class PointColumns:
         partial = (geographic and (self.x or self.y or self.crs)) or (
             self.addresses and (self.lon or self.lat or self.x or self.y or self.crs))
         if sum(given) != 1 or partial:
-            raise CohesionError("donner les colonnes de longitude et de latitude (--lon, "
-                                "--lat), ou bien les colonnes x et y et leur système de "
-                                "coordonnées (--x, --y, --crs), ou bien les colonnes de "
-                                "l'adresse (--address, répétable)")
+            named = {key: self.field_names.get(key, key) for key in FIELD_NAMES}
+            raise CohesionError(
+                "donner les colonnes de longitude et de latitude ({lon}, {lat}), ou bien les "
+                "colonnes x et y et leur système de coordonnées ({x}, {y}, {crs}), ou bien "
+                "les colonnes de l'adresse ({addresses}, répétable)".format(**named))
+        if self.crs is not None:
+            check_crs(self.crs)
 
     @property
     def geocoded(self) -> bool:
@@ -137,6 +211,10 @@ class BatchSummary:
         Rows inside a QPV, by generation.
     qualities : dict of int to dict of str to int
         Rows by quality class, by generation.
+    not_covered : dict of int to dict of str to int
+        Rows ``non couvert``, by generation and département of their commune
+        (:data:`~cohesion.geo.locate.UNKNOWN_DEPARTEMENT` for rows in no commune
+        contour); only the départements having such rows.
     geocoding : dict of str to int
         Rows by geocoding quality (``bon``, ``incertain``, ``introuvable``), when
         addresses were geocoded; empty otherwise.
@@ -149,10 +227,16 @@ class BatchSummary:
     errors: int = 0
     inside: dict[int, int] = field(default_factory=dict)
     qualities: dict[int, dict[str, int]] = field(default_factory=dict)
+    not_covered: dict[int, dict[str, int]] = field(default_factory=dict)
     geocoding: dict[str, int] = field(default_factory=dict)
 
     def add(self, results: pd.DataFrame, generations: tuple[int, ...]) -> None:
         """Count the rows of one chunk of results."""
+        column = commune_column(results.columns)
+        departements = pd.Series(
+            UNKNOWN_DEPARTEMENT if column is None else departement_of_commune(
+                results[column].to_numpy(dtype=object)),
+            index=results.index, dtype=object).fillna(UNKNOWN_DEPARTEMENT)
         self.rows += len(results)
         self.errors += int(results["erreur"].notna().sum())
         if "qualite_geocodage" in results:
@@ -166,10 +250,24 @@ class BatchSummary:
             totals = self.qualities.setdefault(g, dict.fromkeys(QUALITIES, 0))
             for quality in QUALITIES:
                 totals[quality] += int(counts.get(quality, 0))
+            by_departement = self.not_covered.setdefault(g, {})
+            uncovered = departements[(results[f"qualite_qpv_{g}"] == NOT_COVERED).to_numpy()]
+            for departement, count in uncovered.value_counts().items():
+                by_departement[departement] = by_departement.get(departement, 0) + int(count)
+
+    def covered(self, generation: int) -> int:
+        """Rows whose answer for ``generation`` is known: in a QPV, or « hors QPV »."""
+        counts = self.qualities.get(generation, {})
+        return sum(n for quality, n in counts.items() if quality != NOT_COVERED)
 
     def share_inside(self, generation: int) -> float:
-        """Share of the rows located inside a QPV of ``generation`` (0 for no row)."""
-        return self.inside.get(generation, 0) / self.rows if self.rows else 0.0
+        """Share of the covered rows located inside a QPV of ``generation``.
+
+        Rows ``non couvert`` (and rows in error) are left out: whether they are in a QPV
+        is not known. 0 when no row is covered.
+        """
+        covered = self.covered(generation)
+        return self.inside.get(generation, 0) / covered if covered else 0.0
 
 
 # -- coordinates ----------------------------------------------------------------------
@@ -312,44 +410,60 @@ class CsvLayout:
                 yield frame
 
 
-def csv_layout(path: Path) -> CsvLayout:
+def csv_layout(path: Path, name: str | None = None) -> CsvLayout:
     """Detect the encoding and separator of a CSV file and read its header.
+
+    The header and first lines are measured first (:func:`check_line_lengths`), then
+    the header's columns counted: a file too wide is refused before it is parsed.
+
+    Parameters
+    ----------
+    path : Path
+        A UTF-8, cp1252 or latin-1 text file (see :meth:`InputFile.open` for UTF-16).
+    name : str, optional
+        The file's name in messages (default: ``path``).
 
     Raises
     ------
     InputFileError
-        For a missing or empty file, a binary file, an empty or duplicated column name.
+        For a missing or empty file, a binary file, a header or first line too long,
+        more than :data:`MAX_POINT_FILE_COLUMNS` columns, an empty or duplicated column
+        name.
     """
-    head = _first_bytes(path)
+    shown = name or str(path)
+    head = _first_bytes(path, shown)
     if b"\x00" in head:
-        raise InputFileError(path, "fichier binaire et non un tableau CSV (ou Parquet : "
+        raise InputFileError(shown, "fichier binaire et non un tableau CSV (ou Parquet : "
                              "nommer le fichier .parquet)", line=1)
+    check_line_lengths(path, shown)
     encoding = detect_encoding(path, head)
     separator = detect_separator(path, head.decode(encoding, errors="replace"))
     with path.open("rb") as handle:
         header_bytes = handle.readline()
     header = next(csv.reader([header_bytes.decode(encoding).rstrip("\r\n")],
                              delimiter=separator))
+    check_column_count(shown, header, MAX_POINT_FILE_COLUMNS)
     seen: set[str] = set()
-    for position, name in enumerate(header, start=1):
-        if not name.strip():
-            raise InputFileError(path, f"la colonne n° {position} n'a pas de nom", line=1,
+    for position, column in enumerate(header, start=1):
+        if not column.strip():
+            raise InputFileError(shown, f"la colonne n° {position} n'a pas de nom", line=1,
                                  column=str(position))
-        if name in seen:
-            raise InputFileError(path, f"deux colonnes s'appellent « {name} »", line=1,
-                                 column=name)
-        seen.add(name)
+        if column in seen:
+            raise InputFileError(shown, f"deux colonnes s'appellent « {column} »", line=1,
+                                 column=column)
+        seen.add(column)
     return CsvLayout(encoding, separator, header, header_bytes)
 
 
-def _first_bytes(path: Path) -> bytes:
+def _first_bytes(path: Path, name: str | None = None) -> bytes:
+    """The first bytes of ``path``; refuse a missing or empty file (named ``name``)."""
     if not path.is_file():
-        raise InputFileError(path, "fichier introuvable")
+        raise InputFileError(name or path, "fichier introuvable")
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if not head.strip():
-        raise InputFileError(path, "le fichier est vide : une ligne d'en-tête et des lignes "
-                             "de points étaient attendues")
+        raise InputFileError(name or path, "le fichier est vide : une ligne d'en-tête et des "
+                             "lignes de points étaient attendues")
     return head
 
 
@@ -360,30 +474,64 @@ class InputFile:
     Attributes
     ----------
     path : Path
-        The file.
+        The file read: the file given, or the UTF-8 copy of a UTF-16 one.
     columns : list of str
         Its column names.
     layout : CsvLayout or None
         How the CSV file is written (None for a Parquet file).
+    name : str
+        The file's name in every message: the name its user knows it by (an upload's
+        own name, never the server's temporary path); by default ``path``.
     """
 
     path: Path
     columns: list[str]
     layout: CsvLayout | None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.name or str(self.path))
 
     @classmethod
-    def open(cls, path: Path) -> InputFile:
+    def open(cls, path: Path, name: str | None = None) -> InputFile:
         """Describe a file (CSV unless its extension is ``.parquet`` or ``.pq``).
+
+        A CSV file is read in UTF-8 (with or without a byte-order mark), cp1252 or
+        latin-1; a UTF-16 one (Excel's « Texte Unicode », with its byte-order mark) is
+        first copied in UTF-8, a block at a time, to a temporary file removed with the
+        returned object. Separators ``;``, ``,``, tab and ``|`` are detected.
+
+        Parameters
+        ----------
+        path : Path
+            The file.
+        name : str, optional
+            Its name in messages (default: ``path``).
 
         Raises
         ------
         InputFileError
-            For a missing, empty, binary or unreadable file, a bad CSV header.
+            For a missing, empty, binary or unreadable file, a bad CSV header, a file of
+            more than :data:`MAX_POINT_FILE_COLUMNS` columns.
         """
+        shown = name or str(path)
         if is_parquet(path):
-            return cls(path, list(_parquet_file(path).schema_arrow.names), None)
-        layout = csv_layout(path)
-        return cls(path, layout.header, layout)
+            names = list(_parquet_file(path, shown).schema_arrow.names)
+            check_column_count(shown, names, MAX_POINT_FILE_COLUMNS)
+            return cls(path, names, None, shown)
+        if not is_utf16(_first_bytes(path, shown)):
+            layout = csv_layout(path, shown)
+            return cls(path, layout.header, layout, shown)
+        folder = Path(tempfile.mkdtemp(prefix="cohesion-utf8-"))
+        try:
+            copy = transcode_to_utf8(path, folder / f"points{path.suffix}", shown)
+            layout = csv_layout(copy, shown)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        opened = cls(copy, layout.header, layout, shown)
+        weakref.finalize(opened, shutil.rmtree, folder, True)
+        return opened
 
     @property
     def separator(self) -> str:
@@ -392,16 +540,16 @@ class InputFile:
 
     def check_columns(self, columns: PointColumns, index: QpvIndex) -> None:
         """Refuse a file without the coordinate columns, or already holding result columns."""
-        for name, role in columns.required:
-            if name not in self.columns:
-                raise InputFileError(self.path, f"pas de colonne « {name} » pour la {role} ; "
+        for column, role in columns.required:
+            if column not in self.columns:
+                raise InputFileError(self.name, f"pas de colonne « {column} » pour la {role} ; "
                                      f"colonnes du fichier : {', '.join(self.columns)}",
-                                     line=1, column=name)
+                                     line=1, column=column)
         produced = [*GEOCODING_COLUMNS, *index.columns()] if columns.geocoded \
             else index.columns()
-        taken = [name for name in produced if name in self.columns]
+        taken = [column for column in produced if column in self.columns]
         if taken:
-            raise InputFileError(self.path, f"le fichier a déjà une colonne « {taken[0]} » "
+            raise InputFileError(self.name, f"le fichier a déjà une colonne « {taken[0]} » "
                                  "(résultat d'une localisation précédente ?) : la renommer ou "
                                  "la retirer", line=1, column=taken[0])
 
@@ -418,7 +566,7 @@ class InputFile:
         if self.layout is None:
             chunks: Iterator[pd.DataFrame] = (
                 batch.to_pandas(types_mapper=pd.ArrowDtype) for batch in
-                _parquet_file(self.path).iter_batches(batch_size=chunk_rows))
+                _parquet_file(self.path, self.name).iter_batches(batch_size=chunk_rows))
         else:
             chunks = self.layout.frames(self.path, chunk_rows)
         start = 0
@@ -436,26 +584,44 @@ class InputFile:
 
     def no_rows_error(self) -> InputFileError:
         """The error for a file that has a header but no row."""
-        return InputFileError(self.path, "le fichier n'a aucune ligne de points, seulement "
+        return InputFileError(self.name, "le fichier n'a aucune ligne de points, seulement "
                               "un en-tête", line=2)
 
     def parser_error(self, error: Exception) -> InputFileError:
-        """The error for a CSV file pandas cannot parse, at the first row too long."""
+        """The error for a CSV file pandas cannot parse, in French, at its line.
+
+        The file is read again with the csv module to find the line: the first row with
+        more fields than the header, or else the row where a quoted value opens and
+        never closes. The parser's own message is never shown.
+        """
         assert self.layout is not None
         with self.path.open(encoding=self.layout.encoding, newline="") as handle:
             reader = csv.reader(handle, delimiter=self.layout.separator)
             fields = len(next(reader))
-            for row in reader:
-                if len(row) > fields:
-                    return InputFileError(self.path, f"la ligne a {len(row)} champs, plus que "
-                                          f"les {fields} colonnes de l'en-tête",
-                                          line=reader.line_num)
-        return InputFileError(self.path, f"ligne CSV illisible : {error}")
+            start = last = reader.line_num + 1  # where the next row, the last one, start
+            unreadable = False
+            try:
+                for row in reader:
+                    if len(row) > fields:
+                        return InputFileError(self.name, f"la ligne a {len(row)} champs, plus "
+                                              f"que les {fields} colonnes de l'en-tête",
+                                              line=start)
+                    last, start = start, reader.line_num + 1
+            except csv.Error:  # a value longer than the csv module allows: an open quote
+                unreadable = True
+        if unreadable or "EOF inside string" in str(error):
+            # the csv module reads an open quote to the end of the file as one last row
+            return InputFileError(self.name, "ligne CSV illisible : un guillemet ouvert à "
+                                  "cette ligne n'est jamais fermé (un guillemet dans une "
+                                  'valeur s\'écrit "")', line=start if unreadable else last)
+        return InputFileError(self.name, "ligne CSV illisible : guillemets ou séparateurs mal "
+                              "placés", expected="des valeurs entre guillemets bien fermées "
+                              "et autant de champs par ligne que dans l'en-tête")
 
     def count_rows(self) -> int:
         """Number of rows, for a progress bar (CSV: line ends, less the header)."""
         if self.layout is None:
-            return int(_parquet_file(self.path).metadata.num_rows)
+            return int(_parquet_file(self.path, self.name).metadata.num_rows)
         lines, last = 0, b""
         with self.path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 22), b""):
@@ -464,12 +630,15 @@ class InputFile:
         return max(lines - (1 if last.endswith(b"\n") else 0), 0)
 
 
-def _parquet_file(path: Path) -> pq.ParquetFile:
-    _first_bytes(path)
+def _parquet_file(path: Path, name: str | None = None) -> pq.ParquetFile:
+    """Open a Parquet file; refuse a missing, empty or unreadable one (named ``name``)."""
+    _first_bytes(path, name)
     try:
         return pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise InputFileError(path, f"fichier Parquet illisible ({error})") from None
+    except (pa.ArrowInvalid, OSError):
+        raise InputFileError(name or path, "fichier Parquet illisible : ce n'est pas un "
+                             "fichier Parquet complet", expected="un fichier Parquet, ou un "
+                             "CSV nommé .csv") from None
 
 
 # -- writing --------------------------------------------------------------------------
@@ -512,7 +681,7 @@ class ChunkWriter:
                 self._parquet = pq.ParquetWriter(self.partial, table.schema)
             self._parquet.write_table(table.cast(self._parquet.schema))
         else:
-            pd.concat([chunk, results], axis=1).to_csv(
+            neutralise_formulas(pd.concat([chunk, results], axis=1)).to_csv(
                 self.partial, sep=self.separator, index=False, header=not self._started,
                 mode="a" if self._started else "w", encoding="utf-8", lineterminator="\n")
         self._started = True

@@ -51,11 +51,16 @@ from cohesion.importers.base import ImportBatch, Importer, ImportOptions, commun
 from cohesion.importers.bpe_nomenclature import TYPE_CODE, bpe_nomenclature, equipment_type_of
 from cohesion.importers.communes import CommuneResolution, departement_of, resolve_communes
 from cohesion.importers.reading import (
+    MAX_COLUMNS,
     Table,
+    check_column_count,
+    check_line_lengths,
     check_not_empty_or_binary,
     detect_encoding,
     detect_separator,
+    is_utf16,
     read_csv_table,
+    read_utf16,
     read_xlsx_table,
 )
 from cohesion.importers.sheets import sheet_head
@@ -418,14 +423,18 @@ def read_points_table(path: Path) -> Table:
     encoding, separator, and rows with too many or too few fields (a truncated file).
     """
     head = check_not_empty_or_binary(path)
+    if is_utf16(head):
+        return read_utf16(path, head, read_points_table)
     if b"\x00" in head:
         raise InputFileError(path, "ce fichier est binaire, ce n'est pas un tableau texte",
                              line=1, expected="un fichier texte CSV",
                              found="des données binaires (octets NUL)")
+    check_line_lengths(path)
     encoding = detect_encoding(path, head)
     sample = head.decode(encoding, errors="replace")
     separator = detect_separator(path, sample)
     header = next(csv.reader(io.StringIO(sample.lstrip("\ufeff")), delimiter=separator), [])
+    check_column_count(path, header, MAX_COLUMNS)
     wanted = list(dict.fromkeys(name for name in header
                                 if name.strip().upper() in POINT_COLUMNS))
     malformed: list[pa_csv.InvalidRow] = []

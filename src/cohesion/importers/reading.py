@@ -1,16 +1,27 @@
 """Reading official tables (CSV, XLSX) with precise, actionable errors.
 
 INSEE publishes CSV files separated by ``;`` (sometimes ``,``), in UTF-8 or latin-1,
-and XLSX files whose header is not on the first row. :func:`read_table` reads either into
-a table of strings, keeping the file line of each row so that every later error can name
-file, line and column. Nothing here writes anywhere.
+and XLSX files whose header is not on the first row; spreadsheets save text as UTF-8 with
+a byte-order mark, or as Excel's « Texte Unicode » (UTF-16, tab-separated).
+:func:`read_table` reads any of them into a table of strings, keeping the file line of
+each row so that every later error can name file, line and column. Nothing here writes
+anywhere but to temporary files (a UTF-16 file is read through a UTF-8 copy).
+
+A text table is refused before it is parsed when its header line is longer than
+:data:`MAX_HEADER_BYTES`, one of its first lines longer than :data:`MAX_LINE_BYTES`, or
+its header has more than :data:`MAX_COLUMNS` columns.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +33,16 @@ from cohesion.store.schema import MISSING_REASONS
 
 SEPARATORS = (";", ",", "\t", "|")
 _SNIFF_BYTES = 1 << 16
+#: Longest header line of a text table, in bytes (INSEE's widest headers take 3 KiB).
+MAX_HEADER_BYTES = 64 * 1024
+#: Longest line among the first ones of a text table, in bytes.
+MAX_LINE_BYTES = 1 << 20
+#: Most columns of a table an importer reads (INSEE's widest files have about 200).
+MAX_COLUMNS = 5_000
+#: Byte-order marks of UTF-16 text (Excel's « Texte Unicode » starts with the first).
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: Bytes that Windows-1252 leaves undefined: a file holding one is read as latin-1.
+_UNDEFINED_IN_CP1252 = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 
 
 @dataclass
@@ -75,12 +96,22 @@ def check_not_empty_or_binary(path: Path) -> bytes:
 
 
 def detect_encoding(path: Path, head: bytes) -> str:
-    """Return ``utf-8-sig``, ``utf-8`` or ``cp1252`` (latin-1 as Windows writes it).
+    r"""Return ``utf-16``, ``utf-8-sig``, ``utf-8``, ``cp1252`` or ``latin-1``.
 
-    The whole file is checked for UTF-8, since an accented name may appear only on the
-    last line; a file that is not UTF-8 is read as cp1252, INSEE's other encoding.
+    A byte-order mark decides; otherwise the whole file is checked for UTF-8, since an
+    accented name may appear only on the last line. A file that is not UTF-8 is read as
+    cp1252 (latin-1 as Windows writes it, INSEE's other encoding), or as latin-1 when it
+    holds a byte that cp1252 leaves undefined (any byte is then read, never refused).
+    A UTF-16 file is read through a UTF-8 copy (:func:`utf8_source`).
+
+    Examples
+    --------
+    >>> detect_encoding(Path("x.csv"), "CODGEO\tP18_POP".encode("utf-16"))
+    'utf-16'
     """
-    if head.startswith(b"\xef\xbb\xbf"):
+    if is_utf16(head):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     # a multi-byte sequence may straddle two blocks: decode incrementally
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -90,8 +121,144 @@ def detect_encoding(path: Path, head: bytes) -> str:
                 decoder.decode(block)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return "cp1252"
+            handle.seek(0)
+            undefined = any(_UNDEFINED_IN_CP1252.search(block)
+                            for block in iter(lambda: handle.read(1 << 22), b""))
+            return "latin-1" if undefined else "cp1252"
     return "utf-8"
+
+
+def is_utf16(head: bytes) -> bool:
+    r"""Whether text starts with a UTF-16 byte-order mark (Excel's « Texte Unicode »).
+
+    Examples
+    --------
+    >>> is_utf16("CODGEO\tP18_POP".encode("utf-16")), is_utf16(b"CODGEO;P18_POP")
+    (True, False)
+    """
+    return head.startswith(UTF16_BOMS)
+
+
+def transcode_to_utf8(path: Path, target: Path, shown: Path | str | None = None) -> Path:
+    """Copy the UTF-16 text of ``path`` to ``target`` in UTF-8, a block at a time.
+
+    Every character and line end is kept; the byte-order mark is dropped. The file is
+    never held whole in memory.
+
+    Raises
+    ------
+    InputFileError
+        For bytes that are not UTF-16 text (the error names ``shown``, by default
+        ``path``).
+    """
+    try:
+        with path.open(encoding="utf-16", newline="") as source, \
+                target.open("w", encoding="utf-8", newline="") as copy:
+            shutil.copyfileobj(source, copy, 1 << 20)
+    except UnicodeDecodeError:
+        raise InputFileError(shown or path, "texte UTF-16 illisible : le fichier commence "
+                             "comme un texte UTF-16 mais contient des octets qui n'en sont "
+                             "pas (fichier tronqué ?)",
+                             expected="un texte UTF-16 complet (« Texte Unicode » d'Excel), "
+                             "ou un CSV en UTF-8") from None
+    return target
+
+
+@contextmanager
+def utf8_source(path: Path, head: bytes) -> Iterator[Path]:
+    """``path`` itself, or a UTF-8 copy of a UTF-16 file, removed on exit.
+
+    Parameters
+    ----------
+    path : Path
+        A text file.
+    head : bytes
+        Its first bytes (:func:`check_not_empty_or_binary`), which tell UTF-16.
+    """
+    if not is_utf16(head):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="cohesion-utf8-") as folder:
+        yield transcode_to_utf8(path, Path(folder) / path.name)
+
+
+def read_utf16(path: Path, head: bytes, read: Callable[[Path], Table]) -> Table:
+    """Read a UTF-16 text file with ``read`` through a UTF-8 copy (:func:`utf8_source`).
+
+    The table and its errors name ``path``, not the copy.
+    """
+    with utf8_source(path, head) as copy:
+        try:
+            table = read(copy)
+        except InputFileError as error:
+            raise dataclasses.replace(error, path=path) from None
+    table.path, table.encoding = path, "utf-16"
+    return table
+
+
+def check_line_lengths(path: Path, shown: Path | str | None = None) -> None:
+    """Refuse a text table whose header or first lines are too long, before any parse.
+
+    The header line may hold :data:`MAX_HEADER_BYTES`, the line after it
+    :data:`MAX_LINE_BYTES` (without their line ends); only that much is read, so a
+    column of 200,000 names is refused at once. A line further on may be longer: the
+    parser then bounds it.
+
+    Raises
+    ------
+    InputFileError
+        Naming ``shown`` (by default ``path``), the line and the limit.
+    """
+    with path.open("rb") as handle:
+        header = handle.readline(MAX_HEADER_BYTES + 1)
+        if len(header) > MAX_HEADER_BYTES and not header.endswith(b"\n"):
+            raise InputFileError(shown or path, "ligne d'en-tête trop longue", line=1,
+                                 expected=f"au plus {size_in_words(MAX_HEADER_BYTES)}",
+                                 found=f"plus de {size_in_words(MAX_HEADER_BYTES)}")
+        block = handle.read(MAX_LINE_BYTES + 1)
+    if len(block) > MAX_LINE_BYTES and b"\n" not in block:
+        raise InputFileError(shown or path, "ligne trop longue", line=2,
+                             expected=f"au plus {size_in_words(MAX_LINE_BYTES)} par ligne",
+                             found=f"plus de {size_in_words(MAX_LINE_BYTES)}")
+
+
+def check_column_count(path: Path | str, header: list[str], limit: int) -> None:
+    """Refuse a header of more than ``limit`` columns (the error names ``path``).
+
+    Examples
+    --------
+    >>> check_column_count("points.csv", ["c"] * 12, 10)
+    Traceback (most recent call last):
+    ...
+    cohesion.errors.InputFileError: points.csv, ligne 1 : trop de colonnes (attendu au plus 10
+    colonnes, trouvé '12 colonnes')
+    """
+    if len(header) > limit:
+        raise InputFileError(path, "trop de colonnes", line=1,
+                             expected=f"au plus {number_in_words(limit)} colonnes",
+                             found=f"{number_in_words(len(header))} colonnes")
+
+
+def number_in_words(count: int) -> str:
+    """A count, French style (a space between thousands).
+
+    Examples
+    --------
+    >>> number_in_words(200_000)
+    '200 000'
+    """
+    return f"{count:,}".replace(",", " ")
+
+
+def size_in_words(size: int) -> str:
+    """A size in bytes, in Ko or Mo, French style.
+
+    Examples
+    --------
+    >>> size_in_words(64 * 1024), size_in_words(1 << 20)
+    ('64 Ko', '1 Mo')
+    """
+    return f"{size // 1024} Ko" if size < 1 << 20 else f"{number_in_words(size >> 20)} Mo"
 
 
 def detect_separator(path: Path, sample: str) -> str:
@@ -117,17 +284,25 @@ def read_csv_table(path: Path, separator: str | None = None,
                    encoding: str | None = None) -> Table:
     """Read a delimited text file into a :class:`Table` of strings.
 
+    UTF-16 text (with its byte-order mark) is read through a temporary UTF-8 copy, made
+    a block at a time; errors still name ``path``.
+
     Raises
     ------
     InputFileError
-        For a missing, empty or binary file, a row with more or fewer fields than the
-        header (a truncated file ends that way), or a duplicated column name.
+        For a missing, empty or binary file, a header or first line too long
+        (:func:`check_line_lengths`), more than :data:`MAX_COLUMNS` columns, a row with
+        more or fewer fields than the header (a truncated file ends that way), or a
+        duplicated column name.
     """
     head = check_not_empty_or_binary(path)
+    if is_utf16(head):
+        return read_utf16(path, head, lambda copy: read_csv_table(copy, separator))
     if b"\x00" in head:
         raise InputFileError(path, "ce fichier est binaire, ce n'est pas un tableau texte",
                              line=1, expected="un fichier texte CSV",
                              found="des données binaires (octets NUL)")
+    check_line_lengths(path)
     encoding = encoding or detect_encoding(path, head)
     sample = head.decode(encoding, errors="replace")
     separator = separator or detect_separator(path, sample)
@@ -142,7 +317,9 @@ def read_csv_table(path: Path, separator: str | None = None,
             raise InputFileError(path, "une ligne a plus de champs que l'en-tête",
                                  line=int(match[2]), expected=f"{match[1]} champs",
                                  found=f"{match[3]} champs") from None
-        raise InputFileError(path, f"impossible de lire le fichier comme un CSV : {error}"
+        raise InputFileError(path, "impossible de lire le fichier comme un CSV : guillemets "
+                             "ou séparateurs mal placés",
+                             expected="un CSV dont chaque valeur entre guillemets se ferme"
                              ) from None
     except pd.errors.EmptyDataError:
         raise InputFileError(path, "le fichier est vide",
@@ -155,24 +332,40 @@ def read_csv_table(path: Path, separator: str | None = None,
 
 
 def _check_field_counts(path: Path, encoding: str, separator: str) -> None:
-    """Refuse a row whose number of fields differs from the header's.
+    """Refuse a header too wide, and a row whose number of fields differs from the header's.
 
-    pandas pads a short row (the last row of a truncated file) and shifts a long one
-    into the index without a word, so every row is counted here with the csv module
-    (in C, about a million rows a second).
+    The header may have :data:`MAX_COLUMNS` columns. pandas pads a short row (the last
+    row of a truncated file) and shifts a long one into the index without a word, so
+    every row is counted here with the csv module (in C, about a million rows a second).
     """
     with path.open(encoding=encoding, newline="") as handle:
         reader = csv.reader(handle, delimiter=separator)
-        header = next(reader, [])
-        expected = len(header)
-        for row in reader:
-            if len(row) != expected and row:
-                raise InputFileError(
-                    path, "une ligne a moins de champs que l'en-tête (le fichier est-il tronqué ?)"
-                    if len(row) < expected else "une ligne a plus de champs que l'en-tête",
-                    line=reader.line_num,
-                    column=header[len(row)] if len(row) < expected else None,
-                    expected=f"{expected} champs", found=f"{len(row)} champs")
+        ended = 0  # the line where the last row read ends
+        try:
+            header = next(reader, [])
+            check_column_count(path, header, MAX_COLUMNS)
+            expected = len(header)
+            ended = reader.line_num
+            for row in reader:
+                if len(row) != expected and row:
+                    raise InputFileError(
+                        path, "une ligne a moins de champs que l'en-tête (le fichier est-il "
+                        "tronqué ?)" if len(row) < expected else
+                        "une ligne a plus de champs que l'en-tête",
+                        line=reader.line_num,
+                        column=header[len(row)] if len(row) < expected else None,
+                        expected=f"{expected} champs", found=f"{len(row)} champs")
+                ended = reader.line_num
+        except UnicodeDecodeError as error:  # the encoding was told from the first bytes
+            raise InputFileError(
+                path, f"octets illisibles en {encoding}, l'encodage du début du fichier",
+                line=ended + 1, expected=f"un texte entièrement en {encoding}",
+                found=f"l'octet 0x{error.object[error.start]:02x}") from None
+        except csv.Error:  # a value longer than the csv module's limit
+            raise InputFileError(
+                path, "valeur trop longue : un guillemet ouvert ici n'est-il jamais fermé ?",
+                line=ended + 1, expected="des valeurs d'au plus "
+                f"{number_in_words(csv.field_size_limit())} caractères") from None
 
 
 def read_xlsx_table(path: Path, sheet: str, header_row: int) -> Table:

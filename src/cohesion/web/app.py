@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import logging
 import secrets
 import tempfile
@@ -25,7 +26,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from cohesion.core import Observatory
-from cohesion.core.caching import JsonBytes
+from cohesion.core.caching import JsonBytes, accepts_gzip
 from cohesion.core.exports import csv_text
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo.tiles import MAX_ZOOM, TileError
@@ -34,8 +35,9 @@ from cohesion.settings import Settings
 from cohesion.store.sharing import HOLD_PATH, RELEASED
 from cohesion.web import analysis, barometre, qpv
 from cohesion.web.errors import install_error_handlers
-from cohesion.web.limits import AdmitRequests, BodyLimits, BodySizeLimit
+from cohesion.web.limits import AdmitRequests, BodyLimits, BodySizeLimit, HeadAsGet
 from cohesion.web.pages import install_pages
+from cohesion.web.security import install_security_headers
 
 logger = logging.getLogger("cohesion.web")
 
@@ -79,6 +81,8 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
     app.state.body_limits = BodyLimits(MAX_UPLOAD_BYTES)
     app.add_middleware(BodySizeLimit, limits=app.state.body_limits)
     app.add_middleware(AdmitRequests, shared=observatory.shared)
+    app.add_middleware(HeadAsGet)
+    install_security_headers(app)
     app.state.control_token = observatory.shared.token
     if warm:
         observatory.warm()
@@ -180,18 +184,16 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
     @app.get("/api/geometry/{level}", summary="Contours simplifiés d'un échelon",
              response_class=Response,
              responses={200: {"content": {"application/geo+json": {}}}})
-    def geometry(level: Annotated[str, _level_path()],
+    def geometry(request: Request, level: Annotated[str, _level_path()],
                  vintage: Annotated[int | None, Query(ge=1900, le=2100)] = None) -> Response:
         """GeoJSON simplifié (compressé gzip) ; les valeurs viennent de /api/values."""
-        body = observatory.geometry(level, vintage)
-        return Response(body, media_type="application/geo+json",
-                        headers={"Content-Encoding": "gzip",
-                                 "Cache-Control": "public, max-age=3600"})
+        return _gzipped_response(request, observatory.geometry(level, vintage),
+                                 "application/geo+json")
 
     @app.get("/api/tiles/{level}/{vintage}/{z}/{x}/{y}.pbf",
              summary="Tuile vectorielle des contours d'un échelon", response_class=Response,
              responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}})
-    async def tile(level: Annotated[str, _level_path()],
+    async def tile(request: Request, level: Annotated[str, _level_path()],
                    vintage: Annotated[int, PathParam(ge=1900, le=2100)],
                    z: Annotated[int, PathParam(ge=0, le=MAX_ZOOM)],
                    x: Annotated[int, PathParam(ge=0)],
@@ -211,9 +213,7 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
             except TileError:
                 raise TileError(f"pas de contours pour l'échelon {level} en {vintage}") \
                     from None
-        return Response(body, media_type="application/vnd.mapbox-vector-tile",
-                        headers={"Content-Encoding": "gzip",
-                                 "Cache-Control": "public, max-age=3600"})
+        return _gzipped_response(request, body, "application/vnd.mapbox-vector-tile")
 
     @app.get("/api/datasets", summary="Jeux de données importés")
     def datasets() -> list[dict[str, Any]]:
@@ -318,11 +318,20 @@ async def _cached_or_threaded(answer: Callable[..., JsonBytes | None],
 
 def _json_bytes(request: Request, body: JsonBytes) -> Response:
     """Send prepared JSON, gzip-compressed when the client accepts it."""
-    if body.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+    if body.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding")):
         return Response(body.gzipped, media_type="application/json",
                         headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
     return Response(body.plain, media_type="application/json",
                     headers={"Vary": "Accept-Encoding"})
+
+
+def _gzipped_response(request: Request, body: bytes, media_type: str) -> Response:
+    """Send a body kept gzip-compressed (contours, tiles), inflated for a client without gzip."""
+    headers = {"Cache-Control": "public, max-age=3600", "Vary": "Accept-Encoding"}
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        return Response(body, media_type=media_type,
+                        headers=headers | {"Content-Encoding": "gzip"})
+    return Response(gzip.decompress(body), media_type=media_type, headers=headers)
 
 
 def _csv_response(table: pd.DataFrame, indicator: str) -> Response:
@@ -371,6 +380,9 @@ def validation_message(error: dict[str, Any]) -> str:
 
     It says which parameter, what is expected and what was received.
     """
+    if error.get("type") == "json_invalid":
+        return "corps de la demande illisible : ce n'est pas du JSON valide (erreur au " \
+               f"caractère {error.get('loc', ('', '?'))[-1]})"
     place, *names = [str(part) for part in error.get("loc", ())] or ["?"]
     name = ".".join(names) or place
     template = VALIDATION_MESSAGES.get(error.get("type", ""))
@@ -381,6 +393,7 @@ def validation_message(error: dict[str, Any]) -> str:
         what = error.get("msg", "invalide")
     received = error.get("input")
     shown = f" (reçu : {received!r})" if isinstance(received, (str, int, float)) and \
-        len(repr(received)) <= 60 and error.get("type") != "missing" else ""
+        len(repr(received)) <= 60 and error.get("type") != "missing" and \
+        repr(received) not in what else ""
     return f"paramètre invalide « {name} » {VALIDATION_PLACES.get(place, '')} : " \
            f"{what}{shown}".replace("  ", " ")

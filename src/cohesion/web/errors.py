@@ -3,17 +3,20 @@
 API routes (``/api/…``) answer ``{"error": "…", "status": N}`` in JSON; pages answer the
 same status with the error page. The mapping of kinds to statuses is
 :data:`HTTP_STATUS`; an unexpected error is logged and answered 500 « erreur interne du
-serveur », never with its details.
+serveur », never with its details. The framework's own refusals (unknown address, wrong
+method, a body it cannot read) are answered in French in the same shape.
 """
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from cohesion.errors import CohesionError, ErrorKind
 
@@ -33,6 +36,10 @@ PAGE_TITLES = {400: "Demande invalide", 404: "Page ou territoire introuvable",
                502: "Service indisponible", 503: "Serveur occupé",
                500: "Erreur interne"}
 INTERNAL = "erreur interne du serveur"
+#: What FastAPI says of a body it cannot read (a malformed form, a body cut short).
+UNREADABLE_BODY = "There was an error parsing the body"
+#: The framework's default details (English reason phrases), by status.
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 def status_of(error: CohesionError) -> int:
@@ -59,6 +66,23 @@ def error_response(request: Request, status: int, message: str) -> Response:
                   message=message, headers=headers)
 
 
+def http_message(request: Request, error: HTTPException) -> str:
+    """The French message of an HTTP refusal: ours as raised, the framework's translated."""
+    status = error.status_code
+    if status == 405:
+        return f"méthode {request.method} non acceptée à l'adresse {request.url.path}"
+    # a body FastAPI cannot read, or a form starlette's parser refuses (its English
+    # message is the detail, the parser's exception the context)
+    if error.detail == UNREADABLE_BODY or isinstance(error.__context__, MultiPartException):
+        return ("corps de la demande illisible : un formulaire (multipart/form-data) ou un "
+                "objet JSON bien formé était attendu")
+    if error.detail != _PHRASES.get(status):
+        return str(error.detail)
+    if status == 404:
+        return f"aucune page à l'adresse {request.url.path}"
+    return f"{PAGE_TITLES.get(status, 'demande refusée').lower()} (HTTP {status})"
+
+
 def install_error_handlers(app: FastAPI, validation_message: object) -> None:
     """Answer every error of ``app`` through :func:`error_response`."""
     @app.exception_handler(CohesionError)
@@ -67,11 +91,7 @@ def install_error_handlers(app: FastAPI, validation_message: object) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
-        message = str(error.detail) if error.status_code != 404 or error.detail != \
-            "Not Found" else f"aucune page à l'adresse {request.url.path}"
-        if error.status_code == 405:
-            message = f"méthode {request.method} non acceptée à l'adresse {request.url.path}"
-        return error_response(request, error.status_code, message)
+        return error_response(request, error.status_code, http_message(request, error))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:

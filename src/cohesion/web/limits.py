@@ -1,9 +1,14 @@
-"""Request body limits, enforced before a body is read or spooled to disk.
+"""The application's ASGI middlewares: body limits, HEAD requests, the shared warehouse.
 
-One ASGI middleware guards every upload of the application: a general limit, and lower
-ones for some paths (the QPV geo-referencing of a CSV) with a hint of what to do
-instead. The declared ``Content-Length`` is checked before anything is read; a body
-sent without one (chunked) is counted as it arrives and cut at the limit.
+One middleware guards every upload of the application: a general limit, and lower ones
+for some paths (the QPV geo-referencing of a CSV) with a hint of what to do instead.
+The declared ``Content-Length`` is checked before anything is read; a body sent without
+one (chunked) is counted as it arrives and cut at the limit. Either way the answer is
+the same 413, in the API's one error shape.
+
+:class:`HeadAsGet` answers ``HEAD`` on every ``GET`` route (uptime monitors and
+``curl -I`` use it); :class:`AdmitRequests` marks the requests under way for the shared
+warehouse.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ class BodyLimits:
         limit, hint = self.of(path)
         sent = f" ({megabytes(declared)} Mo annoncés)" if declared else ""
         return JSONResponse(
-            {"error": f"fichier trop volumineux{sent} : {megabytes(limit)} Mo au plus"
+            {"error": f"envoi trop volumineux{sent} : {megabytes(limit)} Mo au plus"
                       + (f" ; {hint}" if hint else ""), "status": 413},
             status_code=413, headers={"Connection": "close"})
 
@@ -71,6 +76,7 @@ class BodySizeLimit:
             return
         received = 0
         cut = False
+        started = False
 
         async def counting_receive() -> dict:
             nonlocal received, cut
@@ -81,13 +87,49 @@ class BodySizeLimit:
                 raise BodyTooLarge
             return message
 
+        async def unless_cut(message: dict) -> None:
+            # after the cut, the application's own answer (FastAPI answers a body it could
+            # not read with a 400 in English) gives way to the 413
+            nonlocal started
+            if cut and not started:
+                return
+            started = True
+            await send(message)
+
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, counting_receive, unless_cut)
         except Exception:
             # a handler may wrap our exception (the form parser does): still a 413
-            if not cut:
+            if not cut or started:
                 raise
+        if cut and not started:
             await self.limits.answer(path)(scope, receive, send)
+
+
+class HeadAsGet:
+    """ASGI middleware answering ``HEAD`` as ``GET`` would, without the body.
+
+    The headers (``Content-Length``, ``Content-Type``, ``Content-Encoding``…) are those
+    of the ``GET`` answer; a path without a ``GET`` route answers 405 or 404, as ``GET``
+    does.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class AdmitRequests:

@@ -4,13 +4,21 @@
   an address), answered point by point;
 - ``POST /api/qpv/locate.csv``: a CSV file uploaded (multipart), answered with the same
   file enriched with the result columns (as ``cohesion qpv locate`` writes it) and a
-  summary in the ``X-QPV-Resume`` header (JSON: rows, rows in error, rows and share in
-  a QPV by generation, geocoding qualities). Uploads are limited to
-  :data:`MAX_LOCATE_UPLOAD_BYTES`, refused before they are read;
+  summary in the ``X-QPV-Resume`` header (JSON: rows, rows in error, and by
+  generation the rows in a QPV, the rows covered by the loaded contours and the share
+  of them in a QPV, the rows not covered with their départements and the reason, the
+  quality classes; geocoding qualities; see
+  :func:`cohesion.core.qpv.summary_document`). Uploads are limited to
+  :data:`MAX_LOCATE_UPLOAD_BYTES`, refused before they are read; a file of more than
+  :data:`~cohesion.geo.batch.MAX_POINT_FILE_COLUMNS` columns, or whose header or first
+  lines are too long (:func:`~cohesion.importers.reading.check_line_lengths`), is
+  refused before it is parsed;
 - ``GET /qpv``: the page, a form for one address or point and a file upload.
 
 Both answer through :class:`cohesion.core.qpv.QpvService`, as ``cohesion qpv locate``
-does: the same index, commune lists and geocoder.
+does: the same index, commune lists and geocoder. Their fields follow the same rules
+(:data:`Crs`, :data:`Tolerance`, :data:`MinScore`): a form field is checked as the JSON
+field of the same name, and refused with the same status and message.
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -32,7 +42,7 @@ from starlette.datastructures import UploadFile
 from cohesion.core import Observatory
 from cohesion.core.qpv import Point, QpvService, summary_document
 from cohesion.errors import CohesionError
-from cohesion.geo.batch import BatchSummary, InputFile, PointColumns
+from cohesion.geo.batch import BatchSummary, InputFile, PointColumns, check_crs
 from cohesion.geo.geocoding import (
     DEFAULT_MIN_SCORE,
 )
@@ -48,9 +58,40 @@ MAX_LOCATE_UPLOAD_BYTES = 200 * 2**20
 #: Largest JSON body of ``/api/qpv/locate``.
 MAX_LOCATE_JSON_BYTES = 8 * 2**20
 MAX_JSON_POINTS = 10_000
+#: Most address columns of an upload, and longest column and file names.
+MAX_ADDRESS_COLUMNS = 10
+MAX_NAME_LENGTH = 255
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+#: Fields of the upload form besides the file, and largest field (the file aside).
+MAX_FORM_FIELDS = 20
+MAX_FIELD_BYTES = 64 * 1024
 LOCATE_CSV_PATH = "/api/qpv/locate.csv"
 LOCATE_JSON_PATH = "/api/qpv/locate"
+
+
+# -- fields shared by both endpoints ---------------------------------------------------
+
+
+def _known_crs(crs: str) -> str:
+    """:func:`~cohesion.geo.batch.check_crs` as a field check (a 422 like the others)."""
+    try:
+        return check_crs(crs)
+    except CohesionError as error:
+        raise PydanticCustomError("crs_unknown", str(error)) from None
+
+
+#: A coordinate reference system PROJ knows, such as ``EPSG:2154``.
+Crs = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9:_ .-]+$",
+                           description="Système de x et y, par exemple EPSG:2154."),
+                AfterValidator(_known_crs)]
+#: Metres from a QPV border within which a point is « probable ».
+Tolerance = Annotated[float, Field(ge=0, le=1000, description="Mètres d'une limite de QPV "
+                                   "en deçà desquels un point est « probable ».")]
+#: Geocoding score under which an address is « incertaine ».
+MinScore = Annotated[float, Field(ge=0, le=1, description="Score de géocodage minimal "
+                                  "(adresses).")]
+#: A column of the uploaded file.
+ColumnName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 
 
 # -- JSON points ----------------------------------------------------------------------
@@ -66,8 +107,7 @@ class PointIn(BaseModel):
     lat: float | None = Field(None, description="Latitude WGS 84 (degrés).")
     x: float | None = Field(None, description="Abscisse dans le système `crs`.")
     y: float | None = Field(None, description="Ordonnée dans le système `crs`.")
-    crs: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9:_ .-]+$",
-                            description="Système de x et y, par exemple EPSG:2154.")
+    crs: Crs | None = None
     adresse: str | None = Field(None, max_length=1000,
                                 description="Adresse postale, géocodée par addok.")
 
@@ -78,73 +118,103 @@ class LocateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: list[PointIn] = Field(min_length=1, max_length=MAX_JSON_POINTS)
-    tolerance: float = Field(DEFAULT_TOLERANCE, ge=0, le=1000,
-                             description="Mètres d'une limite de QPV en deçà desquels un "
-                             "point est « probable ».")
-    min_score: float = Field(DEFAULT_MIN_SCORE, ge=0, le=1,
-                             description="Score de géocodage minimal (adresses).")
+    tolerance: Tolerance = DEFAULT_TOLERANCE
+    min_score: MinScore = DEFAULT_MIN_SCORE
 
 
 # -- CSV upload -----------------------------------------------------------------------
 
 
-def _number_field(form: Any, name: str, default: float, low: float, high: float) -> float:
-    text = str(form.get(name) or "").strip().replace(",", ".")
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise CohesionError(f"champ « {name} » invalide : {text!r} (attendu un nombre entre "
-                            f"{low:g} et {high:g})") from None
-    if not low <= value <= high:
-        raise CohesionError(f"champ « {name} » hors bornes : {value:g} (attendu entre {low:g} "
-                            f"et {high:g})")
-    return value
+class LocateFileFields(BaseModel):
+    """The form fields of ``POST /api/qpv/locate.csv`` besides the file.
 
+    The columns holding ``lon`` and ``lat``, or ``x`` and ``y`` (with the ``crs`` they
+    are in), or the ``adresse`` (repeated, in order); ``crs``, ``tolerance`` and
+    ``min_score`` follow the rules of the JSON endpoint.
+    """
 
-def _text_field(form: Any, name: str) -> str | None:
-    value = form.get(name)
-    return value.strip() or None if isinstance(value, str) else None
+    model_config = ConfigDict(extra="forbid")
+
+    lon: ColumnName | None = None
+    lat: ColumnName | None = None
+    x: ColumnName | None = None
+    y: ColumnName | None = None
+    crs: Crs | None = None
+    adresse: list[ColumnName] = Field(default_factory=list, max_length=MAX_ADDRESS_COLUMNS)
+    tolerance: Tolerance = DEFAULT_TOLERANCE
+    min_score: MinScore = DEFAULT_MIN_SCORE
+
+    @classmethod
+    def of_form(cls, form: Any) -> LocateFileFields:
+        """Check the fields of a form; a field left empty takes its default.
+
+        Raises
+        ------
+        RequestValidationError
+            As the JSON endpoint does for a bad field (answered 422, in French).
+        """
+        fields: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if key == "file":
+                continue
+            text = value.strip() if isinstance(value, str) else value
+            if text == "":
+                continue
+            if key == "adresse":
+                fields.setdefault(key, []).append(text)
+            else:
+                fields[key] = text
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as error:
+            raise RequestValidationError([{**found, "loc": ("body", *found["loc"])}
+                                          for found in error.errors()]) from None
+
+    def columns(self) -> PointColumns:
+        """The columns to read, named in messages by these fields' names."""
+        return PointColumns(lon=self.lon, lat=self.lat, x=self.x, y=self.y, crs=self.crs,
+                            addresses=tuple(self.adresse))
 
 
 async def locate_upload(service: QpvService, request: Request) -> Response:
     """Answer ``POST /api/qpv/locate.csv``: the enriched file and its summary."""
     try:
-        form = await request.form(max_files=1, max_fields=20, max_part_size=64 * 1024)
+        form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS,
+                                  max_part_size=MAX_FIELD_BYTES)
     except Exception as error:  # starlette's MultiPartException, a malformed body
         if isinstance(error, BodyTooLarge):
             raise
-        raise CohesionError(f"envoi illisible : un formulaire multipart avec le fichier "
-                            f"dans le champ « file » était attendu ({error})") from None
+        raise CohesionError(
+            "envoi illisible : un formulaire multipart/form-data était attendu, avec le "
+            f"fichier dans le champ « file » et au plus {MAX_FORM_FIELDS} autres champs "
+            f"de {MAX_FIELD_BYTES // 1024} Ko chacun") from None
     folder: Path | None = None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise CohesionError("aucun fichier reçu : envoyer le CSV dans le champ « file »")
+        fields = LocateFileFields.of_form(form)
+        columns = fields.columns()
         name = Path(upload.filename or "points.csv").name
+        if len(name) > MAX_NAME_LENGTH:
+            raise CohesionError(f"nom de fichier trop long : {len(name)} caractères, "
+                                f"{MAX_NAME_LENGTH} au plus")
         if not name.lower().endswith(CSV_SUFFIXES):
             return JSONResponse({"error": f"type de fichier non accepté : {name} (attendu un "
                                  f"tableau CSV : {', '.join(CSV_SUFFIXES)})", "status": 415},
                                 status_code=415)
-        columns = PointColumns(lon=_text_field(form, "lon"), lat=_text_field(form, "lat"),
-                               x=_text_field(form, "x"), y=_text_field(form, "y"),
-                               crs=_text_field(form, "crs"),
-                               addresses=tuple(a.strip() for a in form.getlist("adresse")
-                                               if isinstance(a, str) and a.strip()))
-        tolerance = _number_field(form, "tolerance", DEFAULT_TOLERANCE, 0, 1000)
-        min_score = _number_field(form, "min_score", DEFAULT_MIN_SCORE, 0, 1)
         index = await run_in_threadpool(service.index)
         folder = Path(tempfile.mkdtemp(prefix="cohesion-qpv-"))
-        source = folder / name
+        # on disk under names of ours; the user's name is the one every message gives
+        source = folder / f"points{Path(name).suffix.lower()}"
         with source.open("wb") as handle:
             await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
         await upload.close()
-        output = folder / f"{Path(name).stem}_qpv.csv"
+        output = folder / "resultat.csv"
 
         def work() -> BatchSummary:
-            return service.locate_file(InputFile.open(source), output, columns, index,
-                                       tolerance, min_score)
+            return service.locate_file(InputFile.open(source, name), output, columns, index,
+                                       fields.tolerance, fields.min_score)
 
         summary = await run_in_threadpool(work)
     except BaseException:
@@ -152,7 +222,8 @@ async def locate_upload(service: QpvService, request: Request) -> Response:
             shutil.rmtree(folder, ignore_errors=True)
         raise
     document = summary_document(summary, index.generations)
-    return FileResponse(output, media_type="text/csv; charset=utf-8", filename=output.name,
+    return FileResponse(output, media_type="text/csv; charset=utf-8",
+                        filename=f"{Path(name).stem}_qpv.csv",
                         headers={"X-QPV-Resume": json.dumps(document, ensure_ascii=True),
                                  "X-QPV-Lignes": str(summary.rows),
                                  "X-QPV-Erreurs": str(summary.errors)},
@@ -186,9 +257,11 @@ def install(app: FastAPI, observatory: Observatory) -> None:
     index, commune lists and geocoder are those of the command line.
     """
     service = observatory.qpv
-    hint = "découper le fichier, ou utiliser la commande cohesion qpv locate"
-    app.state.body_limits.set(LOCATE_CSV_PATH, MAX_LOCATE_UPLOAD_BYTES, hint)
-    app.state.body_limits.set(LOCATE_JSON_PATH, MAX_LOCATE_JSON_BYTES, hint)
+    app.state.body_limits.set(LOCATE_CSV_PATH, MAX_LOCATE_UPLOAD_BYTES, "découper le "
+                              "fichier, ou utiliser la commande cohesion qpv locate")
+    app.state.body_limits.set(LOCATE_JSON_PATH, MAX_LOCATE_JSON_BYTES, "envoyer au plus "
+                              f"{MAX_JSON_POINTS:,} points par demande".replace(",", "\u202f")
+                              + f", ou un fichier CSV à {LOCATE_CSV_PATH}")
 
     @app.post(LOCATE_JSON_PATH, summary="Localiser des points ou des adresses dans les QPV",
               responses={409: {"description": "Aucun contour de QPV chargé."},
