@@ -6,16 +6,54 @@ import shutil
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase
+from hypothesis import settings as hypothesis_settings
 
 from cohesion.settings import Settings
 from cohesion.store import Warehouse
 from cohesion.territory.build import build_referentiel
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# Property-based tests (tests/test_fuzz.py) draw their examples under a profile: `ci` by
+# default, bounded and reproducible; `pytest tests/test_fuzz.py --hypothesis-profile=long`
+# for a long run (docs/benchmarks.md, « Fuzzing »). Tests that set max_examples keep it.
+# `ci` does not shrink a failing example (shrinking large files takes minutes): the
+# printed blob replays it, and the long profile shrinks.
+hypothesis_settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True,
+                                     database=None, print_blob=True,
+                                     phases=[Phase.explicit, Phase.generate])
+hypothesis_settings.register_profile("long", max_examples=2_000, deadline=None,
+                                     database=None, print_blob=True)
+hypothesis_settings.load_profile("ci")
+
+#: Fuzz cases tried, by target and outcome, reported at the end of the session.
+FUZZ_CASES: pytest.StashKey[dict[str, Counter[str]]] = pytest.StashKey()
+
+
+@pytest.fixture(scope="session")
+def fuzz_cases(pytestconfig: pytest.Config) -> dict[str, Counter[str]]:
+    """Where fuzz tests count their cases (target → outcome → count)."""
+    return pytestconfig.stash.setdefault(FUZZ_CASES, {})
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    """Print the number of fuzz cases tried per target, when fuzz tests ran."""
+    cases = config.stash.get(FUZZ_CASES, {})
+    if not cases:
+        return
+    terminalreporter.section("fuzz cases tried")
+    for target, outcomes in sorted(cases.items()):
+        detail = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
+        terminalreporter.write_line(f"{target}: {outcomes.total()} ({detail})")
+    total = sum(outcomes.total() for outcomes in cases.values())
+    terminalreporter.write_line(f"total: {total} cases over {len(cases)} targets")
 
 
 def shared(relative: str) -> Path:
@@ -148,7 +186,8 @@ def serve_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Iterat
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
+                                               server_header=False))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                                   daemon=True)
         thread.start()
@@ -167,6 +206,32 @@ def serve_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Iterat
 
 
 @pytest.fixture(scope="session")
+def client_on_copy(tmp_path_factory: pytest.TempPathFactory
+                   ) -> Callable[..., Iterator[object]]:
+    """The application in-process (fastapi's TestClient) on a copy of a warehouse file.
+
+    Use it as ``yield from client_on_copy(path, admin_token=...)`` in a module fixture.
+    Keyword arguments change the :class:`~cohesion.settings.Settings` of the
+    environment; an unexpected error is answered 500, as the server would, not raised.
+    """
+    from fastapi.testclient import TestClient
+
+    from cohesion.core import Observatory
+    from cohesion.web.app import create_app
+
+    def client(warehouse_file: Path, **settings: object) -> Iterator[TestClient]:
+        copy = tmp_path_factory.mktemp("client") / warehouse_file.name
+        shutil.copy(warehouse_file, copy)
+        observatory = Observatory(copy, Settings.from_environ().but(**settings))
+        with TestClient(create_app(observatory, warm=False),
+                        raise_server_exceptions=False) as opened:
+            yield opened
+        observatory.close()
+
+    return client
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Debian's Chromium, headless; a missing browser fails the tests (CI installs it)."""
     if not CHROMIUM.exists():
@@ -181,8 +246,21 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
+#: Sends every ``securitypolicyviolation`` event of a document (frames included) to the
+#: test, through the ``reportPolicyViolation`` binding, before the page's own scripts run.
+REPORT_POLICY_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportPolicyViolation(`${event.effectiveDirective} refused ${event.blockedURI}`
+    + ` (${event.sourceFile}:${event.lineNumber}) on ${document.location.pathname}`);
+});
+"""
+
+
 def open_page(browser: object, server: str) -> Iterator[object]:
-    """A fresh page on ``server``; outside requests and script errors fail the test.
+    """A fresh page on ``server``; outside requests, script errors and refusals fail the test.
+
+    Refusals are what the pages' Content-Security-Policy blocks: ``securitypolicyviolation``
+    events and the console's « Content Security Policy » messages.
 
     Use it as ``yield from open_page(browser, server)`` in a ``page`` fixture.
     """
@@ -191,6 +269,9 @@ def open_page(browser: object, server: str) -> Iterator[object]:
     context.set_default_timeout(BROWSER_TIMEOUT_MS)
     outside: list[str] = []
     errors: list[str] = []
+    refused: list[str] = []
+    context.expose_function("reportPolicyViolation", lambda text: refused.append(text))
+    context.add_init_script(REPORT_POLICY_VIOLATIONS)
 
     def only_local(route) -> None:
         url = route.request.url
@@ -203,10 +284,28 @@ def open_page(browser: object, server: str) -> Iterator[object]:
     context.route("**/*", only_local)
     opened = context.new_page()
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on("console", lambda message: refused.append(message.text)
+              if "Content Security Policy" in message.text else None)
     yield opened
     context.close()
     assert outside == [], f"the pages asked for outside resources: {outside}"
     assert errors == [], f"script errors: {errors}"
+    assert refused == [], f"the Content-Security-Policy refused: {refused}"
+
+
+def wait_until(page: object, expression: str) -> None:
+    """Wait until the JavaScript ``expression`` is true in ``page``.
+
+    Playwright's ``page.wait_for_function`` evaluates its expression with ``eval`` from
+    the page's own timers, which the pages' Content-Security-Policy refuses; an
+    expression given to ``page.evaluate`` runs through the DevTools protocol, which
+    the policy lets through. So this asks ``page.evaluate`` until the answer is true.
+    """
+    deadline = time.monotonic() + BROWSER_TIMEOUT_MS / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            pytest.fail(f"still false after {BROWSER_TIMEOUT_MS / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(50)
 
 
 def screenshot(page: object, name: str, full_page: bool = True) -> None:

@@ -33,7 +33,6 @@ from cohesion.analysis import (
     sigma_convergence,
     typology,
 )
-from cohesion.core import Observatory
 from cohesion.core.analyses import CLUSTER_COLOURS
 from cohesion.core.analysis_inputs import AnalysisRequestError, closest_period_on_or_before
 from cohesion.core.caching import ResultCache
@@ -41,8 +40,7 @@ from cohesion.indicators.engine import IndicatorEngine
 from cohesion.store import Warehouse
 from cohesion.web.analysis.api import parse_indicator_list
 from cohesion.web.analysis.pages import DEFAULT_TYPOLOGY, figure_text
-from cohesion.web.app import create_app
-from conftest import open_page, screenshot
+from conftest import open_page, screenshot, wait_until
 
 VINTAGE = 2026
 FINISTERE = f"DEP:29@{VINTAGE}"
@@ -50,15 +48,8 @@ BRETAGNE = f"REG:53@{VINTAGE}"
 
 
 @pytest.fixture(scope="module")
-def client(loaded_warehouse_file: Path, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[TestClient]:
-    copy = tmp_path_factory.mktemp("analysis-api") / "analysis.duckdb"
-    shutil.copy(loaded_warehouse_file, copy)
-    observatory = Observatory(copy)
-    with TestClient(create_app(observatory, warm=False),
-                    raise_server_exceptions=False) as test_client:
-        yield test_client
-    observatory.close()
+def client(loaded_warehouse_file: Path, client_on_copy) -> Iterator[TestClient]:
+    yield from client_on_copy(loaded_warehouse_file)
 
 
 @pytest.fixture(scope="module")
@@ -477,7 +468,7 @@ READY = "window.cohesionAnalysisReady === true"
 
 def test_inequality_page_draws_the_lorenz_curve(page) -> None:
     page.goto("/analyse?indicator=revenu_median&level=COM&partition=REG&weights=population")
-    page.wait_for_function("document.body.dataset.chartsReady === 'true'")
+    wait_until(page, "document.body.dataset.chartsReady === 'true'")
     curve = page.locator("#lorenz svg.courbe-lorenz")
     assert curve.count() == 1 and curve.locator("path").count() >= 2
     assert "Part cumulée de la population" in curve.text_content()
@@ -493,7 +484,7 @@ def test_inequality_page_draws_the_lorenz_curve(page) -> None:
 
 def test_lisa_map_shows_clusters_legend_and_moran(page) -> None:
     page.goto(f"/analyse/lisa?indicator=taux_chomage_15_64&level=COM&parent={FINISTERE}")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     legend = page.locator("#lisa-legende")
     assert "haut entouré de hauts" in legend.inner_text()
     assert legend.locator("li[data-cluster=island]").inner_text().strip().endswith("4")
@@ -518,7 +509,7 @@ def test_typology_page_shows_classes_and_profiles(page) -> None:
     chosen = ",".join(DEFAULT_TYPOLOGY)
     page.goto(f"/analyse/typologie?indicators={chosen}&level=EPCI&k=5&bootstrap=5"
               "&metropole=true")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     assert page.locator("#typologie-legende li").count() == 5
     assert re.search(r"EPCI en 5 classes", page.locator("#typologie-resume").inner_text())
     assert "(5 rééchantillonnages)" in page.locator("#typologie-stabilite").inner_text()

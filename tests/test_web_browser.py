@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import open_page, screenshot
+from conftest import open_page, screenshot, wait_until
 
 TOKEN = "browser-test-token-not-a-secret"
 CLICHY = "COM:93014@2026"
@@ -43,27 +43,27 @@ def legend(page) -> str:
 
 def test_map_switch_indicator_and_level_then_open_a_portrait(page) -> None:
     page.goto("/carte")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     assert "Taux de chômage" in legend(page)
     assert page.locator("#choix-echelon").input_value() == "DEP"
     assert "départements sur" in legend(page)
     screenshot(page, "carte-departements", full_page=False)
 
     page.select_option("#choix-indicateur", "taux_pauvrete")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     assert "Taux de pauvreté" in legend(page)
     # medians and poverty rates are published by INSEE for communes only
     assert "non agrégeable" in legend(page).lower() or "Aucune valeur" in legend(page)
 
     page.select_option("#choix-echelon", "COM")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     text = legend(page)
     assert "communes sur" in text and "secret statistique" in text.lower()
     assert re.search(r"level=COM", page.url) and "indicator=taux_pauvrete" in page.url
     assert page.locator("#choix-periode").input_value() == "2020"
 
     page.click("label[for=methode-jenks]")
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     assert "method=jenks" in page.url
     classes = page.locator(".legende-classes li").count()
     assert classes >= 5  # five classes and the missing values
@@ -71,7 +71,7 @@ def test_map_switch_indicator_and_level_then_open_a_portrait(page) -> None:
 
     # the state lives in the address: reopening it gives the same map
     page.goto(page.url)
-    page.wait_for_function(READY)
+    wait_until(page, READY)
     assert page.locator("#methode-jenks").is_checked()
     assert page.locator("#choix-echelon").input_value() == "COM"
 
@@ -110,7 +110,7 @@ def test_search_clichy_sous_bois_and_its_portrait(page) -> None:
     assert "valeur la plus élevée sur" in text and "communes" in text
     assert "Source" in text and "INSEE" in text and "2018" in text and "COG 2026" in text
     # evolution charts over all periods (population: 2013 and 2018)
-    page.wait_for_function("document.body.dataset.chartsReady === 'true'")
+    wait_until(page, "document.body.dataset.chartsReady === 'true'")
     assert page.locator("#fiche-population .fiche-graphique svg").count() == 1
     screenshot(page, "portrait")
 

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cohesion.spreadsheet import neutralise_formulas
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -95,9 +97,13 @@ def print_notes(notes: list[str]) -> None:
 
 
 def write_csv(frame: pd.DataFrame, output: Path | None) -> None:
-    """Write ``frame`` to ``output`` as CSV (nothing when no output is asked)."""
+    """Write ``frame`` to ``output`` as CSV (nothing when no output is asked).
+
+    Text cells that a spreadsheet would run as a formula are neutralised
+    (:func:`cohesion.spreadsheet.neutralise_formulas`).
+    """
     if output is not None:
-        frame.to_csv(output, index=False)
+        neutralise_formulas(frame).to_csv(output, index=False)
         console.print(f"{len(frame)} lignes écrites dans {output}")
 
 

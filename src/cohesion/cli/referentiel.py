@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cohesion.cli.main import main, observatory, opened, settings_of
-from cohesion.cli.output import cell, console, print_frame, steps_progress
+from cohesion.cli.output import cell, console, print_frame, steps_progress, write_csv
 from cohesion.errors import UnknownTerritoryError
 from cohesion.indicators.periods import period_key
 
@@ -164,8 +164,6 @@ def passage(ctx: click.Context, from_vintage: int, to_vintage: int,
     with observatory(ctx) as core:
         table = core.passage(from_vintage, to_vintage)
     changed = table[table["kind"] != "same"]
-    if output:
-        table.to_csv(output, index=False)
-        console.print(f"{len(table)} lignes écrites dans {output}")
+    write_csv(table, output)
     print_frame(changed, f"Communes modifiées entre {from_vintage} et {to_vintage} "
                 f"({len(changed)} lignes)")

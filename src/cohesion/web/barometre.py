@@ -41,6 +41,7 @@ from cohesion.analysis.barometre_data import (
     TerritoryBarometre,
 )
 from cohesion.core import Observatory
+from cohesion.core.exports import csv_text
 from cohesion.errors import NotFoundError
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
@@ -319,7 +320,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         frame = result.to_frame() if table == "barometre" else result.scores_frame()
         tid = result.territory
         filename = f"{table}_{tid.level}_{tid.code}_{tid.vintage}.csv"
-        return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8",
+        return Response(csv_text(frame), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     app.include_router(pages)

@@ -42,9 +42,11 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from cohesion.core import Observatory
+from cohesion.core.caching import accepts_gzip
 from cohesion.errors import CohesionError
 from cohesion.geo.tiles import tiles_covering
 from cohesion.indicators.periods import period_key
+from cohesion.spreadsheet import neutralise_text
 from cohesion.store.schema import REASON_LABELS
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
@@ -134,7 +136,7 @@ class AllowedFiles(StaticFiles):
         response = await super().get_response(path, scope)
         response.headers["Cache-Control"] = self.cache_control
         if response.status_code == 200 and relative.endswith(COMPRESSIBLE) and \
-                "gzip" in Headers(scope=scope).get("accept-encoding", ""):
+                accepts_gzip(Headers(scope=scope).get("accept-encoding")):
             full_path, found = self.lookup_path(path)
             body = await run_in_threadpool(_gzipped, full_path, found.st_mtime_ns, found.st_size)
             headers = {name: value for name, value in response.headers.items()
@@ -350,7 +352,11 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
 
 
 def portrait_csv(view: dict[str, Any]) -> str:
-    """The figures of a portrait as CSV: one row per indicator and period."""
+    """The figures of a portrait as CSV: one row per indicator and period.
+
+    Text cells that a spreadsheet would run as a formula (a territory or indicator name
+    starting with ``=``…) are neutralised (:func:`cohesion.spreadsheet.neutralise_text`).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -360,7 +366,7 @@ def portrait_csv(view: dict[str, Any]) -> str:
             main = point["period"] == figure["period"]
             position = figure["position"] if main else None
             compared = {c["level"]: c for c in figure["comparisons"]} if main else {}
-            writer.writerow([
+            writer.writerow(map(neutralise_text, [
                 territory["id"], territory["name"], territory["level"], territory["vintage"],
                 figure["id"], figure["label"], figure["unit"], point["period"],
                 "" if point["value"] is None else repr(point["value"]),
@@ -368,7 +374,7 @@ def portrait_csv(view: dict[str, Any]) -> str:
                 *((position["rank_number"], position["count"], position["percentile"])
                   if position else ("", "", "")),
                 *(_plain(compared.get(noun)) for _, noun in COMPARISONS),
-                figure["source"]])
+                figure["source"]]))
     return buffer.getvalue()
 
 

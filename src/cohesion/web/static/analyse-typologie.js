@@ -5,6 +5,8 @@
 
 import { createMap } from "./analyse-carte.js";
 import { getJson } from "./api.js";
+import { plot } from "./charts.js";
+import { applyDataStyles } from "./data-styles.js";
 import { escapeHtml, formatNumber, LEVEL_PLURALS } from "./format.js";
 
 const options = JSON.parse(document.getElementById("analyse-options").textContent);
@@ -67,7 +69,7 @@ function characteristic(answer, number) {
 function renderSummary(answer) {
   const jaccard = answer.stability?.class_jaccard ?? {};
   const items = Object.entries(answer.sizes).map(([number, size]) => `
-    <li data-class="${number}"><span class="legende-case" style="background:${COLOURS[number - 1]}"></span>
+    <li data-class="${number}"><span class="legende-case" data-style-background="${COLOURS[number - 1]}"></span>
       <span><strong>Classe ${number}</strong><br><span class="fr-text--xs">${escapeHtml(
         characteristic(answer, Number(number)) || "pas d'indicateur caractéristique")}</span></span>
       <span class="legende-effectif">${formatNumber(size)}${jaccard[number] !== undefined
@@ -87,6 +89,7 @@ function renderSummary(answer) {
       ${figure(100 * answer.between_inertia_share, 3)} %</p>
     <ul class="legende-classes" id="typologie-legende">${items}</ul>${stability}
     ${notes ? `<details class="fr-text--xs"><summary>Notes de calcul</summary><ul>${notes}</ul></details>` : ""}`;
+  applyDataStyles(summary);
   const sources = answer.indicators.map((i) => `${i.label} (${i.period}) : ${i.source}`).join(" ; ");
   const producers = [...new Set(answer.indicators.map((i) => i.producer))].join(", ");
   const text = `Sources : ${sources}. Producteurs : ${producers}. Géographie : COG ${answer.vintage}.
@@ -102,7 +105,7 @@ function renderProfiles(answer) {
   if (window.Plot) {
     const width = Math.max(480, Math.floor(box.getBoundingClientRect().width));
     const limit = Math.max(2, ...rows.map((r) => Math.abs(r.v_test ?? 0)));
-    const chart = Plot.plot({
+    const chart = plot({
       width, height: 60 + 34 * answer.indicators.length, marginLeft: 300,
       style: { fontFamily: "Marianne, arial, sans-serif", fontSize: "12px" },
       x: { label: "Classe", tickFormat: (d) => `Classe ${d}` },
@@ -140,11 +143,12 @@ function renderProfiles(answer) {
     const members = answer.paragons.filter((p) => p.class === Number(n)).map((p) => `
       <li><a href="/territoire/${answer.level}:${encodeURIComponent(p.code)}@${answer.vintage}">${escapeHtml(
         p.name)}</a> <span class="fr-hint-text">(${escapeHtml(p.code)})</span></li>`).join("");
-    return `<div><h3 class="fr-h6"><span class="legende-case" style="background:${COLOURS[n - 1]}"></span>
+    return `<div><h3 class="fr-h6"><span class="legende-case" data-style-background="${COLOURS[n - 1]}"></span>
       Classe ${n}</h3><ol class="fr-text--sm">${members}</ol></div>`;
   }).join("");
   document.getElementById("parangons").innerHTML = `<div class="fr-grid-row fr-grid-row--gutters">
     ${byClass.replace(/<div>/g, '<div class="fr-col-12 fr-col-md-4">')}</div>`;
+  applyDataStyles(document.getElementById("parangons"));
 }
 
 async function update() {

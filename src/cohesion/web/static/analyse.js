@@ -4,6 +4,8 @@
 // points embedded in the page (#analyse-lorenz) and keeps the period list in step with
 // the chosen indicator. document.body.dataset.chartsReady becomes "true" once drawn.
 
+import { plot } from "./charts.js";
+
 const form = document.getElementById("analyse-formulaire");
 const indicatorSelect = document.getElementById("choix-indicateur");
 const periodSelect = document.getElementById("choix-periode");
@@ -28,7 +30,7 @@ function drawLorenz() {
   if (!lorenz.population_share.length) return;
   const points = lorenz.population_share.map((x, i) => ({ x, y: lorenz.value_share[i] }));
   const width = Math.max(280, Math.min(560, Math.floor(box.getBoundingClientRect().width)));
-  const chart = Plot.plot({
+  const chart = plot({
     width, height: width, marginLeft: 52, marginBottom: 44,
     style: { fontFamily: "Marianne, arial, sans-serif", fontSize: "12px" },
     x: { domain: [0, 1], label: weighted ? "Part cumulée de la population →"

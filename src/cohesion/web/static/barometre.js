@@ -1,6 +1,8 @@
 // Baromètre pages: the territory search of /barometre, and the chart of the factor
 // scores' bands of ranks on /barometre/{territory} (Observable Plot).
 
+import { plot } from "./charts.js";
+
 const search = document.getElementById("barometre-recherche");
 if (search) {
   // search.js dispatches the chosen territory; open its baromètre, not its portrait
@@ -37,7 +39,7 @@ function drawScores() {
     return;
   }
   const width = Math.min(target.clientWidth || 800, 900);
-  target.replaceChildren(Plot.plot({
+  target.replaceChildren(plot({
     width, height: 40 + 34 * rows.length, marginLeft: 230, marginRight: 60,
     style: { fontFamily: "Marianne, arial, sans-serif", fontSize: "12px" },
     x: { domain: [0, 100], label: "Part des territoires classés devant (%) — 0 = le plus favorable", grid: true },

