@@ -22,6 +22,7 @@ from benchmarks import (
     bench_api,
     bench_build,
     bench_import,
+    bench_load,
     bench_map,
     bench_qpv,
     bench_typology,
@@ -41,7 +42,7 @@ from benchmarks.common import (
 
 BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
                                      (bench_build, bench_import, bench_aggregate, bench_qpv,
-                                      bench_api, bench_map, bench_typology)}
+                                      bench_api, bench_map, bench_typology, bench_load)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -55,6 +56,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--build-repeat", type=int, default=2,
                         help="timed repetitions of the référentiel build, about a minute "
                              "each for each implementation (default 2)")
+    parser.add_argument("--duration", type=float, default=60.0,
+                        help="seconds of mixed traffic of the load benchmark (default 60)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"folder of the real data samples (default {DEFAULT_DATA})")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json",
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cohesion-bench-") as work:
         context = Context(data=arguments.data, work=Path(work), repeat=arguments.repeat,
-                          build_repeat=arguments.build_repeat)
+                          build_repeat=arguments.build_repeat, duration=arguments.duration)
         for name in names:
             results.append(run_one(BENCHMARKS[name], context))
     facts["load_average_at_end"] = load_average()

@@ -49,7 +49,7 @@ end
 """
 
 
-def _territories(path: Path) -> list[str]:
+def portrait_paths(path: Path) -> list[str]:
     from cohesion.store import Warehouse
 
     with Warehouse(path, read_only=True) as warehouse:
@@ -66,7 +66,7 @@ def run(context: Context, result: BenchmarkResult) -> None:
     wrk = shutil.which("wrk")
     check(wrk is not None, "wrk is not installed (apt-get install wrk)")
     path = loaded_warehouse(context, "api")
-    paths = _territories(path)
+    paths = portrait_paths(path)
     paths_file = context.work / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = context.work / "portraits.lua"

@@ -292,12 +292,15 @@ class Context:
     referentiel : Path or None
         A warehouse file holding the référentiel, once built (by the build benchmark
         or on demand), reused by the later benchmarks.
+    duration : float
+        Seconds of traffic of the load benchmark.
     """
 
     data: Path
     work: Path
     repeat: int = 3
     build_repeat: int = 2
+    duration: float = 60.0
     referentiel: Path | None = None
 
     def sample(self, relative: str) -> Path:

@@ -79,8 +79,7 @@ class FilosofiGrid(Importer):
         if wkb is None or len(wkb) == 0:
             raise InputFileError(where, "la couche n'a aucun carreau", column="geometry",
                                  expected="des polygones de carreaux", found="aucun objet")
-        geometries = shapely.from_wkb(wkb)
-        self._check_geometries(where, geometries)
+        geometries = self._geometries(where, wkb)
 
         id_column = next((name for wanted in ID_COLUMNS for name in columns
                           if name.lower() == wanted), None)
@@ -180,6 +179,19 @@ class FilosofiGrid(Importer):
                                  column="geometry", expected="un CRS avec un code EPSG",
                                  found=crs.name)
         return epsg
+
+    @classmethod
+    def _geometries(cls, where: str, wkb: np.ndarray) -> np.ndarray:
+        """The cells' polygons; refuse unreadable, empty and non-polygonal geometries."""
+        geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+        unreadable = shapely.is_missing(geometries) & np.array([w is not None for w in wkb])
+        if unreadable.any():
+            feature = int(np.argmax(unreadable))
+            raise InputFileError(where, f"la géométrie du carreau {feature + 1} est illisible "
+                                 "(fichier abîmé ?)", column="geometry",
+                                 expected="un polygone en WKB", found="des octets invalides")
+        cls._check_geometries(where, geometries)
+        return geometries
 
     @staticmethod
     def _check_geometries(where: str, geometries: np.ndarray) -> None:

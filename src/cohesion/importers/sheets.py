@@ -88,7 +88,12 @@ def sheet_head(path: Path, sheet: str | None = None, rows: int = HEAD_ROWS,
             raise InputFileError(path, f"le classeur n'a pas de feuille nommée {name!r}",
                                  expected=f"la feuille {name}",
                                  found=", ".join(workbook.sheetnames))
-        head = list(workbook[name].iter_rows(max_row=rows, values_only=True))
+        try:  # a read-only workbook parses the sheet's XML only now
+            head = list(workbook[name].iter_rows(max_row=rows, values_only=True))
+        except Exception as error:  # XML, zip and decompression errors of a damaged file
+            raise InputFileError(path, f"la feuille {name!r} est illisible : {error}",
+                                 expected="un classeur XLSX intact",
+                                 found="un classeur abîmé ou tronqué") from None
     finally:
         workbook.close()
     return SheetHead(name, head)
