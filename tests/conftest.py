@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -28,8 +29,10 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 hypothesis_settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True,
                                      database=None, print_blob=True,
                                      phases=[Phase.explicit, Phase.generate])
-hypothesis_settings.register_profile("long", max_examples=2_000, deadline=None,
-                                     database=None, print_blob=True)
+# `long` tries COHESION_FUZZ_EXAMPLES examples per target (2,000 by default)
+hypothesis_settings.register_profile(
+    "long", max_examples=int(os.environ.get("COHESION_FUZZ_EXAMPLES", "2000")),
+    deadline=None, database=None, print_blob=True)
 hypothesis_settings.load_profile("ci")
 
 #: Fuzz cases tried, by target and outcome, reported at the end of the session.
