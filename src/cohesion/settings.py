@@ -74,6 +74,9 @@ class Settings:
         ANCT's lists of the communes that have a QPV.
     mirror : str or None
         Mirror of the official download addresses.
+    networks : Path or None
+        Folder of OpenStreetMap files (``.osm.pbf``, ``.osm``) the web page « Accès aux
+        services » may compute on; None: crow-fly computations only.
     debug : bool
         Show tracebacks of unexpected errors.
     """
@@ -86,6 +89,7 @@ class Settings:
     addok_port: int = DEFAULT_ADDOK_PORT
     communes_qpv: tuple[Path, ...] = field(default_factory=tuple)
     mirror: str | None = None
+    networks: Path | None = None
     debug: bool = False
 
     @classmethod
@@ -104,6 +108,7 @@ class Settings:
             communes_qpv=tuple(Path(p) for p in
                                env.get("COHESION_COMMUNES_QPV", "").split(os.pathsep) if p),
             mirror=env.get("COHESION_MIRROR") or None,
+            networks=Path(env["COHESION_NETWORKS"]) if env.get("COHESION_NETWORKS") else None,
             debug=env.get("COHESION_DEBUG", "") not in ("", "0"))
 
     def but(self, **changes: object) -> Settings:

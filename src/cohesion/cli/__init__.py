@@ -2,7 +2,8 @@
 
 One module per command group: :mod:`~cohesion.cli.referentiel` (build, summary,
 territory, passage), :mod:`~cohesion.cli.data` (import, data), :mod:`~cohesion.cli.observatory`
-(indicators, export, serve), :mod:`~cohesion.cli.analysis` and :mod:`~cohesion.cli.qpv`
+(indicators, export, serve), :mod:`~cohesion.cli.analysis`, :mod:`~cohesion.cli.access`
+and :mod:`~cohesion.cli.qpv`
 (whose subcommands, in :mod:`~cohesion.cli.qpv_locate` and :mod:`~cohesion.cli.qpv_addok`,
 are imported when used). Commands only parse options, call the core and print; heavy
 libraries (pandas, DuckDB, scipy, shapely, pyproj, Dask) are imported by the commands
@@ -10,7 +11,7 @@ that use them, so ``cohesion --help`` starts fast (``tests/test_cli_imports.py``
 Long-running commands stop on SIGTERM as on Ctrl-C (:mod:`cohesion.shutdown`).
 """
 
-from cohesion.cli import analysis, data, observatory, qpv, referentiel
+from cohesion.cli import access, analysis, data, observatory, qpv, referentiel
 from cohesion.cli.main import main
 
-__all__ = ["analysis", "data", "main", "observatory", "qpv", "referentiel"]
+__all__ = ["access", "analysis", "data", "main", "observatory", "qpv", "referentiel"]

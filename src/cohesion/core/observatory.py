@@ -48,6 +48,7 @@ from cohesion.territory.levels import BUILTIN_LEVELS
 from cohesion.territory.service import Referentiel, Territory
 
 if TYPE_CHECKING:
+    from cohesion.core.access import AccessService
     from cohesion.core.analyses import Analyses
     from cohesion.core.barometre import BarometreService
     from cohesion.core.qpv import QpvService
@@ -114,6 +115,13 @@ class Observatory:
         from cohesion.core.qpv import QpvService
 
         return QpvService(self)
+
+    @cached_property
+    def access(self) -> AccessService:
+        """Accès aux services: accessibility measures to équipements."""
+        from cohesion.core.access import AccessService
+
+        return AccessService(self)
 
     @cached_property
     def tiles(self) -> TileSet:

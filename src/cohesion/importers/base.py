@@ -162,6 +162,23 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
         licence=given.licence or importer.licence, source=given.source,
         url=url, vintage=batch.vintage, periods=batch.periods, file_name=path.name,
         size=path.stat().st_size, rows=batch.rows, notes="\n".join(batch.notes) or None)
+    dataset_id, written = write_batch(warehouse, batch, info, replace=options.replace)
+    return ImportReport(importer.name, path, dataset_id, False, batch.rows, written,
+                        batch.vintage, batch.periods, batch.notes)
+
+
+def write_batch(warehouse: Warehouse, batch: ImportBatch, info: DatasetInfo,
+                replace: bool = False) -> tuple[int, int]:
+    """Write a batch as one new dataset, in one transaction: all of it or nothing.
+
+    Computations that produce a batch without reading a file (the accessibility
+    measures) write through here too, so their results are datasets like any import.
+
+    Returns
+    -------
+    dataset_id, written : int
+        The new dataset and the number of observations written.
+    """
     written = 0
     with warehouse.transaction():
         dataset_id = warehouse.register_dataset(info)
@@ -169,7 +186,7 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
             warehouse.write_variables(batch.variables)
         if batch.observations is not None and not batch.observations.empty:
             written, skipped = warehouse.write_observations(
-                dataset_id, batch.observations, replace=options.replace)
+                dataset_id, batch.observations, replace=replace)
             if skipped:
                 batch.notes.append(f"{skipped} valeurs déjà présentes dans l'entrepôt au titre "
                                    "d'un autre jeu de données, identiques, conservées "
@@ -177,10 +194,20 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
         for table, frame in batch.tables.items():
             if table == "geometries":  # shapes are stored once, see write_geometries
                 warehouse.write_geometries(frame.assign(dataset_id=dataset_id))
+            elif table in REPLACING_TABLES:
+                warehouse.replace_rows(table, REPLACING_TABLES[table],
+                                       frame.assign(dataset_id=dataset_id))
             else:
                 warehouse.insert_frame(table, frame.assign(dataset_id=dataset_id))
-    return ImportReport(importer.name, path, dataset_id, False, batch.rows, written,
-                        batch.vintage, batch.periods, batch.notes)
+    return dataset_id, written
+
+
+#: Tables where a newer dataset's row replaces the row with the same key, rather than
+#: sitting beside it: an indicator is declared once, an origin has one time per measure.
+REPLACING_TABLES: dict[str, tuple[str, ...]] = {
+    "indicator_definitions": ("indicator",),
+    "access_times": ("measure", "origin"),
+}
 
 
 def commune_codes(warehouse: Warehouse, vintage: int,

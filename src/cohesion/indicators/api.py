@@ -226,6 +226,46 @@ class Published(_OneVariable):
         return False
 
 
+#: The kinds of indicator a dataset may declare (``indicator_definitions.kind``).
+DECLARABLE: dict[str, type[Indicator]] = {"Ratio": Ratio, "Count": Count,
+                                          "Published": Published}
+
+
+def declared_indicator(row: dict[str, Any]) -> type[Indicator]:
+    """The class of an indicator a dataset declared (a row of ``indicator_definitions``).
+
+    A computation that stores its results as variables (the accessibility measures)
+    declares its indicators as data; they are then checked and computed exactly like
+    the classes of the catalogue.
+
+    Examples
+    --------
+    >>> share = declared_indicator({
+    ...     "indicator": "acces_d201_marche_15min", "kind": "Ratio",
+    ...     "label": "Part de la population à moins de 15 min", "unit": "%",
+    ...     "numerator": "pop_acces_d201_marche_15min", "denominator": "pop_acces_d201_marche",
+    ...     "scale": 100.0, "direction": "higher_is_better", "source": "INSEE ; OSM"})
+    >>> share.compute({"pop_acces_d201_marche_15min": np.array([30.0]),
+    ...                "pop_acces_d201_marche": np.array([40.0])})
+    array([75.])
+    """
+    kind = DECLARABLE.get(str(row["kind"]))
+    if kind is None:
+        raise CohesionError(f"indicateur {row['indicator']} : type {row['kind']!r} inconnu "
+                            f"(attendu {', '.join(DECLARABLE)})")
+    names = ["label", "unit", "source", "description", "numerator", "denominator",
+             "variable"]
+    attributes: dict[str, Any] = {name: row[name] for name in names
+                                  if isinstance(row.get(name), str)
+                                  and (name in kind.required or name in kind.optional)}
+    attributes["direction"] = Direction(row.get("direction") or NEUTRAL)
+    attributes.setdefault("unit", "")
+    scale = row.get("scale")
+    if "scale" in kind.optional and scale is not None and not np.isnan(scale):
+        attributes["scale"] = float(scale)
+    return type(str(row["indicator"]), (kind,), attributes)
+
+
 def _span(indicator: str, period: str) -> tuple[str, str]:
     parts = period.split("-")
     if len(parts) != 2 or not all(p.isdigit() and len(p) == 4 for p in parts):
@@ -235,5 +275,6 @@ def _span(indicator: str, period: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-__all__ = ["AREA", "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "NEUTRAL", "AnnualGrowth", "Count",
-           "Direction", "Indicator", "Published", "Ratio"]
+__all__ = ["AREA", "DECLARABLE", "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "NEUTRAL",
+           "AnnualGrowth", "Count", "Direction", "Indicator", "Published", "Ratio",
+           "declared_indicator"]

@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from cohesion.errors import CohesionError, NotFoundError
-from cohesion.indicators.api import AREA, AnnualGrowth, Indicator, Published
+from cohesion.indicators.api import (
+    AREA,
+    AnnualGrowth,
+    Indicator,
+    Published,
+    declared_indicator,
+)
 from cohesion.indicators.catalogue import builtin_indicators
 from cohesion.indicators.periods import latest_period, period_key
 from cohesion.indicators.variables import BY_ID
@@ -86,6 +92,8 @@ class IndicatorEngine:
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
         self.indicators = dict(builtin_indicators())
+        for row in warehouse.indicator_definitions().to_dict("records"):
+            self.indicators[row["indicator"]] = declared_indicator(row)
         known = {v for ind in self.indicators.values() for v in ind.variables()}
         imported = warehouse.query("SELECT variable, label, unit, additive FROM variables")
         #: whether each variable can be summed: the definition, else what its importer said

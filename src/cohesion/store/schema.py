@@ -6,9 +6,15 @@ version in ``meta`` lets a later release migrate a file written by an earlier on
 Version 2 adds ``qpv_coverage``: a warehouse of version 1 gets the table (empty) the
 next time it is opened for writing; read-only, :meth:`Warehouse.qpv_coverage
 <cohesion.store.warehouse.Warehouse.qpv_coverage>` answers without it.
+
+Version 3 adds ``indicator_definitions`` (indicators a computation declares, such as the
+accessibility shares, defined like the built-in ones: a ratio of two sums or a published
+figure), ``access_runs`` (what each accessibility computation measured, with its
+parameters) and ``access_times`` (its result for every origin, for the map). Read-only
+on an older file, the reads that need them answer as if they were empty.
 """
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 #: The ``departement`` of a ``qpv_coverage`` row for a file covering the whole of France.
 WHOLE_COUNTRY = "*"
@@ -68,6 +74,25 @@ STATEMENTS: tuple[str, ...] = (
     # (WHOLE_COUNTRY for a national file): where « hors QPV » is a fact
     """CREATE TABLE IF NOT EXISTS qpv_coverage (
         generation INTEGER NOT NULL, departement TEXT NOT NULL, dataset_id INTEGER NOT NULL)""",
+    # indicators declared by a dataset (``kind`` names the class of cohesion.indicators.api)
+    """CREATE TABLE IF NOT EXISTS indicator_definitions (
+        indicator TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL, unit TEXT,
+        numerator TEXT, denominator TEXT, variable TEXT, scale DOUBLE, direction TEXT,
+        source TEXT, description TEXT, dataset_id INTEGER NOT NULL)""",
+    # one accessibility measure: equipment × profile, with how it was measured
+    """CREATE TABLE IF NOT EXISTS access_runs (
+        dataset_id INTEGER NOT NULL, measure TEXT NOT NULL, equipment TEXT NOT NULL,
+        equipment_label TEXT, equipment_count INTEGER, profile TEXT NOT NULL,
+        speed_kmh DOUBLE, method TEXT NOT NULL, detour DOUBLE, network TEXT,
+        network_date TEXT, population TEXT NOT NULL, thresholds INTEGER[] NOT NULL,
+        vintage INTEGER NOT NULL, period TEXT NOT NULL, generation INTEGER,
+        origins BIGINT, population_total DOUBLE, notes TEXT)""",
+    # the time from every origin (a cell) to the nearest equipment of a measure
+    """CREATE TABLE IF NOT EXISTS access_times (
+        dataset_id INTEGER NOT NULL, measure TEXT NOT NULL, origin TEXT NOT NULL,
+        longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL, population DOUBLE NOT NULL,
+        seconds DOUBLE, snap_metres DOUBLE, reachable INTEGER, fca DOUBLE,
+        code_commune TEXT, qpv TEXT, zone TEXT)""",
 )
 
 #: Reasons a value is missing, as INSEE marks them in its files.
@@ -91,4 +116,5 @@ REASON_LABELS = {
     "not_convertible": "non convertible entre millésimes",
     "no_geometry": "contour absent",
     "undefined": "non défini",
+    "beyond_limit": "au-delà du temps maximal calculé",
 }

@@ -149,6 +149,18 @@ class Warehouse:
         finally:
             self.connection.unregister("_incoming")
 
+    def replace_rows(self, table: str, key: Sequence[str], frame: pd.DataFrame) -> None:
+        """Insert ``frame`` into ``table``, deleting first the rows with the same ``key``."""
+        self.connection.register("_incoming_rows", frame)
+        try:
+            columns = ", ".join(key)
+            self.connection.execute(
+                f"DELETE FROM {table} WHERE ({columns}) IN "
+                f"(SELECT ({columns}) FROM _incoming_rows)")
+        finally:
+            self.connection.unregister("_incoming_rows")
+        self.insert_frame(table, frame)
+
     def write_geometries(self, frame: pd.DataFrame) -> None:
         """Write geometries (inside the caller's transaction), each distinct shape once.
 
@@ -560,6 +572,93 @@ class Warehouse:
                 "source_column FROM _incoming_vars")
         finally:
             self.connection.unregister("_incoming_vars")
+
+    # -- what computations declare and measure ----------------------------------------
+
+    def _has_table(self, name: str) -> bool:
+        """Whether the file has ``name`` (a read-only file of an older schema may not)."""
+        return bool(self.connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+    def indicator_definitions(self) -> pd.DataFrame:
+        """The indicators datasets declared (``indicator_definitions``), by id."""
+        if not self._has_table("indicator_definitions"):
+            return pd.DataFrame(columns=["indicator", "kind", "label"])
+        return self.query("SELECT * FROM indicator_definitions ORDER BY indicator")
+
+    # -- equipment and population ---------------------------------------------------------
+
+    def equipment_types(self) -> pd.DataFrame:
+        """Every equipment type held: ``typequ, domain, label, count``, by type.
+
+        Only the newest dataset of each type counts (a second BPE year replaces the
+        first rather than doubling it), as in :meth:`equipment_points`.
+        """
+        return self.query(
+            f"""SELECT typequ, any_value(domain) AS domain, mode(label) AS label,
+                       count(*) AS count FROM ({self._NEWEST_EQUIPMENTS})
+                GROUP BY typequ ORDER BY typequ""")
+
+    _NEWEST_EQUIPMENTS = """SELECT * FROM equipments e WHERE dataset_id =
+        (SELECT max(dataset_id) FROM equipments f WHERE f.typequ = e.typequ)"""
+
+    def equipment_points(self, types: Sequence[str]) -> pd.DataFrame:
+        """The équipements of ``types`` (type codes, or BPE domain letters such as ``D``).
+
+        Returns
+        -------
+        DataFrame
+            ``typequ, label, longitude, latitude, code_commune, dataset_id``, the newest
+            dataset of each type only.
+        """
+        return self.query(
+            f"""SELECT typequ, label, longitude, latitude, code_commune, dataset_id
+                FROM ({self._NEWEST_EQUIPMENTS})
+                WHERE list_contains(?, typequ) OR list_contains(?, domain)
+                ORDER BY typequ, longitude, latitude""", [list(types), list(types)])
+
+    def legal_populations(self, level: str, vintage: int) -> pd.Series:
+        """The legal population of every territory of ``level`` in ``vintage``, by code."""
+        found = self.query("SELECT code, population FROM territories WHERE level = ? "
+                           "AND vintage = ? ORDER BY code", [level, vintage])
+        return found.set_index("code")["population"].astype("float64")
+
+    def grid_population(self) -> pd.DataFrame:
+        """Every 200 m cell that has a population (``ind``), the newest file winning.
+
+        Returns
+        -------
+        DataFrame
+            ``cell_id, geometry`` (WKB bytes), ``crs, population, dataset_id``.
+        """
+        return self.query(
+            """SELECT cell_id, arg_max(geometry, dataset_id) AS geometry,
+                      arg_max(crs, dataset_id) AS crs,
+                      arg_max(TRY_CAST(json_extract(properties, '$.ind') AS DOUBLE),
+                              dataset_id) AS population,
+                      max(dataset_id) AS dataset_id
+               FROM grid_cells WHERE json_extract(properties, '$.ind') IS NOT NULL
+               GROUP BY cell_id ORDER BY cell_id""")
+
+    # -- accessibility ------------------------------------------------------------------
+
+    def access_runs(self) -> pd.DataFrame:
+        """Every accessibility measure computed, newest first (see ``access_runs``)."""
+        if not self._has_table("access_runs"):
+            return pd.DataFrame(columns=["dataset_id", "measure"])
+        return self.query(
+            """SELECT r.*, d.imported_at AS computed_at FROM access_runs r
+               JOIN datasets d USING (dataset_id)
+               ORDER BY r.dataset_id DESC, r.measure""")
+
+    def access_times(self, measure: str) -> pd.DataFrame:
+        """The time from every origin to the nearest equipment of ``measure``."""
+        if not self._has_table("access_times"):
+            return pd.DataFrame(columns=["origin", "seconds"])
+        return self.query(
+            """SELECT origin, longitude, latitude, population, seconds, snap_metres,
+                      reachable, fca, code_commune, qpv, zone FROM access_times
+               WHERE measure = ? ORDER BY origin""", [measure])
 
     def summary(self) -> pd.DataFrame:
         """Row counts of the main tables, for a quick look at what the warehouse holds."""
