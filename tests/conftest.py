@@ -157,6 +157,52 @@ def qpv_index(qpv_warehouse_file: Path):
                                        lookups=[shared(QPV_LOOKUP_2024)])
 
 
+BPE_GIRONDE = "bpe/gironde_ds_immo/categorie_bpe.csv"
+CELLS_GIRONDE = "filosofi_carreaux/gironde_33_pop/carreaux_33.gpkg"
+OSM_PARIS = "osm/paris_map.osm"
+OSM_SAINT_BARTHELEMY = "osm/saint_barthelemy.osm.pbf"
+
+
+@pytest.fixture(scope="session")
+def access_warehouse_file(qpv_warehouse_file: Path,
+                          tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The QPV warehouse plus équipements, cells and three accessibility measures.
+
+    - ``d201_marche_vol_oiseau``: the médecins of the Gironde BPE on foot from the Gironde
+      200 m cells, crow-fly (no network of Gironde in the samples: the declared fallback);
+    - ``osm_amenity_pharmacy_marche``: the pharmacies mapped in the Paris 9e/10e extract,
+      on its walking network, from the arrondissements' population spread over cells;
+    - ``osm_place_town_voiture``: Gustavia (the chef-lieu) by road from every cell of
+      Saint-Barthélemy, on the island's complete network.
+    """
+    from cohesion.access.compute import AccessRequest
+    from cohesion.core import Observatory
+    from cohesion.importers import run_import
+    from cohesion.importers.bpe import BpePoints
+    from cohesion.importers.grid import FilosofiGrid
+    from cohesion.importers.osm_points import OsmPoints
+
+    path = tmp_path_factory.mktemp("access") / "access.duckdb"
+    shutil.copy(qpv_warehouse_file, path)
+    with Warehouse(path) as warehouse:
+        run_import(warehouse, BpePoints(), shared(BPE_GIRONDE))
+        run_import(warehouse, FilosofiGrid(), shared(CELLS_GIRONDE))
+        run_import(warehouse, OsmPoints(), shared(OSM_PARIS))
+        run_import(warehouse, OsmPoints(), shared(OSM_SAINT_BARTHELEMY))
+    core = Observatory(path)
+    try:
+        core.access.compute(AccessRequest(("D201",), "marche", departements=("33",),
+                                          period="2023"))
+        core.access.compute(AccessRequest(("osm_amenity_pharmacy",), "marche",
+                                          network=shared(OSM_PARIS)))
+        core.access.compute(AccessRequest(("osm_place_town",), "voiture",
+                                          network=shared(OSM_SAINT_BARTHELEMY),
+                                          communes=("97701",)))
+    finally:
+        core.close()
+    return path
+
+
 # --- The application in a real browser (Playwright driving Debian's Chromium) ---
 
 CHROMIUM = Path("/usr/bin/chromium")

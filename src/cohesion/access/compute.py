@@ -72,6 +72,11 @@ class AccessRequest:
         Minutes beyond which times are not computed (the median is then « au-delà »).
     departements : tuple of str
         Only origins of these départements (required without a network).
+    communes : tuple of str
+        Where no cell file covers the network: the communes whose population to spread
+        (default: those whose contour meets the network). A commune the référentiel has
+        no contour of (Saint-Barthélemy, Saint-Martin) takes the network's extent as its
+        contour, which is said in the notes.
     vintage : int, optional
         COG vintage of the communes (default: the latest).
     period : str, optional
@@ -88,6 +93,7 @@ class AccessRequest:
     catchment: int = 15
     limit: int = 60
     departements: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
     vintage: int | None = None
     period: str | None = None
 
@@ -160,7 +166,7 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
         extent = _departements_extent(warehouse, request.departements, vintage)
 
     step("population des carreaux")
-    origins = _origins(warehouse, extent, vintage, network)
+    origins = _origins(warehouse, extent, vintage, network, request.communes, notes)
     if request.departements:
         origins = _in_departements(origins, warehouse, request.departements, vintage)
     if len(origins) == 0:
@@ -172,6 +178,9 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
 
     step("communes et QPV des origines")
     where = _locate(warehouse, origins, vintage, lookups)
+    if len(request.communes) == 1:
+        # the origins spread over one commune are that commune's (it may have no contour)
+        where["commune"] = np.full(len(origins), request.communes[0], dtype=object)
     complete = _complete_communes(warehouse, origins, where["commune"], extent, vintage)
     limit = request.limit * 60.0
     walk_speed = profile.speed_kmh if profile.name == "marche" else 5.0
@@ -359,7 +368,7 @@ def _departements_extent(warehouse: Warehouse, departements: Sequence[str],
 
 
 def _origins(warehouse: Warehouse, extent: shapely.Geometry, vintage: int,
-             network: object | None) -> Origins:
+             network: object | None, communes: Sequence[str], notes: list[str]) -> Origins:
     """Filosofi cells inside the extent, else commune populations spread over cells."""
     west, south, east, north = shapely.bounds(extent)
     cells = cell_origins(warehouse.grid_population(), (west, south, east, north))
@@ -367,13 +376,25 @@ def _origins(warehouse: Warehouse, extent: shapely.Geometry, vintage: int,
         inside = shapely.contains_xy(extent, cells.lon, cells.lat)
         if inside.any():
             return cells.subset(inside)
-    communes = warehouse.geometries("COM", vintage)
-    touching = shapely.intersects(communes["geometry"].to_numpy(), extent)
-    communes = communes[touching]
-    populations = warehouse.legal_populations("COM", vintage).reindex(communes["code"])
-    return spread_origins(communes["code"].to_numpy(dtype=object),
-                          communes["geometry"].to_numpy(),
-                          populations.fillna(0.0).to_numpy(dtype="float64"), extent,
+    populations = warehouse.legal_populations("COM", vintage)
+    if communes:
+        unknown = sorted(set(communes) - set(populations.index))
+        if unknown:
+            raise NotFoundError(f"commune(s) inconnue(s) en {vintage} : {', '.join(unknown)}")
+        contours = warehouse.geometries("COM", vintage, list(communes))
+        missing = sorted(set(communes) - set(contours["code"]))
+        if missing:
+            notes.append(f"pas de contour de {', '.join(missing)} dans le référentiel : "
+                         "l'emprise du réseau en tient lieu")
+            contours = pd.concat([contours, pd.DataFrame(
+                {"code": missing, "geometry": [extent] * len(missing)})], ignore_index=True)
+    else:
+        contours = warehouse.geometries("COM", vintage)
+        contours = contours[shapely.intersects(contours["geometry"].to_numpy(), extent)]
+    return spread_origins(contours["code"].to_numpy(dtype=object),
+                          contours["geometry"].to_numpy(),
+                          populations.reindex(contours["code"]).fillna(0.0)
+                          .to_numpy(dtype="float64"), extent,
                           getattr(network, "lon", None), getattr(network, "lat", None))
 
 
@@ -439,12 +460,19 @@ def _on_network(routing: object, network: object, snapped: tuple[np.ndarray, np.
     sources = nodes[near]
     node_times = routing.times_to_nearest(network, sources, limit)
     origin_node, origin_gap = snapped
-    seconds = routing.origin_times(origin_node, origin_gap, node_times, walk_speed)
+    placed = origin_node >= 0  # an origin outside every French zone has no node
+    seconds = np.full(len(origin_node), np.inf)
+    seconds[placed] = routing.origin_times(origin_node[placed], origin_gap[placed],
+                                           node_times, walk_speed)
     seconds = np.where(seconds <= limit, seconds, np.inf)
-    reachable = routing.reachable_counts(network, sources, catchment)[origin_node]
-    fca = routing.two_step_fca(network, sources, np.ones(len(sources)), origin_node,
-                               origins.population, catchment)
-    return seconds, reachable.astype("float64"), fca, int(near.sum())
+    reachable = np.zeros(len(origin_node))
+    reachable[placed] = routing.reachable_counts(network, sources, catchment)[
+        origin_node[placed]]
+    fca = np.full(len(origin_node), np.nan)
+    fca[placed] = routing.two_step_fca(network, sources, np.ones(len(sources)),
+                                       origin_node[placed], origins.population[placed],
+                                       catchment)
+    return seconds, reachable, fca, int(near.sum())
 
 
 def _period(warehouse: Warehouse, points: dict[str, pd.DataFrame], network: object | None

@@ -58,6 +58,9 @@ def access() -> None:
               help="Temps maximal calculé, en minutes.")
 @click.option("--departements", default="",
               help="Seulement les habitants de ces départements (33,24) ; requis sans réseau.")
+@click.option("--communes", default="",
+              help="Sans carreaux : les communes dont répartir la population (97701) ; "
+              "défaut : celles que le réseau touche.")
 @click.option("--vintage", type=int, help="Millésime du COG des communes (défaut : le plus "
               "récent).")
 @click.option("--period", help="Période des résultats (défaut : celle des équipements).")
@@ -66,7 +69,7 @@ def access() -> None:
 def compute_command(ctx: click.Context, equipment: tuple[str, ...], profile: str,
                     network: Path | None, speed: float | None, detour: float,
                     thresholds: str, catchment: int, limit: int, departements: str,
-                    vintage: int | None, period: str | None, replace: bool) -> None:
+                    communes: str, vintage: int | None, period: str | None, replace: bool) -> None:
     """Calculer l'accès des habitants aux équipements et l'enregistrer comme indicateurs.
 
     Pour chaque habitant (carreau de 200 m Filosofi, ou population communale répartie
@@ -81,7 +84,7 @@ def compute_command(ctx: click.Context, equipment: tuple[str, ...], profile: str
     request = AccessRequest(
         tuple(equipment), profile, network, speed, detour, _minutes(thresholds), catchment,
         limit, tuple(d.strip().upper() for d in departements.split(",") if d.strip()),
-        vintage, period)
+        tuple(c.strip().upper() for c in communes.split(",") if c.strip()), vintage, period)
     settings = settings_of(ctx)
     with observatory(ctx) as core, steps_progress("accessibilité") as step:
         prepared = core.access.prepare(request, progress=step)

@@ -43,6 +43,8 @@ NETWORK_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 #: communes, and the communes without QPV; « non couvert » where QPV are not loaded.
 NOT_COVERED = "non_couvert"
 TABLE_LEVELS = ("COM", "EPCI", "DEP", "REG", "QPV")
+#: The threshold a portrait shows (the ONPV's « à moins de 15 minutes à pied »).
+HEADLINE_MINUTES = 15
 
 
 class UnknownMeasureError(NotFoundError):
@@ -209,6 +211,26 @@ class AccessService:
         known = ", ".join(m["measure"] for m in self.measures()) or "aucune"
         raise UnknownMeasureError(f"mesure d'accessibilité inconnue {key!r} (mesures "
                                   f"calculées : {known} ; `cohesion access compute` en calcule)")
+
+    def headline_indicators(self) -> list[str]:
+        """The indicators of each measure a portrait shows.
+
+        The share of residents within 15 minutes (or the measure's largest threshold
+        under it), the same in QPV and outside, and the median time.
+        """
+        def compute() -> list[str]:
+            found = []
+            for entry in self.measures():
+                thresholds = entry["thresholds"]
+                chosen = max((n for n in thresholds if n <= HEADLINE_MINUTES),
+                             default=min(thresholds))
+                base = f"acces_{entry['measure']}"
+                found += [f"{base}_{chosen}min", f"{base}_{chosen}min_qpv",
+                          f"{base}_{chosen}min_hors_qpv", f"temps_{base}"]
+            return found
+
+        return self.observatory.cache.get(("access-headlines", self.observatory.version()),
+                                          compute)
 
     def origins(self, key: str) -> pd.DataFrame:
         """The time from every origin of a measure, in minutes (NaN: beyond the limit)."""

@@ -389,40 +389,49 @@ class Observatory:
 
         For each key indicator: the values, the rank of the territory among those of
         its level and its position in their distribution (percentile, deciles), the
-        series over every period loaded, the source and the period.
+        series over every period loaded, the source and the period. Then the headline
+        figures of each accessibility measure that covers the territory
+        (:meth:`AccessService.headline_indicators
+        <cohesion.core.access.AccessService.headline_indicators>`).
         """
         found = self._get(territory)
         tid = found.id
-        engine = self.engine()
         comparisons = {level: found.parents[level] for level in COMPARISON_LEVELS
                        if level in found.parents and level != tid.level}
-        figures = []
-        for indicator_id in KEY_INDICATORS:
-            definition = engine.indicator(indicator_id)
-            periods = self.periods(indicator_id)
-            figure: dict[str, Any] = {"indicator": definition.id, "label": definition.label,
-                                      "unit": definition.unit, "source": definition.source,
-                                      "producer": producers(definition.source),
-                                      "direction": definition.direction.value,
-                                      "loaded": bool(periods)}
-            if not periods or (period is not None and period not in periods):
-                figures.append(figure)
-                continue
-            result = self.values(indicator_id, tid.level, tid.vintage, period)
-            figure["period"] = result.period
-            figure.update(self.distribution(result).position(
-                _value_of(result.frame, tid.code)))
-            figure["comparisons"] = {
-                level: _value_of(self.values(indicator_id, level, tid.vintage, result.period)
-                                 .frame, parent.code) | {"id": str(parent)}
-                for level, parent in comparisons.items()}
-            figure["series"] = [
-                {"period": p, **_value_of(self.values(indicator_id, tid.level, tid.vintage, p)
-                                          .frame, tid.code)}
-                for p in periods]
-            figures.append(figure)
+        figures = [self._figure(indicator_id, tid, comparisons, period)
+                   for indicator_id in KEY_INDICATORS]
+        for indicator_id in self.access.headline_indicators():
+            figure = self._figure(indicator_id, tid, comparisons, period)
+            if figure.get("value") is not None:
+                figures.append(figure | {"section": "Accès aux services"})
         return {"territory": _territory_record(found), "figures": figures,
                 "credits": CREDITS}
+
+    def _figure(self, indicator_id: str, tid: TerritoryId,
+                comparisons: dict[str, TerritoryId], period: str | None) -> dict[str, Any]:
+        """One figure of a portrait (see :meth:`portrait`)."""
+        definition = self.engine().indicator(indicator_id)
+        periods = self.periods(indicator_id)
+        figure: dict[str, Any] = {"indicator": definition.id, "label": definition.label,
+                                  "unit": definition.unit, "source": definition.source,
+                                  "producer": producers(definition.source),
+                                  "direction": definition.direction.value,
+                                  "loaded": bool(periods)}
+        if not periods or (period is not None and period not in periods):
+            return figure
+        result = self.values(indicator_id, tid.level, tid.vintage, period)
+        figure["period"] = result.period
+        figure.update(self.distribution(result).position(
+            _value_of(result.frame, tid.code)))
+        figure["comparisons"] = {
+            level: _value_of(self.values(indicator_id, level, tid.vintage, result.period)
+                             .frame, parent.code) | {"id": str(parent)}
+            for level, parent in comparisons.items()}
+        figure["series"] = [
+            {"period": p, **_value_of(self.values(indicator_id, tid.level, tid.vintage, p)
+                                      .frame, tid.code)}
+            for p in periods]
+        return figure
 
     def portrait_json(self, territory: str, period: str | None = None,
                       compute: bool = True) -> JsonBytes | None:

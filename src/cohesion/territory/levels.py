@@ -37,7 +37,9 @@ EPCI = Level("EPCI", "EPCI à fiscalité propre", r"(\d{9})")
 EPT = Level("EPT", "Établissement public territorial", r"(\d{9})")
 ARRONDISSEMENT = Level("ARR", "Arrondissement", r"(\d[\dAB]\d{1,2})")
 DEPARTEMENT = Level("DEP", "Département", r"(\d[\dAB]|\d{3})")
-REGION = Level("REG", "Région", r"(\d{2})")
+# the collectivités d'outre-mer (Saint-Barthélemy 977, Saint-Martin 978) are their own
+# « région » in the référentiel, with a three-digit code
+REGION = Level("REG", "Région", r"(\d{2}|97\d)")
 FRANCE = Level("FRA", "France", r"(FR)")
 # 2015 generation: QP + département on 3 characters + 3 digits (QP093001, QP02A001);
 # 2024 generation: QN + département on 3 characters + 2 digits + a letter (QN09301M)
