@@ -10,8 +10,10 @@ next time it is opened for writing; read-only, :meth:`Warehouse.qpv_coverage
 Version 3 adds ``indicator_definitions`` (indicators a computation declares, such as the
 accessibility shares, defined like the built-in ones: a ratio of two sums or a published
 figure), ``access_runs`` (what each accessibility computation measured, with its
-parameters) and ``access_times`` (its result for every origin, for the map). Read-only
-on an older file, the reads that need them answer as if they were empty.
+parameters), ``access_times`` (its result for every origin, for the map) and
+``funding_lines`` (the money of the politique de la ville and of the territorial
+programmes, one line a post or a grant). Read-only on an older file, the reads that need
+them answer as if they were empty.
 """
 
 SCHEMA_VERSION = "3"
@@ -93,6 +95,13 @@ STATEMENTS: tuple[str, ...] = (
         longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL, population DOUBLE NOT NULL,
         seconds DOUBLE, snap_metres DOUBLE, reachable INTEGER, fca DOUBLE,
         code_commune TEXT, qpv TEXT, zone TEXT)""",
+    # one funded post or grant: who gets what, where, when, through which dispositif
+    """CREATE TABLE IF NOT EXISTS funding_lines (
+        dataset_id INTEGER NOT NULL, line_key TEXT NOT NULL, programme TEXT,
+        dispositif TEXT NOT NULL, year INTEGER NOT NULL, beneficiary TEXT, siret TEXT,
+        siren TEXT, amount DOUBLE, posts DOUBLE, contrat_ville TEXT, code_commune TEXT,
+        departement TEXT, region TEXT, label TEXT, theme TEXT, description TEXT,
+        total_cost DOUBLE)""",
 )
 
 #: Reasons a value is missing, as INSEE marks them in its files.
