@@ -20,7 +20,7 @@ from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import PointColumns, QpvIndex, locate_file
 from cohesion.geo.batch import InputFile
 from cohesion.geo.distributed import local_client, locate_file_distributed
-from cohesion.geo.locate import ERROR_OUTSIDE, ERROR_SWAPPED
+from cohesion.geo.locate import BANDS, ERROR_OUTSIDE, ERROR_SWAPPED
 from cohesion.settings import Settings
 from conftest import shared
 from test_geo_locate import DVF, LOOKUP_2024, VINTAGE
@@ -94,6 +94,15 @@ def test_csv_keeps_every_row_and_column(index: QpvIndex, dvf: pd.DataFrame, dvf_
     source = pd.read_csv(dvf_csv, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
     written = pd.read_csv(output, sep=";", encoding="utf-8", dtype=str, keep_default_na=False)
     assert list(written.columns) == list(source.columns) + index.columns()
+    # rows by band, every band nearest first, counted as the file says
+    for g in (2015, 2024):
+        assert list(summary.bands[g]) == list(BANDS)
+        counts = written[f"bande_onpv_{g}"].value_counts()
+        assert summary.bands[g] == {band: int(counts.get(band, 0)) for band in BANDS}
+    assert summary.bands[2015]["dans un QPV"] == 28_465
+    assert summary.bands[2015]["< 300 m"] > 0  # sales just out of a QPV
+    # 2024: the sales « hors QPV » are so through the national list only, unmeasured
+    assert sum(summary.bands[2024].values()) == 0
     pd.testing.assert_frame_equal(written[source.columns], source)  # text kept as it was
     assert_results_equal(written, expected_results(index, dvf))
     assert not list(tmp_path.glob(".*partiel"))
@@ -253,6 +262,7 @@ def test_dask_gives_the_same_csv(index: QpvIndex, client, dvf_csv: Path,
     assert len(done) > 5 and done[-1] == 28_825  # several parts, written in order
     assert summary.rows == 28_825 and summary.inside[2015] == 28_465
     assert distributed.read_bytes() == local.read_bytes()
+    assert summary.bands == locate_file(index, dvf_csv, tmp_path / "again.csv", LON_LAT).bands
 
 
 def test_dask_gives_the_same_parquet_and_errors(index: QpvIndex, client, dvf_parquet: Path,
@@ -303,6 +313,12 @@ def test_command_line(qpv_warehouse_file: Path, dvf_csv: Path, tmp_path: Path) -
     assert "QPV 2015 : 28\u202f465 lignes dans un QPV (98,8 % des 28\u202f825 lignes " \
            "couvertes)" in result.output
     assert "non couverte" not in result.output
+    # the bands having rows, nearest first
+    bands = pd.read_csv(output, sep=";", dtype=str)["bande_onpv_2015"].value_counts()
+    shown = ", ".join(f"{band} {bands[band]:,}".replace(",", "\u202f")
+                      for band in BANDS if band in bands)
+    assert shown.startswith("dans un QPV 28\u202f465, < 300 m ")
+    assert f"QPV 2015 : bandes ONPV : {shown}\n" in result.output
     header = output.read_text(encoding="utf-8").splitlines()[0]
     assert header.endswith(";erreur") and "qpv_2024" not in header
 

@@ -55,7 +55,7 @@ TOWN_HALLS = [
     ("Place Gabriel-Péri", "34500", "Béziers", "34032", "QP034001", "", "dans un QPV"),
     ("61 la Canebière", "13001", "Marseille", "13055", "QP013032", "QN01330M", "dans un QPV"),
     ("28 rue Georges-Cisson", "83300", "Draguignan", "83050", "", "QN08302M", ""),
-    ("1 place de l'Hôtel-de-Ville", "30000", "Nîmes", "30189", "", "", "< 500 m"),
+    ("1 place de l'Hôtel-de-Ville", "30000", "Nîmes", "30189", "", "", "< 300 m"),
 ]
 #: Not an address anywhere: addok finds a far-fetched street with a low score.
 GARBAGE = ("Rue des Nuages", "13999", "Nulle-Part")

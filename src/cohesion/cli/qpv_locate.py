@@ -25,9 +25,11 @@ from cohesion.cli.output import console, errors, number, rows
 from cohesion.geo.batch import DEFAULT_CHUNK_ROWS, BatchSummary, InputFile, PointColumns, Progress
 from cohesion.geo.geocoding import DEFAULT_MIN_SCORE, GEOCODING_QUALITIES, AddokGeocoder
 from cohesion.geo.locate import (
+    BANDS,
     DEFAULT_REACH,
     DEFAULT_TOLERANCE,
     GENERATIONS,
+    MIN_REACH,
     QUALITIES,
     QpvIndex,
     not_covered_reason,
@@ -70,7 +72,7 @@ from cohesion.shutdown import interrupted_by_signals
               help="Liste nationale ANCT des communes ayant un QPV (polygone-4326_qpv.geojson) : "
               "une commune qu'elle ne nomme pas est « hors QPV », une commune nommée dont "
               "les contours ne sont pas chargés « non couvert » (répétable).")
-@click.option("--reach", type=click.FloatRange(min=1000), default=DEFAULT_REACH,
+@click.option("--reach", type=click.FloatRange(min=MIN_REACH), default=DEFAULT_REACH,
               show_default=True, help="Distance en mètres jusqu'à laquelle le QPV le plus "
               "proche est cherché ; au-delà la distance reste vide.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ROWS,
@@ -164,18 +166,23 @@ def summary_lines(summary: BatchSummary, generations: tuple[int, ...]) -> list[s
     """The summary of a batch, in French, one line per generation.
 
     The share in a QPV is that of the covered rows (in a QPV or « hors QPV »); a second
-    line per generation says how many rows were not covered, and why.
+    line per generation gives the rows by ONPV band (nearest first, the bands having
+    rows), a third how many rows were not covered, and why.
 
     Examples
     --------
     >>> summary = BatchSummary(Path("sortie.csv"), rows=800, errors=3, inside={2024: 200},
     ...     qualities={2024: {"sûr": 190, "probable": 15, "hors QPV": 395, "non couvert": 197}},
+    ...     bands={2024: {"dans un QPV": 200, "< 300 m": 120, "< 500 m": 0, "< 1 km": 80,
+    ...                   "commune avec QPV": 150, "ailleurs": 50}},
     ...     not_covered={2024: {"93": 12, "75": 185}})
     >>> for line in summary_lines(summary, (2024,)):
     ...     print(line)
     800 lignes écrites dans sortie.csv, dont 3 en erreur (colonne « erreur »)
     QPV 2024 : 200 lignes dans un QPV (33,3 % des 600 lignes couvertes) ; sûr 190,
     probable 15, hors QPV 395
+    QPV 2024 : bandes ONPV : dans un QPV 200, < 300 m 120, < 1 km 80, commune avec QPV 150,
+    ailleurs 50
     QPV 2024 : 197 lignes non couvertes (contours 2024 non chargés pour les départements 75, 93)
     """
     lines = [f"{rows(summary.rows)} écrite{'s' if summary.rows > 1 else ''} dans "
@@ -189,6 +196,10 @@ def summary_lines(summary: BatchSummary, generations: tuple[int, ...]) -> list[s
         lines.append(f"QPV {g} : {rows(summary.inside.get(g, 0))} dans un QPV ({share} % des "
                      f"{rows(covered)} couverte{'s' if covered > 1 else ''})"
                      + (f" ; {details}" if details else ""))
+        bands = summary.bands.get(g, {})
+        if any(bands.values()):
+            lines.append(f"QPV {g} : bandes ONPV : " + ", ".join(
+                f"{band} {number(bands[band])}" for band in BANDS if bands.get(band, 0)))
         departements = summary.not_covered.get(g, {})
         if departements:
             uncovered = sum(departements.values())

@@ -29,6 +29,7 @@ from cohesion.geo.batch import (
 )
 from cohesion.geo.geocoding import DEFAULT_MIN_SCORE, AddokGeocoder, Geocoder, geocode_frame
 from cohesion.geo.locate import (
+    BANDS,
     DEFAULT_REACH,
     DEFAULT_TOLERANCE,
     NOT_COVERED,
@@ -260,6 +261,8 @@ def _summary_of_points(results: list[dict[str, Any]], generations: tuple[int, ..
     The fields of :func:`summary_document` but ``qualites`` and ``geocodage``.
     """
     inside = {str(g): sum(1 for r in results if r["qpv"][str(g)]["code"]) for g in generations}
+    bands = {str(g): {band: sum(1 for r in results if r["qpv"][str(g)]["bande"] == band)
+                      for band in BANDS} for g in generations}
     covered = {str(g): sum(1 for r in results if r["qpv"][str(g)]["qualite"] not in (
         None, NOT_COVERED)) for g in generations}
     not_covered: dict[str, dict[str, Any]] = {}
@@ -273,7 +276,7 @@ def _summary_of_points(results: list[dict[str, Any]], generations: tuple[int, ..
             "dans_qpv": inside, "couverts": covered,
             "part_dans_qpv": {g: (n / covered[g] if covered[g] else 0.0)
                               for g, n in inside.items()},
-            "non_couverts": not_covered}
+            "bandes": bands, "non_couverts": not_covered}
 
 
 def summary_document(summary: BatchSummary, generations: tuple[int, ...]) -> dict[str, Any]:
@@ -285,7 +288,9 @@ def summary_document(summary: BatchSummary, generations: tuple[int, ...]) -> dic
         ``lignes`` and ``erreurs`` (rows, rows in error); by generation: ``dans_qpv``
         (rows in a QPV), ``couverts`` (rows whose answer is known: in a QPV or « hors
         QPV »), ``part_dans_qpv`` (``dans_qpv / couverts``), ``qualites`` (rows by
-        quality class), ``non_couverts`` (``lignes``, ``departements``: rows by
+        quality class), ``bandes`` (rows by ONPV band, every band of
+        :data:`~cohesion.geo.locate.BANDS` in its order, nearest first; rows without a
+        band are not counted), ``non_couverts`` (``lignes``, ``departements``: rows by
         département, ``inconnu`` for rows in no commune contour, and ``motif``, the
         reason in French, or None); ``geocodage`` (rows by geocoding quality, or None).
 
@@ -294,10 +299,14 @@ def summary_document(summary: BatchSummary, generations: tuple[int, ...]) -> dic
     >>> from pathlib import Path
     >>> summary = BatchSummary(Path("sortie.csv"), rows=30, inside={2015: 5},
     ...     qualities={2015: {"sûr": 5, "probable": 0, "hors QPV": 15, "non couvert": 10}},
+    ...     bands={2015: {"dans un QPV": 5, "< 1 km": 9, "< 300 m": 6}},
     ...     not_covered={2015: {"93": 2, "75": 8}})
     >>> document = summary_document(summary, (2015,))
     >>> document["couverts"], document["part_dans_qpv"]
     ({'2015': 20}, {'2015': 0.25})
+    >>> document["bandes"]["2015"]  # doctest: +NORMALIZE_WHITESPACE
+    {'dans un QPV': 5, '< 300 m': 6, '< 500 m': 0, '< 1 km': 9, 'commune avec QPV': 0,
+     'ailleurs': 0}
     >>> document["non_couverts"]["2015"]  # doctest: +NORMALIZE_WHITESPACE
     {'lignes': 10, 'departements': {'75': 8, '93': 2},
      'motif': 'contours 2015 non chargés pour les départements 75, 93'}
@@ -307,6 +316,8 @@ def summary_document(summary: BatchSummary, generations: tuple[int, ...]) -> dic
             "couverts": {str(g): summary.covered(g) for g in generations},
             "part_dans_qpv": {str(g): round(summary.share_inside(g), 6) for g in generations},
             "qualites": {str(g): summary.qualities.get(g, {}) for g in generations},
+            "bandes": {str(g): {band: summary.bands.get(g, {}).get(band, 0) for band in BANDS}
+                       for g in generations},
             "non_couverts": {str(g): _not_covered_document(g, summary.not_covered.get(g, {}))
                              for g in generations},
             "geocodage": summary.geocoding or None}

@@ -46,6 +46,7 @@ from cohesion.geo.geocoding import (
     geocode_frame,
 )
 from cohesion.geo.locate import (
+    BANDS,
     DEFAULT_TOLERANCE,
     NOT_COVERED,
     QUALITIES,
@@ -211,6 +212,10 @@ class BatchSummary:
         Rows inside a QPV, by generation.
     qualities : dict of int to dict of str to int
         Rows by quality class, by generation.
+    bands : dict of int to dict of str to int
+        Rows by ONPV band, by generation, every band in the order of
+        :data:`~cohesion.geo.locate.BANDS` (nearest first); rows without a band (in
+        error, not covered…) are not counted.
     not_covered : dict of int to dict of str to int
         Rows ``non couvert``, by generation and département of their commune
         (:data:`~cohesion.geo.locate.UNKNOWN_DEPARTEMENT` for rows in no commune
@@ -227,6 +232,7 @@ class BatchSummary:
     errors: int = 0
     inside: dict[int, int] = field(default_factory=dict)
     qualities: dict[int, dict[str, int]] = field(default_factory=dict)
+    bands: dict[int, dict[str, int]] = field(default_factory=dict)
     not_covered: dict[int, dict[str, int]] = field(default_factory=dict)
     geocoding: dict[str, int] = field(default_factory=dict)
 
@@ -250,6 +256,10 @@ class BatchSummary:
             totals = self.qualities.setdefault(g, dict.fromkeys(QUALITIES, 0))
             for quality in QUALITIES:
                 totals[quality] += int(counts.get(quality, 0))
+            counts = results[f"bande_onpv_{g}"].value_counts()
+            totals = self.bands.setdefault(g, dict.fromkeys(BANDS, 0))
+            for band in BANDS:
+                totals[band] += int(counts.get(band, 0))
             by_departement = self.not_covered.setdefault(g, {})
             uncovered = departements[(results[f"qualite_qpv_{g}"] == NOT_COVERED).to_numpy()]
             for departement, count in uncovered.value_counts().items():

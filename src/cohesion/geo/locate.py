@@ -14,10 +14,26 @@ and each generation, :meth:`QpvIndex.locate` gives
   of the point's territory (Lambert-93 in metropolitan France, the local CRS of each
   overseas département), exact up to the index's *reach* (5 km by default) and left
   empty beyond it;
-- the ONPV distance band: ``dans un QPV``, ``< 500 m``, ``< 1 km``, ``commune avec QPV``
-  (the commune has a QPV of that generation), ``ailleurs``;
+- the ONPV distance band (:data:`BANDS`, below);
 
 and, once for all generations, the code of the commune containing the point.
+
+Bands: nested thresholds on that distance (:data:`BAND_THRESHOLDS`), each band up to
+its threshold excluded, in this order (:data:`BANDS`):
+
+- ``dans un QPV``: inside a QPV (distance 0);
+- ``< 300 m``: outside, less than 300 m from a QPV. The threshold of schools: the
+  Observatoire des territoires counts a collège « à moins de 300 mètres d'un quartier
+  prioritaire » as « relevant de la politique de la ville »;
+- ``< 500 m``: 300 m to less than 500 m;
+- ``< 1 km``: 500 m to less than 1 km;
+- ``commune avec QPV``: 1 km or more (or beyond the reach), in a commune having a QPV of
+  that generation;
+- ``ailleurs``: 1 km or more, in a commune having none.
+
+The band is None for a point in error; 1 km or more away and in no commune contour (or
+without commune contours); or whose distance is not measured (``non couvert``, or
+``hors QPV`` only through the national list).
 
 Coverage: a point outside every loaded QPV is ``hors QPV`` only where that is a fact,
 that is when its commune lies in a département the loaded contours cover (every QPV of
@@ -36,12 +52,21 @@ Examples
 >>> square = shapely.box(2.35, 48.85, 2.36, 48.86)
 >>> index = QpvIndex([QpvLayer(2024, np.array(["QN07501M"]), np.array(["Exemple"]),
 ...                            np.array([square]), coverage=NATIONAL)])
->>> found = index.locate(np.array([2.355, 2.3501, 2.37]), np.array([48.855, 48.855, 48.855]))
+>>> lon = np.array([2.355, 2.3501, 2.363, 2.3655, 2.37])
+>>> found = index.locate(lon, np.full(len(lon), 48.855))
 >>> result = found.generations[2024]
->>> result.code.tolist(), result.quality.tolist()
-(['QN07501M', 'QN07501M', None], ['sûr', 'probable', 'hors QPV'])
->>> result.band.tolist(), result.distance.round(1).tolist()
-(['dans un QPV', 'dans un QPV', '< 1 km'], [0.0, 0.0, 733.8])
+>>> result.code.tolist()
+['QN07501M', 'QN07501M', None, None, None]
+>>> result.quality.tolist()
+['sûr', 'probable', 'hors QPV', 'hors QPV', 'hors QPV']
+
+The bands of points 0 m, 220 m, 404 m and 734 m from the QPV (without commune contours,
+a point 1 km or more away would have none):
+
+>>> result.distance.round(1).tolist()
+[0.0, 0.0, 220.1, 403.6, 733.8]
+>>> result.band.tolist()
+['dans un QPV', 'dans un QPV', '< 300 m', '< 500 m', '< 1 km']
 
 Contours not known to cover anything say so, rather than « hors QPV »:
 
@@ -94,9 +119,21 @@ GENERATIONS = tuple(GENERATION_PATTERNS)
 
 SURE, PROBABLE, OUTSIDE, NOT_COVERED = "sûr", "probable", "hors QPV", "non couvert"
 QUALITIES = (SURE, PROBABLE, OUTSIDE, NOT_COVERED)
-IN_QPV, UNDER_500_M, UNDER_1_KM, COMMUNE_WITH_QPV, ELSEWHERE = (
-    "dans un QPV", "< 500 m", "< 1 km", "commune avec QPV", "ailleurs")
-BANDS = (IN_QPV, UNDER_500_M, UNDER_1_KM, COMMUNE_WITH_QPV, ELSEWHERE)
+IN_QPV, UNDER_300_M, UNDER_500_M, UNDER_1_KM, COMMUNE_WITH_QPV, ELSEWHERE = (
+    "dans un QPV", "< 300 m", "< 500 m", "< 1 km", "commune avec QPV", "ailleurs")
+#: The distance bands of points outside every QPV: a point less than ``threshold`` metres
+#: from the nearest QPV (and not less than the previous threshold) is in ``band``.
+#: Increasing thresholds. 300 m is the threshold of schools « relevant de la politique de
+#: la ville » (Observatoire des territoires); beyond the last, the band is that of the
+#: commune (:data:`COMMUNE_WITH_QPV` or :data:`ELSEWHERE`).
+BAND_THRESHOLDS: tuple[tuple[float, str], ...] = (
+    (300.0, UNDER_300_M), (500.0, UNDER_500_M), (1000.0, UNDER_1_KM))
+#: Every band, nearest first (the order of summaries).
+BANDS = (IN_QPV, *(band for _, band in BAND_THRESHOLDS), COMMUNE_WITH_QPV, ELSEWHERE)
+_BAND_LIMITS = np.array([threshold for threshold, _ in BAND_THRESHOLDS])
+#: The shortest reach of an index: the last threshold, for the bands to be exact.
+MIN_REACH = float(_BAND_LIMITS[-1])
+_DISTANCE_BANDS = np.array([band for _, band in BAND_THRESHOLDS] + [None], dtype=object)
 
 #: The coverage of national contours: every département.
 NATIONAL: frozenset[str] = frozenset({WHOLE_COUNTRY})
@@ -378,8 +415,8 @@ class QpvIndex:
         and the coverage check. Without them the commune and that band are left empty,
         and only national contours cover a point.
     reach : float
-        Distance in metres up to which the nearest QPV is looked for (at least 1 000 m,
-        the widest ONPV band). Farther points get no distance.
+        Distance in metres up to which the nearest QPV is looked for (at least
+        :data:`MIN_REACH`, 1 000 m, the widest ONPV band). Farther points get no distance.
 
     See Also
     --------
@@ -395,9 +432,10 @@ class QpvIndex:
         generations = [layer.generation for layer in layers]
         if len(set(generations)) != len(generations):
             raise CohesionError(f"une génération de QPV est donnée deux fois : {generations}")
-        if not reach >= 1000:
+        if not reach >= MIN_REACH:
+            shortest = f"{MIN_REACH:,.0f}".replace(",", " ")
             raise CohesionError(f"portée de recherche trop courte : {reach} m (attendu au "
-                                "moins 1 000 m, la bande ONPV la plus large)")
+                                f"moins {shortest} m, la bande ONPV la plus large)")
         self.layers = {layer.generation: layer for layer in layers}
         self.communes = communes
         self.reach = float(reach)
@@ -640,9 +678,10 @@ class QpvIndex:
         quality[located] = OUTSIDE
         quality[is_inside] = SURE
         quality[located & near_border] = PROBABLE
-        band = np.full(count, None, dtype=object)
-        band[located & (distance < 1000)] = UNDER_1_KM
-        band[located & (distance < 500)] = UNDER_500_M
+        # the band of the first threshold the distance is under; none from the last
+        # threshold on, nor for NaN (beyond the reach, or not located)
+        band = np.where(located, _DISTANCE_BANDS[np.searchsorted(
+            _BAND_LIMITS, distance, side="right")], None)
         band[is_inside] = IN_QPV
         # a point in no commune contour is covered by national contours only
         in_coverage = np.full(count, layer.national)
@@ -653,7 +692,7 @@ class QpvIndex:
             has_qpv = coverage.has_qpv[commune[known]]
             in_coverage[known] |= coverage.in_coverage[commune[known]]
             listed_without_qpv[known] = coverage.listed_without_qpv[commune[known]]
-            far = located & known & ~(distance < 1000)
+            far = located & known & ~(distance < _BAND_LIMITS[-1])
             band[far] = np.where(has_qpv[far[known]], COMMUNE_WITH_QPV, ELSEWHERE)
         outside = located & ~is_inside
         uncovered = outside & ~in_coverage & ~listed_without_qpv

@@ -7,7 +7,7 @@
   summary in the ``X-QPV-Resume`` header (JSON: rows, rows in error, and by
   generation the rows in a QPV, the rows covered by the loaded contours and the share
   of them in a QPV, the rows not covered with their départements and the reason, the
-  quality classes; geocoding qualities; see
+  quality classes, the ONPV bands; geocoding qualities; see
   :func:`cohesion.core.qpv.summary_document`). Uploads are limited to
   :data:`MAX_LOCATE_UPLOAD_BYTES`, refused before they are read; a file of more than
   :data:`~cohesion.geo.batch.MAX_POINT_FILE_COLUMNS` columns, or whose header or first
@@ -46,7 +46,7 @@ from cohesion.geo.batch import BatchSummary, InputFile, PointColumns, check_crs
 from cohesion.geo.geocoding import (
     DEFAULT_MIN_SCORE,
 )
-from cohesion.geo.locate import DEFAULT_TOLERANCE
+from cohesion.geo.locate import BANDS, DEFAULT_TOLERANCE, QUALITIES
 from cohesion.web.limits import BodyTooLarge, megabytes
 from cohesion.web.pages import render
 
@@ -67,6 +67,15 @@ MAX_FORM_FIELDS = 20
 MAX_FIELD_BYTES = 64 * 1024
 LOCATE_CSV_PATH = "/api/qpv/locate.csv"
 LOCATE_JSON_PATH = "/api/qpv/locate"
+#: The answer of ``POST /api/qpv/locate``, in the OpenAPI document (French).
+LOCATE_DESCRIPTION = (
+    "Pour chaque génération de QPV : code et nom du QPV, qualité "
+    f"({', '.join(QUALITIES)}), distance en mètres au QPV le plus proche, bande ONPV "
+    f"({', '.join(BANDS)} ; « < 300 m » est le seuil des collèges « relevant de la "
+    "politique de la ville » de l'Observatoire des territoires, « < 500 m » va de 300 à "
+    "500 m) ; et la commune. Un point inutilisable garde sa place avec la raison dans "
+    "« erreur ». Le résumé compte les lignes par génération : dans un QPV, couvertes, par "
+    "bande (« bandes », de la plus proche à la plus lointaine), non couvertes.")
 
 
 # -- fields shared by both endpoints ---------------------------------------------------
@@ -245,8 +254,9 @@ _CSV_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data"
                     "description": "Colonnes de l'adresse, réunies dans l'ordre."},
         "tolerance": {"type": "number", "minimum": 0, "maximum": 1000},
         "min_score": {"type": "number", "minimum": 0, "maximum": 1}}}}}},
-    "responses": {"200": {"description": "Le CSV enrichi ; résumé dans l'en-tête "
-                                         "X-QPV-Resume (JSON).",
+    "responses": {"200": {"description": "Le CSV enrichi (colonne bande_onpv_G : "
+                                         f"{', '.join(BANDS)}) ; résumé dans l'en-tête "
+                                         "X-QPV-Resume (JSON, avec les lignes par bande).",
                           "content": {"text/csv": {}}}}}
 
 
@@ -264,14 +274,14 @@ def install(app: FastAPI, observatory: Observatory) -> None:
                               + f", ou un fichier CSV à {LOCATE_CSV_PATH}")
 
     @app.post(LOCATE_JSON_PATH, summary="Localiser des points ou des adresses dans les QPV",
+              description=LOCATE_DESCRIPTION,
               responses={409: {"description": "Aucun contour de QPV chargé."},
                          502: {"description": "Géocodeur injoignable (adresses)."}})
     def locate(request: LocateRequest) -> dict[str, Any]:
         """Par point (lon/lat, x/y + crs, ou adresse) : QPV, qualité, distance, bande, commune.
 
-        Pour chaque génération de QPV : code et nom du QPV, qualité (sûr, probable, hors
-        QPV, non couvert), distance en mètres, bande ONPV ; et la commune. Un point
-        inutilisable garde sa place avec la raison dans « erreur ».
+        Pour chaque génération de QPV : code et nom du QPV, qualité, distance en mètres,
+        bande ONPV ; et la commune (:data:`LOCATE_DESCRIPTION`, la description OpenAPI).
         """
         points = [Point(**point.model_dump()) for point in request.points]
         return service.locate_points(points, request.tolerance, request.min_score)
@@ -282,7 +292,8 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         """Le fichier renvoyé complet, dans l'ordre, avec les colonnes de résultat.
 
         Avec des colonnes d'adresse, les colonnes de géocodage précèdent celles des QPV ;
-        200 Mo au plus ; résumé dans l'en-tête X-QPV-Resume.
+        200 Mo au plus ; résumé dans l'en-tête X-QPV-Resume (avec les lignes par bande
+        ONPV, dans l'ordre des bandes).
         """
         return await locate_upload(service, request)
 

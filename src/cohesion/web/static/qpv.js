@@ -143,7 +143,8 @@ function percent(share) {
 }
 
 function showSummary(summary, filename) {
-  // shares count covered rows only: a row whose QPV contours are not loaded is neither in nor out
+  // shares count covered rows only: a row whose QPV contours are not loaded is neither in nor out;
+  // bands come nearest first, in the order of the server's summary
   const lines = (summary.dans_qpv ? Object.keys(summary.dans_qpv) : generations).map((g) => {
     const missing = summary.non_couverts?.[g];
     return `
@@ -153,7 +154,9 @@ function showSummary(summary, filename) {
       <td class="non-couverts">${missing?.lignes
         ? `${formatNumber(missing.lignes)} (${escapeHtml(missing.motif ?? "")})` : "—"}</td>
       <td>${Object.entries(summary.qualites[g] ?? {}).filter(([, n]) => n)
-        .map(([q, n]) => `${escapeHtml(q)} ${formatNumber(n)}`).join(", ") || "—"}</td></tr>`;
+        .map(([q, n]) => `${escapeHtml(q)} ${formatNumber(n)}`).join(", ") || "—"}</td>
+      <td class="bandes">${Object.entries(summary.bandes?.[g] ?? {}).filter(([, n]) => n)
+        .map(([b, n]) => `${escapeHtml(b)} ${formatNumber(n)}`).join(", ") || "—"}</td></tr>`;
   }).join("");
   const geocoding = summary.geocodage
     ? `<p class="fr-text--sm">Géocodage : ${Object.entries(summary.geocodage)
@@ -167,7 +170,7 @@ function showSummary(summary, filename) {
       <caption>Lignes dans un QPV, par génération</caption>
       <thead><tr><th scope="col">Génération</th><th scope="col">Lignes dans un QPV</th>
         <th scope="col">Part</th><th scope="col">Non couvertes</th>
-        <th scope="col">Qualités</th></tr></thead>
+        <th scope="col">Qualités</th><th scope="col">Bandes ONPV</th></tr></thead>
       <tbody>${lines}</tbody></table></div>
     ${geocoding}
     <a class="fr-btn fr-btn--secondary fr-icon-download-line fr-btn--icon-left" id="fichier-telecharger"
