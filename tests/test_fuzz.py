@@ -82,9 +82,11 @@ TARGETS: dict[str, Target] = {
     "zonage-csv": Target("grille-densite", "text", 2_000),
     "zonage-geojson": Target("action-coeur-de-ville", "geojson", 40),
     "table": Target("barometre-2018-carte-2-1", "text", 2_000),
+    "france-services": Target("france-services-2024-sites", "text", 421),
+    "osm-points": Target("osm-paris-9e-10e", "text", 60_000),  # XML: the whole file
 }
 #: Importers without a real sample, hence not fuzzed here.
-UNFUZZED = {"insee-communes"}
+UNFUZZED = {"insee-communes", "points", "mairies"}
 
 
 def test_every_importer_with_a_sample_is_fuzzed() -> None:

