@@ -9,7 +9,7 @@ PORT ?= 8000
 # have a QPV whose contours are not loaded (« non couvert » rather than « hors QPV »)
 COMMUNES_QPV ?= $(SAMPLES)/qpv/qpv2024_communes/polygone-4326_qpv.geojson
 
-.PHONY: run test install system bench
+.PHONY: run test install system bench access-samples
 
 install: .venv/.installed node_modules/.installed system
 
@@ -41,9 +41,22 @@ node_modules/.installed: package.json package-lock.json
 run: install
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) build
 	if [ -d "$(SAMPLES)" ]; then .venv/bin/cohesion --warehouse $(WAREHOUSE) data import-samples "$(SAMPLES)"; fi
+	if [ -d "$(SAMPLES)" ]; then $(MAKE) --no-print-directory access-samples; fi
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) summary
 	COHESION_COMMUNES_QPV=$$( [ -f "$(COMMUNES_QPV)" ] && echo "$(COMMUNES_QPV)" ) \
 	  .venv/bin/cohesion --warehouse $(WAREHOUSE) serve --host $(HOST) --port $(PORT)
+
+# The accessibility measures of the samples (each a no-op once computed): the Gironde
+# médecins on foot from the 200 m cells (crow-fly: no Gironde network in the samples),
+# the pharmacies of the Paris extract and Gustavia from Saint-Barthélemy on their OSM
+# networks, France services by car in the Bouches-du-Rhône (QPV against the rest)
+ACCESS := .venv/bin/cohesion --warehouse $(WAREHOUSE) access compute
+access-samples:
+	$(ACCESS) --equipment D201 --departements 33 --period 2023
+	$(ACCESS) --equipment osm_amenity_pharmacy --network $(SAMPLES)/osm/paris_map.osm
+	$(ACCESS) --equipment osm_place_town --profile voiture --communes 97701 \
+	  --network $(SAMPLES)/osm/saint_barthelemy.osm.pbf
+	$(ACCESS) --equipment france_services --profile voiture --departements 13
 
 test: install
 	.venv/bin/ruff check .

@@ -27,6 +27,7 @@ from cohesion.geo import QpvIndex
 from cohesion.importers import ImportOptions, run_import
 from cohesion.importers.qpv import QpvContours
 from cohesion.store import Warehouse
+from cohesion.store.schema import SCHEMA_VERSION
 from conftest import QPV_OCCITANIE, shared, table_fingerprint
 
 OCCITANIE_DEPARTEMENTS = {"09", "11", "12", "30", "31", "32", "34", "46", "65", "66", "81",
@@ -250,7 +251,7 @@ def test_an_older_warehouse_covers_the_departements_of_its_qpv(occitanie_file: P
     with Warehouse(path) as warehouse:  # read-write: the table is created, empty
         assert warehouse.query("SELECT count(*) AS n FROM qpv_coverage")["n"].item() == 0
         assert warehouse.query("SELECT value FROM meta WHERE key = 'schema_version'"
-                               )["value"].item() == "2"
+                               )["value"].item() == SCHEMA_VERSION
         assert warehouse.qpv_coverage(2015) == OCCITANIE_DEPARTEMENTS
 
 

@@ -276,7 +276,7 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
                 "indicator_definitions": pd.concat(definitions, ignore_index=True)},
         vintage=vintage, periods=[period], rows=len(origins), notes=notes)
     info = DatasetInfo(
-        name="acces", importer="acces", checksum=_checksum(warehouse, request, points),
+        name="acces", importer="acces", checksum=request_checksum(warehouse, request),
         title="Accessibilité : " + ", ".join(run["equipment_label"] for run in runs)
         + f" ({profile.label})",
         producer="Cohésion (calcul)", source=_sources(pd.concat(points.values()),
@@ -489,14 +489,18 @@ def _period(warehouse: Warehouse, points: dict[str, pd.DataFrame], network: obje
     return str(date.today().year)
 
 
-def _checksum(warehouse: Warehouse, request: AccessRequest,
-              points: dict[str, pd.DataFrame]) -> str:
-    """The same computation on the same inputs has the same checksum (a re-run is a no-op)."""
+def request_checksum(warehouse: Warehouse, request: AccessRequest) -> str:
+    """The same computation on the same inputs has the same checksum (a re-run is a no-op).
+
+    The inputs are the request, the network file's content, and the datasets of the
+    équipements and cells it would read.
+    """
     described = asdict(request) | {"network": str(request.network) if request.network else None}
     if request.network is not None:
         described["network_checksum"] = file_checksum(Path(request.network))
     described["equipment_datasets"] = sorted(
-        int(d) for frame in points.values() for d in frame["dataset_id"].unique())
+        int(d) for key in request.equipment
+        for d in warehouse.equipment_points([key])["dataset_id"].unique())
     cells = warehouse.grid_population()
     described["grid"] = int(cells["dataset_id"].max()) if len(cells) else 0
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()

@@ -87,9 +87,8 @@ def compute_command(ctx: click.Context, equipment: tuple[str, ...], profile: str
         tuple(c.strip().upper() for c in communes.split(",") if c.strip()), vintage, period)
     settings = settings_of(ctx)
     with observatory(ctx) as core, steps_progress("accessibilité") as step:
-        prepared = core.access.prepare(request, progress=step)
-        with writing(settings.warehouse):
-            report = core.access.store(prepared, replace=replace, progress=step)
+        report = core.access.compute(request, replace=replace, progress=step,
+                                     writing=lambda: writing(settings.warehouse))
     if report["already_computed"]:
         console.print(f"déjà calculé (jeu {report['dataset_id']}) : rien à écrire")
         return

@@ -22,6 +22,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from cohesion.access.compute import AccessComputation, AccessRequest, equipment_type_label
+from cohesion.access.compute import AccessRequest, equipment_type_label
 from cohesion.access.measures import ZONE_LABELS, ZONES, weighted_median
 from cohesion.errors import CohesionError, NotFoundError
 from cohesion.store.schema import REASON_LABELS
@@ -112,38 +113,34 @@ class AccessService:
     # -- computing ------------------------------------------------------------------
 
     def compute(self, request: AccessRequest, replace: bool = False,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                progress: Callable[[str], None] | None = None,
+                writing: Callable[[], AbstractContextManager[object]] = nullcontext
+                ) -> dict[str, Any]:
         """Compute the measures of ``request`` and store them as one dataset.
+
+        The computation reads (other readers go on); only the final write takes the
+        file, inside ``writing()`` (the command line asks a running server to let go).
 
         Returns
         -------
         dict
             ``dataset_id``, ``measures`` (keys), ``observations`` written, ``notes``,
             ``already_computed`` (the same computation on the same inputs was stored
-            before: nothing written).
+            before: nothing computed nor written).
         """
-        return self.store(self.prepare(request, progress), replace, progress)
-
-    def prepare(self, request: AccessRequest, progress: Callable[[str], None] | None = None
-                ) -> AccessComputation:
-        """The long part of :meth:`compute`, reading only (other readers go on)."""
-        from cohesion.access.compute import compute
-
-        return compute(self.observatory.reader(), request,
-                       lookups=self.observatory.settings.communes_qpv, progress=progress)
-
-    def store(self, computation: AccessComputation, replace: bool = False,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Write a prepared computation as one dataset (a no-op if stored before)."""
+        from cohesion.access.compute import compute, request_checksum
         from cohesion.importers.base import write_batch
 
-        previous = self.observatory.reader().find_dataset("acces", computation.info.checksum)
+        reader = self.observatory.reader()
+        previous = reader.find_dataset("acces", request_checksum(reader, request))
         if previous is not None and not replace:
-            return {"dataset_id": int(previous["dataset_id"]), "measures": computation.measures,
+            return {"dataset_id": int(previous["dataset_id"]), "measures": [],
                     "observations": 0, "notes": [], "already_computed": True}
+        computation = compute(reader, request, lookups=self.observatory.settings.communes_qpv,
+                              progress=progress)
         if progress:
             progress("enregistrement dans l'entrepôt")
-        with self.observatory.shared.write() as writer:
+        with writing(), self.observatory.shared.write() as writer:
             dataset_id, written = write_batch(writer, computation.batch, computation.info,
                                               replace=replace)
         return {"dataset_id": dataset_id, "measures": computation.measures,
