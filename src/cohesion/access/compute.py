@@ -264,8 +264,9 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
         notes += [f"{label} : {note}" for note in measure_notes]
         partial = sorted(set(where["commune"][pd.notna(where["commune"])]) - complete)
         if partial:
-            notes.append(f"{len(partial)} communes mesurées en partie seulement (emprise du "
-                         "réseau ou carreaux incomplets) : leurs chiffres ne sont pas "
+            plural = "s" if len(partial) > 1 else ""
+            notes.append(f"{len(partial)} commune{plural} mesurée{plural} en partie seulement "
+                         "(emprise du réseau ou carreaux incomplets) : chiffres non "
                          "enregistrés comme ceux de la commune")
     observations_frame = pd.concat(observations, ignore_index=True)
     batch = ImportBatch(
