@@ -84,6 +84,8 @@ TARGETS: dict[str, Target] = {
     "table": Target("barometre-2018-carte-2-1", "text", 2_000),
     "france-services": Target("france-services-2024-sites", "text", 421),
     "osm-points": Target("osm-paris-9e-10e", "text", 60_000),  # XML: the whole file
+    "postes-politique-ville": Target("postes-fonjep-2024", "text", 10),  # one JSON line
+    "dotations-investissement": Target("dotations-investissement-2019", "xlsx", 300),
 }
 #: Importers without a real sample, hence not fuzzed here.
 UNFUZZED = {"insee-communes", "points", "mairies"}

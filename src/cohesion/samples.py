@@ -93,6 +93,13 @@ SAMPLES: tuple[Sample, ...] = (
            "programmes/france_services/liste-fs-20240801_nocontact.csv"),
     Sample("osm-paris-9e-10e", "osm-points", "osm/paris_map.osm"),
     Sample("osm-saint-barthelemy", "osm-points", "osm/saint_barthelemy.osm.pbf"),
+    *(Sample(f"{name}-{year}", "postes-politique-ville",
+             f"social_innovation/anct_politique_ville_postes/{name}-{year}.json")
+      for name in ("adulte-relais", "postes-fonjep") for year in range(2020, 2026)),
+    Sample("dotations-investissement-2019", "dotations-investissement",
+           "subventions/anct_dotations_investissement_2019/"
+           "projets_dotations_investissement_2019.xlsx",
+           options={"allow_former_codes": True}),
     Sample("filosofi-carreaux-gironde", "filosofi-carreaux",
            "filosofi_carreaux/gironde_33_pop/carreaux_33.gpkg"),
     Sample("qpv-2015-occitanie", "qpv", "qpv/hackaviz2021_occitanie/qp.geojson"),

@@ -36,6 +36,8 @@ REGISTRY: dict[str, str] = {
     "points": "cohesion.importers.points:PointFile",
     "mairies": "cohesion.importers.points:TownHalls",
     "osm-points": "cohesion.importers.osm_points:OsmPoints",
+    "postes-politique-ville": "cohesion.importers.funding:PostesPolitiqueVille",
+    "dotations-investissement": "cohesion.importers.funding:DotationsInvestissement",
     "filosofi-carreaux": "cohesion.importers.grid:FilosofiGrid",
     "qpv": "cohesion.importers.qpv:QpvContours",
     "zonage": "cohesion.importers.zonings:ZoningImporter",

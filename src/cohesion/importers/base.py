@@ -207,6 +207,7 @@ def write_batch(warehouse: Warehouse, batch: ImportBatch, info: DatasetInfo,
 REPLACING_TABLES: dict[str, tuple[str, ...]] = {
     "indicator_definitions": ("indicator",),
     "access_times": ("measure", "origin"),
+    "funding_lines": ("line_key",),
 }
 
 
