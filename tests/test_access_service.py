@@ -183,3 +183,13 @@ def test_origin_table_exports_like_the_map(core: Observatory) -> None:
     assert table["code"].tolist() == ["97701"]
     zones = pd.DataFrame(core.access.zones(SAINT_BARTHELEMY, 10)).set_index("zone")
     assert table["part_10min"].iloc[0] == pytest.approx(zones.loc["ensemble", "share"], abs=0.01)
+
+
+def test_access_indicators_export_and_compare_like_any_other(core: Observatory) -> None:
+    indicator = f"acces_{GIRONDE}_15min"
+    assert indicator in {i["id"] for i in core.indicators()}
+    table = core.selection_table([indicator, f"temps_acces_{GIRONDE}"], "EPCI")
+    bordeaux_metropole = table[table["code"] == "243300316"]
+    assert 0 < bordeaux_metropole[indicator].iloc[0] <= 100
+    compared = core.compare(["COM:33063@2026", "COM:33281@2026"], [indicator])
+    assert "Bordeaux" in str(compared) and "Mérignac" in str(compared)

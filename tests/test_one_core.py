@@ -186,3 +186,28 @@ def test_qpv_location_is_the_api_location(qpv_warehouse_file: Path, tmp_path: Pa
     assert summary["lignes"] == len(sales)
     inside = int(pd.read_csv(output, dtype=str)["qpv_2015"].notna().sum())
     assert inside > 1_000 and f"{inside:,}".replace(",", "\u202f") in shown
+
+
+def test_access_table_and_bands_are_the_api_ones(access_warehouse_file: Path,
+                                                 tmp_path: Path) -> None:
+    table = tmp_path / "acces.csv"
+    shown = cli(access_warehouse_file, "access", "show", "d201_marche_vol_oiseau",
+                "--threshold", "10", "--level", "EPCI", "-o", str(table)).output
+    bands = tmp_path / "bandes.csv"
+    cli(access_warehouse_file, "access", "bands", "osm_amenity_pharmacy", "-o", str(bands))
+    client = next(api_client(access_warehouse_file))
+    try:
+        answer = client.get("/api/access/measures/d201_marche_vol_oiseau/table",
+                            params={"level": "EPCI", "threshold": 10, "format": "csv"})
+        zones = get_json(client, "/api/access/measures/d201_marche_vol_oiseau/zones",
+                         threshold=10)
+        located = client.get("/api/access/bands/osm_amenity_pharmacy",
+                             params={"format": "csv"})
+    finally:
+        client.app.state.observatory.close()
+    assert answer.status_code == 200, answer.text
+    assert answer.text == table.read_text(encoding="utf-8")
+    ensemble = next(z for z in zones["zones"] if z["zone"] == "ensemble")
+    assert cell(ensemble["share"]) in shown
+    assert located.status_code == 200, located.text
+    assert located.text == bands.read_text(encoding="utf-8")

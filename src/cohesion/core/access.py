@@ -44,6 +44,8 @@ NETWORK_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 #: communes, and the communes without QPV; « non couvert » where QPV are not loaded.
 NOT_COVERED = "non_couvert"
 TABLE_LEVELS = ("COM", "EPCI", "DEP", "REG", "QPV")
+#: Background computations remembered for their progress page.
+KEPT_JOBS = 50
 #: The threshold a portrait shows (the ONPV's « à moins de 15 minutes à pied »).
 HEADLINE_MINUTES = 15
 
@@ -149,13 +151,17 @@ class AccessService:
 
     def start(self, request: AccessRequest) -> Job:
         """Run :meth:`compute` in a background thread (one at a time); poll :meth:`job`."""
+        from cohesion.access.compute import check_equipment
         from cohesion.errors import BusyError
 
+        check_equipment(self.observatory.reader(), request.equipment)  # before the thread
         if not self._running.acquire(blocking=False):
             raise BusyError("un calcul d'accessibilité est déjà en cours : réessayez quand il "
                             "sera terminé")
         job = Job(uuid.uuid4().hex, request)
         self._jobs[job.id] = job
+        for old in list(self._jobs)[:-KEPT_JOBS]:  # the oldest first: dicts keep order
+            del self._jobs[old]
 
         def run() -> None:
             try:
@@ -321,21 +327,22 @@ class AccessService:
         politique de la ville »), < 500 m, < 1 km, in a commune with a QPV, elsewhere;
         « non couvert » where the QPV contours of the département are not loaded.
         """
-        from cohesion.access.compute import _equipment
+        from cohesion.access.compute import check_equipment
         from cohesion.geo.locate import BANDS
+        from cohesion.geo.locate import NOT_COVERED as UNCOVERED_BAND
 
-        points = _equipment(self.observatory.reader(), equipment)
+        points = check_equipment(self.observatory.reader(), [equipment])[equipment]
         index = self.observatory.qpv.index()
         chosen = generation or index.generations[-1]
         if chosen not in index.generations:
             raise NotFoundError(f"pas de contours de QPV {chosen} dans l'entrepôt")
         found = index.locate(points["longitude"].to_numpy(), points["latitude"].to_numpy())
         result = found.generations[chosen]
-        band = pd.Series(result.band, dtype=object).fillna(NOT_COVERED)
+        band = pd.Series(result.band, dtype=object).fillna(UNCOVERED_BAND)
         counts = band.value_counts()
         return {"equipment": equipment, "generation": chosen, "count": len(points),
                 "bands": [{"band": name, "count": int(counts.get(name, 0))}
-                          for name in (*BANDS, NOT_COVERED)],
+                          for name in (*BANDS, UNCOVERED_BAND)],
                 "points": pd.DataFrame({
                     "longitude": points["longitude"], "latitude": points["latitude"],
                     "nom": points["label"], "code_commune": found.commune,

@@ -33,11 +33,11 @@ from cohesion.geo.tiles import MAX_ZOOM, TileError
 from cohesion.importers import ImportOptions
 from cohesion.settings import Settings
 from cohesion.store.sharing import HOLD_PATH, RELEASED
-from cohesion.web import analysis, barometre, qpv
+from cohesion.web import access, analysis, barometre, qpv
 from cohesion.web.errors import install_error_handlers
 from cohesion.web.limits import AdmitRequests, BodyLimits, BodySizeLimit, HeadAsGet
 from cohesion.web.pages import install_pages
-from cohesion.web.security import install_security_headers
+from cohesion.web.security import install_security_headers, require_admin
 
 logger = logging.getLogger("cohesion.web")
 
@@ -69,7 +69,6 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
         Compute the key indicators at start so that the first portraits are fast.
     """
     settings = settings or observatory.settings
-    token = settings.admin_token
     app = FastAPI(title="Cohésion", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url="/api/docs", redoc_url=None,
                   description="API de l'observatoire de la cohésion des territoires. "
@@ -87,14 +86,6 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
     if warm:
         observatory.warm()
     install_error_handlers(app, validation_message)
-
-    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not token:
-            raise HTTPException(403, "les imports sont désactivés : aucun jeton "
-                                     "d'administration n'est configuré")
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not secrets.compare_digest(given.encode(), token.encode()):
-            raise HTTPException(401, "jeton d'administration manquant ou invalide")
 
     @app.get("/api/territories", summary="Chercher des territoires")
     def search(q: Annotated[str, Query(min_length=1, max_length=100)],
@@ -282,7 +273,7 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
         return StreamingResponse(until_closed(), media_type="text/plain")
 
     install_pages(app, observatory, prepare=warm)
-    for part in (qpv, analysis, barometre):
+    for part in (qpv, analysis, barometre, access):
         part.install(app, observatory)
     return app
 

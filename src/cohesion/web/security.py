@@ -31,9 +31,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any
+import secrets
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 
 #: What the pages may load: everything from the application itself, nothing inline.
@@ -142,3 +143,20 @@ def install_security_headers(app: FastAPI) -> None:
         if app.docs_url and app.openapi_url else {}
     build_stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: SecurityHeaders(build_stack(), special)
+
+
+def require_admin(request: Request,
+                  authorization: Annotated[str | None, Header()] = None) -> None:
+    """The administrator's token (``Authorization: Bearer …``): a FastAPI dependency.
+
+    It guards what writes to the warehouse (uploads, accessibility computations). No
+    token configured: 403, nothing can be written through the web; a wrong or missing
+    token: 401. The comparison takes the same time whatever the token given.
+    """
+    token = request.app.state.settings.admin_token
+    if not token:
+        raise HTTPException(403, "les opérations d'administration sont désactivées : aucun "
+                                 "jeton d'administration n'est configuré")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(401, "jeton d'administration manquant ou invalide")
