@@ -25,8 +25,7 @@ from cohesion.access import (
     two_step_fca,
 )
 from cohesion.errors import CohesionError
-from cohesion.geo.locate import ZONES, zone_of
-from cohesion.territory.crs import WGS84, transformer
+from cohesion.territory.crs import WGS84, ZONES, transformer, zone_of
 from conftest import shared
 
 GEOD = Geod(ellps="WGS84")

@@ -193,3 +193,20 @@ def test_access_indicators_export_and_compare_like_any_other(core: Observatory) 
     assert 0 < bordeaux_metropole[indicator].iloc[0] <= 100
     compared = core.compare(["COM:33063@2026", "COM:33281@2026"], [indicator])
     assert "Bordeaux" in str(compared) and "Mérignac" in str(compared)
+
+
+def test_by_departement_and_on_dask_the_times_are_the_same(
+        access_warehouse_file: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "access.duckdb"
+    shutil.copy(access_warehouse_file, copy)
+    found = Observatory(copy)
+    try:
+        before = found.access.origins(SAINT_BARTHELEMY)
+        report = found.access.compute(AccessRequest(
+            ("osm_place_town",), "voiture", network=shared(OSM_SAINT_BARTHELEMY),
+            communes=("97701",), by_departement=True, dask="local"))
+        assert not report["already_computed"]
+        after = found.access.origins(SAINT_BARTHELEMY)
+    finally:
+        found.close()
+    np.testing.assert_array_equal(after["seconds"].to_numpy(), before["seconds"].to_numpy())

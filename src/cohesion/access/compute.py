@@ -82,6 +82,13 @@ class AccessRequest:
     period : str, optional
         Period of the results (default: the équipement file's, else the network's
         year, else this year).
+    by_departement : bool
+        Route département by département, each with a halo of network wide enough for
+        the limit (:mod:`cohesion.access.partition`): memory bounded by the largest
+        département, times identical.
+    dask : str, optional
+        Route the départements on Dask: ``local`` for a local cluster, else the address
+        of a running scheduler (implies ``by_departement``).
     """
 
     equipment: tuple[str, ...]
@@ -96,6 +103,8 @@ class AccessRequest:
     communes: tuple[str, ...] = ()
     vintage: int | None = None
     period: str | None = None
+    by_departement: bool = False
+    dask: str | None = None
 
     def __post_init__(self) -> None:
         if not self.equipment:
@@ -204,6 +213,10 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
             seconds, reachable, fca, kept = _on_network(
                 routing, network, snapped, origins, equipment, limit, request.catchment * 60.0,
                 walk_speed)
+            if request.by_departement or request.dask:
+                step(f"temps d'accès par département{' sur Dask' if request.dask else ''}")
+                seconds = _by_departement(network, origins, equipment, where["commune"],
+                                          limit, walk_speed, request.dask)
             if kept < len(equipment):
                 measure_notes.append(f"{len(equipment) - kept:,} équipements à plus de "
                                      f"{SNAP_LIMIT_METRES:.0f} m du réseau, hors de son emprise : "
@@ -489,6 +502,31 @@ def _on_network(routing: object, network: object, snapped: tuple[np.ndarray, np.
                                        origin_node[placed], origins.population[placed],
                                        catchment)
     return seconds, reachable, fca, int(near.sum())
+
+
+def _by_departement(network: object, origins: Origins, equipment: pd.DataFrame,
+                    commune: np.ndarray, limit: float, walk_speed: float,
+                    dask: str | None) -> np.ndarray:
+    """The times of :func:`_on_network`, routed département by département (or on Dask)."""
+    from cohesion.access import partition as cut
+    from cohesion.access.routing import snap as routing_snap
+    from cohesion.geo.locate import UNKNOWN_DEPARTEMENT, departement_of_commune
+
+    _nodes, gap = routing_snap(network, equipment["longitude"].to_numpy(),
+                               equipment["latitude"].to_numpy())
+    equipment = equipment[gap <= SNAP_LIMIT_METRES]  # as on the whole network
+    groups = departement_of_commune(commune)
+    groups = np.where(pd.isna(groups), UNKNOWN_DEPARTEMENT, groups).astype(str)
+    parts = cut.partition(network, origins.lon, origins.lat, groups, limit)
+    arguments = (network, parts, origins.lon, origins.lat,
+                 equipment["longitude"].to_numpy(), equipment["latitude"].to_numpy(), limit,
+                 walk_speed)
+    if dask is None:
+        seconds = cut.nearest_by_part(*arguments)
+    else:
+        seconds = cut.nearest_on_dask(*arguments,
+                                      address=None if dask == "local" else dask)
+    return np.where(np.isfinite(seconds) & (seconds <= limit), seconds, np.inf)
 
 
 def _period(warehouse: Warehouse, points: dict[str, pd.DataFrame], network: object | None

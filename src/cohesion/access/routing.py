@@ -14,7 +14,7 @@ Every time goes **from the origin to the destination** (the trip to the service)
 network with one-way streets, Dijkstra runs from the destinations over the reversed
 graph. Times are in seconds. Distances between points and nodes are measured in the
 projected CRS of each point's territory (Lambert-93 in metropolitan France, the local
-CRS of each overseas département: :data:`cohesion.geo.locate.ZONES`).
+CRS of each overseas département: :data:`cohesion.territory.crs.ZONES`).
 
 Examples
 --------
@@ -42,8 +42,7 @@ from scipy.spatial import cKDTree
 
 from cohesion.access.network import Network
 from cohesion.errors import CohesionError
-from cohesion.geo.locate import ZONES, zone_of
-from cohesion.territory.crs import WGS84, transformer
+from cohesion.territory.crs import WGS84, ZONES, transformer, zone_of
 
 __all__ = ["DECAYS", "crow_fly_counts", "crow_fly_times", "origin_times", "reachable_counts",
            "snap", "times_to_nearest", "two_step_fca"]
@@ -159,7 +158,7 @@ def snap(network: Network, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray
     -------
     node : ndarray of int64
         Index of the nearest node; -1 for points outside every French territory of
-        :data:`~cohesion.geo.locate.ZONES` (or without coordinates).
+        :data:`~cohesion.territory.crs.ZONES` (or without coordinates).
     metres : ndarray of float64
         Distance to that node, in the projected CRS of the point's territory; NaN where
         ``node`` is -1.
@@ -483,7 +482,7 @@ def crow_fly_times(lon: np.ndarray, lat: np.ndarray, target_lon: np.ndarray,
     -------
     seconds : ndarray of float64
         Time to the nearest destination; inf if none within ``limit``, NaN for origins
-        outside every territory of :data:`~cohesion.geo.locate.ZONES`.
+        outside every territory of :data:`~cohesion.territory.crs.ZONES`.
     nearest : ndarray of int64
         Index of that destination, -1 if none (or the origin is outside).
 
@@ -526,7 +525,7 @@ def crow_fly_counts(lon: np.ndarray, lat: np.ndarray, target_lon: np.ndarray,
     -------
     ndarray of int64
         Per origin; -1 for origins outside every territory of
-        :data:`~cohesion.geo.locate.ZONES` (or without coordinates).
+        :data:`~cohesion.territory.crs.ZONES` (or without coordinates).
 
     Examples
     --------

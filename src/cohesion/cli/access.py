@@ -64,12 +64,18 @@ def access() -> None:
 @click.option("--vintage", type=int, help="Millésime du COG des communes (défaut : le plus "
               "récent).")
 @click.option("--period", help="Période des résultats (défaut : celle des équipements).")
+@click.option("--by-departement", is_flag=True,
+              help="Calculer département par département (mémoire bornée, mêmes temps).")
+@click.option("--dask", metavar="local|ADRESSE",
+              help="Calculer les départements sur Dask : un cluster local, ou l'adresse "
+              "d'un ordonnanceur (tcp://hôte:8786).")
 @click.option("--replace", is_flag=True, help="Remplacer les valeurs d'un calcul précédent.")
 @click.pass_context
 def compute_command(ctx: click.Context, equipment: tuple[str, ...], profile: str,
                     network: Path | None, speed: float | None, detour: float,
                     thresholds: str, catchment: int, limit: int, departements: str,
-                    communes: str, vintage: int | None, period: str | None, replace: bool) -> None:
+                    communes: str, vintage: int | None, period: str | None,
+                    by_departement: bool, dask: str | None, replace: bool) -> None:
     """Calculer l'accès des habitants aux équipements et l'enregistrer comme indicateurs.
 
     Pour chaque habitant (carreau de 200 m Filosofi, ou population communale répartie
@@ -84,7 +90,8 @@ def compute_command(ctx: click.Context, equipment: tuple[str, ...], profile: str
     request = AccessRequest(
         tuple(equipment), profile, network, speed, detour, _minutes(thresholds), catchment,
         limit, tuple(d.strip().upper() for d in departements.split(",") if d.strip()),
-        tuple(c.strip().upper() for c in communes.split(",") if c.strip()), vintage, period)
+        tuple(c.strip().upper() for c in communes.split(",") if c.strip()), vintage, period,
+        by_departement, dask)
     settings = settings_of(ctx)
     with observatory(ctx) as core, steps_progress("accessibilité") as step:
         report = core.access.compute(request, replace=replace, progress=step,

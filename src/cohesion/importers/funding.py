@@ -21,9 +21,9 @@ Both are all or nothing: a malformed file or record is an
 :class:`~cohesion.errors.InputFileError` naming the file, the line (for JSON, the text
 line where the bad record starts, and the record's position in the array, counting
 from 1, in the message: ANCT's files hold their whole array on one line), the column,
-what was expected and what was found. The problems of the real files are not errors: each is detected,
-counted in the import notes, and never lets a euro count twice (the rules are in
-:func:`cohesion.policies.funding.resolve_posts` and ``docs/policies.md``).
+what was expected and what was found. The problems of the real files are not errors:
+each is detected, counted in the import notes, and never lets a euro count twice (the
+rules are in :func:`cohesion.policies.funding.resolve_posts` and ``docs/policies.md``).
 
 Options read from ``ImportOptions.extra``: ``dispositif`` (``adultes-relais`` or
 ``fonjep``, default: from the file name) and ``seuil_annee_partielle`` (the fall from

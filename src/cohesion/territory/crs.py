@@ -44,6 +44,27 @@ def projected_crs_for(code: str | None) -> str:
     return LOCAL_CRS.get(code[:3], LAMBERT_93)
 
 
+#: Where each projected CRS is used, as a longitude/latitude box (the EPSG areas of use,
+#: except Guyane's, which stops at 54°W although the territory reaches the Maroni).
+ZONES: dict[str, tuple[float, float, float, float]] = {
+    LAMBERT_93: (-9.86, 41.15, 10.38, 51.56),  # France métropolitaine et Corse
+    "EPSG:5490": (-63.66, 14.08, -60.0, 18.31),  # Guadeloupe, Martinique, îles du Nord
+    "EPSG:2972": (-54.7, 2.1, -49.45, 8.88),  # Guyane
+    "EPSG:2975": (54.0, -24.72, 58.24, -18.28),  # La Réunion
+    "EPSG:4471": (43.68, -14.49, 46.7, -11.33),  # Mayotte
+    "EPSG:4467": (-57.1, 43.41, -55.9, 47.37),  # Saint-Pierre-et-Miquelon
+}
+_ZONE_BOXES = np.array(list(ZONES.values()))
+
+
+def zone_of(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Index in :data:`ZONES` of the territory of each point (int8), -1 outside France."""
+    zone = np.full(len(lon), -1, dtype=np.int8)
+    for number, (west, south, east, north) in enumerate(_ZONE_BOXES):
+        zone[(zone < 0) & (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)] = number
+    return zone
+
+
 @cache
 def transformer(source: str, target: str) -> Transformer:
     """A cached, always-xy transformer between two CRS."""
