@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import (
+    bench_access,
     bench_aggregate,
     bench_api,
     bench_build,
@@ -42,7 +43,8 @@ from benchmarks.common import (
 
 BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
                                      (bench_build, bench_import, bench_aggregate, bench_qpv,
-                                      bench_api, bench_map, bench_typology, bench_load)}
+                                      bench_api, bench_map, bench_typology, bench_load,
+                                      bench_access)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
