@@ -193,21 +193,13 @@ def halo_metres(limit_seconds: float, profile: Profile, network: Network | None 
     >>> round(halo_metres(900, DRIVE))  # 200 km/h: maxspeed tags may say so
     50001
     """
-    limit = _check_limit(limit_seconds)
+    limit = routing.checked_limit(limit_seconds)
     speed = top_speed_kmh(network) if network is not None else max(
         [profile.speed_kmh, *profile.speeds_kmh.values(),
          *([MAX_SPEED_KMH] if profile.maxspeed else [])])
     if limit == 0:
         return HALO_MARGIN_METRES
     return limit * speed / 3.6 + HALO_MARGIN_METRES
-
-
-def _check_limit(limit_seconds: float) -> float:
-    if isinstance(limit_seconds, bool) or not isinstance(limit_seconds, int | float | np.number) \
-            or not limit_seconds >= 0:
-        raise CohesionError(f"temps limite invalide : {limit_seconds!r} (attendu un nombre de "
-                            "secondes positif ou nul)")
-    return float(limit_seconds)
 
 
 # -- cutting --------------------------------------------------------------------------
@@ -258,7 +250,7 @@ def partition(network: Network, origin_lon: np.ndarray, origin_lat: np.ndarray,
     >>> partition(line, line.lon, line.lat, np.array([1, 1, 2]), 60)
     [<Part 1 : 2 origines, 2 nœuds>, <Part 2 : 1 origine, 1 nœud>]
     """
-    limit = _check_limit(limit_seconds)
+    limit = routing.checked_limit(limit_seconds)
     origin_group = np.asarray(origin_group)
     if origin_group.shape != np.shape(origin_lon):
         raise CohesionError("découpage : un groupe par origine attendu (reçu "
@@ -386,7 +378,7 @@ def solve_part(network: Network, part: Part, origin_node: np.ndarray,
     return _run(_prepare(network, part, np.asarray(origin_node, dtype=np.int64),
                          np.asarray(origin_metres, dtype=np.float64),
                          np.asarray(equipment_node, dtype=np.int64),
-                         _check_limit(limit_seconds), walk_speed_kmh))
+                         routing.checked_limit(limit_seconds), walk_speed_kmh))
 
 
 def _snapped(network: Network, origin_lon: np.ndarray, origin_lat: np.ndarray,
@@ -433,7 +425,7 @@ def nearest_by_part(network: Network, parts: Sequence[Part], origin_lon: np.ndar
     --------
     nearest_on_dask : the same on a Dask cluster.
     """
-    limit = _check_limit(limit_seconds)
+    limit = routing.checked_limit(limit_seconds)
     origin_node, origin_metres, equipment_node = _snapped(
         network, origin_lon, origin_lat, equipment_lon, equipment_lat)
     seconds = np.full(len(origin_node), np.nan)
@@ -486,7 +478,7 @@ def nearest_on_dask(network: Network, parts: Sequence[Part], origin_lon: np.ndar
     if client is not None and address is not None:
         raise CohesionError("Dask : donner un client ou une adresse d'ordonnanceur, pas les "
                             "deux")
-    limit = _check_limit(limit_seconds)
+    limit = routing.checked_limit(limit_seconds)
     work = (network, parts, origin_lon, origin_lat, equipment_lon, equipment_lat, limit,
             walk_speed_kmh)
     if client is not None:

@@ -79,7 +79,8 @@ def _nodes(network: Network, nodes: np.ndarray, what: str) -> np.ndarray:
     return nodes.astype(np.int64, copy=False)
 
 
-def _limit(limit: float) -> float:
+def checked_limit(limit: float) -> float:
+    """A cut-off in seconds as a float; anything but a number ≥ 0 is refused in French."""
     if isinstance(limit, bool) or not isinstance(limit, int | float | np.number) \
             or not limit >= 0:
         raise CohesionError(f"temps limite invalide : {limit!r} (attendu un nombre de "
@@ -269,7 +270,7 @@ def times_to_nearest(network: Network, sources: np.ndarray, limit: float = np.in
     [inf, inf, inf]
     """
     sources = _nodes(network, sources, "destinations")
-    limit = _limit(limit)
+    limit = checked_limit(limit)
     if not len(sources):
         return np.full(network.node_count, np.inf)
     return dijkstra(network._reverse(), directed=True, indices=np.unique(sources),
@@ -319,7 +320,7 @@ def reachable_counts(network: Network, sources: np.ndarray, limit: float,
     [3.5, 3.5, 3.5]
     """
     sources = _nodes(network, sources, "destinations")
-    limit = _limit(limit)
+    limit = checked_limit(limit)
     weights = _weights(weights, len(sources), "poids des destinations")
     unique, inverse = np.unique(sources, return_inverse=True)
     multiplicity = np.bincount(inverse, weights=weights, minlength=len(unique))
@@ -407,7 +408,7 @@ def two_step_fca(network: Network, supply_nodes: np.ndarray, supply: np.ndarray,
     if decay not in DECAYS:
         raise CohesionError(f"fonction de décroissance inconnue : {decay!r} (choix "
                             f"possibles : {', '.join(DECAYS)})")
-    limit = _limit(limit)
+    limit = checked_limit(limit)
     if decay != "none" and not 0 < limit < np.inf:
         raise CohesionError(f"la décroissance « {decay} » demande un temps limite fini et "
                             f"strictement positif (reçu {limit!r})")
@@ -451,7 +452,7 @@ def _crow_fly_setup(lon: np.ndarray, lat: np.ndarray, target_lon: np.ndarray,
         raise CohesionError(f"coefficient de détour invalide : {detour!r} (attendu un nombre "
                             "≥ 1, par exemple 1,3)")
     metres_per_second = speed / 3.6 / float(detour)
-    return lon, lat, target_lon, target_lat, metres_per_second, _limit(limit)
+    return lon, lat, target_lon, target_lat, metres_per_second, checked_limit(limit)
 
 
 def crow_fly_times(lon: np.ndarray, lat: np.ndarray, target_lon: np.ndarray,
