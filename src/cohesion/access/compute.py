@@ -216,7 +216,7 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
             if request.by_departement or request.dask:
                 step(f"temps d'accès par département{' sur Dask' if request.dask else ''}")
                 seconds = _by_departement(network, origins, equipment, where["commune"],
-                                          limit, walk_speed, request.dask)
+                                          limit, walk_speed, request.dask, step)
             if kept < len(equipment):
                 measure_notes.append(f"{len(equipment) - kept:,} équipements à plus de "
                                      f"{SNAP_LIMIT_METRES:.0f} m du réseau, hors de son emprise : "
@@ -506,7 +506,7 @@ def _on_network(routing: object, network: object, snapped: tuple[np.ndarray, np.
 
 def _by_departement(network: object, origins: Origins, equipment: pd.DataFrame,
                     commune: np.ndarray, limit: float, walk_speed: float,
-                    dask: str | None) -> np.ndarray:
+                    dask: str | None, progress: Progress) -> np.ndarray:
     """The times of :func:`_on_network`, routed département by département (or on Dask)."""
     from cohesion.access import partition as cut
     from cohesion.access.routing import snap as routing_snap
@@ -522,7 +522,7 @@ def _by_departement(network: object, origins: Origins, equipment: pd.DataFrame,
                  equipment["longitude"].to_numpy(), equipment["latitude"].to_numpy(), limit,
                  walk_speed)
     if dask is None:
-        seconds = cut.nearest_by_part(*arguments)
+        seconds = cut.nearest_by_part(*arguments, progress=progress)
     else:
         seconds = cut.nearest_on_dask(*arguments,
                                       address=None if dask == "local" else dask)

@@ -62,7 +62,7 @@ the other group, and no more.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -392,7 +392,8 @@ def _snapped(network: Network, origin_lon: np.ndarray, origin_lat: np.ndarray,
 def nearest_by_part(network: Network, parts: Sequence[Part], origin_lon: np.ndarray,
                     origin_lat: np.ndarray, equipment_lon: np.ndarray,
                     equipment_lat: np.ndarray, limit_seconds: float,
-                    walk_speed_kmh: float = WALK_SPEED_KMH) -> np.ndarray:
+                    walk_speed_kmh: float = WALK_SPEED_KMH,
+                    progress: Callable[[str], None] | None = None) -> np.ndarray:
     """Time from each origin to its nearest equipment, one part after the other.
 
     The single-process path: origins and equipment are snapped once on the whole
@@ -414,6 +415,8 @@ def nearest_by_part(network: Network, parts: Sequence[Part], origin_lon: np.ndar
         Time limit, walk included.
     walk_speed_kmh : float, default 5
         Speed of the walk from an origin to its node.
+    progress : callable, optional
+        Told « partie N/M (nom) » as each part is done.
 
     Returns
     -------
@@ -429,9 +432,11 @@ def nearest_by_part(network: Network, parts: Sequence[Part], origin_lon: np.ndar
     origin_node, origin_metres, equipment_node = _snapped(
         network, origin_lon, origin_lat, equipment_lon, equipment_lat)
     seconds = np.full(len(origin_node), np.nan)
-    for part in parts:
+    for done, part in enumerate(parts, 1):
         seconds[part.origins] = _run(_prepare(network, part, origin_node, origin_metres,
                                               equipment_node, limit, walk_speed_kmh))
+        if progress is not None:
+            progress(f"partie {done}/{len(parts)} ({part.name})")
     return seconds
 
 
