@@ -50,7 +50,8 @@ run: install
 # médecins on foot from the 200 m cells (crow-fly: no Gironde network in the samples),
 # the pharmacies of the Paris extract and Gustavia from Saint-Barthélemy on their OSM
 # networks, France services by car in the Bouches-du-Rhône (QPV against the rest)
-ACCESS := .venv/bin/cohesion --warehouse $(WAREHOUSE) access compute
+ACCESS := COHESION_COMMUNES_QPV=$$( [ -f "$(COMMUNES_QPV)" ] && echo "$(COMMUNES_QPV)" ) \
+  .venv/bin/cohesion --warehouse $(WAREHOUSE) access compute
 access-samples:
 	$(ACCESS) --equipment D201 --departements 33 --period 2023
 	$(ACCESS) --equipment osm_amenity_pharmacy --network $(SAMPLES)/osm/paris_map.osm

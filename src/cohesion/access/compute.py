@@ -186,10 +186,9 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
                  f"{origins.population.sum():,.0f} habitants")
 
     step("communes et QPV des origines")
-    where = _locate(warehouse, origins, vintage, lookups)
-    if len(request.communes) == 1:
-        # the origins spread over one commune are that commune's (it may have no contour)
-        where["commune"] = np.full(len(origins), request.communes[0], dtype=object)
+    # the origins spread over one commune are that commune's (it may have no contour)
+    where = _locate(warehouse, origins, vintage, lookups,
+                    request.communes[0] if len(request.communes) == 1 else None)
     complete = _complete_communes(warehouse, origins, where["commune"], extent, vintage)
     limit = request.limit * 60.0
     walk_speed = profile.speed_kmh if profile.name == "marche" else 5.0
@@ -290,7 +289,8 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
                 "indicator_definitions": pd.concat(definitions, ignore_index=True)},
         vintage=vintage, periods=[period], rows=len(origins), notes=notes)
     info = DatasetInfo(
-        name="acces", importer="acces", checksum=request_checksum(warehouse, request),
+        name="acces", importer="acces",
+        checksum=request_checksum(warehouse, request, lookups),
         title="Accessibilité : " + ", ".join(run["equipment_label"] for run in runs)
         + f" ({profile.label})",
         producer="Cohésion (calcul)", source=_sources(pd.concat(points.values()),
@@ -434,8 +434,12 @@ def _in_departements(origins: Origins, warehouse: Warehouse, departements: Seque
 
 
 def _locate(warehouse: Warehouse, origins: Origins, vintage: int,
-            lookups: Sequence[Path]) -> dict[str, object]:
-    """Commune, QPV and QPV zone of each origin (the QPV locating core)."""
+            lookups: Sequence[Path], commune: str | None = None) -> dict[str, object]:
+    """Commune, QPV and QPV zone of each origin (the QPV locating core).
+
+    ``commune``: the commune of every origin, when the caller knows it (the référentiel
+    may have no contour of it).
+    """
     from cohesion.geo.locate import NOT_COVERED, CommuneLayer, QpvIndex
 
     generations = warehouse.contour_vintages("QPV")
@@ -446,20 +450,25 @@ def _locate(warehouse: Warehouse, origins: Origins, vintage: int,
         index = QpvIndex([], CommuneLayer(vintage, contours["code"].to_numpy(dtype=object),
                                           contours["geometry"].to_numpy()))
     found = index.locate(origins.lon, origins.lat)
-    commune = found.commune if found.commune is not None else \
-        np.full(len(origins), None, dtype=object)
+    communes = np.full(len(origins), commune, dtype=object) if commune is not None else \
+        found.commune if found.commune is not None else np.full(len(origins), None, dtype=object)
     if not generations:
-        return {"commune": commune, "qpv": np.full(len(origins), None, dtype=object),
+        return {"commune": communes, "qpv": np.full(len(origins), None, dtype=object),
                 "zone": np.full(len(origins), None, dtype=object), "generation": None}
     generation = generations[-1]
     result = found.generations[generation]
     layer = index.layers[generation]
     with_qpv = set(layer.communes) | set(layer.listed or ())
-    zone = np.where(pd.notna(result.code), m.IN_QPV,
-                    np.where(np.isin(commune, list(with_qpv)), m.OUTSIDE_QPV, m.NO_QPV)
+    inside = pd.notna(result.code)
+    zone = np.where(inside, m.IN_QPV,
+                    np.where(np.isin(communes, list(with_qpv)), m.OUTSIDE_QPV, m.NO_QPV)
                     ).astype(object)
-    zone[(result.quality == NOT_COVERED) | pd.isna(result.quality)] = None
-    return {"commune": commune, "qpv": result.code, "zone": zone, "generation": generation}
+    unknown = (result.quality == NOT_COVERED) | pd.isna(result.quality)
+    if layer.listed is not None:
+        # a national list tells which communes have no QPV, with or without their contour
+        unknown &= np.isin(communes, list(with_qpv)) | pd.isna(communes)
+    zone[unknown & ~inside] = None
+    return {"commune": communes, "qpv": result.code, "zone": zone, "generation": generation}
 
 
 def _complete_communes(warehouse: Warehouse, origins: Origins, commune: np.ndarray,
@@ -543,11 +552,12 @@ def _period(warehouse: Warehouse, points: dict[str, pd.DataFrame], network: obje
     return str(date.today().year)
 
 
-def request_checksum(warehouse: Warehouse, request: AccessRequest) -> str:
+def request_checksum(warehouse: Warehouse, request: AccessRequest,
+                     lookups: Sequence[Path] = ()) -> str:
     """The same computation on the same inputs has the same checksum (a re-run is a no-op).
 
-    The inputs are the request, the network file's content, and the datasets of the
-    équipements and cells it would read.
+    The inputs are the request, the network file's content, the datasets of the
+    équipements and cells it would read, and the commune → QPV lists.
     """
     described = asdict(request) | {"network": str(request.network) if request.network else None}
     if request.network is not None:
@@ -557,5 +567,9 @@ def request_checksum(warehouse: Warehouse, request: AccessRequest) -> str:
         for d in warehouse.equipment_points([key])["dataset_id"].unique())
     cells = warehouse.grid_population()
     described["grid"] = int(cells["dataset_id"].max()) if len(cells) else 0
+    datasets = warehouse.datasets()
+    described["qpv"] = [sorted(int(d) for d in datasets.loc[datasets["importer"] == "qpv",
+                                                            "dataset_id"]),
+                        *(file_checksum(Path(path)) for path in lookups)]
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()
                           ).hexdigest()

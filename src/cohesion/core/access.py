@@ -134,12 +134,12 @@ class AccessService:
         from cohesion.importers.base import write_batch
 
         reader = self.observatory.reader()
-        previous = reader.find_dataset("acces", request_checksum(reader, request))
+        lookups = self.observatory.settings.communes_qpv
+        previous = reader.find_dataset("acces", request_checksum(reader, request, lookups))
         if previous is not None and not replace:
             return {"dataset_id": int(previous["dataset_id"]), "measures": [],
                     "observations": 0, "notes": [], "already_computed": True}
-        computation = compute(reader, request, lookups=self.observatory.settings.communes_qpv,
-                              progress=progress)
+        computation = compute(reader, request, lookups=lookups, progress=progress)
         if progress:
             progress("enregistrement dans l'entrepôt")
         with writing(), self.observatory.shared.write() as writer:
