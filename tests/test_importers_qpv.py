@@ -17,6 +17,7 @@ from cohesion.errors import InputFileError
 from cohesion.importers.base import ImportOptions, run_import
 from cohesion.importers.qpv import QpvContours, split_commune_names
 from cohesion.store import Warehouse
+from cohesion.territory.names import search_key
 from conftest import shared, table_fingerprint
 
 OCCITANIE = "qpv/hackaviz2021_occitanie/qp.geojson"
@@ -69,10 +70,16 @@ def test_occitanie_2015_geojson(warehouse: Warehouse) -> None:
     assert 0.05 < found["area_km2"].median() < 1.0  # a QPV is a neighbourhood
     assert 20 < found["area_km2"].sum() < 120
     assert communes_of(warehouse, "QP066007", 2015) == {("COM", "66136")}
+    # one commune code per QPV, but « Tarbes Est » spans two communes: its nom_commune
+    # « Séméac, Tarbes » adds Séméac (its pop_com in qp.csv, 45,775, is the two communes')
+    assert communes_of(warehouse, "QP065003", 2015) == {("COM", "65440"), ("COM", "65417")}
     memberships = warehouse.query(
         "SELECT count(*) AS n FROM memberships WHERE level = 'QPV' AND vintage = 2015")
-    assert memberships["n"].item() == 105
+    assert memberships["n"].item() == 106
     assert any("réparées" in note for note in report.notes)
+    assert any("ajoutées aux communes de leur QPV (1) : QP065003 → Séméac (65417)" in note
+               for note in report.notes)
+    assert not any("non rapporté" in note for note in report.notes)
 
 
 def test_marseille_gpkg_lambert93(warehouse: Warehouse) -> None:
@@ -96,7 +103,7 @@ def test_marseille_gpkg_lambert93(warehouse: Warehouse) -> None:
     assert communes_of(warehouse, "QP013032", 2015) == {
         ("ARM", f"132{n:02d}") for n in (1, 2, 3, 6, 14, 15)} | {("COM", "13055")}
     assert communes_of(warehouse, "QP013007", 2015) == {("COM", "13106")}
-    assert not any("non rapportés" in note for note in report.notes)
+    assert not any("non rapporté" in note for note in report.notes)
 
 
 def test_paca_2024_and_both_generations_side_by_side(warehouse: Warehouse) -> None:
@@ -247,3 +254,69 @@ def test_split_commune_names() -> None:
         "marseille 2e arrondissement", "marseille 15e arrondissement"]
     assert split_commune_names("Saint-Denis, Pierrefitte-sur-Seine") == [
         "saint denis", "pierrefitte sur seine"]
+    # every list separator; apostrophes, hyphens, ligatures and typographic signs
+    assert split_commune_names("Marcq-en-Barœul;Mons-en-Baroeul | Lille\nVilleneuve-d’Ascq"
+                               " / L'Isle-Jourdain et Saint-Orens-de-Gameville") == [
+        "marcq en baroeul", "mons en baroeul", "lille", "villeneuve d ascq",
+        "l isle jourdain", "saint orens de gameville"]
+    assert search_key("Villeneuve-d’Ascq") == search_key("VILLENEUVE D'ASCQ")
+    assert search_key("Marcq-en-Barœul") == search_key("Marcq-en-Baroeul")
+    # « et » and « - » also occur inside names of communes nouvelles
+    known = {search_key(name) for name in ("Thue et Mue", "Caen", "Sarroux - Saint Julien")}
+    assert split_commune_names("Thue et Mue et Caen", known) == ["thue et mue", "caen"]
+    assert split_commune_names("Caen - Sarroux - Saint Julien", known) == [
+        "caen", "sarroux saint julien"]
+    assert split_commune_names("Caen et Thue", known) == ["caen", "thue"]
+
+
+def test_qpv_spanning_several_communes(warehouse: Warehouse, tmp_path: Path) -> None:
+    """A commune-name column listing several communes: each one named gets a membership."""
+    # a real contour of Montpellier (Lemasson, south of the city, towards Lattes) and small
+    # squares elsewhere; the names are those of the issue and of real homonyms
+    _, _, wkb, fields = pyogrio.raw.read(shared(OCCITANIE))
+    lemasson = shapely.from_wkb(wkb[list(fields[0]).index("QP034011")])
+    cases = {
+        "QP034011": ("Montpellier; Lattes", lemasson, {"34172", "34129"}),
+        "QP059901": ("Marcq-en-Baroeul; Mons-en-Baroeul", (3.10, 50.66), {"59378", "59410"}),
+        "QP059902": ("Lille, Villeneuve-d’Ascq", (3.13, 50.63), {"59350", "59009"}),
+        "QP059903": ("Roubaix / Tourcoing et Wattrelos", (3.17, 50.69),
+                     {"59512", "59599", "59650"}),
+        # homonyms: the QPV's département tells which Saint-Denis, which L'Isle-Jourdain
+        "QP093901": ("Saint-Denis, Pierrefitte-sur-Seine", (2.36, 48.94), {"93066", "93059"}),
+        "QP974901": ("Saint-Denis", (55.45, -20.89), {"97411"}),
+        "QP032901": ("L'Isle-Jourdain", (1.08, 43.61), {"32160"}),
+        # « Bœuf » written « Boeuf »; its homonym of the Mayenne (53027) is not taken
+        "QP072901": ("Le Mans, Beaumont-Pied-de-Boeuf", (0.20, 48.00), {"72181", "72028"}),
+        # a commune nouvelle whose name holds « et », next to another commune
+        "QP014901": ("Thue et Mue et Caen", (-0.45, 49.20), {"14098", "14118"}),
+        # a part that is no commune of the département is reported, the others kept
+        "QP031901": ("Toulouse; Atlantis-sur-Garonne", (1.44, 43.60), {"31555"}),
+        # and a QPV whose commune is not given is reported too
+        "QP031902": ("", (1.45, 43.61), set()),
+    }
+    geometries = [shape if not isinstance(shape, tuple) else shapely.box(
+        shape[0], shape[1], shape[0] + 0.005, shape[1] + 0.005)
+        for _, shape, _ in cases.values()]
+    path = write_layer(tmp_path / "qp.geojson", geometries, list(cases), "EPSG:4326",
+                       driver="GeoJSON", commune_qp=[text for text, _, _ in cases.values()])
+    report = run_import(warehouse, QpvContours(), path)
+    for code, (_, _, communes) in cases.items():
+        assert communes_of(warehouse, code, 2015) == {("COM", c) for c in communes}, code
+    unmatched = [note for note in report.notes if "non rapporté" in note]
+    assert len(unmatched) == 1 and unmatched[0].startswith("1 nom de commune non rapporté")
+    assert unmatched[0].endswith("QP031901 « Atlantis-sur-Garonne »")
+    assert any("7 QPV sur plusieurs communes" in note for note in report.notes)
+    assert "1 QPV sans commune dans le fichier (aucune appartenance QPV → commune " \
+        "enregistrée) : QP031902" in report.notes
+
+
+
+def test_2024_qpv_named_on_several_communes(warehouse: Warehouse, tmp_path: Path) -> None:
+    # a 2024 layer naming the communes in words (`lib_com`), matched in the 2024 COG
+    path = write_layer(tmp_path / "qn.geojson", [shapely.box(3.13, 50.63, 3.135, 50.635)],
+                       ["QN05999Z"], "EPSG:4326", driver="GeoJSON",
+                       lib_com=["Lille, Villeneuve-d'Ascq"])
+    report = run_import(warehouse, QpvContours(), path)
+    assert communes_of(warehouse, "QN05999Z", 2024) == {("COM", "59350"), ("COM", "59009")}
+    assert any("colonne lib_com (COG 2024) ; 1 QPV sur plusieurs communes" in note
+               for note in report.notes)

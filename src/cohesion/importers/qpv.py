@@ -14,7 +14,12 @@ the next (``code_qp``/``CODE_QP``/``q``…).
 - ``geometries`` in EPSG:4326 (WKB), with the area measured in the projected CRS of the
   QPV's département (Lambert-93 or the DROM's own CRS);
 - ``memberships`` QPV → commune (and → arrondissement municipal when the file names
-  one), with the generation year as vintage;
+  one), with the generation year as vintage. A QPV that spans several communes belongs
+  to each: a code column may list several codes, and a commune-name column
+  (``COMMUNE_QP``, ``lib_com``…) may list several names (« Marcq-en-Baroeul;
+  Mons-en-Baroeul », « Lille, Villeneuve-d'Ascq »), each looked for among the
+  communes of the QPV's département; a name found nowhere is listed in the notes with
+  its QPV;
 - ``qpv_coverage``: the départements the file covers, whose every QPV of the generation
   it holds (the départements of its QPV codes, or a coverage the user declares), so that
   a point outside the loaded QPV is « hors QPV » only there (:mod:`cohesion.geo.locate`).
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +50,7 @@ from cohesion.importers.reading import check_not_empty_or_binary
 from cohesion.store.schema import WHOLE_COUNTRY
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.crs import WGS84, areas_km2, reproject
-from cohesion.territory.names import search_key
+from cohesion.territory.names import TYPOGRAPHY, search_key
 from cohesion.territory.referentiel import zone_of_departement
 
 #: Code of a QPV of each generation (the département takes three characters: 034, 02A, 974).
@@ -69,6 +75,8 @@ NATIONAL_COVERAGE = "france"
 DEPARTEMENT_PATTERN = r"\d{2}|2[AB]|97\d"
 
 _LIST_SEPARATORS = r"[\s,;|/]+"
+#: How many QPV a note lists before « et N autres ».
+_LISTED = 20
 _GEOJSON_SUFFIXES = {".geojson", ".json"}
 
 
@@ -419,13 +427,69 @@ _ORDINAL = r"(\d{1,2})\s*(?:er|e|ème|eme|è)"
 _CITY_ARRONDISSEMENT = re.compile(rf"^(?P<city>.*?\D)\s+{_ORDINAL}$", re.IGNORECASE)
 _BARE_ORDINAL = re.compile(rf"^{_ORDINAL}$", re.IGNORECASE)
 _ARRONDISSEMENT_WORD = re.compile(r"\s+arrondissements?$", re.IGNORECASE)
+#: Separators that never occur in a commune name: always a list.
+_STRONG_SEPARATORS = re.compile(r"\s*[,;/|\n]\s*")
+#: Separators that also occur inside names of communes nouvelles (« Thue et Mue »,
+#: « Saint-Paterne - Le Chevain »): a list only where the whole is no commune.
+_WEAK_SEPARATORS = re.compile(r"(\s+et\s+|\s+-\s+)", re.IGNORECASE)
+#: Typography that :func:`~cohesion.territory.names.search_key` would drop: ligatures
+#: (« Marcq-en-Barœul » is written « Baroeul » as often), typographic apostrophes and
+#: dashes, non-breaking spaces.
+def _split_commune_parts(text: str, known: Collection[str] = ()) -> list[tuple[str, str]]:
+    """(part as written, search key) of each commune a commune-name text lists."""
+    pieces: list[str] = []
+    for segment in _STRONG_SEPARATORS.split(text.translate(TYPOGRAPHY).strip()):
+        # the pieces between « et » and « - », and the separators, alternately
+        split = _WEAK_SEPARATORS.split(segment)
+        start = 0
+        while start < len(split):
+            # the longest run of pieces that is a commune's name stays whole
+            end = next((stop for stop in range(len(split), start + 1, -2)
+                        if search_key("".join(split[start:stop])) in known), start + 1)
+            pieces.append("".join(split[start:end]))
+            start = end + 1
+    parts = []
+    city = None
+    for piece in pieces:
+        piece = _ARRONDISSEMENT_WORD.sub("", piece.strip())
+        if not piece:
+            continue
+        number = None
+        if search_key(piece) not in known:
+            if match := _CITY_ARRONDISSEMENT.match(piece):
+                city, number = match["city"], int(match[2])
+            elif (match := _BARE_ORDINAL.match(piece)) and city is not None:
+                number = int(match[1])
+        if number is not None:
+            label = f"{city} {number}{'er' if number == 1 else 'e'} arrondissement"
+            parts.append((label, search_key(label)))
+        else:
+            parts.append((piece, search_key(piece)))
+    return parts
 
 
-def split_commune_names(text: str) -> list[str]:
-    """Split a ``COMMUNE_QP`` text into the search keys of its communes.
+def split_commune_names(text: str, known: Collection[str] = ()) -> list[str]:
+    """Split a commune-name text (``COMMUNE_QP``, ``lib_com``) into search keys.
 
-    The 2015 national layer names the communes of a QPV in words, with arrondissements
-    written the way people write them.
+    Files name the communes of a multi-commune QPV in one cell, separated by ``,``,
+    ``;``, ``/``, ``|`` or a line break, which no commune name contains, or by « et »
+    and « - », which names of communes nouvelles do contain (« Thue et Mue »,
+    « Sarroux - Saint Julien »): a run of pieces whose whole is a name in ``known``
+    (search keys) is one commune. Arrondissements are written the way people write
+    them (« Marseille 13ème et 12ème arrondissements »).
+
+    Parameters
+    ----------
+    text : str
+        The cell.
+    known : collection of str
+        Search keys (:func:`~cohesion.territory.names.search_key`) of the communes that
+        may be named.
+
+    Returns
+    -------
+    list of str
+        The search key of each commune named, in order.
 
     Examples
     --------
@@ -435,62 +499,143 @@ def split_commune_names(text: str) -> list[str]:
     ['marseille 13e arrondissement', 'marseille 12e arrondissement']
     >>> split_commune_names("Paris 1er")
     ['paris 1er arrondissement']
+    >>> split_commune_names("Marcq-en-Baroeul; Mons-en-Barœul / Roubaix et Wattrelos")
+    ['marcq en baroeul', 'mons en baroeul', 'roubaix', 'wattrelos']
+    >>> split_commune_names("Thue et Mue et Caen", known={"thue et mue", "caen"})
+    ['thue et mue', 'caen']
     """
-    keys = []
-    city = None
-    for piece in re.split(r"\s*,\s*|\s+et\s+", text.strip()):
-        piece = _ARRONDISSEMENT_WORD.sub("", piece.strip())
-        if not piece:
-            continue
-        number = None
-        if match := _CITY_ARRONDISSEMENT.match(piece):
-            city, number = match["city"], int(match[2])
-        elif (match := _BARE_ORDINAL.match(piece)) and city is not None:
-            number = int(match[1])
-        if number is not None:
-            keys.append(search_key(f"{city} {number}{'er' if number == 1 else 'e'} "
-                                   "arrondissement"))
-        else:
-            keys.append(search_key(piece))
-    return keys
+    return [key for _, key in _split_commune_parts(text, known)]
 
 
-def _communes_from_names(table: VectorTable, column: str, departements: pd.Series,
-                         warehouse: Warehouse, notes: list[str]) -> pd.DataFrame:
-    """Find the commune codes of communes named in words, within the QPV's département.
+def _enumerate(items: list[str]) -> str:
+    """The first :data:`_LISTED` items, then how many more."""
+    more = len(items) - _LISTED
+    return "; ".join(items[:_LISTED]) + (f" ; et {more} autres" if more > 0 else "")
 
-    Communes are looked for among communes, arrondissements municipaux and communes
-    déléguées of the earliest vintage built: a 2015 commune since merged into a commune
-    nouvelle is a commune déléguée there, under its 2015 code.
+
+def _columns(columns: list[str]) -> str:
+    """« la colonne X » or « les colonnes X et Y »."""
+    if len(columns) == 1:
+        return f"la colonne {columns[0]}"
+    return f"les colonnes {', '.join(columns[:-1])} et {columns[-1]}"
+
+
+def _known_communes(warehouse: Warehouse, generation: int) -> tuple[int, pd.DataFrame]:
+    """The communes a name may designate, in the COG closest to the QPV generation.
+
+    The first vintage built from the generation on (2024 for the 2024 QPV), or the
+    earliest one for an older generation.
+
+    Communes, arrondissements municipaux and communes déléguées or associées (a 2015
+    commune since merged into a commune nouvelle is a commune déléguée there, under its
+    2015 code), each under the search key of its name
+    (:func:`~cohesion.territory.names.search_key`) and under the référentiel's search
+    name (which a warehouse built before ligatures were spelt out keys otherwise).
+
+    Returns
+    -------
+    vintage : int
+        The vintage searched.
+    known : DataFrame
+        ``dep, key, code, name, level, parent``: ``parent`` is the commune of an
+        arrondissement or of a commune déléguée or associée, the code itself otherwise.
     """
-    text = text_column(table.frame[column])
-    pieces = text.map(split_commune_names).explode().dropna()
-    wanted = pd.DataFrame({"row": pieces.index.to_numpy(dtype=np.int64),
-                           "key": pieces.to_numpy(dtype=object)})
-    wanted["dep"] = departements.to_numpy()[wanted["row"].to_numpy()]
-    vintage = min(warehouse.vintages())
+    vintages = warehouse.vintages()
+    vintage = min([v for v in vintages if v >= generation] or vintages)
     known = warehouse.query(
-        """SELECT code, search_name AS key, level FROM territories
-           WHERE vintage = ? AND level IN ('COM', 'ARM', 'COMD', 'COMA')""", [vintage])
+        """SELECT t.code, t.name, t.search_name, t.level,
+                  coalesce(m.parent_code, t.code) AS parent
+           FROM territories t LEFT JOIN memberships m
+             ON m.vintage = t.vintage AND m.level = t.level AND m.code = t.code
+             AND t.level IN ('ARM', 'COMD', 'COMA') AND m.parent_level = 'COM'
+           WHERE t.vintage = ? AND t.level IN ('COM', 'ARM', 'COMD', 'COMA')""", [vintage])
+    known = pd.concat([known.assign(key=known["name"].map(search_key)),
+                       known.assign(key=known["search_name"])], ignore_index=True)
     known["dep"] = np.where(known["code"].str.startswith("97"), known["code"].str[:3],
                             known["code"].str[:2])
     known["rank"] = known["level"].map({"COM": 0, "ARM": 0, "COMD": 1, "COMA": 2})
     # a commune nouvelle often keeps the name and code of its chef-lieu: prefer the commune
     known = known.sort_values("rank").drop_duplicates(["dep", "key", "code"])
     best = known.groupby(["dep", "key"])["rank"].transform("min")
-    known = known[known["rank"] == best]
-    matched = wanted.merge(known[["dep", "key", "code"]], on=["dep", "key"], how="left")
+    return vintage, known[known["rank"] == best][["dep", "key", "code", "name", "level",
+                                                   "parent"]]
+
+
+def _communes_from_names(table: VectorTable, columns: list[str], codes: pd.Series,
+                         departements: pd.Series, generation: int, warehouse: Warehouse,
+                         notes: list[str]) -> pd.DataFrame:
+    """Find the communes named in words, each within the QPV's département.
+
+    A cell may list several communes (:func:`split_commune_names`): each one found gets
+    a link. A name that designates no commune, or several, of the QPV's département is
+    reported in ``notes`` with its QPV, and gets no link.
+
+    Returns
+    -------
+    DataFrame
+        ``row, commune, name, level, parent``: the feature, the code, name and level of
+        the commune (``COM``, ``ARM``, ``COMD``, ``COMA``) and the commune it belongs to
+        (itself, the city of an arrondissement, the commune nouvelle of a commune
+        déléguée).
+    """
+    vintage, known = _known_communes(warehouse, generation)
+    keys_by_dep = known.groupby("dep")["key"].agg(set).to_dict()
+    dep_of_row = departements.to_numpy()
+    wanted = []
+    for column in columns:
+        for row, text in enumerate(text_column(table.frame[column])):
+            wanted.extend((row, label, key) for label, key in _split_commune_parts(
+                text, keys_by_dep.get(dep_of_row[row], set())))
+    wanted = pd.DataFrame(wanted, columns=["row", "label", "key"]).astype(
+        {"row": np.int64, "label": object, "key": object}).drop_duplicates(["row", "key"])
+    wanted["dep"] = dep_of_row[wanted["row"].to_numpy()]
+    matched = wanted.merge(known, on=["dep", "key"], how="left")
     ambiguous = matched.duplicated(["row", "key"], keep=False) & matched["code"].notna()
     unmatched = matched[matched["code"].isna() | ambiguous].drop_duplicates(["row", "key"])
     if len(unmatched):
-        examples = "; ".join(text.iloc[unmatched["row"].head(3)].tolist())
-        notes.append(f"{len(unmatched)} noms de commune non rapportés à une commune unique du "
-                     f"COG {vintage} (aucune appartenance enregistrée pour eux), par exemple "
-                     f"{examples}")
-    matched = matched[matched["code"].notna() & ~ambiguous]
-    notes.append(f"communes retrouvées d'après leur nom dans la colonne {column} (COG {vintage})")
+        listed = [f"{codes.iloc[row]} « {label} »" + (" (plusieurs communes de ce nom)"
+                                                     if several else "")
+                  for row, label, several in zip(unmatched["row"], unmatched["label"],
+                                                 ambiguous[unmatched.index], strict=True)]
+        plural = "s" if len(unmatched) > 1 else ""
+        notes.append(f"{len(unmatched)} nom{plural} de commune non rapporté{plural} à une "
+                     f"commune unique du département du QPV dans le COG {vintage} (aucune "
+                     f"appartenance enregistrée) : {_enumerate(listed)}")
+    matched = matched[matched["code"].notna() & ~ambiguous].drop_duplicates(["row", "code"])
+    several = matched.groupby("row")["parent"].nunique()
+    notes.append(f"communes retrouvées d'après leur nom dans {_columns(columns)} "
+                 f"(COG {vintage})" + (
+                     f" ; {int((several > 1).sum())} QPV sur plusieurs communes"
+                     if (several > 1).any() else ""))
     return pd.DataFrame({"row": matched["row"].to_numpy(dtype=np.int64),
-                         "commune": matched["code"].to_numpy(dtype=object)})
+                         "commune": matched["code"].to_numpy(dtype=object),
+                         "name": matched["name"].to_numpy(dtype=object),
+                         "level": matched["level"].to_numpy(dtype=object),
+                         "parent": matched["parent"].to_numpy(dtype=object)})
+
+
+def _add_named_communes(links: pd.DataFrame, named: pd.DataFrame, codes: pd.Series,
+                        code_column: str, name_columns: list[str],
+                        notes: list[str]) -> pd.DataFrame:
+    """Add to the communes given by code those only the commune-name columns give.
+
+    A file may give one commune code per QPV and name every commune it spans in words
+    (the Occitanie layer: ``code_commune`` 65440, ``nom_commune`` « Séméac, Tarbes »).
+    A named commune that is one of the QPV's codes, or a commune déléguée of one, adds
+    nothing; a named arrondissement of a coded city is added (it is more precise).
+    """
+    given = set(zip(links["row"], links["commune"], strict=True))
+    same = [(row, commune) in given or (level in ("COMD", "COMA") and (row, parent) in given)
+            for row, commune, level, parent in zip(
+                named["row"], named["commune"], named["level"], named["parent"], strict=True)]
+    added = named[~np.array(same, dtype=bool)]
+    if len(added):
+        listed = [f"{codes.iloc[row]} → {name} ({commune})" for row, name, commune
+                  in zip(added["row"], added["name"], added["commune"], strict=True)]
+        notes.append(f"communes nommées dans {_columns(name_columns)} mais "
+                     f"absentes de la colonne {code_column}, ajoutées aux communes de leur "
+                     f"QPV ({len(added)}) : {_enumerate(listed)}")
+    return pd.concat([links, added[["row", "commune"]]], ignore_index=True)
 
 
 def _membership_levels(table: VectorTable, column: str | None, links: pd.DataFrame,
@@ -536,6 +681,20 @@ def _membership_levels(table: VectorTable, column: str | None, links: pd.DataFra
     return links.drop_duplicates(["row", "commune", "parent_level"])
 
 
+def _commune_name_columns(table: VectorTable, option: str | None) -> list[str]:
+    """The columns naming the communes of each QPV in words.
+
+    The option's column, or every one of :data:`COMMUNE_NAME_COLUMNS` the file has
+    (``commune_qp`` for the main commune and ``nom_commune`` for all of them, in the
+    Occitanie layer).
+    """
+    if option is not None:
+        return [str(choose_column(table, option, COMMUNE_NAME_COLUMNS,
+                                  "les noms de commune"))]
+    lowered = {column.lower(): column for column in table.frame.columns}
+    return [lowered[name] for name in COMMUNE_NAME_COLUMNS if name in lowered]
+
+
 class QpvContours(Importer):
     """Contours of the QPV of the 2015 or the 2024 generation.
 
@@ -549,8 +708,10 @@ class QpvContours(Importer):
     commune_column : str
         Column of the commune codes of each QPV (one code or a list).
     commune_name_column : str
-        Column naming the communes in words (2015 national layer, ``COMMUNE_QP``), used
-        when there is no commune code column.
+        Column naming the communes in words (2015 national layer, ``COMMUNE_QP``;
+        default: every usual one the file has, ``commune_qp``, ``lib_com``,
+        ``nom_commune``…). A cell may list several communes. With a commune code column
+        too, a commune named but not coded is added to its QPV's communes.
     couverture : str or list of str
         The départements whose every QPV of the generation the file holds (``75,92,93``),
         or ``france`` for a national file. Default: the départements of its QPV codes. A
@@ -597,21 +758,26 @@ class QpvContours(Importer):
 
         commune_column = choose_column(table, extra.get("commune_column"), COMMUNE_COLUMNS,
                                        "les codes de commune", required=False)
+        name_columns = _commune_name_columns(table, extra.get("commune_name_column"))
+        named = _communes_from_names(table, name_columns, codes, departements, generation,
+                                     warehouse, notes) if name_columns else None
         if commune_column is not None:
             links = _communes_from_codes(table, commune_column)
+            if named is not None:
+                links = _add_named_communes(links, named, codes, commune_column,
+                                            name_columns, notes)
+        elif named is not None:
+            links = named[["row", "commune"]]
         else:
-            name_source = choose_column(table, extra.get("commune_name_column"),
-                                        COMMUNE_NAME_COLUMNS, "les noms de commune",
-                                        required=False)
-            if name_source is None:
-                notes.append("le fichier ne donne pas la commune de ses QPV : aucune "
-                             "appartenance QPV → commune enregistrée")
-                links = pd.DataFrame({"row": np.array([], dtype=np.int64),
-                                      "commune": np.array([], dtype=object)})
-            else:
-                links = _communes_from_names(table, name_source, departements, warehouse,
-                                             notes)
+            notes.append("le fichier ne donne pas la commune de ses QPV : aucune "
+                         "appartenance QPV → commune enregistrée")
+            links = pd.DataFrame({"row": np.array([], dtype=np.int64),
+                                  "commune": np.array([], dtype=object)})
         links = _membership_levels(table, commune_column, links, generation, warehouse, notes)
+        alone = sorted(set(codes) - set(codes.to_numpy()[links["row"].to_numpy(dtype=np.int64)]))
+        if alone and (commune_column is not None or named is not None):
+            notes.append(f"{len(alone)} QPV sans commune dans le fichier (aucune appartenance "
+                         f"QPV → commune enregistrée) : {_enumerate(alone)}")
 
         # a QPV cut in several features (multi-part shapefiles) is put back together
         first = ~codes.duplicated()

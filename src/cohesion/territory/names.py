@@ -9,11 +9,18 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _SAINT = re.compile(r"\b(st|ste)\b")
 
 
+#: Ligatures and typographic signs that the ASCII folding would drop, not separate.
+TYPOGRAPHY = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "’": "'",
+                            "‘": "'", "ʼ": "'", "´": "'", "–": "-", "—": "-",
+                            "\u00a0": " ", "\u202f": " "})
+
+
 def search_key(name: str) -> str:
     """Return the accent-, case- and punctuation-insensitive form of a place name.
 
     ``Saint``/``Sainte`` and their abbreviations ``St``/``Ste`` compare equal, and
-    hyphens, apostrophes and spaces are all one separator.
+    hyphens, apostrophes and spaces are all one separator; ligatures are spelt out
+    (``Barœul``: ``baroeul``) and typographic apostrophes and dashes are separators.
 
     Examples
     --------
@@ -23,7 +30,10 @@ def search_key(name: str) -> str:
     True
     >>> search_key("L'Haÿ-les-Roses")
     'l hay les roses'
+    >>> search_key("Marcq-en-Barœul"), search_key("Villeneuve-d’Ascq")
+    ('marcq en baroeul', 'villeneuve d ascq')
     """
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    text = unicodedata.normalize("NFKD", name.translate(TYPOGRAPHY))
+    text = text.encode("ascii", "ignore").decode().lower()
     text = _NOT_ALNUM.sub(" ", text).strip()
     return _SAINT.sub(lambda match: "saint" if match[1] == "st" else "sainte", text)
