@@ -342,10 +342,13 @@ def _compress(tails: np.ndarray, heads: np.ndarray, seconds: np.ndarray, metres:
     """
     proper = tails != heads
     tails, heads, seconds, metres = tails[proper], heads[proper], seconds[proper], metres[proper]
-    order = np.lexsort((metres, seconds, heads, tails))
+    # one int64 key per (tail, head) pair: a three-key sort instead of four
+    pair = tails.astype(np.int64) * count + heads
+    order = np.lexsort((metres, seconds, pair))
     tails, heads, seconds, metres = tails[order], heads[order], seconds[order], metres[order]
+    pair = pair[order]
     first = np.ones(len(tails), dtype=bool)
-    first[1:] = (tails[1:] != tails[:-1]) | (heads[1:] != heads[:-1])
+    first[1:] = pair[1:] != pair[:-1]
     duplicates = int(len(first) - first.sum())
     tails, heads, seconds, metres = tails[first], heads[first], seconds[first], metres[first]
     indptr = np.zeros(count + 1, dtype=np.int64)
@@ -424,20 +427,22 @@ def _collect(path: Path, fmt: str, profile: Profile,
         found.highways += 1
         if found.highways % _PROGRESS_WAYS == 0:
             say(f"{found.highways:,} voies lues…".replace(",", " "))
-        found.newest = max(found.newest, way.timestamp.timestamp())
+        if found.replication is None:  # the header's date wins: no need of the ways'
+            found.newest = max(found.newest, way.timestamp.timestamp())
         tags = way.tags
         speed = profile.way_speed(tags)
         if speed is None:
             continue
         nodes = way.nodes
-        if len(nodes) < 2:
+        size = len(nodes)
+        if size < 2:
             continue
-        for node in nodes:
+        for node in map(nodes.__getitem__, range(size)):  # no generator frame per node
             location = node.location
             refs.append(node.ref)
             xs.append(location.x)
             ys.append(location.y)
-        found.sizes.append(len(nodes))
+        found.sizes.append(size)
         found.speeds.append(speed)
         found.directions.append(profile.direction(tags))
     return found
@@ -538,18 +543,19 @@ def _build(path: Path, profile: Profile, ways: _Ways) -> Network:
     way = way_of[first]
     seconds = metres / (speeds[way] / 3.6)
     forward, backward = directions[way] >= 0, directions[way] <= 0
-    tail_at = np.concatenate([first[forward], second[backward]])
-    head_at = np.concatenate([second[forward], first[backward]])
-    if not len(tail_at):
+    if not (forward.any() or backward.any()):
         raise InputFileError(path, f"aucune voie praticable {profile.label} dans ce fichier",
                              expected="des voies d'au moins deux nœuds situés",
                              found=f"{len(sizes)} voies sans tronçon utilisable")
-    at = np.concatenate([tail_at, head_at])
+    # each segment's two ends numbered once, then arranged by direction
+    at = np.concatenate([first, second])
     osm_id, where, node = np.unique(refs[at], return_index=True, return_inverse=True)
     count = len(osm_id)
+    node_first, node_second = node[:len(first)], node[len(first):]
     indptr, indices, seconds, metres, duplicates = _compress(
-        node[:len(tail_at)], node[len(tail_at):], np.concatenate([seconds[forward],
-                                                                  seconds[backward]]),
+        np.concatenate([node_first[forward], node_second[backward]]),
+        np.concatenate([node_second[forward], node_first[backward]]),
+        np.concatenate([seconds[forward], seconds[backward]]),
         np.concatenate([metres[forward], metres[backward]]), count)
 
     notes = [f"{len(sizes)} voies retenues pour le profil « {profile.name} » "
