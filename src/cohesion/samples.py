@@ -121,6 +121,9 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("france-services", "zonage", "programmes/anct_superposeur_2024/fs_geom.geojson"),
     Sample("territoires-industrie", "zonage",
            "programmes/anct_superposeur_2024/ti_geom.geojson"),
+    Sample("contrats-de-ville-2024", "zonage",
+           "social_innovation/anct_politique_ville_postes/geom_cv_ctr_2024.json",
+           producer="ANCT", title="Contrats de ville 2024 (EPCI ou commune porteur)"),
     Sample("barometre-resultats", "table",
            "barometre/barometre_resultats_etalab_2023/"
            "barometre-resultats-detail-departemental_combined.csv.gz",
