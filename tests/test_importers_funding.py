@@ -503,3 +503,29 @@ def test_partial_year_threshold_option(warehouse: Warehouse) -> None:
     assert ("année 2024 peut-être incomplète : postes en baisse de 12,8 % par rapport à 2023, "
             "montant en baisse de 11,8 % par rapport à 2023 ; signalée, rien n'est écarté"
             ) in report.notes
+
+
+def test_posts_by_contrat_de_ville_once_the_contrats_are_a_level(warehouse: Warehouse) -> None:
+    from cohesion.importers.zonings import ZoningImporter
+
+    run_import(warehouse, ZoningImporter(), shared(f"{POSTS}/geom_cv_ctr_2024.json"))
+    report = run_import(warehouse, PostesPolitiqueVille(),
+                        shared(f"{POSTS}/adulte-relais-2024.json"))
+    stored = warehouse.query(
+        """SELECT code, value FROM observations WHERE level = 'CV'
+           AND variable = 'montant_adultes_relais' AND period = '2024'""").set_index("code")
+    lines = warehouse.query(
+        """SELECT contrat_ville, sum(amount) AS amount FROM funding_lines
+           WHERE dispositif = 'adultes-relais' AND year = 2024 AND contrat_ville IN
+           (SELECT code FROM territories WHERE level = 'CV') GROUP BY ALL"""
+    ).set_index("contrat_ville")["amount"]
+    assert len(stored) > 300
+    pd.testing.assert_series_equal(stored["value"].sort_index(), lines.sort_index(),
+                                   check_names=False)
+    # every line with a contrat de ville is in one, or said to be outside the level
+    outside = [n for n in report.notes if "absent(s) de l'échelon CV" in n]
+    all_lines = warehouse.query(
+        """SELECT count(*) AS n FROM funding_lines WHERE dispositif = 'adultes-relais'
+           AND contrat_ville IS NOT NULL AND contrat_ville NOT IN
+           (SELECT code FROM territories WHERE level = 'CV')""")["n"].item()
+    assert bool(outside) == (all_lines > 0)

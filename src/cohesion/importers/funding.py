@@ -316,6 +316,36 @@ def _observations(frame: pd.DataFrame, level: str, vintage: int) -> pd.DataFrame
                          "missing": None})
 
 
+def _contrat_sums(warehouse: Warehouse, frame: pd.DataFrame, found: Dispositif, vintage: int,
+                  notes: list[str]) -> pd.DataFrame:
+    """Money and posts by contrat de ville, for the contrats the warehouse holds as a level.
+
+    The contrats de ville 2024 (``CN…``) are the level ``CV`` once their list is imported
+    (``zonage`` importer); a line of a contrat the level does not hold (the 2015 ``CV…``
+    codes) counts by département only, said in the notes.
+    """
+    known = set(warehouse.names(CONTRAT_LEVEL, vintage))
+    lines = frame[frame["contrat_ville"].notna()]
+    held = lines["contrat_ville"].isin(known).to_numpy()
+    if known and not held.all():
+        outside = lines.loc[~held, "contrat_ville"]
+        notes.append(counted(int((~held).sum()), "ligne rattachée", "lignes rattachées")
+                     + f" à {outside.nunique()} contrat(s) de ville absent(s) de l'échelon "
+                     f"{CONTRAT_LEVEL} (par exemple {outside.iloc[0]}) : comptée(s) par "
+                     "département seulement")
+    sums = lines[held].groupby(["contrat_ville", "year"], sort=True).agg(
+        amount=("amount", "sum"), posts=("posts", "sum")).reset_index()
+    values = pd.concat([sums.assign(variable=found.amount_variable, value=sums["amount"]),
+                        sums.assign(variable=found.posts_variable, value=sums["posts"])],
+                       ignore_index=True).rename(columns={"contrat_ville": "code",
+                                                          "year": "period"})
+    return _observations(values, CONTRAT_LEVEL, vintage)
+
+
+#: The level of the contrats de ville 2024 (imported with the ``zonage`` importer).
+CONTRAT_LEVEL = "CV"
+
+
 def _option(options: ImportOptions, name: str, default: object) -> object:
     return options.extra.get(name, default)
 
@@ -386,7 +416,9 @@ class PostesPolitiqueVille(Importer):
         values = pd.concat(blocks, ignore_index=True).rename(
             columns={"departement": "code", "year": "period"})
         periods = sorted({str(y) for y in frame["year"]})
-        return ImportBatch(observations=_observations(values, "DEP", vintage),
+        observations = [_observations(values, "DEP", vintage),
+                        _contrat_sums(warehouse, frame, found, vintage, notes)]
+        return ImportBatch(observations=pd.concat(observations, ignore_index=True),
                            variables=funding_variables([found], True, "montant"),
                            tables={"funding_lines": frame}, vintage=vintage,
                            periods=periods, rows=len(records), notes=notes)
