@@ -93,6 +93,10 @@ SAMPLES: tuple[Sample, ...] = (
            "programmes/france_services/liste-fs-20240801_nocontact.csv"),
     Sample("osm-paris-9e-10e", "osm-points", "osm/paris_map.osm"),
     Sample("osm-saint-barthelemy", "osm-points", "osm/saint_barthelemy.osm.pbf"),
+    # before the posts, which are then summed by contrat de ville too
+    Sample("contrats-de-ville-2024", "zonage",
+           "social_innovation/anct_politique_ville_postes/geom_cv_ctr_2024.json",
+           producer="ANCT", title="Contrats de ville 2024 (EPCI ou commune porteur)"),
     *(Sample(f"{name}-{year}", "postes-politique-ville",
              f"social_innovation/anct_politique_ville_postes/{name}-{year}.json")
       for name in ("adulte-relais", "postes-fonjep") for year in range(2020, 2026)),
@@ -121,9 +125,6 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("france-services", "zonage", "programmes/anct_superposeur_2024/fs_geom.geojson"),
     Sample("territoires-industrie", "zonage",
            "programmes/anct_superposeur_2024/ti_geom.geojson"),
-    Sample("contrats-de-ville-2024", "zonage",
-           "social_innovation/anct_politique_ville_postes/geom_cv_ctr_2024.json",
-           producer="ANCT", title="Contrats de ville 2024 (EPCI ou commune porteur)"),
     Sample("barometre-resultats", "table",
            "barometre/barometre_resultats_etalab_2023/"
            "barometre-resultats-detail-departemental_combined.csv.gz",
