@@ -209,13 +209,16 @@ def compute(warehouse: Warehouse, request: AccessRequest, *, lookups: Sequence[P
         if network is not None and snapped is not None:
             method = f"sur le réseau OpenStreetMap {Path(request.network).name} " \
                      f"({profile.label}, {profile.speed_kmh:g} km/h)"
-            seconds, reachable, fca, kept = _on_network(
-                routing, network, snapped, origins, equipment, limit, request.catchment * 60.0,
-                walk_speed)
+            by_part = None
             if request.by_departement or request.dask:
                 step(f"temps d'accès par département{' sur Dask' if request.dask else ''}")
-                seconds = _by_departement(network, origins, equipment, where["commune"],
-                                          limit, walk_speed, request.dask, step)
+
+                def by_part(reached: pd.DataFrame) -> np.ndarray:
+                    return _by_departement(network, origins, reached, where["commune"],
+                                           limit, walk_speed, request.dask, step)
+            seconds, reachable, fca, kept = _on_network(
+                routing, network, snapped, origins, equipment, limit, request.catchment * 60.0,
+                walk_speed, by_part)
             if kept < len(equipment):
                 measure_notes.append(f"{len(equipment) - kept:,} équipements à plus de "
                                      f"{SNAP_LIMIT_METRES:.0f} m du réseau, hors de son emprise : "
@@ -491,17 +494,27 @@ def _complete_communes(warehouse: Warehouse, origins: Origins, commune: np.ndarr
 
 def _on_network(routing: object, network: object, snapped: tuple[np.ndarray, np.ndarray],
                 origins: Origins, equipment: pd.DataFrame, limit: float, catchment: float,
-                walk_speed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+                walk_speed: float,
+                by_part: Callable[[pd.DataFrame], np.ndarray] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Times, counts within the catchment and 2SFCA of every origin, on the network.
+
+    ``by_part``, given the équipements on the network, routes them part by part
+    (:func:`_by_departement`) instead of on the whole network.
+    """
     nodes, gap = routing.snap(network, equipment["longitude"].to_numpy(),
                               equipment["latitude"].to_numpy())
     near = gap <= SNAP_LIMIT_METRES
     sources = nodes[near]
-    node_times = routing.times_to_nearest(network, sources, limit)
     origin_node, origin_gap = snapped
     placed = origin_node >= 0  # an origin outside every French zone has no node
-    seconds = np.full(len(origin_node), np.inf)
-    seconds[placed] = routing.origin_times(origin_node[placed], origin_gap[placed],
-                                           node_times, walk_speed)
+    if by_part is not None:
+        seconds = by_part(equipment[near])
+    else:
+        node_times = routing.times_to_nearest(network, sources, limit)
+        seconds = np.full(len(origin_node), np.inf)
+        seconds[placed] = routing.origin_times(origin_node[placed], origin_gap[placed],
+                                               node_times, walk_speed)
     seconds = np.where(seconds <= limit, seconds, np.inf)
     reachable = np.zeros(len(origin_node))
     reachable[placed] = routing.reachable_counts(network, sources, catchment)[
@@ -516,14 +529,13 @@ def _on_network(routing: object, network: object, snapped: tuple[np.ndarray, np.
 def _by_departement(network: object, origins: Origins, equipment: pd.DataFrame,
                     commune: np.ndarray, limit: float, walk_speed: float,
                     dask: str | None, progress: Progress) -> np.ndarray:
-    """The times of :func:`_on_network`, routed département by département (or on Dask)."""
+    """The times of :func:`_on_network`, routed département by département (or on Dask).
+
+    ``equipment``: those on the network (within the snapping limit).
+    """
     from cohesion.access import partition as cut
-    from cohesion.access.routing import snap as routing_snap
     from cohesion.geo.locate import UNKNOWN_DEPARTEMENT, departement_of_commune
 
-    _nodes, gap = routing_snap(network, equipment["longitude"].to_numpy(),
-                               equipment["latitude"].to_numpy())
-    equipment = equipment[gap <= SNAP_LIMIT_METRES]  # as on the whole network
     groups = departement_of_commune(commune)
     groups = np.where(pd.isna(groups), UNKNOWN_DEPARTEMENT, groups).astype(str)
     parts = cut.partition(network, origins.lon, origins.lat, groups, limit)
@@ -535,7 +547,7 @@ def _by_departement(network: object, origins: Origins, equipment: pd.DataFrame,
     else:
         seconds = cut.nearest_on_dask(*arguments,
                                       address=None if dask == "local" else dask)
-    return np.where(np.isfinite(seconds) & (seconds <= limit), seconds, np.inf)
+    return np.where(np.isfinite(seconds), seconds, np.inf)
 
 
 def _period(warehouse: Warehouse, points: dict[str, pd.DataFrame], network: object | None
@@ -565,11 +577,13 @@ def request_checksum(warehouse: Warehouse, request: AccessRequest,
     described["equipment_datasets"] = sorted(
         int(d) for key in request.equipment
         for d in warehouse.equipment_points([key])["dataset_id"].unique())
-    cells = warehouse.grid_population()
-    described["grid"] = int(cells["dataset_id"].max()) if len(cells) else 0
     datasets = warehouse.datasets()
-    described["qpv"] = [sorted(int(d) for d in datasets.loc[datasets["importer"] == "qpv",
-                                                            "dataset_id"]),
-                        *(file_checksum(Path(path)) for path in lookups)]
+
+    def imported(importer: str) -> list[int]:
+        return sorted(int(d) for d in datasets.loc[datasets["importer"] == importer,
+                                                   "dataset_id"])
+
+    described["grid"] = imported("filosofi-carreaux")
+    described["qpv"] = [imported("qpv"), *(file_checksum(Path(path)) for path in lookups)]
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()
                           ).hexdigest()
