@@ -14,13 +14,15 @@ COMMUNES_QPV ?= $(SAMPLES)/qpv/qpv2024_communes/polygone-4326_qpv.geojson
 install: .venv/.installed node_modules/.installed system
 
 # Debian packages: Chromium (browser tests, map benchmark), wrk (API load benchmark),
-# redis-server (the local addok geocoder and its tests) and a C compiler (addok's
-# python-geohash is published as source only)
+# redis-server (the local addok geocoder and its tests), PostgreSQL (the server mode of
+# the Carrefour des innovations sociales and its tests; its contrib holds unaccent and
+# pg_trgm) and a C compiler (addok's python-geohash is published as source only)
 SYSTEM_COMMANDS := chromium wrk redis-server cc
-SYSTEM_PACKAGES := chromium wrk redis-server gcc libc6-dev
+SYSTEM_PACKAGES := chromium wrk redis-server gcc libc6-dev postgresql
 
 system:
 	@for command in $(SYSTEM_COMMANDS); do command -v $$command >/dev/null 2>&1 || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \

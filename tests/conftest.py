@@ -361,3 +361,16 @@ def screenshot(page: object, name: str, full_page: bool = True) -> None:
     """Keep a screenshot of ``page`` in artefacts/screenshots/ (not in git)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A PostgreSQL server of our own on 127.0.0.1 for the session (server-mode tests).
+
+    Started by the project (:mod:`cohesion.store.postgres`) in a temporary folder and
+    stopped by its process id at the end; each test creates its own database.
+    """
+    from cohesion.store.postgres import running_postgres
+
+    with running_postgres() as server:
+        yield server
