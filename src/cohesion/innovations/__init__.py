@@ -6,6 +6,13 @@ write (:mod:`cohesion.innovations.store`), grouped into entities across sources
 (:mod:`cohesion.innovations.dedup`) and searched (:mod:`cohesion.innovations.search`).
 """
 
-from cohesion.innovations.records import Record, canonical_url, fold, stable_id
+from cohesion.innovations.records import (
+    Harvest,
+    Record,
+    RowFailure,
+    canonical_url,
+    fold,
+    stable_id,
+)
 
-__all__ = ["Record", "canonical_url", "fold", "stable_id"]
+__all__ = ["Harvest", "Record", "RowFailure", "canonical_url", "fold", "stable_id"]

@@ -197,3 +197,44 @@ class Record:
     def document(self) -> dict[str, Any]:
         """What the search index holds of the record (no raw payload)."""
         return {k: v for k, v in self.as_dict().items() if k != "raw"}
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """An entry a connector could not turn into a record, and why (in French).
+
+    ``where`` names the place as a user finds it: ``fichier.csv, ligne 12`` or a page
+    address.
+    """
+
+    where: str
+    reason: str
+
+
+@dataclass
+class Harvest:
+    """What one run of one connector read: its records and the entries it refused.
+
+    Attributes
+    ----------
+    source : str
+        The connector's slug.
+    records : list of Record
+        Entries read, normalised (bookkeeping dates left empty: the store sets them).
+    failures : list of RowFailure
+        Entries refused, with their reason; never dropped silently.
+    fetched : list of str
+        Addresses (or paths) read.
+    started, finished : str
+        ISO 8601 UTC instants of the run.
+    error : str or None
+        Why the whole run failed (source unreachable, layout changed…), None when it ran.
+    """
+
+    source: str
+    records: list[Record] = field(default_factory=list)
+    failures: list[RowFailure] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    started: str = ""
+    finished: str = ""
+    error: str | None = None
