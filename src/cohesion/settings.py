@@ -25,6 +25,16 @@ environment. The variables:
     contours are not loaded is « non couvert ».
 ``COHESION_MIRROR``
     A mirror of the official download addresses (``cohesion data fetch``).
+``COHESION_CARREFOUR``
+    Relational store of the Carrefour des innovations sociales (records, accounts,
+    contributions, moderation, audit), as an SQLAlchemy address: SQLite by default
+    (``sqlite:///var/carrefour.sqlite``), ``postgresql+psycopg://…`` in server mode.
+``COHESION_CARREFOUR_INDEX``
+    Its search index: a folder (the embedded tantivy index, default
+    ``var/carrefour-index``) or a ``postgresql…`` address (server mode).
+``COHESION_SECURE_COOKIES``
+    ``1`` marks session cookies ``Secure`` (behind HTTPS); off by default because the
+    application serves plain HTTP on 127.0.0.1.
 ``COHESION_DEBUG``
     ``1`` shows the traceback of an unexpected error on the command line.
 
@@ -48,6 +58,8 @@ from pathlib import Path
 DEFAULT_WAREHOUSE = Path("var/cohesion.duckdb")
 DEFAULT_ADDOK_DIR = Path("var/addok")
 DEFAULT_ADDOK_PORT = 7878
+DEFAULT_CARREFOUR = "sqlite:///var/carrefour.sqlite"
+DEFAULT_CARREFOUR_INDEX = "var/carrefour-index"
 #: The national address service (Base Adresse Nationale), an addok server.
 BAN_URL = "https://api-adresse.data.gouv.fr"
 
@@ -77,6 +89,12 @@ class Settings:
     networks : Path or None
         Folder of OpenStreetMap files (``.osm.pbf``, ``.osm``) the web page « Accès aux
         services » may compute on; None: crow-fly computations only.
+    carrefour : str
+        SQLAlchemy address of the Carrefour's relational store.
+    carrefour_index : str
+        Folder of the embedded search index, or a PostgreSQL address.
+    secure_cookies : bool
+        Session cookies only over HTTPS.
     debug : bool
         Show tracebacks of unexpected errors.
     """
@@ -90,6 +108,9 @@ class Settings:
     communes_qpv: tuple[Path, ...] = field(default_factory=tuple)
     mirror: str | None = None
     networks: Path | None = None
+    carrefour: str = DEFAULT_CARREFOUR
+    carrefour_index: str = DEFAULT_CARREFOUR_INDEX
+    secure_cookies: bool = False
     debug: bool = False
 
     @classmethod
@@ -109,6 +130,9 @@ class Settings:
                                env.get("COHESION_COMMUNES_QPV", "").split(os.pathsep) if p),
             mirror=env.get("COHESION_MIRROR") or None,
             networks=Path(env["COHESION_NETWORKS"]) if env.get("COHESION_NETWORKS") else None,
+            carrefour=env.get("COHESION_CARREFOUR") or DEFAULT_CARREFOUR,
+            carrefour_index=env.get("COHESION_CARREFOUR_INDEX") or DEFAULT_CARREFOUR_INDEX,
+            secure_cookies=env.get("COHESION_SECURE_COOKIES", "") not in ("", "0"),
             debug=env.get("COHESION_DEBUG", "") not in ("", "0"))
 
     def but(self, **changes: object) -> Settings:
