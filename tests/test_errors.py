@@ -23,12 +23,15 @@ from cohesion.cli.errors import EXIT_CODES
 from cohesion.cli.main import CohesionGroup
 from cohesion.core import Observatory
 from cohesion.errors import (
+    AuthenticationError,
     BusyError,
     CohesionError,
     ConflictError,
     ErrorKind,
     InputFileError,
     NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
     UnavailableError,
 )
 from cohesion.settings import Settings
@@ -50,6 +53,12 @@ KINDS = [
     (ErrorKind.BUSY, BusyError("une analyse est déjà en cours"), 503, 6, "Serveur occupé"),
     (ErrorKind.UNAVAILABLE, UnavailableError("géocodeur injoignable"), 502, 7,
      "Service indisponible"),
+    (ErrorKind.UNAUTHENTICATED, AuthenticationError("adresse ou mot de passe incorrect"),
+     401, 8, "Connexion nécessaire"),
+    (ErrorKind.FORBIDDEN, PermissionDeniedError("réservé aux modérateurs"), 403, 9,
+     "Action non autorisée"),
+    (ErrorKind.TOO_MANY, RateLimitedError("compte verrouillé 15 minutes", retry_after=900),
+     429, 10, "Trop de tentatives"),
 ]
 
 
@@ -93,7 +102,8 @@ def test_one_status_and_one_exit_code_per_kind(raising_app: FastAPI, kind: Error
         text = html.unescape(page.text)
         assert title in text and str(error).split(" : ")[-1] in text
         assert "Traceback" not in page.text
-        assert ("retry-after" in answer.headers) == (kind is ErrorKind.BUSY)
+        retry = {ErrorKind.BUSY: "5", ErrorKind.TOO_MANY: "900"}.get(kind)
+        assert answer.headers.get("retry-after") == retry
 
     @click.group(cls=CohesionGroup)
     def root() -> None:

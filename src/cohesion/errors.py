@@ -37,6 +37,12 @@ class ErrorKind(enum.Enum):
     BUSY = "busy"
     #: A service Cohésion relies on (a geocoder, a download server) did not answer.
     UNAVAILABLE = "unavailable"
+    #: Who asks is not known: not signed in, a wrong password, an expired session.
+    UNAUTHENTICATED = "unauthenticated"
+    #: Who asks is known but may not do this (a role, a forged form token).
+    FORBIDDEN = "forbidden"
+    #: Too many attempts in too little time (sign-ins, submissions): wait, then retry.
+    TOO_MANY = "too_many"
 
 
 class CohesionError(ValueError):
@@ -67,6 +73,34 @@ class UnavailableError(CohesionError):
     """A service Cohésion relies on did not answer."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class AuthenticationError(CohesionError):
+    """Not signed in, a wrong email or password, an expired or revoked session."""
+
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class PermissionDeniedError(CohesionError):
+    """A signed-in user whose role does not allow the action, or a forged form."""
+
+    kind = ErrorKind.FORBIDDEN
+
+
+class RateLimitedError(CohesionError):
+    """Too many attempts: an account locked for a while, a submission quota reached.
+
+    Attributes
+    ----------
+    retry_after : int
+        Seconds before a new attempt may succeed.
+    """
+
+    kind = ErrorKind.TOO_MANY
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnknownTerritoryError(NotFoundError):

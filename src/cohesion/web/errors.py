@@ -29,11 +29,16 @@ HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.BAD_FILE: 422,
     ErrorKind.UNAVAILABLE: 502,
     ErrorKind.BUSY: 503,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.TOO_MANY: 429,
 }
 #: Titles of the error page, by status.
 PAGE_TITLES = {400: "Demande invalide", 404: "Page ou territoire introuvable",
                409: "Demande impossible pour l'instant", 422: "Fichier illisible",
                502: "Service indisponible", 503: "Serveur occupé",
+               401: "Connexion nécessaire", 403: "Action non autorisée",
+               429: "Trop de tentatives",
                500: "Erreur interne"}
 INTERNAL = "erreur interne du serveur"
 #: What FastAPI says of a body it cannot read (a malformed form, a body cut short).
@@ -54,9 +59,15 @@ def status_of(error: CohesionError) -> int:
     return HTTP_STATUS[error.kind]
 
 
-def error_response(request: Request, status: int, message: str) -> Response:
-    """The answer to an error: JSON for the API, the error page otherwise."""
-    headers = {"Retry-After": "5"} if status == 503 else None
+def error_response(request: Request, status: int, message: str,
+                   retry_after: int | None = None) -> Response:
+    """The answer to an error: JSON for the API, the error page otherwise.
+
+    A 503 (busy) and a 429 (too many attempts) say when to try again (``Retry-After``).
+    """
+    if status in (429, 503):
+        retry_after = retry_after or 5
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
     if request.url.path.startswith("/api") or not hasattr(request.app.state, "templates"):
         return JSONResponse({"error": message, "status": status}, status_code=status,
                             headers=headers)
@@ -87,7 +98,8 @@ def install_error_handlers(app: FastAPI, validation_message: object) -> None:
     """Answer every error of ``app`` through :func:`error_response`."""
     @app.exception_handler(CohesionError)
     async def cohesion_error(request: Request, error: CohesionError) -> Response:
-        return error_response(request, status_of(error), str(error))
+        return error_response(request, status_of(error), str(error),
+                              getattr(error, "retry_after", None))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
