@@ -265,8 +265,8 @@ def test_entity_mapping_and_its_history(store: CarrefourStore) -> None:
     ids = [f"{SOURCE}:{k}" for k in "abc"]
     moved = store.save_entity_mapping(
         {ids[0]: "E1", ids[1]: "E1", ids[2]: "E2"},
-        [MergeEvent("new", ("E1",), tuple(ids[:2]), note="même SIRET"),
-         MergeEvent("new", ("E2",), (ids[2],))])
+        [MergeEvent("created", ("E1",), tuple(ids[:2]), note="même SIRET"),
+         MergeEvent("created", ("E2",), (ids[2],))])
     assert moved == 3
     assert store.entity_mapping() == {ids[0]: "E1", ids[1]: "E1", ids[2]: "E2"}
     # a split: b leaves E1; records not named keep their entity
@@ -275,7 +275,7 @@ def test_entity_mapping_and_its_history(store: CarrefourStore) -> None:
                                                  reviewer_id=None)]) == 1
     assert store.entity_mapping() == {ids[0]: "E1", ids[1]: "E3", ids[2]: "E2"}
     events = store.merge_events()
-    assert [e.kind for e in events] == ["split", "new", "new"]
+    assert [e.kind for e in events] == ["split", "created", "created"]
     assert events[-1].note == "même SIRET" and events[0].at.endswith("+00:00")
     with pytest.raises(NotFoundError, match=r"fiche.* inconnue.*rss-demo:zz"):
         store.save_entity_mapping({f"{SOURCE}:zz": "E1"})

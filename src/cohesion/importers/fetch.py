@@ -434,7 +434,8 @@ def _temporary(folder: Path, name: str) -> Iterator[Path]:
 # -- transfer -------------------------------------------------------------------------
 
 
-def _looks_like_html(head: bytes) -> bool:
+def looks_like_html(head: bytes) -> bool:
+    """Whether the first bytes of a download are a web page (an error or login page)."""
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     return (start.startswith((b"<!doctype html", b"<html"))
             or (start.startswith((b"<?xml", b"<!--")) and b"<html" in start[:2048]))
@@ -513,7 +514,7 @@ def _transfer(entry: CatalogueEntry, url: str, partial: Path,
         try:
             with partial.open("wb") as out:
                 while chunk := response.read(_CHUNK):
-                    if done == 0 and _looks_like_html(chunk[:4096]):
+                    if done == 0 and looks_like_html(chunk[:4096]):
                         raise FetchError(
                             entry.name, url, "le serveur a envoyé une page web au lieu du "
                             "fichier (page d'erreur ou de connexion ?)"
@@ -561,7 +562,7 @@ def _check_format(entry: CatalogueEntry, url: str, path: Path, fmt: str, label: 
         head = handle.read(4096)
     problem = None
     magic = _MAGIC.get(fmt)
-    if _looks_like_html(head):
+    if looks_like_html(head):
         problem = f"{label} est une page web, pas des données {fmt}"
     elif magic is not None and not head.startswith(magic):
         problem = f"{label} n'est pas un fichier {fmt} (ses premiers octets sont {head[:8]!r})"

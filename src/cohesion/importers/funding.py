@@ -384,7 +384,7 @@ class PostesPolitiqueVille(Importer):
         if not records:
             raise InputFileError(path, "le fichier ne contient aucun poste",
                                  expected="au moins un enregistrement")
-        rows, notes = self._rows(path, records, lines)
+        rows, notes = self.rows(path, records, lines)
         # where a record is in the file is no part of a row's content
         resolution = resolve_posts(rows.drop(columns=["record", "text_line"]),
                                    id_column="id_poste",
@@ -423,7 +423,7 @@ class PostesPolitiqueVille(Importer):
                            tables={"funding_lines": frame}, vintage=vintage,
                            periods=periods, rows=len(records), notes=notes)
 
-    def _rows(self, path: Path, records: list[dict[str, object]], lines: list[int]
+    def rows(self, path: Path, records: list[dict[str, object]], lines: list[int]
               ) -> tuple[pd.DataFrame, list[str]]:
         """The records as a frame of typed values, refusing malformed ones."""
         raw = pd.DataFrame({name: [r.get(name) for r in records] for name, _ in POST_FIELDS},
@@ -604,9 +604,9 @@ class DotationsInvestissement(Importer):
     producer = "DGCL, traitement ANCT"
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
-        table = self._read_table(path, options)
+        table = self.read_table(path, options)
         frame = table.frame
-        year = self._year(path, table, options)
+        year = self.year_of(path, table, options)
         notes: list[str] = []
         duplicate = exact_duplicates(frame).to_numpy()
         if duplicate.any():
@@ -616,8 +616,8 @@ class DotationsInvestissement(Importer):
         data = frame.iloc[rows].reset_index(drop=True)
         subset = _Rows(table.path, data, table.first_line, sheet=table.sheet, positions=rows)
 
-        kinds = self._dispositifs(subset)
-        echelons = self._echelons(subset)
+        kinds = self.dispositifs_of(subset)
+        echelons = self.echelons_of(subset)
         values, _ = parse_numbers(subset, [c for c in ("montant_sub", "cout_total")
                                            if c in data.columns])
         missing_amount = values["montant_sub"].isna().to_numpy()
@@ -729,7 +729,7 @@ class DotationsInvestissement(Importer):
                            tables={"funding_lines": lines}, vintage=com_vintage or dep_vintage,
                            periods=[str(year)], rows=len(frame), notes=notes)
 
-    def _read_table(self, path: Path, options: ImportOptions) -> Table:
+    def read_table(self, path: Path, options: ImportOptions) -> Table:
         """The sheet of projects (``Projets…`` or ``--option sheet``), header found."""
         sheet = _option(options, "sheet", None)
         head = sheet_head(path, sheet=str(sheet) if sheet is not None else None,
@@ -740,7 +740,8 @@ class DotationsInvestissement(Importer):
         require_columns(table, DOTATION_REQUIRED, "les dotations d'investissement")
         return table
 
-    def _year(self, path: Path, table: Table, options: ImportOptions) -> int:
+    def year_of(self, path: Path, table: Table, options: ImportOptions) -> int:
+        """The year of the grants: ``--period``, an ``annee`` column, or the file's name."""
         if options.period is not None:
             text = str(options.period)
         elif "annee" in table.frame.columns:
@@ -765,7 +766,8 @@ class DotationsInvestissement(Importer):
                                  found=text)
         return int(year)
 
-    def _dispositifs(self, table: Table) -> pd.Series:
+    def dispositifs_of(self, table: Table) -> pd.Series:
+        """The dispositif of each row (DETR, DSIL, DSID), refusing an unknown one."""
         names = table.frame["dotation"].astype(str).str.strip().str.lower()
         allowed = {d.id for d in DISPOSITIFS.values() if not d.counts_posts}
         bad = (~names.isin(allowed)).to_numpy()
@@ -776,7 +778,8 @@ class DotationsInvestissement(Importer):
                               found=table.frame["dotation"].iloc[row])
         return names
 
-    def _echelons(self, table: Table) -> pd.Series:
+    def echelons_of(self, table: Table) -> pd.Series:
+        """The échelon of each beneficiary (commune, EPCI, département), refusing others."""
         spelt = table.frame["echelon"].astype(str).str.strip().str.lower()
         echelons = spelt.map(ECHELONS)
         bad = echelons.isna().to_numpy()

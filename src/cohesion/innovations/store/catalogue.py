@@ -154,8 +154,9 @@ def health_alert(harvest: Harvest, records: int, previous: int | None) -> str | 
     Returns
     -------
     str or None
-        The connector's error, a run without records, or a drop below
-        :data:`DROP_ALERT_RATIO` of the last healthy run.
+        The connector's error, a run without records, a drop below
+        :data:`DROP_ALERT_RATIO` of the last healthy run, or more entries refused than
+        read (a layout that changed under the connector).
     """
     if harvest.error:
         return f"la récolte a échoué : {harvest.error}"
@@ -164,6 +165,9 @@ def health_alert(harvest: Harvest, records: int, previous: int | None) -> str | 
     if previous and records < previous * DROP_ALERT_RATIO:
         return (f"chute du nombre de fiches : {records} contre {previous} à la dernière "
                 f"récolte réussie (moins de {DROP_ALERT_RATIO * 100:.0f} %)")
+    if len(harvest.failures) >= records:
+        return (f"plus d'entrées refusées ({len(harvest.failures)}) que de fiches lues "
+                f"({records}) : la présentation de la source a-t-elle changé ?")
     return None
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cohesion.errors import CohesionError, NotFoundError
+from cohesion.innovations.records import Record
 from cohesion.innovations.store.audit import write_audit
 from cohesion.innovations.store.models import (
     EntityMemberRow,
@@ -32,10 +33,12 @@ from cohesion.innovations.store.models import (
     RecordRow,
     ReviewPairRow,
     iso,
+    row_record,
 )
 
-#: Kinds of merge events.
-MERGE_KINDS = ("new", "merge", "split")
+#: Kinds of merge events, as deduplication names them
+#: (:class:`cohesion.innovations.dedup.EntityEvent`).
+MERGE_KINDS = ("created", "merged", "split", "joined")
 #: A reviewer's answers about a pair.
 DECISIONS = ("same", "different")
 #: Record ids checked per query (well under SQLite's limit of bound parameters).
@@ -49,8 +52,9 @@ class MergeEvent:
     Attributes
     ----------
     kind : str
-        ``new`` (an entity created), ``merge`` (entities joined into the first of
-        ``entity_ids``) or ``split`` (an entity divided).
+        ``created`` (a new entity), ``merged`` (the records of the second of
+        ``entity_ids`` joined the first, which remains), ``split`` (records left the
+        first for the second) or ``joined`` (records new to the store joined an entity).
     entity_ids : tuple of str
         The entities concerned.
     record_ids : tuple of str
@@ -110,6 +114,22 @@ def entity_mapping(session: Session) -> dict[str, str]:
     """The current mapping record id → entity id."""
     return dict(session.execute(select(EntityMemberRow.record_id,
                                        EntityMemberRow.entity_id)).all())
+
+
+def entity_records(session: Session, entity_id: str) -> list[Record]:
+    """The records of entity ``entity_id`` (any status), by id.
+
+    Raises
+    ------
+    NotFoundError
+        When no record belongs to that entity.
+    """
+    rows = session.scalars(select(RecordRow).join(
+        EntityMemberRow, EntityMemberRow.record_id == RecordRow.id)
+        .where(EntityMemberRow.entity_id == entity_id).order_by(RecordRow.id)).all()
+    if not rows:
+        raise NotFoundError(f"aucune innovation « {entity_id} »")
+    return [row_record(row) for row in rows]
 
 
 def save_entity_mapping(session: Session, mapping: Mapping[str, str],

@@ -157,6 +157,11 @@ class CarrefourStore:
         with self.transaction() as session:
             return entities.entity_mapping(session)
 
+    def entity_records(self, entity_id: str) -> list[Record]:
+        """The records of an entity, any status (:class:`NotFoundError` when none)."""
+        with self.transaction() as session:
+            return entities.entity_records(session, entity_id)
+
     def save_entity_mapping(self, mapping: Mapping[str, str],
                             events: Iterable[MergeEvent] = ()) -> int:
         """Record records' entities and the events that led there; records moved.
