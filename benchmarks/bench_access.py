@@ -6,9 +6,10 @@ its own child process (after its imports; the peak resident memory is the child'
 allocations, unlike ``tracemalloc``), on the same origin points and the same equipment
 points (random nodes, chosen once by the parent from its own parse of the file).
 
-Product: ``read_network`` (pyosmium) → ``snap`` of the origins and the equipment →
-``times_to_nearest`` with the cut-off (one multi-source Dijkstra, scipy) →
-``origin_times`` (walk from the point to its node, 5 km/h) → inf beyond the cut-off.
+Product: ``read_network`` (PBF files read by :mod:`cohesion.access.pbf`) → ``snap`` of
+the origins and the equipment → ``times_to_nearest`` with the cut-off (one multi-source
+Dijkstra, scipy) → ``origin_times`` (walk from the point to its node, 5 km/h) → inf
+beyond the cut-off.
 
 Baseline: pandana 0.8, which has no OpenStreetMap reader of its own offline: the same
 ``read_network`` parse (so both route on the very same edges), node coordinates

@@ -11,10 +11,14 @@ from pathlib import Path
 import numpy as np
 import osmium
 import pytest
+import scipy.sparse as sp
 from pyproj import Geod
 from scipy.sparse.csgraph import connected_components
 
 from cohesion.access import DRIVE, WALK, Network, Profile, profile, read_network
+from cohesion.access import network as network_module
+from cohesion.access.network import _sort_order
+from cohesion.access.pbf import UNDEFINED, PbfWays, read_pbf_ways
 from cohesion.errors import CohesionError, ErrorKind, InputFileError
 from conftest import shared
 
@@ -440,3 +444,209 @@ def test_compressed_xml_and_progress(tmp_path: Path, paris_walk: Network) -> Non
     assert messages[0].startswith("lecture de paris.osm.gz")
     assert messages[-1] == (f"réseau à pied : {paris_walk.node_count} nœuds, "
                             f"{paris_walk.edge_count} arcs")
+
+
+# -- the vectorised build, against a straightforward one ------------------------------
+
+
+def straightforward_compress(tails: np.ndarray, heads: np.ndarray, seconds: np.ndarray,
+                             metres: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """CSR arrays as the network module first made them: the reference of ``_compress``.
+
+    Loops dropped, then every edge sorted on three keys (pair, time, length) and the first
+    of each (tail, head) pair kept.
+    """
+    proper = tails != heads
+    tails, heads, seconds, metres = tails[proper], heads[proper], seconds[proper], metres[proper]
+    pair = tails.astype(np.int64) * count + heads
+    order = np.lexsort((metres, seconds, pair))
+    tails, heads, seconds, metres, pair = (tails[order], heads[order], seconds[order],
+                                           metres[order], pair[order])
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    indptr = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tails[first], minlength=count), out=indptr[1:])
+    return {"indptr": indptr, "indices": heads[first], "seconds": seconds[first],
+            "metres": metres[first]}
+
+
+def straightforward_subgraph(arrays: dict[str, np.ndarray],
+                             keep: np.ndarray) -> dict[str, np.ndarray]:
+    """The subgraph induced by the kept nodes, by renumbering every edge's two ends."""
+    count = len(arrays["indptr"]) - 1
+    renumber = np.cumsum(keep) - 1
+    tails = np.repeat(np.arange(count), np.diff(arrays["indptr"]))
+    inside = keep[tails] & keep[arrays["indices"]]
+    indptr = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(renumber[tails[inside]], minlength=len(indptr) - 1),
+              out=indptr[1:])
+    return {"indptr": indptr, "indices": renumber[arrays["indices"][inside]],
+            "seconds": arrays["seconds"][inside], "metres": arrays["metres"][inside],
+            **{name: arrays[name][keep] for name in ("lon", "lat", "osm_id") if name in arrays}}
+
+
+def straightforward_build(ways: PbfWays) -> dict[str, np.ndarray]:
+    """The network's arrays as ``_build`` first made them: the reference it must equal.
+
+    np.unique on both ends of every segment, :func:`straightforward_compress`, and the
+    largest weakly connected component by :func:`straightforward_subgraph`.
+    """
+    refs, x, y = (np.asarray(values) for values in (ways.refs, ways.x, ways.y))
+    sizes = np.asarray(ways.sizes)
+    way_of = np.repeat(np.arange(len(sizes)), sizes)
+    located = (np.abs(x) <= 180 * 10**7) & (np.abs(y) <= 90 * 10**7)
+    lon, lat = x / 10**7, y / 10**7
+    first = np.flatnonzero(way_of[:-1] == way_of[1:])
+    second = first + 1
+    usable = located[first] & located[second] & (refs[first] != refs[second])
+    first, second = first[usable], second[usable]
+    metres = GEOD.inv(lon[first], lat[first], lon[second], lat[second])[2]
+    way = way_of[first]
+    seconds = metres / (np.asarray(ways.speeds)[way] / 3.6)
+    forward = np.asarray(ways.directions)[way] >= 0
+    backward = np.asarray(ways.directions)[way] <= 0
+    at = np.concatenate([first, second])
+    osm_id, where, node = np.unique(refs[at], return_index=True, return_inverse=True)
+    node_first, node_second = node[:len(first)], node[len(first):]
+    arrays = straightforward_compress(
+        np.concatenate([node_first[forward], node_second[backward]]),
+        np.concatenate([node_second[forward], node_first[backward]]),
+        np.concatenate([seconds[forward], seconds[backward]]),
+        np.concatenate([metres[forward], metres[backward]]), len(osm_id))
+    arrays.update(lon=lon[at[where]], lat=lat[at[where]], osm_id=osm_id)
+    count = len(osm_id)
+    matrix = sp.csr_array((arrays["seconds"], arrays["indices"], arrays["indptr"]),
+                          shape=(count, count))
+    labels = connected_components(matrix, directed=True, connection="weak")[1]
+    return straightforward_subgraph(arrays, labels == np.argmax(np.bincount(labels)))
+
+
+def assert_same_network(network: Network, expected: dict[str, np.ndarray]) -> None:
+    """The network's arrays equal the expected ones, value for value (floats bit for bit)."""
+    for name, values in expected.items():
+        built = getattr(network, name)
+        assert built.shape == values.shape, name
+        assert np.array_equal(built, values), name
+        if built.dtype.kind == "f":
+            assert np.array_equal(built.view(np.int64), values.view(np.int64)), name
+
+
+def grid_ways(side: int, ids: np.ndarray, seed: int) -> PbfWays:
+    """Ways along the rows and columns of a jittered grid, with what real files hold.
+
+    Ways of 2 to 5 crossings cut at random (consecutive ways share their end), random
+    speeds and directions, a street drawn again reversed (at the same speed, then
+    faster), a node repeated in a row, two crossings missing from the file, a way of one
+    node and an island of two nodes. ``ids`` gives the OSM id of each of the ``side²``
+    crossings and of the 2 island nodes.
+    """
+    rng = np.random.default_rng(seed)
+    row, col = np.divmod(np.arange(side * side + 2), side)
+    x = np.round((2.30 + col * 1e-3 + rng.uniform(-3e-4, 3e-4, len(row))) * 1e7)
+    y = np.round((48.80 + row * 1e-3 + rng.uniform(-3e-4, 3e-4, len(row))) * 1e7)
+    x[-2:], y[-2:] = x[-2:] + 1e6, y[-2:] + 1e6  # the island, 10 km away
+    x, y = x.astype(np.int32), y.astype(np.int32)
+    x[[side + 1, 2 * side + 3]] = y[[side + 1, 2 * side + 3]] = UNDEFINED
+    grid = np.arange(side * side).reshape(side, side)
+    ways: list[list[int]] = []
+    for line in [*grid, *grid.T]:
+        start = 0
+        while start < side - 1:
+            end = min(start + int(rng.integers(1, 5)), side - 1)
+            ways.append(line[start:end + 1].tolist())
+            start = end
+    speeds = rng.choice([30.0, 50.0, 90.0], len(ways)).tolist()
+    directions = rng.choice([-1, 0, 0, 0, 1], len(ways)).tolist()
+    copied = int(rng.integers(len(ways)))
+    for speed in (speeds[copied], speeds[copied] * 2):
+        ways.append(ways[copied][::-1])
+        speeds.append(speed)
+        directions.append(0)
+    ways += [[grid[3, 3], grid[3, 3], grid[4, 3]], [grid[5, 5]], [side * side, side * side + 1]]
+    speeds += [50.0, 50.0, 50.0]
+    directions += [0, 0, 1]
+    nodes = np.concatenate(ways)
+    return PbfWays(refs=ids[nodes], x=x[nodes], y=y[nodes],
+                   sizes=np.array([len(way) for way in ways], dtype=np.int64),
+                   speeds=np.array(speeds), directions=np.array(directions, dtype=np.int8),
+                   highways=len(ways), newest=0.0, replication=None)
+
+
+@pytest.mark.parametrize("fixture", ["stbarth_drive", "stbarth_walk"])
+def test_saint_barthelemy_network_equals_the_straightforward_build(
+        fixture: str, request: pytest.FixtureRequest) -> None:
+    network: Network = request.getfixturevalue(fixture)
+    ways = read_pbf_ways(shared(SAINT_BARTHELEMY), network.profile)
+    assert_same_network(network, straightforward_build(ways))
+
+
+def reverse_ties(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the build sort equal keys in reverse position order.
+
+    The packed sort keeps equal keys in position order, np.argsort (its fallback) does not:
+    the built network must not depend on it.
+    """
+    monkeypatch.setattr(network_module, "_sort_order",
+                        lambda keys: np.lexsort((-np.arange(len(keys)), keys)))
+
+
+@pytest.mark.parametrize("ties", ["position", "reversed"])
+@pytest.mark.parametrize("spread", ["dense", "osm", "huge"])
+def test_grid_network_equals_the_straightforward_build(
+        spread: str, ties: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if ties == "reversed":
+        reverse_ties(monkeypatch)
+    side, seed = 40, {"dense": 1, "osm": 2, "huge": 3}[spread]
+    rng = np.random.default_rng(seed)
+    count = side * side + 2
+    # ids in no particular order of the grid; "huge" ones are too spread for the packed
+    # sort of the node numbering, which then falls back on np.argsort (ties in any order)
+    ids = {"dense": rng.permutation(count) + 1,
+           "osm": rng.choice(13_000_000_000, count, replace=False),
+           "huge": rng.choice(2**62, count, replace=False) * rng.choice([-1, 1], count)}[spread]
+    ways = grid_ways(side, ids.astype(np.int64), seed)
+    network = network_module._build(Path("grille.osm.pbf"), DRIVE, ways)
+    assert_same_network(network, straightforward_build(ways))
+    # the grid holds what the build must deal with
+    assert any("en double" in note for note in network.notes)
+    assert any("absents du fichier" in note for note in network.notes)
+    assert any("composante connexe principale" in note for note in network.notes)
+    assert 1500 < network.node_count < count
+
+
+@pytest.mark.parametrize("ties", ["position", "reversed"])
+@pytest.mark.parametrize("seed", range(20))
+def test_from_edges_and_subgraph_equal_the_straightforward_ones(
+        seed: int, ties: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if ties == "reversed":
+        reverse_ties(monkeypatch)
+    rng = np.random.default_rng(seed)
+    count, size = int(rng.integers(1, 40)), int(rng.integers(0, 300))
+    tails, heads = rng.integers(0, count, size), rng.integers(0, count, size)
+    # few distinct values: many parallel edges tied on time, some on time and length
+    seconds = rng.integers(0, 4, size).astype(float)
+    metres = rng.integers(0, 4, size).astype(float)
+    lon, lat = rng.uniform(2, 3, count), rng.uniform(48, 49, count)
+    network = Network.from_edges(tails, heads, seconds, metres, lon, lat)
+    expected = straightforward_compress(tails, heads, seconds, metres, count)
+    assert_same_network(network, expected)
+    keep = rng.random(count) < 0.6
+    part, kept = network.subgraph(keep)
+    assert_same_network(part, straightforward_subgraph(
+        {**expected, "lon": lon, "lat": lat, "osm_id": np.arange(count)}, keep))
+    np.testing.assert_array_equal(kept, np.flatnonzero(keep))
+
+
+@pytest.mark.parametrize(("dtype", "low", "high", "packed"), [
+    (np.int32, 0, 5, True), (np.int32, -2**31, 2**31 - 1, True),
+    (np.int64, -3, 10**12, True), (np.int64, 2**62, 2**62 + 7, True),
+    (np.int64, -2**63, 2**63 - 1, False)])
+def test_sort_order_sorts_the_keys(dtype: type, low: int, high: int, packed: bool) -> None:
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 2, 1000, 70_000):
+        keys = rng.integers(low, high, size, dtype=dtype, endpoint=True)
+        order = _sort_order(keys)
+        assert np.all(keys[order][1:] >= keys[order][:-1])
+        np.testing.assert_array_equal(np.sort(order), np.arange(size))
+        if packed:  # equal keys in position order
+            np.testing.assert_array_equal(order, np.argsort(keys, kind="stable"))

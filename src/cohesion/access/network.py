@@ -228,14 +228,14 @@ class Network:
             raise CohesionError(f"sous-réseau : attendu un masque booléen de {self.node_count} "
                                 f"valeurs, reçu {keep.dtype} de forme {keep.shape}")
         kept = np.flatnonzero(keep)
-        renumber = np.full(self.node_count, -1, dtype=np.int64)
-        renumber[kept] = np.arange(len(kept))
-        tails = self.tails()
-        inside = keep[tails] & keep[self.indices]
-        # renumbering is increasing: rows stay sorted by source, then target
-        new_tails = renumber[tails[inside]]
-        indptr = np.zeros(len(kept) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(new_tails, minlength=len(kept)), out=indptr[1:])
+        renumber = np.full(self.node_count, -1, dtype=np.int32)
+        renumber[kept] = np.arange(len(kept), dtype=np.int32)
+        inside = np.repeat(keep, np.diff(self.indptr)) & keep[self.indices]
+        # renumbering is increasing: rows stay sorted by source, then target; a dropped
+        # row keeps no edge, so the kept edges before each row give the new row pointers
+        before = np.zeros(self.edge_count + 1, dtype=np.int64)
+        np.cumsum(inside, out=before[1:])
+        indptr = before[self.indptr[np.append(kept, self.node_count)]]
         notes = self.notes
         if len(kept) < self.node_count:
             notes = (*notes, f"sous-réseau : {len(kept)} nœuds gardés sur {self.node_count}")
@@ -340,26 +340,62 @@ class Network:
                                  found=str(error) or type(error).__name__) from None
 
 
+def _sort_order(keys: np.ndarray) -> np.ndarray:
+    """Indices that sort integer keys, equal keys in no particular order.
+
+    numpy sorts plain int64 values (with SIMD code) several times faster than it argsorts
+    them: when a key, less the smallest, and a position fit in 63 bits together, the keys
+    are sorted packed with their positions (equal keys then stay in position order).
+    Otherwise, keys spread too widely for their number (the (tail, head) pairs of a network
+    of more than about 1.5 million nodes), this is ``np.argsort(keys)``.
+    """
+    count = len(keys)
+    if not count:
+        return np.zeros(0, dtype=np.int64)
+    low, high = int(keys.min()), int(keys.max())
+    shift = (count - 1).bit_length()
+    if (high - low).bit_length() + shift > 63:
+        return np.argsort(keys)
+    packed = np.subtract(keys, low, dtype=np.int64)
+    packed <<= shift
+    packed |= np.arange(count)
+    packed.sort()
+    packed &= (1 << shift) - 1
+    return packed
+
+
 def _compress(tails: np.ndarray, heads: np.ndarray, seconds: np.ndarray, metres: np.ndarray,
               count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """CSR arrays of edges: loops dropped, the fastest of parallel edges kept.
 
+    Of parallel edges (same tail, same head), the one of least time is kept, and of those
+    the shortest.
+
     Returns ``indptr, indices, seconds, metres`` and the number of parallel edges dropped.
     """
     proper = tails != heads
-    tails, heads, seconds, metres = tails[proper], heads[proper], seconds[proper], metres[proper]
-    # one int64 key per (tail, head) pair: a three-key sort instead of four
+    if not proper.all():
+        tails, heads = tails[proper], heads[proper]
+        seconds, metres = seconds[proper], metres[proper]
+    # one int64 key per (tail, head) pair, sorted alone: parallel edges are rare, so they
+    # are put in order of time then length apart instead of sorting every edge on 3 keys
     pair = tails.astype(np.int64) * count + heads
-    order = np.lexsort((metres, seconds, pair))
-    tails, heads, seconds, metres = tails[order], heads[order], seconds[order], metres[order]
+    order = _sort_order(pair)
     pair = pair[order]
-    first = np.ones(len(tails), dtype=bool)
+    first = np.ones(len(pair), dtype=bool)
     first[1:] = pair[1:] != pair[:-1]
-    duplicates = int(len(first) - first.sum())
-    tails, heads, seconds, metres = tails[first], heads[first], seconds[first], metres[first]
+    # the edges of runs of parallel edges: those that follow one and those followed
+    parallel = ~first
+    parallel[:-1] |= parallel[1:]
+    if parallel.any():
+        runs = np.flatnonzero(parallel)
+        edges = order[runs]
+        order[runs] = edges[np.lexsort((metres[edges], seconds[edges], pair[runs]))]
+    duplicates = int(len(first) - np.count_nonzero(first))
+    kept = order[first]
     indptr = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tails, minlength=count), out=indptr[1:])
-    return indptr, heads.astype(np.int32), seconds, metres, duplicates
+    np.cumsum(np.bincount(tails[kept], minlength=count), out=indptr[1:])
+    return indptr, heads[kept].astype(np.int32), seconds[kept], metres[kept], duplicates
 
 
 # -- reading OpenStreetMap ------------------------------------------------------------
@@ -556,11 +592,11 @@ def _build(path: Path, profile: Profile, ways: _Ways | PbfWays) -> Network:
     lon, lat = x / _PRECISION, y / _PRECISION
 
     # consecutive nodes of a way, both located and distinct
-    first = np.flatnonzero(way_of[:-1] == way_of[1:])
+    first = np.flatnonzero((way_of[:-1] == way_of[1:]) & located[:-1] & located[1:]
+                           & (refs[:-1] != refs[1:]))
     second = first + 1
-    usable = located[first] & located[second] & (refs[first] != refs[second])
-    first, second = first[usable], second[usable]
-    metres = GEOD.inv(lon[first], lat[first], lon[second], lat[second])[2]
+    # in place: the four gathered arrays are fresh, pyproj need not copy them again
+    metres = GEOD.inv(lon[first], lat[first], lon[second], lat[second], inplace=True)[2]
     way = way_of[first]
     seconds = metres / (speeds[way] / 3.6)
     forward, backward = directions[way] >= 0, directions[way] <= 0
@@ -568,11 +604,21 @@ def _build(path: Path, profile: Profile, ways: _Ways | PbfWays) -> Network:
         raise InputFileError(path, f"aucune voie praticable {profile.label} dans ce fichier",
                              expected="des voies d'au moins deux nœuds situés",
                              found=f"{len(sizes)} voies sans tronçon utilisable")
-    # each segment's two ends numbered once, then arranged by direction
-    at = np.concatenate([first, second])
-    osm_id, where, node = np.unique(refs[at], return_index=True, return_inverse=True)
+    # nodes numbered in order of OSM id, from the way nodes that end a segment: each
+    # sorted once, where np.unique on both ends of every segment sorts most of them twice
+    at = np.zeros(len(refs), dtype=bool)
+    at[first] = at[second] = True
+    at = np.flatnonzero(at)
+    at = at[_sort_order(refs[at])]
+    ids = refs[at]
+    new = np.ones(len(at), dtype=bool)
+    new[1:] = ids[1:] != ids[:-1]
+    node_of = np.empty(len(refs), dtype=np.int32)
+    node_of[at] = np.cumsum(new) - 1
+    # one way node per node: any will do, a node's location being looked up by its id
+    where, osm_id = at[new], ids[new]
     count = len(osm_id)
-    node_first, node_second = node[:len(first)], node[len(first):]
+    node_first, node_second = node_of[first], node_of[second]
     indptr, indices, seconds, metres, duplicates = _compress(
         np.concatenate([node_first[forward], node_second[backward]]),
         np.concatenate([node_second[forward], node_first[backward]]),
@@ -590,9 +636,8 @@ def _build(path: Path, profile: Profile, ways: _Ways | PbfWays) -> Network:
     if duplicates:
         notes.append(f"{duplicates} arcs en double entre deux mêmes nœuds : le plus rapide "
                      "gardé")
-    network = Network(indptr, indices, seconds, metres, lon[at[where]], lat[at[where]],
-                      osm_id, profile, path.name,
-                      ways.replication or _iso(ways.newest))
+    network = Network(indptr, indices, seconds, metres, lon[where], lat[where], osm_id,
+                      profile, path.name, ways.replication or _iso(ways.newest))
     components, labels = connected_components(network.matrix(), directed=True,
                                               connection="weak")
     if components > 1:
