@@ -22,6 +22,7 @@ from benchmarks import (
     bench_aggregate,
     bench_api,
     bench_build,
+    bench_funding,
     bench_import,
     bench_load,
     bench_map,
@@ -42,9 +43,9 @@ from benchmarks.common import (
 )
 
 BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
-                                     (bench_build, bench_import, bench_aggregate, bench_qpv,
-                                      bench_api, bench_map, bench_typology, bench_load,
-                                      bench_access)}
+                                     (bench_build, bench_import, bench_aggregate,
+                                      bench_funding, bench_qpv, bench_api, bench_map,
+                                      bench_typology, bench_load, bench_access)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -1,5 +1,8 @@
 r"""Inequality between territories: interdecile ratio, variation, Gini, Theil, Atkinson.
 
+Besides, the concentration curve and index of one quantity ranked by another (the money
+of a policy ranked by the territories' needs: :func:`concentration_curve`).
+
 Every function takes one value per territory (an array or a Series) and optional
 population weights (Series are matched to the values by label, arrays by position), and
 returns a small result object that keeps, besides the figure, how many territories it
@@ -40,12 +43,19 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from cohesion.analysis._inputs import Observations, check_option, observations
+from cohesion.analysis._inputs import (
+    Observations,
+    aligned,
+    as_vector,
+    check_option,
+    observations,
+)
 from cohesion.analysis.errors import AnalysisInputError
 
 __all__ = [
     "Atkinson",
     "CoefficientOfVariation",
+    "ConcentrationCurve",
     "Gini",
     "InequalitySummary",
     "InterdecileRatio",
@@ -54,6 +64,7 @@ __all__ = [
     "TheilIndex",
     "atkinson",
     "coefficient_of_variation",
+    "concentration_curve",
     "gini",
     "inequality_summary",
     "interdecile_ratio",
@@ -386,6 +397,100 @@ def lorenz_curve(values: Any, weights: Any = None) -> LorenzCurve:
     share = np.concatenate([[0.0], np.cumsum(w * x) / np.dot(w, x)])
     return LorenzCurve(population_share=population, value_share=share,
                        **_context(sample, None))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ConcentrationCurve(InequalityResult):
+    r"""Concentration curve and index of values ranked by another variable.
+
+    Territories are sorted by increasing ``ranking`` (a need: poverty, unemployment);
+    point :math:`k` is the share of the population living in the :math:`k` territories
+    of lowest ranking and their share of the total :math:`\sum_i w_i x_i` (with
+    values per inhabitant and population weights, their share of the money). Territories
+    tied on the ranking make one point, so that their order does not matter. The index
+    uses their fractional rank :math:`R_i` in the population (tied territories share
+    the mean rank of their group):
+
+    .. math::
+
+        R_i = \frac{W_{<i} + W_{=i} / 2}{W}, \qquad
+        C = \frac{2}{\mu} \sum_i p_i x_i R_i - 1
+          = 1 - \sum_k p_k (L_{k-1} + L_k)
+
+    :math:`C > 0` when the values concentrate where the ranking is high (money going
+    where the needs are), :math:`C < 0` where it is low, 0 when they are spread in
+    proportion to the population whatever the ranking; :math:`-1 < C < 1`. Ranked by
+    the values themselves, the curve is the Lorenz curve and :math:`C` the Gini index.
+
+    Attributes
+    ----------
+    population_share, value_share : ndarray
+        Abscissae and ordinates, one point per distinct ranking value plus (0, 0).
+    ranking : ndarray
+        The ranking value of each point after the first.
+    index : float
+        :math:`C`, NaN for negative values or a zero total.
+    """
+
+    population_share: np.ndarray
+    value_share: np.ndarray
+    ranking: np.ndarray
+    index: float
+
+
+def concentration_curve(values: Any, ranking: Any, weights: Any = None) -> ConcentrationCurve:
+    """Concentration curve and index of ``values`` ranked by ``ranking``.
+
+    Parameters
+    ----------
+    values : array-like
+        One non-negative value per territory (funding per inhabitant); NaN for a
+        missing one.
+    ranking : array-like
+        What territories are ranked by (a need); a territory without it is dropped
+        (counted in ``n_missing``). Series are matched to ``values`` by label.
+    weights : array-like, optional
+        Weights of the territories (their population).
+
+    Returns
+    -------
+    ConcentrationCurve
+
+    See Also
+    --------
+    lorenz_curve, gini : the same, ranked by the values themselves.
+
+    Examples
+    --------
+    >>> curve = concentration_curve([30, 10], ranking=[1, 2])
+    >>> curve.population_share.tolist(), curve.value_share.tolist(), curve.index
+    ([0.0, 0.5, 1.0], [0.0, 0.75, 1.0], -0.25)
+    >>> round(concentration_curve([1, 2, 3, 4], ranking=[1, 2, 3, 4]).index, 4)
+    0.25
+    """
+    # a territory without a ranking is dropped like one without a value
+    ranks = aligned(values, ranking, "ranking")
+    unranked = np.isnan(as_vector(ranks, "ranking"))
+    kept = values.astype(float).where(~unranked) if isinstance(values, pd.Series) else \
+        np.where(unranked, np.nan, as_vector(values))
+    # grouping by ranking value orders the groups by increasing ranking, ties together
+    sample = observations(kept, weights, partition=ranks)
+    problem = _domain_problem(sample, positive=False)
+    if problem:
+        return ConcentrationCurve(population_share=np.array([]), value_share=np.array([]),
+                                  ranking=np.array([]), index=NAN,
+                                  **_context(sample, problem))
+    assert sample.groups is not None and sample.group_labels is not None
+    weight = np.bincount(sample.groups, sample.weights)
+    amount = np.bincount(sample.groups, sample.weights * sample.values)
+    total_weight, total_amount = weight.sum(), amount.sum()
+    rank = (np.cumsum(weight) - weight / 2) / total_weight
+    return ConcentrationCurve(
+        population_share=np.concatenate([[0.0], np.cumsum(weight) / total_weight]),
+        value_share=np.concatenate([[0.0], np.cumsum(amount) / total_amount]),
+        ranking=sample.group_labels.astype(float),
+        index=float(2 * np.dot(amount, rank) / total_amount - 1),
+        **_context(sample, None))
 
 
 # -- Theil ------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from cohesion.core.access import AccessService
     from cohesion.core.analyses import Analyses
     from cohesion.core.barometre import BarometreService
+    from cohesion.core.innovations import CarrefourService
+    from cohesion.core.policies import PoliciesService
     from cohesion.core.qpv import QpvService
     from cohesion.geo.tiles import TileSet
 
@@ -90,7 +92,9 @@ class Observatory:
         self._engines: dict[int, tuple[tuple[int, int], IndicatorEngine]] = {}
 
     def close(self) -> None:
-        """Close the warehouse."""
+        """Close the warehouse, and the Carrefour's store if it was opened."""
+        if "innovations" in self.__dict__:
+            self.innovations.close()
         self.shared.close()
 
     # -- the domains ------------------------------------------------------------------
@@ -122,6 +126,20 @@ class Observatory:
         from cohesion.core.access import AccessService
 
         return AccessService(self)
+
+    @cached_property
+    def policies(self) -> PoliciesService:
+        """Politique de la ville: the money of public policies against the needs."""
+        from cohesion.core.policies import PoliciesService
+
+        return PoliciesService(self)
+
+    @cached_property
+    def innovations(self) -> CarrefourService:
+        """The Carrefour des innovations sociales (its own relational store and index)."""
+        from cohesion.core.innovations import CarrefourService
+
+        return CarrefourService(self)
 
     @cached_property
     def tiles(self) -> TileSet:

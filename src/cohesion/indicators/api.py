@@ -20,12 +20,14 @@ missing or misspelt attribute fails at import time with the indicator's name::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
 
 from cohesion.errors import CohesionError
+from cohesion.indicators.periods import nearest_period
 
 
 class Direction(StrEnum):
@@ -42,6 +44,21 @@ NEUTRAL = Direction.NEUTRAL
 
 #: Variable holding the area of each territory (from its geometry, in km²).
 AREA = "superficie_km2"
+
+#: The level whose values are summed over the territories by default.
+COMMUNES = "COM"
+
+#: Periods of a variable held at a level: ``(variable, level) → periods`` (the engine's).
+PeriodLookup = Callable[[str, str], Sequence[str]]
+
+#: Rules choosing the period a ratio's denominator is read at (``denominator_period``).
+SAME_PERIOD = "meme_periode"
+NEAREST_PERIOD = "periode_la_plus_proche"
+DENOMINATOR_PERIODS = {
+    SAME_PERIOD: "dénominateur de la même période que le numérateur",
+    NEAREST_PERIOD: "dénominateur de la période chargée la plus proche : la dernière qui ne "
+                    "suit pas celle du numérateur, sinon la première après",
+}
 
 
 def producers(source: str | None) -> str:
@@ -117,9 +134,28 @@ class Indicator:
         raise NotImplementedError
 
     @classmethod
-    def periods_needed(cls, period: str) -> dict[str, str]:
-        """Variable → period to read, to compute the indicator at ``period``."""
+    def periods_needed(cls, period: str,
+                       available: PeriodLookup | None = None) -> dict[str, str]:
+        """Input key → period to read, to compute the indicator at ``period``.
+
+        ``available`` gives the periods a variable has at a level, for the indicators
+        whose declared rules choose the period of an input (:data:`NEAREST_PERIOD`).
+        """
         return dict.fromkeys(cls.variables(), period)
+
+    @classmethod
+    def period_variables(cls) -> list[str]:
+        """The variables whose common periods are the indicator's periods.
+
+        Every variable by default; a ratio whose denominator period is chosen by a rule
+        has the periods of its numerator.
+        """
+        return cls.variables()
+
+    @classmethod
+    def period_note(cls, period: str, needed: dict[str, str]) -> str | None:
+        """What users should know about the periods read for ``period`` (None: nothing)."""
+        return None
 
     @classmethod
     def compute(cls, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -167,20 +203,58 @@ class Count(_OneVariable):
 
 
 class Ratio(Indicator):
-    """``scale × numerator / denominator``, aggregated as a ratio of sums."""
+    """``scale × numerator / denominator``, aggregated as a ratio of sums.
+
+    ``denominator_period`` declares which period the denominator is read at:
+    :data:`SAME_PERIOD` (default) or :data:`NEAREST_PERIOD`, the loaded period nearest to
+    the numerator's (money of 2021 per inhabitant of 2018 when 2018 is the latest census
+    loaded); the period used is in the result's notes and in its input columns
+    (``population@2018``).
+    """
 
     abstract = True
     required: ClassVar[dict[str, type]] = {**Indicator.required, "numerator": str,
                                            "denominator": str}
-    optional: ClassVar[dict[str, type]] = {**Indicator.optional, "scale": float}
+    optional: ClassVar[dict[str, type]] = {**Indicator.optional, "scale": float,
+                                           "denominator_period": str}
     aggregation = "rapport des sommes (numérateur et dénominateur sommés sur les communes)"
     numerator: ClassVar[str]
     denominator: ClassVar[str]
     scale: ClassVar[float] = 1
+    denominator_period: ClassVar[str] = SAME_PERIOD
+    #: the level the denominator is read at (its periods are those of that level)
+    denominator_level: ClassVar[str] = COMMUNES
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.denominator_period not in DENOMINATOR_PERIODS:
+            raise CohesionError(
+                f"indicator {cls.__name__}: denominator_period should be one of "
+                f"{', '.join(DENOMINATOR_PERIODS)}, got {cls.denominator_period!r}")
 
     @classmethod
     def variables(cls) -> list[str]:
         return [cls.numerator, cls.denominator]
+
+    @classmethod
+    def periods_needed(cls, period: str,
+                       available: PeriodLookup | None = None) -> dict[str, str]:
+        if cls.denominator_period == SAME_PERIOD or available is None:
+            return {cls.numerator: period, cls.denominator: period}
+        chosen = nearest_period(period, available(cls.denominator, cls.denominator_level))
+        return {cls.numerator: period, cls.denominator: chosen or period}
+
+    @classmethod
+    def period_variables(cls) -> list[str]:
+        return [cls.numerator] if cls.denominator_period == NEAREST_PERIOD else cls.variables()
+
+    @classmethod
+    def period_note(cls, period: str, needed: dict[str, str]) -> str | None:
+        used = needed.get(cls.denominator, period)
+        if cls.denominator_period == SAME_PERIOD or used == period:
+            return None
+        return (f"{cls.denominator} de {used} pour {cls.numerator} de {period} "
+                f"({DENOMINATOR_PERIODS[cls.denominator_period]})")
 
     @classmethod
     def compute(cls, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -199,7 +273,8 @@ class AnnualGrowth(_OneVariable):
     aggregation = "taux calculé sur les sommes de chaque date"
 
     @classmethod
-    def periods_needed(cls, period: str) -> dict[str, str]:
+    def periods_needed(cls, period: str,
+                       available: PeriodLookup | None = None) -> dict[str, str]:
         start, end = _span(cls.id, period)
         return {f"{cls.variable}@start": start, f"{cls.variable}@end": end}
 
@@ -224,6 +299,73 @@ class Published(_OneVariable):
     @classmethod
     def is_additive(cls) -> bool:
         return False
+
+
+class Total(Count):
+    """A total published for the territories of some levels, summed up to the others.
+
+    The money of a dispositif is the sum of its funding lines, attached to a
+    département, a contrat de ville or a commune rather than spread over communes.
+    ``sources`` declares, for each level, the level whose published totals make its
+    value: ``{"REG": "DEP"}`` sums the départements lying in each région (all of whose
+    communes are in it), ``{"DEP": "DEP"}`` takes the département's own figure. At a
+    level not listed, the totals published for communes are summed. The sums count
+    what the files list: a territory of the source level without a value is left out
+    (and named in the notes: the 2024 adultes-relais file lists no post in
+    Seine-Saint-Denis), a territory none of whose parts has a value has none; a
+    territory of the source level over several territories of the level leaves them
+    without a value, since its total cannot be split.
+    """
+
+    abstract = True
+    required: ClassVar[dict[str, type]] = {**Count.required, "sources": dict}
+    aggregation = ("somme des totaux publiés (départements, contrats de ville ou communes) "
+                   "situés dans le territoire")
+    sources: ClassVar[dict[str, str]]
+
+    @classmethod
+    def source_level(cls, variable: str, level: str) -> str:
+        """The level ``variable`` is read at for a value at ``level``."""
+        return cls.sources.get(level, COMMUNES)
+
+    @classmethod
+    def flows(cls) -> set[str]:
+        """The inputs that are totals: their sums count the parts that have a value."""
+        return {cls.variable}
+
+
+class TotalRatio(Ratio):
+    """A :class:`Total` over a denominator: money per inhabitant, posts per 1,000.
+
+    The numerator is summed as a :class:`Total` (``sources``), the denominator over the
+    communes of the territory that have it, or over the territories of
+    ``denominator_level`` lying in it (``QPV``: the inhabitants of its QPV, a value only
+    where the QPV contours of every one of its départements are loaded and each of its
+    QPV has one). ``coverage`` is the share of the communes that have the denominator.
+    """
+
+    abstract = True
+    required: ClassVar[dict[str, type]] = {**Ratio.required, "sources": dict}
+    optional: ClassVar[dict[str, type]] = {**Ratio.optional, "denominator_level": str}
+    aggregation = ("total publié (départements, contrats de ville ou communes) rapporté à la "
+                   "somme du dénominateur sur le territoire")
+    sources: ClassVar[dict[str, str]]
+
+    @classmethod
+    def source_level(cls, variable: str, level: str) -> str:
+        """The level ``variable`` is read at for a value at ``level``."""
+        if variable == cls.numerator:
+            return cls.sources.get(level, COMMUNES)
+        return cls.denominator_level
+
+    @classmethod
+    def flows(cls) -> set[str]:
+        """The inputs that are totals: their sums count the parts that have a value."""
+        return {cls.numerator}
+
+
+#: The kinds whose inputs are read at declared levels (see :class:`Total`).
+SOURCED = (Total, TotalRatio)
 
 
 #: The kinds of indicator a dataset may declare (``indicator_definitions.kind``).
@@ -275,6 +417,7 @@ def _span(indicator: str, period: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-__all__ = ["AREA", "DECLARABLE", "HIGHER_IS_BETTER", "LOWER_IS_BETTER", "NEUTRAL",
-           "AnnualGrowth", "Count", "Direction", "Indicator", "Published", "Ratio",
-           "declared_indicator"]
+__all__ = ["AREA", "COMMUNES", "DECLARABLE", "DENOMINATOR_PERIODS", "HIGHER_IS_BETTER",
+           "LOWER_IS_BETTER", "NEAREST_PERIOD", "NEUTRAL", "SAME_PERIOD", "SOURCED",
+           "AnnualGrowth", "Count", "Direction", "Indicator", "PeriodLookup", "Published",
+           "Ratio", "Total", "TotalRatio", "declared_indicator"]

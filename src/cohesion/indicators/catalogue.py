@@ -200,9 +200,15 @@ class equipements_pour_1000(Ratio):
 
 
 def builtin_indicators() -> dict[str, type[Indicator]]:
-    """Every built-in indicator, by id, in declaration order."""
+    """Every built-in indicator, by id, in declaration order.
+
+    Then those the domains declare: the funding indicators of public policies and the
+    needs they are compared with (imported here: their package imports the engine).
+    """
+    from cohesion.policies.indicators import POLICY_INDICATORS
+
     found: dict[str, type[Indicator]] = {}
     for value in list(globals().values()) + EQUIPMENT_INDICATORS:
         if isinstance(value, type) and issubclass(value, Indicator) and not value.abstract:
             found[value.id] = value
-    return found
+    return found | POLICY_INDICATORS

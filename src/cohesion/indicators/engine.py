@@ -14,6 +14,12 @@ communes has the inputs is missing with the reason ``no_data``. Non-additive
 statistics (:class:`~cohesion.indicators.api.Published`) are never aggregated: they
 are read at the level where they were published, or missing with the reason
 ``not_aggregable``.
+
+Totals attached to other territories than communes (the money of a département, of a
+contrat de ville: :class:`~cohesion.indicators.api.Total` and ``TotalRatio``) are read
+at the level each indicator declares for each level, and summed over the territories of
+that level lying in the one asked for; their denominator is summed on its own, at the
+period its declared rule chooses (the nearest population loaded).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import pandas as pd
 from cohesion.errors import CohesionError, NotFoundError
 from cohesion.indicators.api import (
     AREA,
+    COMMUNES,
+    SOURCED,
     AnnualGrowth,
     Indicator,
     Published,
@@ -34,7 +42,8 @@ from cohesion.indicators.api import (
 )
 from cohesion.indicators.catalogue import builtin_indicators
 from cohesion.indicators.periods import latest_period, period_key
-from cohesion.indicators.variables import BY_ID
+from cohesion.indicators.variables import BY_ID, DERIVED
+from cohesion.store.schema import WHOLE_COUNTRY
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.passage import chain, convert_counts
 
@@ -100,6 +109,10 @@ class IndicatorEngine:
         self.additive = {row.variable: bool(row.additive) for row in imported.itertuples()
                          if pd.notna(row.additive)}
         self.additive.update({variable.id: variable.additive for variable in BY_ID.values()})
+        self.additive.update(dict.fromkeys(DERIVED, True))
+        #: totals (money, posts): a commune without a value has none of them
+        self.flows = {v for ind in self.indicators.values() if issubclass(ind, SOURCED)
+                      for v in ind.flows()}
         for row in imported.itertuples(index=False):
             if row.variable not in self.indicators and row.variable not in known \
                     and row.variable not in BY_ID:
@@ -133,7 +146,8 @@ class IndicatorEngine:
         """Periods for which every variable of ``indicator`` has values, oldest first."""
         if by_variable is None:
             by_variable = self._periods_by_variable()
-        sets = [set(by_variable.get(v, [])) for v in indicator.variables() if v != AREA]
+        # a ratio whose denominator period a rule chooses has its numerator's periods
+        sets = [set(by_variable.get(v, [])) for v in indicator.period_variables() if v != AREA]
         if not sets:
             return []
         timeless = set.intersection(*[s | {TIMELESS} for s in sets]) - {TIMELESS}
@@ -142,7 +156,12 @@ class IndicatorEngine:
         if issubclass(indicator, AnnualGrowth):
             years = sorted(p for p in common if p.isdigit())
             return [f"{a}-{b}" for i, a in enumerate(years) for b in years[i + 1:]]
-        return common
+        # where a rule reads another period (a denominator), that one must be held too
+        return [p for p in common if all(
+            held == AREA or chosen in by_variable.get(held, [])
+            or TIMELESS in by_variable.get(held, [])
+            for held, chosen in ((key.split("@")[0], chosen)
+                                 for key, chosen in self._needed(indicator, p).items()))]
 
     # -- values -----------------------------------------------------------------------
 
@@ -176,7 +195,7 @@ class IndicatorEngine:
         for indicator in indicators:
             chosen = period or self._latest_period(indicator)
             chosen_period[indicator.id] = chosen
-            for key, needed in indicator.periods_needed(chosen).items():
+            for key, needed in self._needed(indicator, chosen).items():
                 variable = key.split("@")[0]
                 wanted[_input_key(variable, needed)] = (variable, needed)
         notes: list[str] = []
@@ -184,10 +203,17 @@ class IndicatorEngine:
         results = []
         for level in levels:
             groups = None if level == "COM" else self._groups(inputs.index, level, vintage)
-            published = self._published(wanted, level, vintage)
+            # totals read at declared levels never use the figures published at this one
+            published = pd.DataFrame() if all(issubclass(i, SOURCED) for i in indicators) \
+                else self._published(wanted, level, vintage)
             for indicator in indicators:
                 chosen = chosen_period[indicator.id]
-                if level == "COM":
+                own = [note for note in [indicator.period_note(
+                    chosen, self._needed(indicator, chosen))] if note]
+                if issubclass(indicator, SOURCED):
+                    frame = self._sourced_frame(indicator, chosen, level, vintage, inputs,
+                                                groups, own)
+                elif level == "COM":
                     frame = self._commune_frame(indicator, chosen, inputs, reasons)
                 elif not indicator.is_additive():
                     frame = self._published_frame(indicator, chosen, published, groups.codes)
@@ -196,7 +222,7 @@ class IndicatorEngine:
                 if parent is not None:
                     frame = frame[frame["code"].isin(self.members(parent, level, vintage))]
                 results.append(IndicatorValues(indicator, level, vintage, chosen,
-                                               frame.reset_index(drop=True), list(notes)))
+                                               frame.reset_index(drop=True), notes + own))
         return results
 
     def members(self, parent: tuple[str, str], level: str, vintage: int) -> list[str]:
@@ -238,6 +264,11 @@ class IndicatorEngine:
             raise CohesionError(
                 f"{indicator.id} est une statistique non additive ({indicator.aggregation}) : "
                 "il ne peut pas être calculé sur une zone personnalisée")
+        if issubclass(indicator, SOURCED):
+            raise CohesionError(
+                f"{indicator.id} somme des totaux publiés par territoire "
+                f"({indicator.aggregation}) : il ne peut pas être calculé sur une zone "
+                "personnalisée")
         known = set(self.warehouse.query(
             "SELECT code FROM territories WHERE level = 'COM' AND vintage = ?",
             [vintage])["code"])
@@ -247,7 +278,7 @@ class IndicatorEngine:
                                 f"{', '.join(unknown[:10])}")
         chosen = period or self._latest_period(indicator)
         wanted = {_input_key(k.split("@")[0], p): (k.split("@")[0], p)
-                  for k, p in indicator.periods_needed(chosen).items()}
+                  for k, p in self._needed(indicator, chosen).items()}
         notes: list[str] = []
         inputs, _ = self._commune_inputs(wanted, vintage, notes)
         chosen_rows = inputs.reindex(sorted(set(communes)))
@@ -258,6 +289,17 @@ class IndicatorEngine:
                 "value": None if pd.isna(value) else float(value), "notes": notes}
 
     # -- internals --------------------------------------------------------------------
+
+    def _needed(self, indicator: type[Indicator], period: str) -> dict[str, str]:
+        """Input key → period to read, the indicator's declared period rules applied."""
+        return indicator.periods_needed(period, self._periods_at)
+
+    def _periods_at(self, variable: str, level: str) -> list[str]:
+        """Periods of ``variable`` held at ``level``, in any vintage (cached)."""
+        if not hasattr(self, "_periods_at_cache"):
+            self._periods_at_cache = self._available().groupby(["variable", "level"])[
+                "period"].agg(lambda p: sorted(set(p))).to_dict()
+        return self._periods_at_cache.get((variable, level), [])
 
     def _latest_period(self, indicator: type[Indicator]) -> str:
         periods = self.periods(indicator, self._periods_by_variable())
@@ -275,8 +317,11 @@ class IndicatorEngine:
         (create a new engine after an import).
         """
         if not hasattr(self, "_available_cache"):
-            self._available_cache = self.warehouse.query(
+            available = self.warehouse.query(
                 "SELECT DISTINCT variable, period, vintage, level FROM observations")
+            self._available_cache = pd.concat(
+                [available, *(_derived_availability(available, derived.id, derived.factors)
+                              for derived in DERIVED.values())], ignore_index=True)
         return self._available_cache
 
     def _periods_by_variable(self) -> dict[str, list[str]]:
@@ -290,18 +335,40 @@ class IndicatorEngine:
         """Commune-level inputs in ``vintage``: values and missing reasons by key.
 
         Inputs published in another geography are read in the nearest vintage and
-        converted through the passage tables, all variables of a vintage at once.
+        converted through the passage tables, all variables of a vintage at once. Each
+        input is read and converted once per engine (a year of money after another
+        needs the same population), with the notes of its conversion.
         """
-        communes = self.warehouse.query(
-            "SELECT code FROM territories WHERE level = 'COM' AND vintage = ? ORDER BY code",
-            [vintage])["code"]
-        index = pd.Index(communes, name="code")
-        values = pd.DataFrame(index=index, columns=list(wanted), dtype="float64")
-        reasons = pd.DataFrame(index=index, columns=list(wanted), dtype=object)
+        index = pd.Index(self._codes("COM", vintage), name="code")
+        cache = self.__dict__.setdefault("_inputs_cache", {})
+        missing = {k: found for k, found in wanted.items() if (k, vintage) not in cache}
+        if missing:
+            values, reasons, by_key = self._read_commune_inputs(missing, vintage, index)
+            for key in missing:
+                cache[(key, vintage)] = (values[key].to_numpy(), reasons[key].to_numpy(),
+                                         by_key.get(key, ()))
+        found = [cache[(key, vintage)] for key in wanted]
+        for _, _, own in found:
+            notes.extend(note for note in own if note not in notes)
+        values = pd.DataFrame({key: f[0] for key, f in zip(wanted, found, strict=True)},
+                              index=index, columns=list(wanted), dtype="float64")
+        reasons = pd.DataFrame({key: f[1] for key, f in zip(wanted, found, strict=True)},
+                               index=index, columns=list(wanted), dtype=object)
+        return values, reasons
+
+    def _read_commune_inputs(self, wanted: dict[str, tuple[str, str]], vintage: int,
+                             index: pd.Index
+                             ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, tuple[str, ...]]]:
+        """Read and convert :meth:`_commune_inputs`; also the conversion notes by key."""
+        by_key: dict[str, tuple[str, ...]] = {}
+        reading = _with_factors(wanted)
+        values = pd.DataFrame(index=index, columns=list(reading), dtype="float64")
+        reasons = pd.DataFrame(index=index, columns=list(reading), dtype=object)
         available = self._available()
-        available = available[available["level"] == "COM"]
+        available = available[(available["level"] == "COM")
+                              & ~available["variable"].isin(list(DERIVED))]
         by_source: dict[int, dict[str, str]] = {}
-        for key, (variable, period) in wanted.items():
+        for key, (variable, period) in reading.items():
             if variable == AREA:
                 area = self.warehouse.query(
                     "SELECT code, area_km2 FROM geometries WHERE level = 'COM' AND vintage = ?",
@@ -318,16 +385,25 @@ class IndicatorEngine:
         for source, keys in by_source.items():
             wide, why = self._pivot("COM", source, list(keys))
             if source != vintage:
-                wide, why = self._convert(wide, why, source, vintage, notes)
+                converting: list[str] = []
+                wide, why = self._convert(wide, why, source, vintage, converting)
+                by_key.update(dict.fromkeys(keys.values(), tuple(converting)))
             if not wide.index.equals(index):  # align once, not once per column
                 wide, why = wide.reindex(index), why.reindex(index)
             for stored_key, key in keys.items():
                 if stored_key in wide:
                     values[key] = wide[stored_key].to_numpy()
                     reasons[key] = why[stored_key].to_numpy()
+        for key, (variable, period) in wanted.items():
+            if variable in DERIVED:
+                rate, count = (_input_key(f, period) for f in DERIVED[variable].factors)
+                values[key] = values[rate] * values[count] / 100
+                reasons[key] = reasons[rate].where(reasons[rate].notna(), reasons[count])
+                by_key[key] = tuple(dict.fromkeys(by_key.get(rate, ()) + by_key.get(count, ())))
+        values, reasons = values[list(wanted)], reasons[list(wanted)]
         reasons = reasons.where(values.isna(), None)
         reasons = reasons.mask(values.isna() & reasons.isna(), "no_data")
-        return values, reasons
+        return values, reasons, by_key
 
     def _pivot(self, level: str, vintage: int,
                keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -386,7 +462,16 @@ class IndicatorEngine:
         others = [k for k in wide.columns if k not in additive]
         parts = []
         if additive:
-            converted = convert_counts(wide[additive], passage)
+            flows = [k for k in additive if k.split("@")[0] in self.flows]
+            converted = convert_counts(wide[additive].fillna(dict.fromkeys(flows, 0.0)),
+                                       passage)
+            for key in flows:
+                # a merged commune has the money of its parts that had some, and none
+                # when none had (rather than none as soon as one had none)
+                reached = passage.loc[passage["from_code"].isin(wide.index[wide[key].notna()]),
+                                      "to_code"]
+                converted.values[key] = converted.values[key].where(
+                    converted.values.index.isin(reached))
             parts.append(converted.values)
             notes.append(
                 f"{', '.join(sorted({k.split('@')[0] for k in additive}))} : convertis de "
@@ -428,6 +513,16 @@ class IndicatorEngine:
                 for a, b in pairs.itertuples(index=False)}
 
     def _groups(self, communes: pd.Index, level: str, vintage: int) -> Groups:
+        """The communes of each territory of ``level`` (cached).
+
+        ``communes`` are always those of ``vintage``, so they are no part of the key.
+        """
+        cache = self.__dict__.setdefault("_groups_cache", {})
+        if (level, vintage) not in cache:
+            cache[(level, vintage)] = self._read_groups(communes, level, vintage)
+        return cache[(level, vintage)]
+
+    def _read_groups(self, communes: pd.Index, level: str, vintage: int) -> Groups:
         links = self.warehouse.query(
             """SELECT code, parent_code FROM memberships
                WHERE vintage = ? AND level = 'COM' AND parent_level = ?""", [vintage, level])
@@ -451,7 +546,7 @@ class IndicatorEngine:
     def _inputs_for(self, indicator: type[Indicator], period: str,
                     frame: pd.DataFrame) -> dict[str, np.ndarray]:
         inputs: dict[str, np.ndarray] = {}
-        for key, needed in indicator.periods_needed(period).items():
+        for key, needed in self._needed(indicator, period).items():
             column = _input_key(key.split("@")[0], needed)
             inputs[key] = frame[column].to_numpy(dtype="float64") if column in frame else \
                 np.full(len(frame), np.nan)
@@ -460,9 +555,12 @@ class IndicatorEngine:
             inputs["@years"] = np.full(len(frame), float(int(end) - int(start)))
         return inputs
 
+    def _keys(self, indicator: type[Indicator], period: str) -> list[str]:
+        return [_input_key(k.split("@")[0], p) for k, p in self._needed(indicator, period).items()]
+
     def _commune_frame(self, indicator: type[Indicator], period: str, inputs: pd.DataFrame,
                        reasons: pd.DataFrame) -> pd.DataFrame:
-        keys = _keys(indicator, period)
+        keys = self._keys(indicator, period)
         value = indicator.compute(self._inputs_for(indicator, period, inputs))
         missing = np.full(len(inputs), None, dtype=object)
         for key in reversed(keys):  # the first input's reason wins
@@ -478,7 +576,7 @@ class IndicatorEngine:
 
     def _aggregated_frame(self, indicator: type[Indicator], period: str, inputs: pd.DataFrame,
                           groups: Groups, published: pd.DataFrame) -> pd.DataFrame:
-        keys = _keys(indicator, period)
+        keys = self._keys(indicator, period)
         matrix = inputs[keys].to_numpy(dtype="float64")[groups.rows]
         complete = ~np.isnan(matrix).any(axis=1)
         size = len(groups.codes)
@@ -505,7 +603,7 @@ class IndicatorEngine:
 
     def _published_frame(self, indicator: type[Indicator], period: str,
                          published: pd.DataFrame, codes: pd.Index) -> pd.DataFrame:
-        keys = _keys(indicator, period)
+        keys = self._keys(indicator, period)
         codes = codes.union(published.index) if not published.empty else codes
         base = published.reindex(index=codes, columns=keys) if not published.empty else \
             pd.DataFrame(index=codes, columns=keys, dtype="float64")
@@ -516,6 +614,215 @@ class IndicatorEngine:
         for key in keys:
             frame[key] = base[key].to_numpy()
         return frame
+
+    # -- totals read at declared levels (Total, TotalRatio) -----------------------------
+
+    def _sourced_frame(self, indicator: type[Indicator], period: str, level: str,
+                       vintage: int, inputs: pd.DataFrame, groups: Groups | None,
+                       notes: list[str]) -> pd.DataFrame:
+        """Values of a :class:`~cohesion.indicators.api.Total` or ``TotalRatio``.
+
+        Each input is summed on its own, from the level the indicator declares for it
+        (``source_level``): over the communes of each territory, or over the territories
+        of the source level lying in it. A total's numerator and a denominator are thus
+        each complete for the territory, rather than summed over the communes having
+        both (a département's money has no commune).
+        """
+        if groups is None:
+            groups = Groups(np.arange(len(inputs)), np.arange(len(inputs)), inputs.index)
+        coverage = np.ones(len(groups.codes))
+        sums: dict[str, np.ndarray] = {}
+        by_key: dict[str, np.ndarray] = {}
+        for key, chosen in self._needed(indicator, period).items():
+            variable = key.split("@")[0]
+            column = _input_key(variable, chosen)
+            source = indicator.source_level(variable, level)
+            flow = variable in indicator.flows()
+            if source == COMMUNES:
+                # the inputs of an engine do not change: a population is summed once
+                cache = self.__dict__.setdefault("_sums_cache", {})
+                if (column, level, vintage) not in cache:
+                    cache[(column, level, vintage)] = _group_sums(
+                        inputs[column].to_numpy(dtype="float64"), groups)
+                sums[column], share = cache[(column, level, vintage)]
+            else:
+                sums[column] = self._nested_sums(variable, chosen, source, level, vintage,
+                                                 groups.codes, flow, notes)
+                share = np.where(np.isnan(sums[column]), 0.0, 1.0)
+            by_key[key] = sums[column]
+            if not flow:
+                coverage = share
+        value = indicator.compute(by_key)
+        return pd.DataFrame({"code": groups.codes, "value": value,
+                             "missing": np.where(np.isnan(value), "no_data", None),
+                             "coverage": np.where(np.isnan(value), 0.0, coverage), **sums})
+
+    def _nested_sums(self, variable: str, period: str, source: str, level: str, vintage: int,
+                     targets: pd.Index, flow: bool, notes: list[str]) -> np.ndarray:
+        """``variable`` of the territories of ``source`` summed over those of ``level``.
+
+        Cached with its notes: indicators sharing a numerator (an amount per inhabitant,
+        per poor person…) sum it once. The territories of a level in a vintage are
+        those of the engine's warehouse, so they are no part of the key.
+        """
+        cache = self.__dict__.setdefault("_nested_cache", {})
+        key = (variable, period, source, level, vintage, flow)
+        if key not in cache:
+            own: list[str] = []
+            cache[key] = (self._nest(variable, period, source, level, vintage, targets, flow,
+                                     own), own)
+        sums, found = cache[key]
+        notes.extend(found)
+        return sums.copy()
+
+    def _nest(self, variable: str, period: str, source: str, level: str, vintage: int,
+              targets: pd.Index, flow: bool, notes: list[str]) -> np.ndarray:
+        """Compute :meth:`_nested_sums`.
+
+        A territory of ``level`` gets no value when none of the territories of
+        ``source`` lying in it has one, or when one with a value overlaps it only
+        partly (its value cannot be split). For a denominator (not a ``flow``), one
+        territory without a value, or partly in it, is enough: a population must be
+        complete. A ``flow`` (money, posts) sums what the files list, and the notes name
+        the territories of ``source`` they list nothing for.
+        """
+        found = self._source_values(variable, period, source, vintage)
+        if found is None:
+            return np.full(len(targets), np.nan)
+        values, source_vintage = found
+        if source == level:
+            return values.reindex(targets).to_numpy(dtype="float64")
+        links = self._nesting(source, source_vintage, level, vintage)
+        if links.empty:
+            notes.append(f"{variable} : aucun territoire de l'échelon {source} n'est rattaché "
+                         f"aux communes de la géographie {vintage} : pas de valeur à "
+                         f"l'échelon {level}")
+            return np.full(len(targets), np.nan)
+        own = values.reindex(links["source"]).to_numpy(dtype="float64")
+        present = ~np.isnan(own)
+        partly = ~links["nested"].to_numpy()
+        # a value partly in a territory blocks it; so does a missing part of a denominator
+        blocking = partly & present if flow else partly | ~present
+        position = targets.get_indexer(links["target"])
+        keep = position >= 0
+        position, own = position[keep], own[keep]
+        present, blocking = present[keep], blocking[keep]
+        size = len(targets)
+        sums = np.bincount(position, np.where(present & ~blocking, own, 0.0), size)
+        sums[np.bincount(position, blocking, size) > 0] = np.nan
+        sums[np.bincount(position, present, size) == 0] = np.nan
+        straddling = links.loc[partly & links["source"].isin(values.index).to_numpy(),
+                               "source"].unique()
+        if len(straddling):
+            notes.append(f"{variable} : {len(straddling)} territoire(s) de l'échelon {source} "
+                         f"à cheval sur plusieurs territoires de l'échelon {level} (par exemple "
+                         f"{straddling[0]}) : ces territoires restent sans valeur")
+        if flow:
+            self._flow_notes(variable, period, source, level, vintage, values, links, notes)
+        if source == "QPV":
+            sums[~self._qpv_covered(source_vintage, level, vintage, targets)] = np.nan
+        return sums
+
+    @staticmethod
+    def _flow_notes(variable: str, period: str, source: str, level: str, vintage: int,
+                    values: pd.Series, links: pd.DataFrame, notes: list[str]) -> None:
+        """Say which totals of ``source`` the sums of ``level`` leave out, and which lack."""
+        silent = sorted(set(links["source"]) - set(values.index))
+        if silent:
+            named = ", ".join(silent[:10]) + (", …" if len(silent) > 10 else "")
+            notes.append(f"{variable} : aucune valeur en {period} pour {len(silent)} "
+                         f"territoire(s) de l'échelon {source} ({named}) : les sommes ne "
+                         "comptent que ceux qui en ont une")
+        # a total of a territory in no territory of the level (or unknown in the
+        # geography) counts nowhere at that level: say how much
+        lost = values[~values.index.isin(links["source"]) & (values != 0)]
+        if len(lost):
+            total = f"{lost.sum():,.2f}".replace(",", "\u202f").replace(".", ",")
+            notes.append(f"{variable} : {len(lost)} territoire(s) de l'échelon {source} dans "
+                         f"aucun territoire de l'échelon {level} en {vintage} (par exemple "
+                         f"{lost.index[0]}), {total} au total : non compté(s) à cet échelon")
+
+    def _source_values(self, variable: str, period: str, source: str,
+                       vintage: int) -> tuple[pd.Series, int] | None:
+        """Values of ``variable`` at ``source`` and the vintage read (the nearest one).
+
+        Every period of the variable held there is read at once, and kept: a year of
+        money after another asks for the next one.
+        """
+        available = self._available()
+        held = available[(available["variable"] == variable) & (available["level"] == source)]
+        vintages = held.loc[held["period"] == period, "vintage"]
+        if vintages.empty:
+            return None
+        chosen = int(min(vintages, key=lambda v: (abs(v - vintage), -v)))
+        cache = self.__dict__.setdefault("_sources_cache", {})
+        if (variable, source, chosen) not in cache:
+            keys = [_input_key(variable, p) for p in
+                    sorted(set(held.loc[held["vintage"] == chosen, "period"]))]
+            cache[(variable, source, chosen)] = self._pivot(source, chosen, keys)[0]
+        return cache[(variable, source, chosen)][_input_key(variable, period)].dropna(), chosen
+
+    def _nesting(self, source: str, source_vintage: int, level: str,
+                 vintage: int) -> pd.DataFrame:
+        """Which territories of ``level`` each territory of ``source`` overlaps (cached).
+
+        Both are linked through communes: those of ``source`` in ``vintage`` (or, for a
+        level inside communes such as QPV, the communes each of its territories lies in,
+        in its own vintage) and the territory of ``level`` of each commune.
+
+        Returns
+        -------
+        DataFrame
+            ``source, target, nested``: one row per overlapping pair; ``nested`` when
+            every commune of the source territory is in that one target. A source
+            territory none of whose communes is in a territory of ``level`` has no row.
+        """
+        cache = self.__dict__.setdefault("_nesting_cache", {})
+        key = (source, source_vintage, level, vintage)
+        if key not in cache:
+            inside = self.warehouse.memberships(source, source_vintage, [COMMUNES])
+            if inside.empty:
+                found = self.warehouse.memberships(COMMUNES, vintage, [source])
+                pairs = pd.DataFrame({"source": found["parent_code"], "commune": found["code"]})
+            else:
+                pairs = pd.DataFrame({"source": inside["code"], "commune": inside["parent_code"]})
+            merged = pairs.merge(self._commune_targets(level, vintage), on="commune",
+                                 how="left")
+            per_source = merged.groupby("source")["target"].agg(["count", "size", "nunique"])
+            nested = (per_source["count"] == per_source["size"]) & (per_source["nunique"] == 1)
+            links = merged.dropna(subset=["target"])[["source", "target"]].drop_duplicates()
+            links["nested"] = links["source"].map(nested).astype(bool).to_numpy()
+            cache[key] = links.reset_index(drop=True)
+        return cache[key]
+
+    def _commune_targets(self, level: str, vintage: int) -> pd.DataFrame:
+        """``commune, target``: the territory of ``level`` of each commune of ``vintage``."""
+        cache = self.__dict__.setdefault("_commune_targets_cache", {})
+        if (level, vintage) not in cache:
+            if level == COMMUNES:
+                codes = self._codes(COMMUNES, vintage)
+                cache[(level, vintage)] = pd.DataFrame({"commune": codes, "target": codes})
+            else:
+                found = self.warehouse.memberships(COMMUNES, vintage, [level])
+                cache[(level, vintage)] = pd.DataFrame({"commune": found["code"],
+                                                        "target": found["parent_code"]})
+        return cache[(level, vintage)]
+
+    def _qpv_covered(self, generation: int, level: str, vintage: int,
+                     targets: pd.Index) -> np.ndarray:
+        """Whether the QPV contours of every département of each target are loaded.
+
+        Elsewhere the QPV of a territory are not all known, so neither are their
+        inhabitants (:meth:`~cohesion.store.warehouse.Warehouse.qpv_coverage`).
+        """
+        covered = self.warehouse.qpv_coverage(generation)
+        if WHOLE_COUNTRY in covered:
+            return np.ones(len(targets), dtype=bool)
+        departements = self._commune_targets("DEP", vintage).set_index("commune")["target"]
+        communes = self._commune_targets(level, vintage)
+        inside = communes["commune"].map(departements).isin(covered)
+        return inside.groupby(communes["target"]).all().reindex(
+            targets, fill_value=False).to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -536,9 +843,37 @@ def _unmask(column: np.ndarray, fill: object) -> np.ndarray:
     return data
 
 
-def _keys(indicator: type[Indicator], period: str) -> list[str]:
-    return [_input_key(k.split("@")[0], p) for k, p in indicator.periods_needed(period).items()]
-
-
 def _input_key(variable: str, period: str) -> str:
     return f"{variable}@{period}"
+
+
+def _group_sums(values: np.ndarray, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
+    """Sums over the communes of each territory that have a value, and their share."""
+    matrix = values[groups.rows]
+    present = ~np.isnan(matrix)
+    size = len(groups.codes)
+    sums = np.bincount(groups.group, np.where(present, matrix, 0.0), size)
+    contributing = np.bincount(groups.group, present, size)
+    sums[contributing == 0] = np.nan
+    return sums, contributing / np.maximum(np.bincount(groups.group, minlength=size), 1)
+
+
+def _with_factors(wanted: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The inputs to read: ``wanted``, derived variables replaced by their factors."""
+    reading = {key: found for key, found in wanted.items() if found[0] not in DERIVED}
+    for variable, period in wanted.values():
+        if variable in DERIVED:
+            for factor in DERIVED[variable].factors:
+                reading.setdefault(_input_key(factor, period), (factor, period))
+    return reading
+
+
+def _derived_availability(available: pd.DataFrame, variable: str,
+                          factors: tuple[str, str]) -> pd.DataFrame:
+    """Where a derived variable can be computed: communes holding all its factors."""
+    keys = ["period", "vintage", "level"]
+    communes = available[available["level"] == COMMUNES]
+    first, *others = (communes.loc[communes["variable"] == f, keys] for f in factors)
+    for other in others:
+        first = first.merge(other, on=keys)
+    return first.assign(variable=variable)[["variable", *keys]]

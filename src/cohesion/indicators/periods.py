@@ -51,3 +51,29 @@ def period_key(period: str) -> tuple[int, int, int, int, str]:
 def latest_period(periods: Iterable[str]) -> str:
     """The period that ends last (see :func:`period_key`); ValueError when none."""
     return max(periods, key=period_key)
+
+
+def nearest_period(period: str, available: Iterable[str]) -> str | None:
+    """The period of ``available`` nearest to ``period``, an earlier one first.
+
+    The latest period that does not end after ``period``, else the earliest one after
+    it; None when ``available`` is empty. Money of 2021 goes with the population of 2020
+    rather than with that of 2022, which describes a later year; a later population is
+    taken only when no earlier one is loaded. Periods compare by the day they end
+    (:func:`period_key`).
+
+    Examples
+    --------
+    >>> nearest_period("2021", ["2013", "2018", "2020", "2022"])
+    '2020'
+    >>> nearest_period("2016", ["2018", "2020"])
+    '2018'
+    >>> nearest_period("2019", []) is None
+    True
+    """
+    key = period_key(period)
+    ordered = sorted(set(available), key=period_key)
+    before = [p for p in ordered if period_key(p) <= key]
+    if before:
+        return before[-1]
+    return ordered[0] if ordered else None

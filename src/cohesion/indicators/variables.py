@@ -78,6 +78,44 @@ VARIABLES: tuple[Variable, ...] = (
              ("ETTOT",)),
 )
 BY_ID = {variable.id: variable for variable in VARIABLES}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A count computed for each commune from a rate and a count the files publish.
+
+    The engine reads both at commune level, converts each to the geography asked for
+    (the rate only to unchanged communes), multiplies them, and sums the product like
+    any count. The product exists only where the rate is published (a secret rate
+    leaves the commune out, which the ``coverage`` of a result shows).
+
+    Attributes
+    ----------
+    id, label, unit : str
+    rate : str
+        A rate variable (%), non-additive.
+    count : str
+        The count the rate applies to.
+    """
+
+    id: str
+    label: str
+    unit: str
+    rate: str
+    count: str
+
+    @property
+    def factors(self) -> tuple[str, str]:
+        """The variables read to compute it."""
+        return (self.rate, self.count)
+
+
+#: Derived counts, by id. Filosofi's poverty rate is the share of the persons of the
+#: ménages fiscaux below the threshold: their number is the rate × those persons.
+DERIVED: dict[str, Derived] = {derived.id: derived for derived in (
+    Derived("personnes_pauvres", "Personnes pauvres (au seuil de 60 %)", "personnes",
+            "taux_pauvrete_60", "personnes_menages_fiscaux"),
+)}
 BY_STEM = {stem: variable for variable in VARIABLES for stem in variable.insee_stems}
 
 # P18_POP, C18_ACT1564: prefix letter, 2-digit year, underscore, stem

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pandas as pd
@@ -639,6 +639,67 @@ class Warehouse:
                       max(dataset_id) AS dataset_id
                FROM grid_cells WHERE json_extract(properties, '$.ind') IS NOT NULL
                GROUP BY cell_id ORDER BY cell_id""")
+
+    # -- funding lines ------------------------------------------------------------------
+
+    #: How a funding line is attached to a territory: filter name → column.
+    FUNDING_ATTACHMENTS: ClassVar[dict[str, str]] = {
+        "departements": "departement", "regions": "region", "contrats": "contrat_ville",
+        "communes": "code_commune", "sirens": "siren"}
+
+    def funding_lines(self, years: Sequence[int] | None = None,
+                      **attachments: Sequence[str]) -> pd.DataFrame:
+        """The funding lines of ``years``, attached to any of the territories given.
+
+        Parameters
+        ----------
+        years : sequence of int, optional
+            Only these years (default: all).
+        **attachments : sequence of str
+            ``departements``, ``regions``, ``contrats`` (contrats de ville),
+            ``communes`` (commune codes), ``sirens`` (beneficiaries' SIREN): a line is
+            kept when one of its attachments is listed (every line when none is given).
+
+        Returns
+        -------
+        DataFrame
+            The columns of ``funding_lines``, sorted by year, dispositif and key; empty
+            on a file of an older schema.
+        """
+        unknown = sorted(set(attachments) - set(self.FUNDING_ATTACHMENTS))
+        if unknown:
+            raise ValueError(f"unknown attachment {unknown[0]!r} (expected some of "
+                             f"{', '.join(self.FUNDING_ATTACHMENTS)})")
+        if not self._has_table("funding_lines"):
+            return pd.DataFrame(columns=["line_key", "dispositif", "year", "amount"])
+        sql, params = "SELECT * FROM funding_lines WHERE TRUE", []
+        if years is not None:
+            sql += " AND list_contains(?, year)"
+            params.append([int(year) for year in years])
+        if attachments:
+            sql += " AND (" + " OR ".join(
+                f"list_contains(?, {self.FUNDING_ATTACHMENTS[name]})" for name in attachments
+            ) + ")"
+            params += [list(codes) for codes in attachments.values()]
+        return self.query(sql + " ORDER BY year, dispositif, line_key", params)
+
+    def funding_totals(self) -> pd.DataFrame:
+        """Amount, posts and lines of each dispositif, year and département.
+
+        Returns
+        -------
+        DataFrame
+            ``dispositif, year, departement, amount, posts, lines``; ``departement`` is
+            None for the lines in none (Saint-Martin, French Polynesia, the Collectivité
+            de Corse).
+        """
+        if not self._has_table("funding_lines"):
+            return pd.DataFrame(columns=["dispositif", "year", "departement", "amount",
+                                         "posts", "lines"])
+        return self.query(
+            """SELECT dispositif, year, departement, sum(amount) AS amount,
+                      sum(posts) AS posts, count(*) AS lines
+               FROM funding_lines GROUP BY ALL ORDER BY ALL""")
 
     # -- accessibility ------------------------------------------------------------------
 
