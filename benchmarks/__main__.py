@@ -27,6 +27,7 @@ from benchmarks import (
     bench_load,
     bench_map,
     bench_qpv,
+    bench_search,
     bench_typology,
 )
 from benchmarks.common import (
@@ -45,7 +46,8 @@ from benchmarks.common import (
 BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
                                      (bench_build, bench_import, bench_aggregate,
                                       bench_funding, bench_qpv, bench_api, bench_map,
-                                      bench_typology, bench_load, bench_access)}
+                                      bench_typology, bench_load, bench_access,
+                                      bench_search)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
