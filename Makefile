@@ -9,7 +9,7 @@ PORT ?= 8000
 # have a QPV whose contours are not loaded (« non couvert » rather than « hors QPV »)
 COMMUNES_QPV ?= $(SAMPLES)/qpv/qpv2024_communes/polygone-4326_qpv.geojson
 
-.PHONY: run test install system bench access-samples
+.PHONY: run test install system bench access-samples carrefour-samples
 
 install: .venv/.installed node_modules/.installed system
 
@@ -44,6 +44,7 @@ run: install
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) build
 	if [ -d "$(SAMPLES)" ]; then .venv/bin/cohesion --warehouse $(WAREHOUSE) data import-samples "$(SAMPLES)"; fi
 	if [ -d "$(SAMPLES)" ]; then $(MAKE) --no-print-directory access-samples; fi
+	if [ -d "$(SAMPLES)" ]; then $(MAKE) --no-print-directory carrefour-samples; fi
 	.venv/bin/cohesion --warehouse $(WAREHOUSE) summary
 	COHESION_COMMUNES_QPV=$$( [ -f "$(COMMUNES_QPV)" ] && echo "$(COMMUNES_QPV)" ) \
 	  .venv/bin/cohesion --warehouse $(WAREHOUSE) serve --host $(HOST) --port $(PORT)
@@ -60,6 +61,11 @@ access-samples:
 	$(ACCESS) --equipment osm_place_town --profile voiture --communes 97701 \
 	  --network $(SAMPLES)/osm/saint_barthelemy.osm.pbf
 	$(ACCESS) --equipment france_services --profile voiture --departements 13
+
+# The Carrefour's three sample sources, harvested, deduplicated and indexed (a second
+# harvest only reads the files again: nothing changed, nothing is linked nor indexed)
+carrefour-samples:
+	.venv/bin/cohesion --warehouse $(WAREHOUSE) innovations harvest --root $(SAMPLES)
 
 test: install
 	.venv/bin/ruff check .

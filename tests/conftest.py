@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -20,6 +21,12 @@ from cohesion.store import Warehouse
 from cohesion.territory.build import build_referentiel
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# The Carrefour's store and index of the tests that do not choose theirs (the API fuzzing,
+# servers started as processes): a folder of the test session, never the project's var/.
+_CARREFOUR = Path(tempfile.mkdtemp(prefix="cohesion-tests-carrefour-"))
+os.environ.setdefault("COHESION_CARREFOUR", f"sqlite:///{_CARREFOUR / 'carrefour.sqlite'}")
+os.environ.setdefault("COHESION_CARREFOUR_INDEX", str(_CARREFOUR / "index"))
 
 # Property-based tests (tests/test_fuzz.py) draw their examples under a profile: `ci` by
 # default, bounded and reproducible; `pytest tests/test_fuzz.py --hypothesis-profile=long`

@@ -33,7 +33,15 @@ from cohesion.geo.tiles import MAX_ZOOM, TileError
 from cohesion.importers import ImportOptions
 from cohesion.settings import Settings
 from cohesion.store.sharing import HOLD_PATH, RELEASED
-from cohesion.web import access, analysis, barometre, qpv
+from cohesion.web import (
+    access,
+    analysis,
+    barometre,
+    innovations,
+    innovations_accounts,
+    innovations_profiles,
+    qpv,
+)
 from cohesion.web.errors import install_error_handlers
 from cohesion.web.limits import AdmitRequests, BodyLimits, BodySizeLimit, HeadAsGet
 from cohesion.web.pages import install_pages
@@ -273,7 +281,8 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
         return StreamingResponse(until_closed(), media_type="text/plain")
 
     install_pages(app, observatory, prepare=warm)
-    for part in (qpv, analysis, barometre, access):
+    for part in (qpv, analysis, barometre, access, innovations, innovations_accounts,
+                 innovations_profiles):
         part.install(app, observatory)
     return app
 

@@ -48,6 +48,7 @@ __all__ = [
     "IndexedDocument",
     "ParsedText",
     "Phrase",
+    "Point",
     "SearchIndex",
     "SearchQuery",
     "SearchResult",
@@ -56,6 +57,7 @@ __all__ = [
     "haversine_km",
     "open_index",
     "parse_text",
+    "place_of",
     "prepare_document",
     "snippet_html",
     "typo_distance",
@@ -432,6 +434,29 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class Point:
+    """A found innovation on a map: its id, title, place and position (WGS 84)."""
+
+    id: str
+    title: str
+    lon: float
+    lat: float
+    place: str
+
+
+def place_of(document: Mapping[str, Any]) -> str:
+    """Where an innovation is, in words (« Bordeaux (33) »).
+
+    >>> place_of({"commune_name": "Bordeaux", "departement": "33"})
+    'Bordeaux (33)'
+    """
+    name, departement = document.get("commune_name"), document.get("departement")
+    if name and departement:
+        return f"{name} ({departement})"
+    return name or (f"département {departement}" if departement else "lieu non renseigné")
+
+
+@dataclass(frozen=True)
 class SimilarHit:
     """An innovation similar to another, and the words that make it so.
 
@@ -666,6 +691,18 @@ class SearchIndex(ABC):
     @abstractmethod
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """The document with this id, as indexed, or None."""
+
+    @abstractmethod
+    def points(self, query: SearchQuery, limit: int) -> tuple[int, list[Point]]:
+        """Every hit of ``query`` that has a point (at most ``limit``), for a map.
+
+        Returns
+        -------
+        total : int
+            Hits of the query, with or without a point.
+        points : list of Point
+            The hits with a point, in the query's order (its page and facets ignored).
+        """
 
     @abstractmethod
     def similar(self, doc_id: str, k: int = 10, elsewhere: bool = True) -> list[SimilarHit]:

@@ -52,12 +52,14 @@ from cohesion.innovations.search import (
     Hit,
     IndexedDocument,
     ParsedText,
+    Point,
     SearchIndex,
     SearchQuery,
     SearchResult,
     SimilarHit,
     check_similar_k,
     haversine_km,
+    place_of,
     prepare_document,
     sort_facet,
     typo_distance,
@@ -410,6 +412,18 @@ class PostgresIndex(SearchIndex):
             conditions.append("point(lon, lat) <@ box(point(%s, %s), point(%s, %s))")
             params += list(query.bbox)
         return " AND ".join(conditions), params
+
+    def points(self, query: SearchQuery, limit: int) -> tuple[int, list[Point]]:
+        with self._lock:
+            tsquery, _ = self._tsquery(query.parsed())
+            where, params = self._where(query, tsquery)
+            total = self._sql(f"SELECT count(*) FROM {self.table} WHERE {where}", params)[0][0]
+            rows = self._sql(f"""
+                SELECT id, document FROM {self.table}
+                WHERE {where} AND lat IS NOT NULL ORDER BY updated DESC, id LIMIT %s""",
+                [*params, max(limit, 1)])
+        return total, [Point(doc_id, document.get("title") or "", document["lon"],
+                             document["lat"], place_of(document)) for doc_id, document in rows]
 
     def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()

@@ -68,12 +68,14 @@ from cohesion.innovations.search import (
     Hit,
     IndexedDocument,
     ParsedText,
+    Point,
     SearchIndex,
     SearchQuery,
     SearchResult,
     SimilarHit,
     check_similar_k,
     haversine_km,
+    place_of,
     prepare_document,
     snippet_html,
     sort_facet,
@@ -501,6 +503,20 @@ class TantivyIndex(SearchIndex):
             self._analyzer.pre_tokenize(text).tokens, self._words.pre_tokenize(text).tokens,
             strict=True) if matcher(stem.text, folded.text)]
         return snippet_html(text, spans)
+
+    def points(self, query: SearchQuery, limit: int) -> tuple[int, list[Point]]:
+        searcher = self._index.searcher()
+        tantivy_query, _ = self._query(searcher, query)
+        has_point = _const(Query.range_query(self._schema, "lat", tantivy.FieldType.Float,
+                                             -90.0, 90.0))
+        located = Query.boolean_query([(Occur.Must, tantivy_query), (Occur.Must, has_point)])
+        total = self._count(searcher, tantivy_query)
+        found = []
+        for _, address in searcher.search(located, max(limit, 1)).hits:
+            document = self._stored(searcher, address)
+            found.append(Point(document["id"], document.get("title") or "", document["lon"],
+                               document["lat"], place_of(document)))
+        return total, found
 
     def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
