@@ -16,6 +16,7 @@ import pytest
 from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 
+from cohesion.core import Observatory
 from cohesion.settings import Settings
 from cohesion.store import Warehouse
 from cohesion.territory.build import build_referentiel
@@ -381,3 +382,15 @@ def postgres_server() -> Iterator[object]:
 
     with running_postgres() as server:
         yield server
+
+
+def carrefour_observatory(warehouse_file: Path, folder: Path) -> Observatory:
+    """An observatory on a copy of ``warehouse_file``, its Carrefour kept in ``folder``.
+
+    The store and the search index of each test module are its own.
+    """
+    copy = folder / "warehouse.duckdb"
+    shutil.copy(warehouse_file, copy)
+    return Observatory(copy, Settings.from_environ().but(
+        warehouse=copy, carrefour=f"sqlite:///{folder}/carrefour.sqlite",
+        carrefour_index=str(folder / "index")))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,10 +26,9 @@ from cohesion.innovations.accounts import create_first_administrator
 from cohesion.innovations.records import Harvest, Record
 from cohesion.innovations.store import Account
 from cohesion.innovations.store.models import AccountRow
-from cohesion.settings import Settings
-from cohesion.web import innovations_accounts
 from cohesion.web.app import create_app
 from cohesion.web.sessions import CSRF_COOKIE, SESSION_COOKIE, SIGN_IN_RATE
+from conftest import carrefour_observatory
 
 PASSWORD = "une phrase de passe assez longue"
 MODERATOR = "moderatrice@exemple.fr"
@@ -48,23 +46,14 @@ PROJECT = {"title": "Épicerie solidaire du Grand Parc",
 @pytest.fixture(scope="module")
 def observatory(built_warehouse_file: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observatory]:
-    folder = tmp_path_factory.mktemp("carrefour-web")
-    copy = folder / "warehouse.duckdb"
-    shutil.copy(built_warehouse_file, copy)
-    opened = Observatory(copy, Settings.from_environ().but(
-        warehouse=copy, carrefour=f"sqlite:///{folder}/carrefour.sqlite",
-        carrefour_index=str(folder / "index")))
+    opened = carrefour_observatory(built_warehouse_file, tmp_path_factory.mktemp("carrefour-web"))
     yield opened
     opened.close()
 
 
 @pytest.fixture(scope="module")
 def app(observatory: Observatory) -> FastAPI:
-    built = create_app(observatory, warm=False)
-    if not any(getattr(route, "path", "") == "/innovations/connexion"
-               for route in built.routes):  # until create_app installs the module
-        innovations_accounts.install(built, observatory)
-    return built
+    return create_app(observatory, warm=False)
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,9 +23,9 @@ from fastapi.testclient import TestClient
 
 from cohesion.core import Observatory
 from cohesion.innovations.records import Harvest, Record
-from cohesion.settings import Settings
-from cohesion.web import innovations_accounts, innovations_profiles
+from cohesion.web import innovations_profiles
 from cohesion.web.app import create_app
+from conftest import carrefour_observatory
 
 PASSWORD = "une phrase de passe assez longue"
 TOKEN = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
@@ -42,25 +41,15 @@ FUND_REASONS = ("domaines en commun : Solidarité et action sociale",
 @pytest.fixture(scope="module")
 def observatory(built_warehouse_file: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observatory]:
-    folder = tmp_path_factory.mktemp("carrefour-profils")
-    copy = folder / "warehouse.duckdb"
-    shutil.copy(built_warehouse_file, copy)
-    opened = Observatory(copy, Settings.from_environ().but(
-        warehouse=copy, carrefour=f"sqlite:///{folder}/carrefour.sqlite",
-        carrefour_index=str(folder / "index")))
+    opened = carrefour_observatory(built_warehouse_file,
+                                   tmp_path_factory.mktemp("carrefour-profils"))
     yield opened
     opened.close()
 
 
 @pytest.fixture(scope="module")
 def app(observatory: Observatory) -> FastAPI:
-    built = create_app(observatory, warm=False)
-    paths = {getattr(route, "path", "") for route in built.routes}
-    if "/innovations/connexion" not in paths:  # until create_app installs the modules
-        innovations_accounts.install(built, observatory)
-    if PAGE not in paths:
-        innovations_profiles.install(built, observatory)
-    return built
+    return create_app(observatory, warm=False)
 
 
 @pytest.fixture(autouse=True)
