@@ -76,7 +76,7 @@ def harvest_command(sources: tuple[str, ...], root: str) -> None:
 def _print_linkage(linkage: object) -> None:
     console.print(f"Dédoublonnage : {linkage.records} fiches, {linkage.pairs} paires "
                   f"comparées, {linkage.links} liens, {linkage.queued} paires à revoir, "
-                  f"{linkage.moved} fiches rattachées à une autre innovation.")
+                  f"{linkage.moved} fiches rattachées à une innovation nouvelle ou autre.")
 
 
 @innovations.command("dedupe")
