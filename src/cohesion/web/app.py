@@ -40,6 +40,7 @@ from cohesion.web import (
     innovations,
     innovations_accounts,
     innovations_profiles,
+    policies,
     qpv,
 )
 from cohesion.web.errors import install_error_handlers
@@ -282,7 +283,7 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
 
     install_pages(app, observatory, prepare=warm)
     for part in (qpv, analysis, barometre, access, innovations, innovations_accounts,
-                 innovations_profiles):
+                 innovations_profiles, policies):
         part.install(app, observatory)
     return app
 
