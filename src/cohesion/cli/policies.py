@@ -93,10 +93,8 @@ def territory_command(ctx: click.Context, territory: str, year: int | None, limi
     """Les financements d'un territoire (DEP:13, CV:CN…, EPCI:…) par dispositif et année."""
     import pandas as pd
 
-    from cohesion.web.policies import territory_document
-
     with observatory(ctx) as core:
-        document = territory_document(core, territory, year, limit)
+        document = core.policies.territory_summary(territory, year, limit)
     dispositifs = pd.DataFrame(document["dispositifs"])
     name = document["territory"]
     console.print(f"{name['name']} ({name['id']})", highlight=False)

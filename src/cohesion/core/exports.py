@@ -92,3 +92,8 @@ def _feature_collection(table: pd.DataFrame, contours: pd.DataFrame) -> dict:
                          json.loads(shapely.to_geojson(shape))})
     return {"type": "FeatureCollection", "features": features,
             "metadata": {"sources": table.attrs.get("sources", {}), "credits": CREDITS}}
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """DataFrame rows as JSON-ready dicts (NaN → None, numpy → Python)."""
+    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso"))

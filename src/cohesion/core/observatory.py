@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cohesion.core.caching import JsonBytes, ResultCache
+from cohesion.core.exports import json_records
 from cohesion.core.portrait import COMPARISON_LEVELS, KEY_INDICATORS
 from cohesion.errors import CohesionError
 from cohesion.importers import ImportOptions, importer_named, importers, run_import
@@ -214,7 +215,7 @@ class Observatory:
         """Territories matching a name, a code or a postcode."""
         found = Referentiel(self.reader()).search(text, vintage or self.latest_vintage(),
                                                   [level] if level else None, limit)
-        return _records(found)
+        return json_records(found)
 
     def resolve(self, text: str, vintage: int | None = None) -> TerritoryId:
         """The territory meant by an id, a code, a name or a postcode.
@@ -240,7 +241,7 @@ class Observatory:
     def members(self, territory: str, level: str = "COM") -> list[dict[str, Any]]:
         """Territories of ``level`` inside ``territory``."""
         found = Referentiel(self.reader()).members(territory, level)
-        return _records(found)
+        return json_records(found)
 
     # -- indicators -----------------------------------------------------------------------
 
@@ -248,7 +249,7 @@ class Observatory:
         """The indicator catalogue with the periods loaded."""
         def compute() -> list[dict[str, Any]]:
             catalogue = self.engine().catalogue()
-            return _records(catalogue)
+            return json_records(catalogue)
 
         return self.cache.get(("indicators", self.version()), compute)
 
@@ -328,7 +329,7 @@ class Observatory:
         page = frame.iloc[offset: offset + limit if limit is not None else None]
         return {"indicator": self.indicator_summary(result), "level": level,
                 "vintage": result.vintage, "period": result.period, "total": total,
-                "offset": offset, "values": _records(page), "notes": result.notes}
+                "offset": offset, "values": json_records(page), "notes": result.notes}
 
     def indicator_summary(self, result: IndicatorValues) -> dict[str, Any]:
         """Label, unit, source and direction of the indicator behind ``result``."""
@@ -556,7 +557,7 @@ class Observatory:
 
     def datasets(self) -> list[dict[str, Any]]:
         """Imported datasets with their provenance."""
-        return _records(self.reader().datasets().drop(columns=["checksum"]))
+        return json_records(self.reader().datasets().drop(columns=["checksum"]))
 
     def importers(self) -> list[dict[str, str]]:
         """The importers an administrator can use for an upload."""
@@ -616,7 +617,3 @@ def _territory_record(found: Territory) -> dict[str, Any]:
             "parents": [{"id": str(tid), "level": level, "name": found.parent_names[level]}
                         for level, tid in found.parents.items()]}
 
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """DataFrame rows as JSON-ready dicts (NaN → None, numpy → Python)."""
-    return json.loads(frame.to_json(orient="records", force_ascii=False, date_format="iso"))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cohesion.core.exports import json_records
 from cohesion.errors import CohesionError
 from cohesion.indicators.api import Ratio
 from cohesion.indicators.engine import IndicatorValues
@@ -54,6 +55,52 @@ class PoliciesService:
         self.observatory = observatory
 
     # -- indicators -----------------------------------------------------------------
+
+    def year_or_latest(self, year: int | str | None) -> str:
+        """``year``, else the latest year with funding.
+
+        Raises
+        ------
+        CohesionError
+            When no funding is loaded.
+        """
+        if year is not None:
+            return str(year)
+        years = self.years()
+        if not years:
+            raise CohesionError("aucun financement n'est chargé : importez les postes de la "
+                                "politique de la ville (cohesion import postes-politique-ville)")
+        return years[-1]
+
+    def territory_summary(self, territory: str, year: int | None = None,
+                          limit: int = 20) -> dict[str, Any]:
+        """A territory's money by dispositif, its beneficiaries and its funding indicators.
+
+        Parameters
+        ----------
+        territory : str
+            A territory id (``DEP:13``, ``CV:CN…``, ``EPCI:…``), the latest vintage when it
+            names none.
+        year : int, optional
+            Year of the beneficiaries and indicators (default: :meth:`year_or_latest`).
+        limit : int
+            Beneficiaries listed, the largest amounts first.
+        """
+        observatory = self.observatory
+        found = observatory.territory(territory if "@" in territory
+                                      else f"{territory}@{observatory.latest_vintage()}")
+        chosen = self.year_or_latest(year)
+        beneficiaries = self.beneficiaries(found["id"], chosen, limit)
+        indicators = self.funding_indicators(found["level"], chosen, found["vintage"])
+        row = json_records(indicators[indicators["code"] == found["code"]])
+        described = indicators.attrs["indicators"]
+        return {"territory": {k: found[k] for k in ("id", "level", "code", "name", "vintage")},
+                "year": chosen,
+                "dispositifs": json_records(self.funding_by_dispositif(found["id"])),
+                "beneficiaries": {**beneficiaries.attrs, "rows": json_records(beneficiaries)},
+                "indicators": [{"id": ident, **described[ident],
+                                "value": row[0][ident] if row else None}
+                               for ident in described]}
 
     def years(self) -> list[str]:
         """The years some funding indicator has values for, oldest first."""

@@ -36,11 +36,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from cohesion.core import Observatory
 from cohesion.core.policies import TOP_BENEFICIARIES, PoliciesService
-from cohesion.errors import CohesionError
 from cohesion.policies.indicators import funding_indicator_ids
 from cohesion.policies.needs import QUADRANTS
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
-from cohesion.web.access import _csv, _plain, _records
+from cohesion.web.access import _csv, _records
 from cohesion.web.pages import TILES_URL, format_number, render
 
 #: The levels the section offers: contrats de ville, EPCI, départements, régions.
@@ -96,20 +95,14 @@ _JSON_OR_CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
 # -- documents (the same for the API, the pages and the command line) -----------------
 
 
+def default_year(service: PoliciesService, year: int | None) -> str:
+    """The year asked for, else the latest with funding."""
+    return service.year_or_latest(year)
+
+
 def territory_id(observatory: Observatory, text: str) -> str:
     """``text`` as a full territory id, the latest vintage when it names none."""
     return text if "@" in text else f"{text}@{observatory.latest_vintage()}"
-
-
-def default_year(service: PoliciesService, year: int | None) -> str:
-    """The year asked for, else the latest with funding."""
-    if year is not None:
-        return str(year)
-    years = service.years()
-    if not years:
-        raise CohesionError("aucun financement n'est chargé : importez les postes de la "
-                            "politique de la ville (cohesion import postes-politique-ville)")
-    return years[-1]
 
 
 def indicators_document(table: pd.DataFrame) -> dict[str, Any]:
@@ -138,26 +131,6 @@ def map_table(observatory: Observatory, indicator: str, level: str,
              "vintage": result.vintage, "year": result.period, "inputs": inputs,
              "notes": list(result.notes)}
     return table, about
-
-
-def territory_document(observatory: Observatory, territory: str, year: int | None,
-                       limit: int = TOP_BENEFICIARIES) -> dict[str, Any]:
-    """A territory's money by dispositif, its beneficiaries and its funding indicators."""
-    service = observatory.policies
-    found = observatory.territory(territory_id(observatory, territory))
-    chosen = default_year(service, year)
-    dispositifs = service.funding_by_dispositif(found["id"])
-    beneficiaries = service.beneficiaries(found["id"], chosen, limit)
-    indicators = service.funding_indicators(found["level"], chosen, found["vintage"])
-    row = indicators[indicators["code"] == found["code"]]
-    described = indicators.attrs["indicators"]
-    return {"territory": {k: _plain(found[k]) for k in ("id", "level", "code", "name",
-                                                          "vintage")},
-            "year": chosen, "dispositifs": _records(dispositifs),
-            "beneficiaries": {**beneficiaries.attrs, "rows": _records(beneficiaries)},
-            "indicators": [{"id": ident, **described[ident],
-                            "value": _plain(row[ident].iloc[0]) if len(row) else None}
-                           for ident in described]}
 
 
 def index_words(index: float | None, need_label: str) -> str:
@@ -266,7 +239,7 @@ def needs_view(observatory: Observatory, level: str, year: int | None, need: str
 def territory_view(observatory: Observatory, territory: str, year: int | None
                    ) -> dict[str, Any]:
     """Everything a territory's page shows."""
-    document = territory_document(observatory, territory, year)
+    document = observatory.policies.territory_summary(territory, year)
     found = document["territory"]
     base = f"/api/policies/territories/{found['id']}"
     dispositifs = [d | {"montant_text": format_number(d["montant"], "€"),
@@ -354,7 +327,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
     def territory(territory: Territory, year: OptionalYear = None,
                   limit: Limit = TOP_BENEFICIARIES) -> dict[str, Any]:
         """Montants par dispositif et année, principaux bénéficiaires, indicateurs."""
-        return territory_document(observatory, territory, year, limit)
+        return observatory.policies.territory_summary(territory, year, limit)
 
     @api.get("/territories/{territory}/dispositifs",
              summary="Montants d'un territoire par dispositif et année",
