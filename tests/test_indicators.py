@@ -199,3 +199,13 @@ def test_periods_are_ordered_by_the_day_they_end() -> None:
     # text order would pick the 31st of March over the 1st of December
     assert latest_period(["2022-03-31", "2022-12-01"]) == "2022-12-01"
     assert latest_period(["2019", "2013-2018"]) == "2019"
+
+
+def test_sums_over_a_level_without_members_are_missing_not_an_error() -> None:
+    """A level with no commune in it (contrats de ville not imported) sums to nothing."""
+    from cohesion.indicators.engine import Groups, _group_sums
+
+    empty = Groups(rows=np.array([], dtype=np.int64), group=np.array([], dtype=np.int64),
+                   codes=pd.Index([], name="code"))
+    sums, shares = _group_sums(np.array([1.0, np.nan]), empty)
+    assert sums.dtype == float and len(sums) == 0 and len(shares) == 0

@@ -852,7 +852,8 @@ def _group_sums(values: np.ndarray, groups: Groups) -> tuple[np.ndarray, np.ndar
     matrix = values[groups.rows]
     present = ~np.isnan(matrix)
     size = len(groups.codes)
-    sums = np.bincount(groups.group, np.where(present, matrix, 0.0), size)
+    # float even without any member (bincount of nothing is an integer array)
+    sums = np.bincount(groups.group, np.where(present, matrix, 0.0), size).astype(float)
     contributing = np.bincount(groups.group, present, size)
     sums[contributing == 0] = np.nan
     return sums, contributing / np.maximum(np.bincount(groups.group, minlength=size), 1)
