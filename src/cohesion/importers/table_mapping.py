@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cohesion.errors import InputFileError
 from cohesion.importers.base import ImportOptions
+from cohesion.yaml_files import parse_yaml
 
 _LEVEL_ID = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
 _VARIABLE_ID = re.compile(r"[a-z][a-z0-9_]*")
@@ -127,33 +126,13 @@ def load_mapping_file(path: Path) -> tuple[dict[str, Any], _Source]:
     except UnicodeDecodeError:
         raise InputFileError(path, "le fichier de description n'est pas un texte UTF-8",
                              expected="un fichier YAML en UTF-8") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        raise InputFileError(path, f"YAML non valide : {problem}",
-                             None if mark is None else mark.line + 1) from None
+    data, lines = parse_yaml(path, text)
     if data is None:
         raise InputFileError(path, "le fichier de description est vide",
                              expected="des clés comme code_column et variables")
     if not isinstance(data, dict):
         raise InputFileError(path, "la description doit être une suite de lignes 'clé: valeur'", 1,
                              expected="un dictionnaire YAML", found=type(data).__name__)
-    lines: dict[tuple, int] = {}
-
-    def walk(current: yaml.Node, key: tuple) -> None:
-        lines.setdefault(key, current.start_mark.line + 1)
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                lines[(*key, key_node.value)] = key_node.start_mark.line + 1
-                walk(value_node, (*key, key_node.value))
-        elif isinstance(current, yaml.SequenceNode):
-            for position, item in enumerate(current.value):
-                walk(item, (*key, position))
-
-    walk(node, ())
     return data, _Source(path, lines)
 
 

@@ -59,6 +59,7 @@ import yaml
 
 from cohesion.errors import InputFileError
 from cohesion.innovations.connectors.transforms import TRANSFORMS, Transform
+from cohesion.yaml_files import parse_yaml
 
 #: Formats a connector may read.
 FORMATS = ("csv", "xlsx", "json", "jsonld", "rss", "html")
@@ -266,30 +267,10 @@ def load_yaml(path: Path | str, what: str) -> YamlDocument:
     except UnicodeDecodeError:
         raise InputFileError(path, "le fichier n'est pas un texte UTF-8",
                              expected="un fichier YAML en UTF-8") from None
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error)
-        raise InputFileError(path, f"YAML non valide : {problem}",
-                             None if mark is None else mark.line + 1) from None
+    data, lines = parse_yaml(path, text, _Loader)
     if not isinstance(data, dict):
         raise InputFileError(path, f"{what} doit être une suite de lignes « clé: valeur »", 1,
                              expected="un dictionnaire YAML", found=type(data).__name__)
-    lines: dict[tuple[Any, ...], int] = {}
-
-    def walk(current: yaml.Node, key: tuple[Any, ...]) -> None:
-        lines.setdefault(key, current.start_mark.line + 1)
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                lines[(*key, key_node.value)] = key_node.start_mark.line + 1
-                walk(value_node, (*key, key_node.value))
-        elif isinstance(current, yaml.SequenceNode):
-            for position, item in enumerate(current.value):
-                walk(item, (*key, position))
-
-    walk(node, ())
     return YamlDocument(str(path), data, lines)
 
 
