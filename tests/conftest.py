@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -26,6 +27,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # The Carrefour's store and index of the tests that do not choose theirs (the API fuzzing,
 # servers started as processes): a folder of the test session, never the project's var/.
 _CARREFOUR = Path(tempfile.mkdtemp(prefix="cohesion-tests-carrefour-"))
+atexit.register(shutil.rmtree, _CARREFOUR, True)
 os.environ.setdefault("COHESION_CARREFOUR", f"sqlite:///{_CARREFOUR / 'carrefour.sqlite'}")
 os.environ.setdefault("COHESION_CARREFOUR_INDEX", str(_CARREFOUR / "index"))
 
@@ -258,6 +260,7 @@ def serve_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Iterat
         thread.join(timeout=10)
         sock.close()
         observatory.close()
+        shutil.rmtree(copy.parent, ignore_errors=True)
 
     return serve
 
@@ -284,6 +287,7 @@ def client_on_copy(tmp_path_factory: pytest.TempPathFactory
                         raise_server_exceptions=False) as opened:
             yield opened
         observatory.close()
+        shutil.rmtree(copy.parent, ignore_errors=True)
 
     return client
 

@@ -44,6 +44,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -336,6 +337,8 @@ class Fetcher:
                                     f"{_size_in_words(self.max_bytes)})", kind=ErrorKind.BAD_FILE)
             if self._folder is None:
                 self._folder = Path(tempfile.mkdtemp(prefix="cohesion-moisson-"))
+                # a fetcher dropped without close() still leaves nothing behind
+                weakref.finalize(self, shutil.rmtree, self._folder, True)
             name = Path(urlsplit(response.url).path).name or "index.html"
             handle, raw = tempfile.mkstemp(dir=self._folder, suffix=f"-{name}")
             size = 0
