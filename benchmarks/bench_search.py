@@ -124,11 +124,17 @@ def transiscope_documents(path: Path) -> Iterator[dict]:
                    "updated": synthetic_date(n)}
 
 
-def dotations_documents(path: Path) -> Iterator[dict]:
-    """The funded projects as documents, ids ``dotations-2019:<id_projet>``."""
+def dotations_documents(path: Path, departements: set[str] | None = None
+                        ) -> Iterator[dict]:
+    """The funded projects as documents, ids ``dotations-2019:<id_projet>``.
+
+    ``departements`` keeps only the projects of these départements (the tests' corpus).
+    """
     rows = CalamineWorkbook.from_path(path).get_sheet_by_index(1).to_python()
     for n, values in enumerate(rows[1:]):
         row = dict(zip(rows[0], values, strict=True))
+        if departements is not None and row["id_dep"] not in departements:
+            continue
         text = " ".join(str(row["description"]).split())
         is_commune = row["echelon"] == "commune"
         yield {"id": f"dotations-2019:{row['id_projet']}",

@@ -2,7 +2,7 @@
 
 The documents are built from real records: the Transiscope export (700 initiatives) and
 the ANCT dotations d'investissement 2019 of five départements (1,592 funded projects),
-by the tiny loader below. The service will feed the index with entity documents merged
+by the loader the search benchmark shares (``benchmarks/bench_search.py``). The service will feed the index with entity documents merged
 from harvested records (connectors and deduplication are written elsewhere); this loader
 only shapes the sample rows into the same fields. The samples have no update dates:
 the loader gives each document a synthetic one (stated as such) so that the date order
@@ -11,19 +11,17 @@ can be tested.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import tantivy
+from benchmarks.bench_search import dotations_documents, transiscope_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from python_calamine import CalamineWorkbook
 
 from cohesion.errors import BusyError, CohesionError, ConflictError, ErrorKind, NotFoundError
 from cohesion.innovations import fold
@@ -46,47 +44,10 @@ DEPARTEMENTS = {"14", "19", "23", "31", "87"}
 BACKENDS = ["tantivy", "postgres"]
 
 
-def synthetic_date(n: int) -> str:
-    """A deterministic update date (the samples have none)."""
-    return (date(2023, 1, 1) + timedelta(days=n * 37 % 700)).isoformat()
-
-
-def transiscope_documents() -> Iterator[dict]:
-    with shared(TRANSISCOPE).open(encoding="utf-8", newline="") as file:
-        for n, row in enumerate(csv.DictReader(file), start=1):
-            yield {"id": f"transiscope:{n}", "title": row["name"].strip(),
-                   "description": row["description"].strip(),
-                   "tags": [t.strip() for t in row["tags"].split(",") if t.strip()],
-                   "domaines": [t for t in row["taxonomy"].split(";") if t],
-                   "sources": ["transiscope"], "url": row["site"] or None,
-                   "lat": float(row["lat"]), "lon": float(row["lon"]),
-                   "updated": synthetic_date(n)}
-
-
-def dotations_documents() -> Iterator[dict]:
-    rows = CalamineWorkbook.from_path(shared(DOTATIONS)).get_sheet_by_index(1).to_python()
-    for n, values in enumerate(rows[1:]):
-        row = dict(zip(rows[0], values, strict=True))
-        if row["id_dep"] not in DEPARTEMENTS:
-            continue
-        text = " ".join(str(row["description"]).split())
-        is_commune = row["echelon"] == "commune"
-        yield {"id": f"dotations-2019:{row['id_projet']}",
-               "title": text if len(text) <= 90 else text[:90].rsplit(" ", 1)[0] + "…",
-               "description": text, "porteur": row["nom_terr"],
-               "commune": row["id_terr"] if is_commune else None,
-               "commune_name": row["nom_terr"] if is_commune else None,
-               "departement": row["id_dep"],
-               "territories": [f"EPCI:{row['id_terr']}"] if row["echelon"] == "epci" else [],
-               "lat": float(row["lat"]), "lon": float(row["long"]),
-               "programmes": [row["dotation"]],
-               "domaines": [re.sub(r"^\d+ - ", "", row["categorie"]).strip().capitalize()],
-               "sources": ["dotations-2019"], "updated": synthetic_date(n)}
-
-
 @pytest.fixture(scope="module")
 def corpus() -> list[dict]:
-    return [*transiscope_documents(), *dotations_documents()]
+    return [*transiscope_documents(shared(TRANSISCOPE)),
+            *dotations_documents(shared(DOTATIONS), DEPARTEMENTS)]
 
 
 @pytest.fixture(scope="module")
