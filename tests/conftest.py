@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import shutil
 import socket
@@ -398,3 +399,46 @@ def carrefour_observatory(warehouse_file: Path, folder: Path) -> Observatory:
     return Observatory(copy, Settings.from_environ().but(
         warehouse=copy, carrefour=f"sqlite:///{folder}/carrefour.sqlite",
         carrefour_index=str(folder / "index")))
+
+
+_browser_addresses = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def web_observatory(built_warehouse_file: Path,
+                              tmp_path_factory: pytest.TempPathFactory,
+                              request: pytest.FixtureRequest) -> Iterator[Observatory]:
+    """An observatory of the test module, its Carrefour in a folder of its own."""
+    folder = tmp_path_factory.mktemp(f"carrefour-{request.module.__name__}")
+    opened = carrefour_observatory(built_warehouse_file, folder)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def carrefour_app(web_observatory: Observatory) -> object:
+    """The web application of the test module's Carrefour."""
+    from cohesion.web.app import create_app
+
+    return create_app(web_observatory, warm=False)
+
+
+@pytest.fixture
+def new_browser(carrefour_app: object) -> Callable[[], object]:
+    """Open a new browser (its own cookies and client address) on ``carrefour_app``.
+
+    The rate limiters start each test empty.
+    """
+    from fastapi.testclient import TestClient
+
+    for limiter in carrefour_app.state.rate_limits.values():
+        limiter.reset()
+
+    def opened() -> TestClient:
+        number = next(_browser_addresses)
+        return TestClient(carrefour_app, raise_server_exceptions=False,
+                          follow_redirects=False,
+                          client=(f"10.{number // 62_500 % 250}.{number // 250 % 250}."
+                                  f"{number % 250 + 1}", 50000))
+
+    return opened

@@ -2,11 +2,11 @@
 
 The documents are built from real records: the Transiscope export (700 initiatives) and
 the ANCT dotations d'investissement 2019 of five départements (1,592 funded projects),
-by the loader the search benchmark shares (``benchmarks/bench_search.py``). The service will feed the index with entity documents merged
-from harvested records (connectors and deduplication are written elsewhere); this loader
-only shapes the sample rows into the same fields. The samples have no update dates:
-the loader gives each document a synthetic one (stated as such) so that the date order
-can be tested.
+by the loader the search benchmark shares (``benchmarks/bench_search.py``). The service
+feeds the index with entity documents merged from harvested records (connectors and
+deduplication are tested elsewhere); this loader only shapes the sample rows into the
+same fields. The samples have no update dates: the loader gives each document a synthetic
+one (stated as such) so that the date order can be tested.
 """
 
 from __future__ import annotations

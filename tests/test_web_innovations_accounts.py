@@ -13,27 +13,23 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from carrefour_web import PASSWORD, TOKEN, new_email, signed_up, token
 from cohesion.core import Observatory
 from cohesion.innovations.accounts import create_first_administrator
 from cohesion.innovations.records import Harvest, Record
 from cohesion.innovations.store import Account
 from cohesion.innovations.store.models import AccountRow
-from cohesion.web.app import create_app
 from cohesion.web.sessions import CSRF_COOKIE, SESSION_COOKIE, SIGN_IN_RATE
-from conftest import carrefour_observatory
 
-PASSWORD = "une phrase de passe assez longue"
 MODERATOR = "moderatrice@exemple.fr"
 SCRIPT = '<script>alert("carrefour")</script>'
-TOKEN = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 PROJECT = {"title": "Épicerie solidaire du Grand Parc",
            "summary": "Une épicerie à prix choisis.",
            "description": "Une épicerie solidaire ouverte à tous les habitants du quartier, "
@@ -44,60 +40,12 @@ PROJECT = {"title": "Épicerie solidaire du Grand Parc",
 
 
 @pytest.fixture(scope="module")
-def observatory(built_warehouse_file: Path,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observatory]:
-    opened = carrefour_observatory(built_warehouse_file, tmp_path_factory.mktemp("carrefour-web"))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def app(observatory: Observatory) -> FastAPI:
-    return create_app(observatory, warm=False)
-
-
-@pytest.fixture(autouse=True)
-def fresh_rates(app: FastAPI) -> None:
-    """Each test starts with the rate limiters empty (all clients share one address)."""
-    for limiter in app.state.rate_limits.values():
-        limiter.reset()
-
-
-_addresses = iter(range(1, 60_000))
-
-
-@pytest.fixture
-def browser(app: FastAPI) -> Callable[[], TestClient]:
-    """A new browser (its own cookies and client address) on the application."""
-    def opened() -> TestClient:
-        number = next(_addresses)
-        return TestClient(app, raise_server_exceptions=False, follow_redirects=False,
-                          client=(f"10.0.{number // 250}.{number % 250 + 1}", 50000))
-
-    return opened
-
-
-@pytest.fixture(scope="module")
-def moderator(observatory: Observatory) -> Account:
-    carrefour = observatory.innovations
+def moderator(web_observatory: Observatory) -> Account:
+    carrefour = web_observatory.innovations
     admin = create_first_administrator(carrefour.store, "admin@exemple.fr", "Alex Admin",
                                        PASSWORD)
     return carrefour.accounts.create(MODERATOR, "Morgane Modère", PASSWORD,
                                      role="moderateur", by=admin)
-
-
-_counter = iter(range(10_000))
-
-
-def new_email() -> str:
-    return f"contributeur{next(_counter)}@exemple.fr"
-
-
-def token(client: TestClient, url: str) -> str:
-    """The form token of the page at ``url`` (the browser cookie is set on the way)."""
-    page = client.get(url)
-    assert page.status_code == 200, page.text
-    return TOKEN.search(page.text).group(1)
 
 
 def post(client: TestClient, url: str, data: dict, page: str) -> object:
@@ -105,17 +53,8 @@ def post(client: TestClient, url: str, data: dict, page: str) -> object:
     return client.post(url, data={"csrf": token(client, page), **data})
 
 
-def signed_up(browser: Callable[[], TestClient], email: str | None = None) -> TestClient:
-    client = browser()
-    answer = post(client, "/innovations/inscription",
-                  {"email": email or new_email(), "display_name": "Camille Contributrice",
-                   "password": PASSWORD}, "/innovations/inscription")
-    assert answer.status_code == 303, answer.text
-    return client
-
-
-def signed_in(browser: Callable[[], TestClient], email: str) -> TestClient:
-    client = browser()
+def signed_in(new_browser: Callable[[], TestClient], email: str) -> TestClient:
+    client = new_browser()
     answer = post(client, "/innovations/connexion", {"email": email, "password": PASSWORD},
                   "/innovations/connexion")
     assert answer.status_code == 303, answer.text
@@ -126,14 +65,14 @@ def submitted(client: TestClient, **changes: object) -> object:
     return post(client, "/innovations/contribuer", PROJECT | changes, "/innovations/contribuer")
 
 
-def harvested(observatory: Observatory, source: str, *titles: str) -> list[str]:
+def harvested(web_observatory: Observatory, source: str, *titles: str) -> list[str]:
     """Published records of a harvested ``source``, one per title; their ids."""
     records = [Record(f"{source}:{i}", source, str(i), title, description=f"{title}, "
                       "un tiers-lieu de quartier.", porteur="Collectif Essai",
                       commune="33063", commune_name="Bordeaux")
                for i, title in enumerate(titles)]
-    observatory.innovations.store.apply_harvest(Harvest(source, records))
-    observatory.innovations.dedupe()  # as a harvest does: each record in an innovation
+    web_observatory.innovations.store.apply_harvest(Harvest(source, records))
+    web_observatory.innovations.dedupe()  # as a harvest does: each record in an innovation
     return [record.id for record in records]
 
 
@@ -158,9 +97,9 @@ def my_statuses(client: TestClient) -> dict[str, str]:
 # -- accounts -------------------------------------------------------------------------
 
 
-def test_account_creation_sign_in_and_out(browser, observatory: Observatory) -> None:
+def test_account_creation_sign_in_and_out(new_browser, web_observatory: Observatory) -> None:
     email = new_email()
-    client = browser()
+    client = new_browser()
     page = client.get("/innovations/inscription")
     assert page.status_code == 200 and 'id="champ-courriel"' in page.text
     assert CSRF_COOKIE in client.cookies
@@ -173,7 +112,7 @@ def test_account_creation_sign_in_and_out(browser, observatory: Observatory) -> 
     me = client.get("/api/innovations/me").json()
     assert (me["email"], me["role"]) == (email, "contributeur")
     # the password is kept as an argon2id hash, never in clear
-    with observatory.innovations.store.transaction() as session:
+    with web_observatory.innovations.store.transaction() as session:
         stored = session.scalars(select(AccountRow.password_hash)
                                  .where(AccountRow.email == email)).one()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
@@ -181,12 +120,12 @@ def test_account_creation_sign_in_and_out(browser, observatory: Observatory) -> 
     assert "Votre compte est créé" in welcome.text and 'id="bouton-deconnexion"' in welcome.text
 
     # the same address cannot be used twice: the form says so, values kept
-    again = post(browser(), "/innovations/inscription", {
+    again = post(new_browser(), "/innovations/inscription", {
         "email": email, "display_name": "Autre", "password": PASSWORD},
         "/innovations/inscription")
     assert again.status_code == 409 and "existe déjà" in again.text
     assert f'value="{email}"' in again.text
-    short = post(browser(), "/innovations/inscription", {
+    short = post(new_browser(), "/innovations/inscription", {
         "email": new_email(), "display_name": "Court", "password": "court"},
         "/innovations/inscription")
     assert short.status_code == 400 and "trop court" in short.text
@@ -195,7 +134,7 @@ def test_account_creation_sign_in_and_out(browser, observatory: Observatory) -> 
     assert out.status_code == 303 and out.headers["location"] == "/innovations?message=deconnecte"
     assert client.get("/api/innovations/me").status_code == 401
 
-    back = browser()
+    back = new_browser()
     answer = back.post("/innovations/connexion", data={
         "csrf": token(back, "/innovations/connexion?next=/innovations/mes-contributions"),
         "email": email, "password": PASSWORD, "next": "/innovations/mes-contributions"})
@@ -204,35 +143,36 @@ def test_account_creation_sign_in_and_out(browser, observatory: Observatory) -> 
     assert back.get("/api/innovations/me").json()["email"] == email
 
 
-def test_cookies_are_http_only_same_site_and_secure_over_https(browser, app: FastAPI) -> None:
+def test_cookies_are_http_only_same_site_and_secure_over_https(new_browser,
+                                                               carrefour_app: FastAPI) -> None:
     email = new_email()
-    signed_up(browser, email)
-    client = browser()
+    signed_up(new_browser, email)
+    client = new_browser()
     first = client.get("/innovations/connexion")
     [browser_cookie] = first.headers.get_list("set-cookie")
     assert browser_cookie.startswith(f"{CSRF_COOKIE}=")
     assert "HttpOnly" in browser_cookie and "SameSite=strict" in browser_cookie
     assert "Secure" not in browser_cookie
-    settings = app.state.settings
-    app.state.settings = settings.but(secure_cookies=True)
+    settings = carrefour_app.state.settings
+    carrefour_app.state.settings = settings.but(secure_cookies=True)
     try:
         answer = client.post("/innovations/connexion", data={
             "csrf": TOKEN.search(first.text).group(1), "email": email, "password": PASSWORD})
         [session_cookie] = answer.headers.get_list("set-cookie")
-        fresh = browser().get("/innovations/connexion").headers["set-cookie"]
+        fresh = new_browser().get("/innovations/connexion").headers["set-cookie"]
     finally:
-        app.state.settings = settings
+        carrefour_app.state.settings = settings
     assert session_cookie.startswith(f"{SESSION_COOKIE}=")
     for part in ("HttpOnly", "SameSite=lax", "Secure", "Path=/"):
         assert part in session_cookie
     assert "Secure" in fresh and "SameSite=strict" in fresh
 
 
-def test_next_is_a_local_path_only(browser) -> None:
-    client = browser()
+def test_next_is_a_local_path_only(new_browser) -> None:
+    client = new_browser()
     page = client.get("/innovations/connexion", params={"next": "https://ailleurs.example/"})
     assert 'name="next" value=""' in page.text
-    email = signed_up(browser).get("/api/innovations/me").json()["email"]
+    email = signed_up(new_browser).get("/api/innovations/me").json()["email"]
     for target in ("//ailleurs.example/", "https://ailleurs.example/", "/\\ailleurs.example",
                    "javascript:alert(1)"):
         answer = post(client, "/innovations/connexion",
@@ -242,8 +182,8 @@ def test_next_is_a_local_path_only(browser) -> None:
         assert answer.headers["location"] == "/innovations?message=connecte"
 
 
-def test_anonymous_visitors_are_sent_to_the_sign_in_page(browser) -> None:
-    client = browser()
+def test_anonymous_visitors_are_sent_to_the_sign_in_page(new_browser) -> None:
+    client = new_browser()
     answer = client.get("/innovations/contribuer")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/innovations/connexion?next=%2Finnovations%2Fcontribuer"
@@ -256,18 +196,18 @@ def test_anonymous_visitors_are_sent_to_the_sign_in_page(browser) -> None:
 # -- guards ---------------------------------------------------------------------------
 
 
-def test_a_forged_form_token_is_refused_and_changes_nothing(browser,
-                                                            observatory: Observatory) -> None:
-    client = signed_up(browser)
-    other = signed_up(browser)
+def test_a_forged_form_token_is_refused_and_changes_nothing(new_browser,
+                                                            web_observatory: Observatory) -> None:
+    client = signed_up(new_browser)
+    other = signed_up(new_browser)
     others_token = token(other, "/innovations/contribuer")
     mine = token(client, "/innovations/contribuer")
     for forged in ({"csrf": "0" * 64}, {}, {"csrf": others_token}):
         answer = client.post("/innovations/contribuer", data=PROJECT | forged)
         assert answer.status_code == 403, forged
         assert "jeton de formulaire invalide" in answer.text
-    # the right token without the browser cookie it is bound to: refused too
-    bare = browser()
+    # the right token without the new_browser cookie it is bound to: refused too
+    bare = new_browser()
     bare.cookies.set(SESSION_COOKIE, client.cookies[SESSION_COOKIE])
     assert bare.post("/innovations/contribuer",
                      data=PROJECT | {"csrf": mine}).status_code == 403
@@ -282,8 +222,8 @@ def test_a_forged_form_token_is_refused_and_changes_nothing(browser,
     assert client.get("/api/innovations/me").status_code == 200
 
 
-def test_forms_are_read_bounded_and_as_forms_only(browser) -> None:
-    client = signed_up(browser)
+def test_forms_are_read_bounded_and_as_forms_only(new_browser) -> None:
+    client = signed_up(new_browser)
     csrf = token(client, "/innovations/contribuer")
     huge = client.post("/innovations/contribuer", content=f"csrf={csrf}&description="
                        + "x" * 300_000, headers={"content-type":
@@ -295,9 +235,9 @@ def test_forms_are_read_bounded_and_as_forms_only(browser) -> None:
     assert my_statuses(client) == {}
 
 
-def test_ten_wrong_passwords_are_answered_429_with_retry_after(browser) -> None:
-    email = signed_up(browser).get("/api/innovations/me").json()["email"]
-    client = browser()
+def test_ten_wrong_passwords_are_answered_429_with_retry_after(new_browser) -> None:
+    email = signed_up(new_browser).get("/api/innovations/me").json()["email"]
+    client = new_browser()
     form_token = token(client, "/innovations/connexion")
     answers = [client.post("/innovations/connexion", data={
         "csrf": form_token, "email": email, "password": f"mauvais mot de passe {n}"})
@@ -315,8 +255,8 @@ def test_ten_wrong_passwords_are_answered_429_with_retry_after(browser) -> None:
     assert SESSION_COOKIE not in client.cookies
 
 
-def test_sign_ins_are_limited_per_client_address(browser) -> None:
-    client = browser()
+def test_sign_ins_are_limited_per_client_address(new_browser) -> None:
+    client = new_browser()
     form_token = token(client, "/innovations/connexion")
     codes = [client.post("/innovations/connexion", data={
         "csrf": form_token, "email": f"inconnu{n}@exemple.fr", "password": "x" * 12}
@@ -329,12 +269,12 @@ def test_sign_ins_are_limited_per_client_address(browser) -> None:
     assert api.json()["error"].startswith("trop de tentatives de connexion depuis votre "
                                           "adresse")
     # another address is not concerned
-    assert browser().post("/api/innovations/session", json={
+    assert new_browser().post("/api/innovations/session", json={
         "email": "inconnu@exemple.fr", "password": "x" * 12}).status_code == 401
 
 
-def test_a_contributor_cannot_moderate(browser, moderator: Account) -> None:
-    client = signed_up(browser)
+def test_a_contributor_cannot_moderate(new_browser, moderator: Account) -> None:
+    client = signed_up(new_browser)
     for url in ("/innovations/moderation", "/innovations/doublons", "/innovations/journal",
                 "/api/innovations/moderation/pending", "/api/innovations/review"):
         answer = client.get(url)
@@ -343,14 +283,14 @@ def test_a_contributor_cannot_moderate(browser, moderator: Account) -> None:
     assert "lien-moderation" not in client.get("/innovations/mes-contributions").text
     assert client.post("/innovations/moderation/fiche/contribution:abc/publier", data={
         "csrf": token(client, "/innovations/contribuer")}).status_code == 403
-    moderating = signed_in(browser, MODERATOR)
+    moderating = signed_in(new_browser, MODERATOR)
     assert moderating.get("/innovations/moderation").status_code == 200
     assert 'id="lien-moderation"' in moderating.get("/innovations/moderation").text
 
 
-def test_no_script_comes_back_unescaped(browser, observatory: Observatory,
+def test_no_script_comes_back_unescaped(new_browser, web_observatory: Observatory,
                                         moderator: Account) -> None:
-    client = signed_up(browser)
+    client = signed_up(new_browser)
     refused = submitted(client, title=f"Jardin {SCRIPT}", siret=SCRIPT, url=SCRIPT)
     assert refused.status_code == 400
     assert 'id="champ-siret-erreur"' in refused.text
@@ -360,9 +300,9 @@ def test_no_script_comes_back_unescaped(browser, observatory: Observatory,
                        porteur=f"<b>Collectif</b> {SCRIPT}")
     assert answer.status_code == 303
     [(record_id, _)] = my_statuses(client).items()
-    record = observatory.innovations.store.record(record_id)
+    record = web_observatory.innovations.store.record(record_id)
     assert "<" not in record.title + record.description + (record.porteur or "")
-    moderating = signed_in(browser, MODERATOR)
+    moderating = signed_in(new_browser, MODERATOR)
     pages = [client.get(url) for url in ("/innovations/mes-contributions",
                                          f"/innovations/contribuer?message={SCRIPT}")]
     pages += [moderating.get(url) for url in (
@@ -382,8 +322,8 @@ def test_no_script_comes_back_unescaped(browser, observatory: Observatory,
 # -- the workflow -----------------------------------------------------------------------
 
 
-def test_invalid_fields_are_shown_with_the_values_kept(browser) -> None:
-    client = signed_up(browser)
+def test_invalid_fields_are_shown_with_the_values_kept(new_browser) -> None:
+    client = signed_up(new_browser)
     answer = submitted(client, title="Ép", siret="123", postcode="Bordeaux",
                        url="ftp://exemple.fr")
     assert answer.status_code == 400
@@ -396,9 +336,9 @@ def test_invalid_fields_are_shown_with_the_values_kept(browser) -> None:
     assert my_statuses(client) == {}
 
 
-def test_a_contribution_is_published_by_a_moderator(browser, observatory: Observatory,
+def test_a_contribution_is_published_by_a_moderator(new_browser, web_observatory: Observatory,
                                                     moderator: Account) -> None:
-    client = signed_up(browser)
+    client = signed_up(new_browser)
     answer = submitted(client)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/innovations/mes-contributions?message=contribution"
@@ -412,7 +352,7 @@ def test_a_contribution_is_published_by_a_moderator(browser, observatory: Observ
 
     assert client.get(f"/innovations/fiche/{record_id}").status_code == 409  # no page yet
 
-    moderating = signed_in(browser, MODERATOR)
+    moderating = signed_in(new_browser, MODERATOR)
     queue = moderating.get("/innovations/moderation")
     assert PROJECT["title"] in queue.text and 'id="bouton-publier-' in queue.text
     published = post(moderating, f"/innovations/moderation/fiche/{record_id}/publier", {},
@@ -439,15 +379,16 @@ def test_a_contribution_is_published_by_a_moderator(browser, observatory: Observ
     assert "contribution déposée" in journal.text
 
 
-def test_an_edit_is_proposed_accepted_and_a_record_reported(browser, observatory: Observatory,
+def test_an_edit_is_proposed_accepted_and_a_record_reported(new_browser,
+                                                            web_observatory: Observatory,
                                                             moderator: Account) -> None:
-    [record_id] = harvested(observatory, "essai-modif", "Tiers-lieu des Aubiers")
-    client = signed_up(browser)
+    [record_id] = harvested(web_observatory, "essai-modif", "Tiers-lieu des Aubiers")
+    client = signed_up(new_browser)
     # lists link a record to its innovation's page, which names the innovation
     found = client.get(f"/innovations/fiche/{record_id}")
     assert found.status_code == 303
     project = found.headers["location"]
-    entity = observatory.innovations.store.entity_mapping()[record_id]
+    entity = web_observatory.innovations.store.entity_mapping()[record_id]
     assert project == f"/innovations/projet/{entity}"
     # the innovation's page asks for an edit by its own id: the record that speaks for it
     form = client.get(f"{project}/modifier")
@@ -465,14 +406,14 @@ def test_an_edit_is_proposed_accepted_and_a_record_reported(browser, observatory
                      f"/innovations/projet/{record_id}/modifier")
     assert unchanged.status_code == 400 and "ne change rien" in unchanged.text
 
-    moderating = signed_in(browser, MODERATOR)
+    moderating = signed_in(new_browser, MODERATOR)
     queue = moderating.get("/innovations/moderation").text
     assert "Collectif Essai" in queue and "Collectif des Aubiers" in queue
     [proposal] = re.findall(r'action="/innovations/moderation/proposition/(\d+)/accepter"', queue)
     accepted = post(moderating, f"/innovations/moderation/proposition/{proposal}/accepter", {},
                     "/innovations/moderation")
     assert accepted.status_code == 303
-    assert observatory.innovations.store.record(record_id).porteur == "Collectif des Aubiers"
+    assert web_observatory.innovations.store.record(record_id).porteur == "Collectif des Aubiers"
 
     reported = post(client, f"{project}/signaler",
                     {"reason": "Ce lieu a fermé en 2024"}, "/innovations/mes-contributions")
@@ -486,12 +427,12 @@ def test_an_edit_is_proposed_accepted_and_a_record_reported(browser, observatory
 
 
 def test_the_review_queue_lists_a_pair_and_keeps_the_decision(
-        browser, observatory: Observatory, moderator: Account) -> None:
-    first, second = harvested(observatory, "essai-doublons", "Repair café de Bacalan",
+        new_browser, web_observatory: Observatory, moderator: Account) -> None:
+    first, second = harvested(web_observatory, "essai-doublons", "Repair café de Bacalan",
                               "Atelier de réparation Bacalan")
-    store = observatory.innovations.store
+    store = web_observatory.innovations.store
     store.queue_pairs([(first, second, 0.55)])
-    moderating = signed_in(browser, MODERATOR)
+    moderating = signed_in(new_browser, MODERATOR)
     page = moderating.get("/innovations/doublons")
     assert page.status_code == 200
     assert "Repair café de Bacalan" in page.text and "Atelier de réparation Bacalan" in page.text
@@ -515,10 +456,10 @@ def test_the_review_queue_lists_a_pair_and_keeps_the_decision(
 # -- the API ----------------------------------------------------------------------------
 
 
-def test_the_api_signs_in_submits_and_moderates(browser, observatory: Observatory,
+def test_the_api_signs_in_submits_and_moderates(new_browser, web_observatory: Observatory,
                                                 moderator: Account) -> None:
-    email = signed_up(browser).get("/api/innovations/me").json()["email"]
-    client = browser()
+    email = signed_up(new_browser).get("/api/innovations/me").json()["email"]
+    client = new_browser()
     wrong = client.post("/api/innovations/session", json={"email": email, "password": "non"})
     assert wrong.status_code == 401 and wrong.json()["status"] == 401
     extra = client.post("/api/innovations/session",
@@ -544,7 +485,7 @@ def test_the_api_signs_in_submits_and_moderates(browser, observatory: Observator
     [mine] = client.get("/api/innovations/contributions").json()
     assert mine["record"]["id"] == record["id"] and mine["reason"] is None
 
-    moderating = browser()
+    moderating = new_browser()
     signed = moderating.post("/api/innovations/session",
                              json={"email": MODERATOR, "password": PASSWORD}).json()
     moderator_header = {"X-CSRF-Token": signed["csrf_token"]}
@@ -569,16 +510,16 @@ def test_the_api_signs_in_submits_and_moderates(browser, observatory: Observator
                for c in client.get("/api/innovations/contributions").json()}
     assert reasons[other.json()["id"]] == "Hors sujet"
 
-    first, second = harvested(observatory, "essai-api", "Ressourcerie du Lac",
+    first, second = harvested(web_observatory, "essai-api", "Ressourcerie du Lac",
                               "La ressourcerie du lac")
-    observatory.innovations.store.queue_pairs([(second, first, 0.6)])
+    web_observatory.innovations.store.queue_pairs([(second, first, 0.6)])
     queue = moderating.get("/api/innovations/review").json()
     assert {"record_a": first, "record_b": second} in [
         {"record_a": p["record_a"], "record_b": p["record_b"]} for p in queue]
     decided = moderating.post("/api/innovations/review", headers=moderator_header,
                               json={"first": second, "second": first, "decision": "same"})
     assert decided.status_code == 200 and decided.json()["decision"] == "same"
-    assert observatory.innovations.store.decisions()[(first, second)] == "same"
+    assert web_observatory.innovations.store.decisions()[(first, second)] == "same"
     assert client.post("/api/innovations/review", headers=header, json={
         "first": first, "second": second, "decision": "same"}).status_code == 403
 
@@ -587,8 +528,8 @@ def test_the_api_signs_in_submits_and_moderates(browser, observatory: Observator
     assert client.get("/api/innovations/me").status_code == 401
 
 
-def test_the_api_is_in_the_openapi_document(browser) -> None:
-    paths = browser().get("/api/openapi.json").json()["paths"]
+def test_the_api_is_in_the_openapi_document(new_browser) -> None:
+    paths = new_browser().get("/api/openapi.json").json()["paths"]
     for path in ("/api/innovations/session", "/api/innovations/me",
                  "/api/innovations/contributions", "/api/innovations/moderation/pending",
                  "/api/innovations/moderation/{record_id}/publish",

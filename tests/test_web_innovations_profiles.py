@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from carrefour_web import new_email, signed_up, token
 from cohesion.core import Observatory
 from cohesion.innovations.records import Harvest, Record
 from cohesion.web import innovations_profiles
-from cohesion.web.app import create_app
-from conftest import carrefour_observatory
 
-PASSWORD = "une phrase de passe assez longue"
-TOKEN = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 PAGE = "/innovations/profil"
 FUND = {"kind": "accompagnant", "name": "Fonds solidaire girondin",
         "description": "Finance les initiatives solidaires de la Gironde.",
@@ -36,57 +30,6 @@ FUND = {"kind": "accompagnant", "name": "Fonds solidaire girondin",
         "domaines": ["solidarite"], "supports": ["financement"]}
 FUND_REASONS = ("domaines en commun : Solidarité et action sociale",
                 "intervient sur le département 33", "propose : financement")
-
-
-@pytest.fixture(scope="module")
-def observatory(built_warehouse_file: Path,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observatory]:
-    opened = carrefour_observatory(built_warehouse_file,
-                                   tmp_path_factory.mktemp("carrefour-profils"))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def app(observatory: Observatory) -> FastAPI:
-    return create_app(observatory, warm=False)
-
-
-@pytest.fixture(autouse=True)
-def fresh_rates(app: FastAPI) -> None:
-    for limiter in app.state.rate_limits.values():
-        limiter.reset()
-
-
-_addresses = iter(range(1, 60_000))
-_counter = iter(range(10_000))
-
-
-@pytest.fixture
-def browser(app: FastAPI) -> Callable[[], TestClient]:
-    """A new browser (its own cookies and client address) on the application."""
-    def opened() -> TestClient:
-        number = next(_addresses)
-        return TestClient(app, raise_server_exceptions=False, follow_redirects=False,
-                          client=(f"10.1.{number // 250}.{number % 250 + 1}", 50000))
-
-    return opened
-
-
-def token(client: TestClient, url: str) -> str:
-    page = client.get(url)
-    assert page.status_code == 200, page.text
-    return TOKEN.search(page.text).group(1)
-
-
-def signed_up(browser: Callable[[], TestClient]) -> TestClient:
-    client = browser()
-    answer = client.post("/innovations/inscription", data={
-        "csrf": token(client, "/innovations/inscription"),
-        "email": f"profil{next(_counter)}@exemple.fr", "display_name": "Dominique Profil",
-        "password": PASSWORD})
-    assert answer.status_code == 303, answer.text
-    return client
 
 
 def declared(client: TestClient, **fields: object) -> object:
@@ -109,20 +52,21 @@ def api_header(client: TestClient) -> dict[str, str]:
     return {"X-CSRF-Token": client.get("/api/innovations/me").json()["csrf_token"]}
 
 
-def with_fund(browser: Callable[[], TestClient], observatory: Observatory) -> None:
+def with_fund(new_browser: Callable[[], TestClient], web_observatory: Observatory) -> None:
     """The fund of :data:`FUND` declared (once for the module, whichever test comes first)."""
     if not any(p.name == FUND["name"]
-               for p in observatory.innovations.store.profiles("accompagnant")):
-        assert declared(signed_up(browser), **FUND).status_code == 303
+               for p in web_observatory.innovations.store.profiles("accompagnant")):
+        client = signed_up(new_browser, new_email("profil"), "Dominique Profil")
+        assert declared(client, **FUND).status_code == 303
 
 
 # -- the page -------------------------------------------------------------------------
 
 
 def test_a_porteur_in_gironde_sees_the_accompagnant_with_its_reasons(
-        browser, observatory: Observatory) -> None:
-    store = observatory.innovations.store
-    fund = signed_up(browser)
+        new_browser, web_observatory: Observatory) -> None:
+    store = web_observatory.innovations.store
+    fund = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     answer = declared(fund, **FUND)
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == f"{PAGE}?type=accompagnant&message=profil"
@@ -137,7 +81,7 @@ def test_a_porteur_in_gironde_sees_the_accompagnant_with_its_reasons(
     assert 'id="profil-innovations"' in shown and 'id="profil-accompagnants"' not in shown
 
     # a porteur in Bordeaux, typed by its id: the fund fits, and the page says why
-    bordeaux = signed_up(browser)
+    bordeaux = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     answer = declared(bordeaux, kind="porteur", name="Épicerie du Grand Parc",
                       territories="COM:33063", domaines=["solidarite"])
     assert answer.status_code == 303, answer.text
@@ -150,7 +94,7 @@ def test_a_porteur_in_gironde_sees_the_accompagnant_with_its_reasons(
     assert f'id="accompagnant-{fund_id}"' in page
 
     # a porteur named in words (the référentiel resolves it) fits too
-    named = signed_up(browser)
+    named = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     declared(named, kind="porteur", name="Tiers-lieu bordelais", territories="Bordeaux",
              domaines=["solidarite", "culture-medias"], supports=["financement"])
     [porteur] = store.profiles("porteur", account_id(named))
@@ -159,7 +103,7 @@ def test_a_porteur_in_gironde_sees_the_accompagnant_with_its_reasons(
                                    "profil-accompagnants")
 
     # a porteur in the Bouches-du-Rhône does not see it
-    marseille = signed_up(browser)
+    marseille = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     declared(marseille, kind="porteur", name="Jardin marseillais", territories="DEP:13",
              domaines=["solidarite"])
     listed = section(marseille.get(f"{PAGE}?type=porteur").text, "profil-accompagnants")
@@ -167,13 +111,13 @@ def test_a_porteur_in_gironde_sees_the_accompagnant_with_its_reasons(
 
 
 def test_a_region_covers_its_communes_through_the_referentiel(
-        browser, observatory: Observatory) -> None:
-    with_fund(browser, observatory)
-    region = signed_up(browser)
+        new_browser, web_observatory: Observatory) -> None:
+    with_fund(new_browser, web_observatory)
+    region = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     assert declared(region, kind="accompagnant", name="Incubateur néo-aquitain",
                     territories="Nouvelle-Aquitaine", domaines=["solidarite"],
                     supports=["accompagnement"]).status_code == 303
-    bordeaux = signed_up(browser)
+    bordeaux = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     declared(bordeaux, kind="porteur", name="Atelier vélo", territories="33063",
              domaines=["solidarite"], supports=["accompagnement"])
     listed = section(bordeaux.get(f"{PAGE}?type=porteur").text, "profil-accompagnants")
@@ -182,9 +126,9 @@ def test_a_region_covers_its_communes_through_the_referentiel(
     assert FUND["name"] not in listed
 
 
-def test_one_profile_per_account_and_kind(browser, observatory: Observatory) -> None:
-    store = observatory.innovations.store
-    client = signed_up(browser)
+def test_one_profile_per_account_and_kind(new_browser, web_observatory: Observatory) -> None:
+    store = web_observatory.innovations.store
+    client = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     me = account_id(client)
     declared(client, **FUND | {"name": "Réseau d'abord"})
     declared(client, **FUND | {"name": "Réseau renommé", "territories": "REG:75, FRA:FR"})
@@ -202,9 +146,9 @@ def test_one_profile_per_account_and_kind(browser, observatory: Observatory) -> 
 
 
 def test_invalid_fields_are_refused_one_by_one_and_nothing_is_saved(
-        browser, observatory: Observatory) -> None:
-    store = observatory.innovations.store
-    client = signed_up(browser)
+        new_browser, web_observatory: Observatory) -> None:
+    store = web_observatory.innovations.store
+    client = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     answer = declared(client, **FUND | {
         "name": "Fonds <b>imaginaire</b>", "territories": "DEP:33, Atlantide, DEP:999",
         "domaines": ["solidarite", "astrologie"], "supports": ["financement", "magie"],
@@ -233,10 +177,10 @@ def test_invalid_fields_are_refused_one_by_one_and_nothing_is_saved(
 
 
 def test_a_forged_token_is_refused_and_anonymous_visitors_sign_in_first(
-        browser, observatory: Observatory) -> None:
-    store = observatory.innovations.store
-    client = signed_up(browser)
-    other = signed_up(browser)
+        new_browser, web_observatory: Observatory) -> None:
+    store = web_observatory.innovations.store
+    client = signed_up(new_browser, new_email("profil"), "Dominique Profil")
+    other = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     others_token = token(other, PAGE)
     for forged in ({"csrf": "0" * 64}, {}, {"csrf": others_token}):
         answer = client.post(PAGE, data=FUND | forged)
@@ -248,7 +192,7 @@ def test_a_forged_token_is_refused_and_anonymous_visitors_sign_in_first(
                       headers={"X-CSRF-Token": others_token}).status_code == 403
     assert store.profiles(account_id=account_id(client)) == []
 
-    anonymous = browser()
+    anonymous = new_browser()
     answer = anonymous.get(f"{PAGE}?type=porteur")
     assert answer.status_code == 303
     assert answer.headers["location"] == \
@@ -265,10 +209,10 @@ def test_a_forged_token_is_refused_and_anonymous_visitors_sign_in_first(
 # -- the project page and the accompagnant's innovations --------------------------------
 
 
-def test_an_innovation_in_gironde_lists_the_accompagnant(browser,
-                                                         observatory: Observatory) -> None:
-    carrefour = observatory.innovations
-    fund = signed_up(browser)
+def test_an_innovation_in_gironde_lists_the_accompagnant(new_browser,
+                                                         web_observatory: Observatory) -> None:
+    carrefour = web_observatory.innovations
+    fund = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     declared(fund, **FUND | {"name": "Fondation des Chartrons"})
     record = Record("essai-profils:1", "essai-profils", "1", "Bagagerie solidaire",
                     description="Une bagagerie pour les personnes sans domicile.",
@@ -282,7 +226,7 @@ def test_an_innovation_in_gironde_lists_the_accompagnant(browser,
     carrefour.reindex()
     entity = carrefour.store.entity_mapping()[record.id]
 
-    project = browser().get(f"/innovations/projet/{entity}")
+    project = new_browser().get(f"/innovations/projet/{entity}")
     assert project.status_code == 200
     listed = section(project.text, "projet-accompagnants")
     assert "Fondation des Chartrons" in listed and "intervient sur le département 33" in listed
@@ -297,11 +241,11 @@ def test_an_innovation_in_gironde_lists_the_accompagnant(browser,
 # -- the API ------------------------------------------------------------------------------
 
 
-def test_the_api_declares_reads_and_finds_supporters(browser,
-                                                     observatory: Observatory) -> None:
-    store = observatory.innovations.store
-    with_fund(browser, observatory)
-    client = signed_up(browser)
+def test_the_api_declares_reads_and_finds_supporters(new_browser,
+                                                     web_observatory: Observatory) -> None:
+    store = web_observatory.innovations.store
+    with_fund(new_browser, web_observatory)
+    client = signed_up(new_browser, new_email("profil"), "Dominique Profil")
     header = api_header(client)
     assert client.get("/api/innovations/profiles/me").json() == []
     invalid = client.put("/api/innovations/profiles/me", headers=header, json={
@@ -334,7 +278,7 @@ def test_the_api_declares_reads_and_finds_supporters(browser,
     assert mine["accompagnant"]["name"] == "Réseau API bis"
     assert mine["porteur"]["id"] == porteur["id"]
 
-    public = browser()
+    public = new_browser()
     found = public.get("/api/innovations/supporters",
                        params={"territory": "COM:33063", "domaine": "solidarite",
                                "support": "financement"})
@@ -354,8 +298,8 @@ def test_the_api_declares_reads_and_finds_supporters(browser,
     assert public.get("/api/innovations/supporters").status_code == 422
 
 
-def test_the_api_is_in_the_openapi_document(browser) -> None:
-    paths = browser().get("/api/openapi.json").json()["paths"]
+def test_the_api_is_in_the_openapi_document(new_browser) -> None:
+    paths = new_browser().get("/api/openapi.json").json()["paths"]
     assert {"get", "put"} <= set(paths["/api/innovations/profiles/me"])
     assert "get" in paths["/api/innovations/supporters"]
     assert PAGE not in paths
