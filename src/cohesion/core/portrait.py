@@ -231,8 +231,10 @@ def _qpv_figure(observatory: Observatory, row: Any, published: pd.DataFrame,
         note = "statistique propre aux QPV : pas de définition commune avec les communes"
         figure["communes"] = [{"id": c["id"], "name": c["name"], "value": None,
                                "note": note} for c in links["COM"]]
-        figure["comparisons"] = {}
-        figure["outside_qpv"] = _outside(None, note)
+        figure["comparisons"] = {level: {"id": parent["id"], "name": parent["name"],
+                                         "value": None, "period": None, "note": note}
+                                 for level, parent in comparisons.items()}
+        figure["outside_qpv"] = _outside(None, note, epci)
         return figure
     figure["communes"] = [{"id": c["id"], "name": c["name"],
                            **_compared(observatory, indicator.id, "COM", c["code"], vintage,
