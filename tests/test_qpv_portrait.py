@@ -98,6 +98,15 @@ def test_outside_qpv_only_where_the_sums_allow(grand_mirail: dict) -> None:
                for c in [*own["communes"], *own["comparisons"].values(), own["outside_qpv"]])
 
 
+def test_communes_outside_qpv_from_the_table_itself(grand_mirail: dict) -> None:
+    raw = raw_qpv().loc["QP031007"]
+    population = by_indicator(grand_mirail)["population"]
+    # Toulouse's 458,298 inhabitants less the 55,543 of its seven QPV, same file and period
+    assert population["communes_outside_qpv"]["value"] == raw["pop_com"] - raw["pop_com_qp"]
+    assert population["communes_outside_qpv"]["value"] == 402_755
+    assert by_indicator(grand_mirail)["taux_pauvrete_60"]["communes_outside_qpv"] is None
+
+
 def test_qpv_of_toulouse_metropole(core: Observatory) -> None:
     raw = raw_qpv()
     inside, partly = qpv_of(core, 2015, "EPCI", TOULOUSE_METROPOLE, 2026)

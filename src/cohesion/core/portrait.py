@@ -81,6 +81,10 @@ QPV_SECTIONS: dict[str, tuple[str, ...]] = {
                        "creations_auto_entrepreneurs"),
 }
 OTHER_SECTION = "Autres statistiques du QPV"
+#: Counts a QPV table publishes for the QPV's commune(s) as a whole and for all their QPV
+#: together: their difference is the commune(s) outside QPV, from one file and period.
+COMMUNES_OUTSIDE_QPV = {"population": ("population_communes_englobantes",
+                                       "population_qpv_communes_englobantes")}
 QPV_CREDITS = ("Statistiques des QPV : INSEE (données par thématique des QPV), CNAF, "
                "Pôle emploi, DARES, Éducation nationale ; contours des QPV : ANCT ; "
                "communes : INSEE, IGN ; Licence Ouverte / Etalab 2.0")
@@ -136,7 +140,8 @@ def qpv_portrait(observatory: Observatory, found: Territory) -> dict[str, Any]:
         ``territory`` (its parents: the first commune, EPCI, contrat de ville,
         département and région of its communes), ``links`` (every one of them, by
         level), ``figures`` (one per statistic published for the QPV: ``section``,
-        ``value``, ``period``, ``communes``, ``outside_qpv``, ``comparisons``), the
+        ``value``, ``period``, ``communes``, ``communes_outside_qpv`` (where the
+        table gives it), ``outside_qpv``, ``comparisons``), the
         ``vintage`` of the communes compared and the ``credits``.
     """
     vintage = observatory.latest_vintage()
@@ -227,6 +232,7 @@ def _qpv_figure(observatory: Observatory, row: Any, published: pd.DataFrame,
                     "missing_label": None if missing is None
                     else REASON_LABELS.get(missing, missing)}],
         "compared_as": None if indicator is None else indicator.id}
+    figure["communes_outside_qpv"] = _communes_outside(row, published)
     if indicator is None:
         note = "statistique propre aux QPV : pas de définition commune avec les communes"
         figure["communes"] = [{"id": c["id"], "name": c["name"], "value": None,
@@ -247,6 +253,20 @@ def _qpv_figure(observatory: Observatory, row: Any, published: pd.DataFrame,
     figure["outside_qpv"] = _outside_epci(observatory, indicator, row, published, epci,
                                           links, generation, vintage)
     return figure
+
+
+def _communes_outside(row: Any, published: pd.DataFrame) -> dict[str, Any] | None:
+    """The QPV's commune(s) outside all their QPV, where the QPV table gives both counts."""
+    if row.variable not in COMMUNES_OUTSIDE_QPV:
+        return None
+    whole, in_qpv = COMMUNES_OUTSIDE_QPV[row.variable]
+    mine = published[(published["code"] == row.code) & (published["period"] == row.period)]
+    values = mine.set_index("variable")["value"]
+    if pd.isna(values.get(whole, np.nan)) or pd.isna(values.get(in_qpv, np.nan)):
+        return None
+    return {"value": outside_qpv(values[whole], [values[in_qpv]]), "period": row.period,
+            "note": f"commune(s) englobante(s) moins tous leurs QPV, {row.period} "
+                    "(même table)"}
 
 
 def _same_definition(observatory: Observatory, variable: str) -> type | None:

@@ -366,7 +366,10 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
 def _qpv_columns(figure: dict[str, Any], unit: str) -> dict[str, Any]:
     """A QPV's figure: its section, its communes and its EPCI outside QPV, as texts."""
     outside = figure["outside_qpv"]
+    rest = figure.get("communes_outside_qpv")
     return {"section": figure["section"],
+            "communes_outside": None if rest is None else {
+                "text": format_number(rest["value"], unit), "note": rest["note"]},
             "communes": [{"id": c["id"], "name": c["name"],
                           "text": format_number(c["value"], unit) if c["value"] is not None
                           else None, "note": c["note"]} for c in figure["communes"]],
