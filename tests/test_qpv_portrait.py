@@ -6,17 +6,26 @@ commune file: every figure is checked against the raw files.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from cohesion.core import Observatory
 from cohesion.core.portrait import PUBLISHED_ONLY, outside_qpv, outside_qpv_ratio, qpv_of
+from cohesion.importers import run_import
+from cohesion.importers.base import ImportOptions
+from cohesion.importers.qpv import QpvContours
+from cohesion.importers.table import IndicatorTable
+from cohesion.samples import MAPPINGS
+from cohesion.store import Warehouse
 from cohesion.web.app import create_app
-from conftest import FILOSOFI_2019, QPV_STATISTICS, shared
+from conftest import COMPARATEUR, FILOSOFI_2019, QPV_OCCITANIE, QPV_STATISTICS, shared
 
 GRAND_MIRAIL = "QPV:QP031007@2015"
 TOULOUSE_METROPOLE = "243100518"
@@ -146,3 +155,72 @@ def test_the_page_and_the_api(core: Observatory) -> None:
         row = next(line for line in csv if ",population," in line)
         # the France figure is of 2013 or 2018, not 2015: left empty in the CSV
         assert row.split(",")[8] == "31691.0" and row.split(",")[15] == ""
+
+
+# -- the EPCI outside QPV, where the periods meet -----------------------------------------
+
+#: The table's populations (QPV, their communes) are those of the 2013 census: every
+#: QPV in one commune has the commune's P13_POP of the Comparateur (checked below).
+CENSUS_COLUMNS = {"pop_mun", "pop_com_qp", "pop_com"}
+
+
+def comparateur() -> pd.DataFrame:
+    return pd.read_csv(shared(COMPARATEUR), sep=";", dtype={"CODGEO": str},
+                       usecols=["CODGEO", "P13_POP"]).set_index("CODGEO")
+
+
+def qpv_communes() -> pd.Series:
+    features = json.loads(shared(QPV_OCCITANIE).read_text(encoding="utf-8"))["features"]
+    return pd.Series({f["properties"]["code_qp"]: str(f["properties"]["code_commune"])
+                      for f in features})
+
+
+def test_the_table_populations_are_the_2013_census() -> None:
+    raw = raw_qpv()
+    communes = qpv_communes().reindex(raw.index)
+    single = ~raw["nom_commune"].str.contains(",")  # Tarbes Est: « Séméac, Tarbes »
+    census = communes[single].map(comparateur()["P13_POP"])
+    assert single.sum() == 104
+    assert (raw.loc[single, "pop_com"] == census).all()
+    # and Tarbes Est's two communes add up
+    assert raw.loc["QP065003", "pop_com"] == comparateur().loc[["65417", "65440"],
+                                                               "P13_POP"].sum()
+
+
+@pytest.fixture(scope="module")
+def census_core(loaded_warehouse_file: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observatory]:
+    """The QPV table imported with its census columns dated 2013, as the data show."""
+    folder = tmp_path_factory.mktemp("qpv-census")
+    mapping = yaml.safe_load((MAPPINGS / "qpv-occitanie-2019.yaml").read_text(encoding="utf-8"))
+    for variable in mapping["variables"]:
+        if variable["column"] in CENSUS_COLUMNS:
+            variable["period"] = "2013"
+    (folder / "mapping.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True),
+                                         encoding="utf-8")
+    path = folder / "census.duckdb"
+    shutil.copy(loaded_warehouse_file, path)
+    with Warehouse(path) as warehouse:
+        run_import(warehouse, QpvContours(), shared(QPV_OCCITANIE))
+        run_import(warehouse, IndicatorTable(), shared(QPV_STATISTICS), options=ImportOptions(
+            extra={"mapping": str(folder / "mapping.yaml")}))
+    observatory = Observatory(path)
+    yield observatory
+    observatory.close()
+
+
+def test_epci_population_outside_qpv(census_core: Observatory) -> None:
+    portrait = census_core.portrait(GRAND_MIRAIL)
+    outside = by_indicator(portrait)["population"]["outside_qpv"]
+    raw = raw_qpv()
+    members = [m["code"] for m in census_core.members(f"EPCI:{TOULOUSE_METROPOLE}@2026")]
+    located = qpv_communes()
+    inside = raw.index[located.reindex(raw.index).isin(members)]
+    expected = comparateur().loc[members, "P13_POP"].sum() - raw.loc[inside, "pop_mun"].sum()
+    assert outside["value"] == expected
+    assert outside["qpv"] == len(inside) == 16
+    assert outside["id"] == f"EPCI:{TOULOUSE_METROPOLE}@2026"
+    # the commune compares at the QPV's period now, with nothing to say
+    [toulouse] = by_indicator(portrait)["population"]["communes"]
+    assert (toulouse["value"], toulouse["period"], toulouse["note"]) == (
+        raw.loc["QP031007", "pop_com"], "2013", None)

@@ -197,6 +197,13 @@ def qpv_of(observatory: Observatory, generation: int, level: str, code: str,
     Both through the communes of each QPV of ``generation`` and those of the territory
     in ``vintage``.
     """
+    return observatory.cache.get(
+        ("qpv-of", generation, level, code, vintage, observatory.version()),
+        lambda: _qpv_of(observatory, generation, level, code, vintage))
+
+
+def _qpv_of(observatory: Observatory, generation: int, level: str, code: str,
+            vintage: int) -> tuple[list[str], list[str]]:
     reader = observatory.reader()
     listed = reader.memberships("QPV", generation, ["COM", "ARM"])
     parents = reader.memberships("COM", vintage, [level])
@@ -238,7 +245,7 @@ def _qpv_figure(observatory: Observatory, row: Any, published: pd.DataFrame,
         figure["communes"] = [{"id": c["id"], "name": c["name"], "value": None,
                                "note": note} for c in links["COM"]]
         figure["comparisons"] = {level: {"id": parent["id"], "name": parent["name"],
-                                         "value": None, "period": None, "note": note}
+                                         **_unknown(note)}
                                  for level, parent in comparisons.items()}
         figure["outside_qpv"] = _outside(None, note, epci)
         return figure
@@ -295,12 +302,17 @@ def _compared(observatory: Observatory, indicator: str, level: str, code: str,
         frame = observatory.values(indicator, level, vintage, candidate).frame
         if code in frame.index and pd.notna(frame.at[code, "value"]):
             found = {"value": float(frame.at[code, "value"]), "period": candidate,
-                     "note": None}
+                     "missing": None, "missing_label": None, "note": None}
             if candidate != period:
                 found["note"] = f"valeur de {candidate}, le QPV est en {period}"
             return found
-    return {"value": None, "period": None,
-            "note": f"pas de valeur publiée à l'échelon {level}"}
+    return _unknown(f"pas de valeur publiée à l'échelon {level}")
+
+
+def _unknown(note: str) -> dict[str, Any]:
+    """A comparison without a value, and why (``missing_label`` as every portrait says)."""
+    return {"value": None, "period": None, "missing": "no_data", "missing_label": note,
+            "note": note}
 
 
 def _outside_epci(observatory: Observatory, indicator: type, row: Any,
@@ -318,7 +330,7 @@ def _outside_epci(observatory: Observatory, indicator: type, row: Any,
     total = frame.at[epci["code"], "value"] if epci["code"] in frame.index else np.nan
     if pd.isna(total):
         held = [p for p in observatory.periods(indicator.id) if p != row.period]
-        return _outside(None, f"non calculable : pas de {indicator.label.lower()} de "
+        return _outside(None, f"non calculable : « {indicator.label} » n'est pas connu en "
                               f"{row.period} pour les communes de l'EPCI (la même période "
                               "est requise" + (f" ; autres périodes : {', '.join(held)})"
                                                if held else ")"), epci)
