@@ -88,6 +88,12 @@ def test_commune_compared_at_its_own_period_said(grand_mirail: dict) -> None:
     assert toulouse["note"] == "valeur de 2019, le QPV est en 2017"
     median = by_indicator(grand_mirail)["revenu_median"]["communes"][0]
     assert median["value"] == pytest.approx(float(filosofi.loc["31555", "MED19"]))
+    # France's population is of 2013 or 2018, not of the QPV's 2015: never its ``value``
+    france = by_indicator(grand_mirail)["population"]["comparisons"]["FRA"]
+    assert france["value"] is None and france["missing"] == "other_period"
+    assert france["period"] in {"2013", "2018"}
+    assert france["missing_label"].endswith(f"en {france['period']} (QPV : 2015)")
+    assert france["other_value"] > 60_000_000
 
 
 def test_outside_qpv_only_where_the_sums_allow(grand_mirail: dict) -> None:

@@ -659,11 +659,12 @@ class Analyses(AnalysisInputs):
             raise AnalysisRequestError(
                 f"statistiques des QPV absentes pour la typologie : {error.args[0]}") from None
         indices = pillar_indices(table, declaration)
-        period_text = ", ".join(f"{v} {p}" for v, p in sorted(periods.items()))
         described = [{"id": pillar.id, "label": f"Indice {pillar.label.lower()}",
                       "unit": "écart-type", "source": "Statistiques des QPV (INSEE, CNAF, "
                       "Pôle emploi, Éducation nationale)", "producer": "INSEE ; ANCT",
-                      "period": period_text} for pillar in declaration.pillars]
+                      "period": ", ".join(f"{v} {periods[v]}" for v in sorted(
+                          {v for i in pillar.indicators for v in i.variables}))}
+                     for pillar in declaration.pillars]
         context = {"level": "QPV", "level_label": "Quartiers prioritaires (QPV)",
                    "vintage": generation, "metropole": False, "parent": None,
                    "bounds": None, "credits": f"{SOURCE_NOTE} ; {QPV_CREDITS}"}

@@ -254,8 +254,8 @@ def _qpv_figure(observatory: Observatory, row: Any, published: pd.DataFrame,
                                        row.period)} for c in links["COM"]]
     figure["comparisons"] = {
         level: {"id": parent["id"], "name": parent["name"],
-                **_compared(observatory, indicator.id, level, parent["code"], vintage,
-                            row.period)}
+                **_same_period(_compared(observatory, indicator.id, level, parent["code"],
+                                         vintage, row.period), row.period)}
         for level, parent in comparisons.items()}
     figure["outside_qpv"] = _outside_epci(observatory, indicator, row, published, epci,
                                           links, generation, vintage)
@@ -307,6 +307,20 @@ def _compared(observatory: Observatory, indicator: str, level: str, code: str,
                 found["note"] = f"valeur de {candidate}, le QPV est en {period}"
             return found
     return _unknown(f"pas de valeur publiée à l'échelon {level}")
+
+
+def _same_period(compared: dict[str, Any], period: str) -> dict[str, Any]:
+    """A comparison whose ``value`` is only ever of the QPV's period.
+
+    Readers of any portrait (the CLI's table, the CSV) take ``value`` as of the
+    figure's period: a value of another period moves to ``other_value`` and is said in
+    ``missing_label``.
+    """
+    if compared["value"] is None or compared["period"] == period:
+        return compared
+    said = f"{_french(compared['value'])} en {compared['period']} (QPV : {period})"
+    return {**compared, "value": None, "other_value": compared["value"],
+            "missing": "other_period", "missing_label": said}
 
 
 def _unknown(note: str) -> dict[str, Any]:
@@ -388,6 +402,13 @@ def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _year(period: str) -> int:
     return period_key(period)[0]
+
+
+def _french(value: float) -> str:
+    """A figure for a sentence: whole numbers grouped, others with one decimal."""
+    if float(value).is_integer():
+        return _plain(value)
+    return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
 
 
 def _plain(value: float) -> str:

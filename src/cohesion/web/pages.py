@@ -313,9 +313,7 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
                 "level": noun, "name": parents.get(level, {}).get("name", noun),
                 "id": other["id"], "value": other["value"],
                 "text": format_number(other["value"], unit),
-                "missing": other.get("missing_label")
-                or (other.get("note") if other["value"] is None else None),
-                "note": other.get("note") if other["value"] is not None else None})
+                "missing": other.get("missing_label")})
         figures.append({
             **({} if "communes" not in figure else _qpv_columns(figure, unit)),
             "id": figure["indicator"], "label": figure["label"], "unit": unit,
@@ -406,8 +404,8 @@ def portrait_csv(view: dict[str, Any]) -> str:
 
 
 def _plain(compared: dict[str, Any] | None) -> str:
-    """A comparison value as plain CSV text (empty when missing or of another period)."""
-    if not compared or compared["value"] is None or compared.get("note"):
+    """A comparison value as plain CSV text (empty when missing)."""
+    if not compared or compared["value"] is None:
         return ""
     return repr(compared["value"])
 
