@@ -155,6 +155,9 @@ def test_the_page_and_the_api(core: Observatory) -> None:
         assert page.status_code == 200
         assert "EPCI hors QPV" in page.text and "31\u202f691" in page.text
         assert 'href="/territoire/EPCI:243100518@2026"' in page.text
+        # a QPV's id carries its generation: another one is unknown, not a server error
+        unknown = client.get("/api/portrait/QPV:QP031007@2024")
+        assert unknown.status_code == 404 and "QP031007" in unknown.json()["error"]
         api = client.get(f"/api/portrait/{GRAND_MIRAIL}").json()
         assert by_indicator(api)["population"]["value"] == 31691
         csv = client.get(f"/territoire/{GRAND_MIRAIL}/chiffres.csv").text.splitlines()
