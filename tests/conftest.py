@@ -442,3 +442,25 @@ def new_browser(carrefour_app: object) -> Callable[[], object]:
                                   f"{number % 250 + 1}", 50000))
 
     return opened
+
+
+QPV_STATISTICS = "qpv/hackaviz2021_occitanie/qp.csv"
+
+
+@pytest.fixture(scope="session")
+def qpv_statistics_warehouse_file(loaded_warehouse_file: Path,
+                                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The loaded warehouse (communes) plus the Occitanie QPV contours and statistics."""
+    from cohesion.importers import run_import
+    from cohesion.importers.base import ImportOptions
+    from cohesion.importers.qpv import QpvContours
+    from cohesion.importers.table import IndicatorTable
+    from cohesion.samples import MAPPINGS
+
+    path = tmp_path_factory.mktemp("qpv-statistics") / "qpv-statistics.duckdb"
+    shutil.copy(loaded_warehouse_file, path)
+    with Warehouse(path) as warehouse:
+        run_import(warehouse, QpvContours(), shared(QPV_OCCITANIE))
+        run_import(warehouse, IndicatorTable(), shared(QPV_STATISTICS), options=ImportOptions(
+            extra={"mapping": str(MAPPINGS / "qpv-occitanie-2019.yaml")}))
+    return path

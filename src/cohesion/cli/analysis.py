@@ -187,8 +187,6 @@ def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes:
     Affiche la taille des classes, les indicateurs qui caractérisent chacune (valeurs
     test), leurs parangons et la stabilité des classes par rééchantillonnage.
     """
-    import pandas as pd
-
     if len(set(indicators)) < 2:
         raise click.BadParameter("au moins deux indicateurs distincts",
                                  param_hint="INDICATORS")
@@ -201,6 +199,45 @@ def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes:
                   f"{document['vintage']}) en {n_classes} classes ; "
                   f"{document['n_excluded']} territoires sans toutes les valeurs laissés de "
                   "côté.")
+    print_typology(document, bootstrap)
+    write_csv(result.tables["territories"], output)
+
+
+@analysis.command("qpv-typology")
+@click.option("--classes", "n_classes", type=click.IntRange(2, 50), default=4,
+              show_default=True, help="Nombre de classes.")
+@click.option("--generation", type=click.IntRange(2015, 2100), help="Génération des QPV "
+              "(défaut : celle de la déclaration, 2015).")
+@click.option("--bootstrap", type=click.IntRange(0, 1000), default=20, show_default=True,
+              help="Rééchantillonnages pour mesurer la stabilité des classes.")
+@seed_option
+@output_option
+@click.pass_context
+def qpv_typology_command(ctx: click.Context, n_classes: int, generation: int | None,
+                         bootstrap: int, seed: int, output: Path | None) -> None:
+    """Typologie des QPV sur les trois piliers des contrats de ville (à la manière de l'ONPV).
+
+    Un indice par pilier (cohésion sociale, cadre de vie, emploi), tiré des statistiques
+    importées pour les QPV (déclaration : cohesion/policies/qpv_typology.yaml), puis la
+    même typologie (ACP, Ward, k-means) que `cohesion analysis typology`.
+    """
+    with analyses(ctx) as service:
+        result = service.qpv_typology_result(n_classes, generation, bootstrap, seed)
+    document = result.document
+    console.print(f"Typologie de {document['n']} QPV (génération {document['vintage']}) en "
+                  f"{n_classes} classes ; {document['n_excluded']} QPV sans toutes les "
+                  "valeurs laissés de côté.")
+    for pillar in document["pillars"]:
+        console.print(f"{pillar['label']} : " + ", ".join(
+            f"{i['id']} ({'+' if i['direction'] > 0 else '−'})" for i in pillar["indicators"]))
+    print_typology(document, bootstrap)
+    write_csv(result.tables["territories"], output)
+
+
+def print_typology(document: dict[str, Any], bootstrap: int) -> None:
+    """Print the classes of a typology: sizes, stability, profiles, paragons, notes."""
+    import pandas as pd
+
     console.print("Indicateurs : " + ", ".join(f"{i['id']} ({i['period']})"
                                               for i in document["indicators"]))
     console.print("Part de l'inertie entre classes : "
@@ -230,7 +267,6 @@ def typology_command(ctx: click.Context, indicators: tuple[str, ...], n_classes:
     overview["Parangons"] = overview["Classe"].map(paragons)
     print_frame(overview, "Classes")
     print_notes(document["notes"])
-    write_csv(result.tables["territories"], output)
 
 
 # -- baromètre de la cohésion des territoires ------------------------------------------

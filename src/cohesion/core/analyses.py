@@ -519,12 +519,7 @@ class Analyses(AnalysisInputs):
         if not 2 <= len(ids) <= limits.indicators:
             raise AnalysisRequestError(f"une typologie se construit sur 2 à {limits.indicators} "
                                        f"indicateurs, {len(ids)} demandé(s)")
-        if not 2 <= classes <= limits.classes:
-            raise AnalysisRequestError(f"nombre de classes entre 2 et {limits.classes}, reçu "
-                                       f"{classes}")
-        if not 0 <= bootstrap <= limits.bootstrap:
-            raise AnalysisRequestError(f"rééchantillonnages entre 0 et {limits.bootstrap}, reçu "
-                                       f"{bootstrap}")
+        self._check_classes(classes, bootstrap)
         if components is not None and not 1 <= components <= len(ids):
             raise AnalysisRequestError(f"axes de l'ACP entre 1 et {len(ids)} (le nombre "
                                        f"d'indicateurs), reçu {components}")
@@ -533,6 +528,15 @@ class Analyses(AnalysisInputs):
         key = ("typology", chosen, classes, selection, bootstrap, seed, components)
         return self._cached(key, lambda: self._typology(chosen, classes, selection, bootstrap,
                                                         seed, components), heavy=True)
+
+    def _check_classes(self, classes: int, bootstrap: int) -> None:
+        """Refuse a number of classes or of resamples beyond the limits."""
+        if not 2 <= classes <= self.limits.classes:
+            raise AnalysisRequestError(f"nombre de classes entre 2 et {self.limits.classes}, "
+                                       f"reçu {classes}")
+        if not 0 <= bootstrap <= self.limits.bootstrap:
+            raise AnalysisRequestError(f"rééchantillonnages entre 0 et {self.limits.bootstrap}, "
+                                       f"reçu {bootstrap}")
 
     def _typology(self, indicators: tuple[tuple[str, str], ...], n_classes: int,
                   selection: Selection, bootstrap: int, seed: int,
@@ -549,6 +553,14 @@ class Analyses(AnalysisInputs):
                 f"aucune valeur à l'échelon {selection.level} pour : {', '.join(empty)} "
                 "(un indicateur publié seulement par commune ne s'agrège pas) ; retirez-le "
                 "ou choisissez un autre échelon")
+        return self._classes(data, described, notes, n_classes, bootstrap, seed, components,
+                             self.names(selection.level, selection.vintage),
+                             self._context(selection))
+
+    def _classes(self, data: pd.DataFrame, described: list[dict[str, Any]], notes: list[str],
+                 n_classes: int, bootstrap: int, seed: int, components: int | None,
+                 names: dict[str, str], context: dict[str, Any]) -> AnalysisResult:
+        """Run the typology engine on ``data`` and describe its classes (every typology)."""
         complete = int(data.notna().all(axis=1).sum())
         if complete <= n_classes:
             raise AnalysisRequestError(
@@ -564,7 +576,6 @@ class Analyses(AnalysisInputs):
                               seed=seed)
         except AnalysisError as error:
             raise AnalysisRequestError(str(error)) from None
-        names = self.names(selection.level, selection.vintage)
         labels = {d["id"]: d["label"] for d in described}
         units = {d["id"]: d["unit"] for d in described}
         codes = [str(c) for c in result.classes.index]
@@ -572,7 +583,7 @@ class Analyses(AnalysisInputs):
         table = data.loc[result.classes.index].assign(classe=result.classes)
         table.insert(0, "nom", [names.get(str(c), str(c)) for c in table.index])
         return AnalysisResult({
-            **self._context(selection), "indicators": described, "k": n_classes,
+            **context, "indicators": described, "k": n_classes,
             "bootstrap": bootstrap, "seed": seed, "components": result.n_components,
             "n": len(result.classes), "n_excluded": len(result.excluded),
             "sizes": {str(k): int(v) for k, v in result.sizes.items()},
@@ -598,6 +609,91 @@ class Analyses(AnalysisInputs):
                             "class": [int(c) for c in result.classes]},
             "notes": list(dict.fromkeys(notes))},
             {"territories": table.rename_axis("code").reset_index()})
+
+
+    # -- typology of the QPV on the three pillars ------------------------------------
+
+    def qpv_typology(self, classes: int = 4, generation: int | None = None,
+                     bootstrap: int = 10, seed: int = 0) -> dict[str, Any]:
+        """The QPV in classes on the three pillars of the contrats de ville (ONPV's way).
+
+        Tables of :meth:`qpv_typology_result`.
+        """
+        return self.qpv_typology_result(classes, generation, bootstrap, seed).document
+
+    def qpv_typology_result(self, classes: int = 4, generation: int | None = None,
+                            bootstrap: int = 10, seed: int = 0) -> AnalysisResult:
+        """:meth:`qpv_typology`, with its tables.
+
+        The declared pillars (:mod:`cohesion.policies.qpv_typology`) are read from the
+        statistics imported for the QPV of ``generation`` (default: the declaration's),
+        summed up as one index per pillar, and classed by the same typology engine as
+        any other typology (:meth:`typology`): same document (classes, profiles on the
+        three indices, paragons, stability), plus ``pillars`` (the declaration and the
+        periods read) and ``indicator_profiles`` (the classes on each indicator).
+        """
+        from cohesion.policies.qpv_typology import load_declaration
+
+        self._check_classes(classes, bootstrap)
+        declaration = load_declaration()
+        chosen = generation or declaration.generation
+        return self._cached(("qpv-typology", chosen, classes, bootstrap, seed),
+                            lambda: self._qpv_typology(declaration, chosen, classes,
+                                                       bootstrap, seed))
+
+    def _qpv_typology(self, declaration: Any, generation: int, n_classes: int,
+                      bootstrap: int, seed: int) -> AnalysisResult:
+        from cohesion.analysis.typology import class_profiles
+        from cohesion.core.portrait import QPV_CREDITS
+        from cohesion.policies.qpv_typology import indicator_table, pillar_indices
+
+        observations = self.observatory.reader().level_observations("QPV", generation)
+        if observations.empty:
+            raise AnalysisRequestError(
+                f"aucune statistique n'est importée pour les QPV de la génération {generation} "
+                "(par exemple : cohesion import table qp.csv --mapping "
+                "qpv-occitanie-2019.yaml)")
+        try:
+            table, periods = indicator_table(observations, declaration)
+        except KeyError as error:
+            raise AnalysisRequestError(
+                f"statistiques des QPV absentes pour la typologie : {error.args[0]}") from None
+        indices = pillar_indices(table, declaration)
+        described = [{"id": pillar.id, "label": f"Indice {pillar.label.lower()}",
+                      "unit": "écart-type", "source": "Statistiques des QPV (INSEE, CNAF, "
+                      "Pôle emploi, Éducation nationale)", "producer": "INSEE ; ANCT",
+                      "period": ", ".join(f"{v} {periods[v]}" for v in sorted(
+                          {v for i in pillar.indicators for v in i.variables}))}
+                     for pillar in declaration.pillars]
+        context = {"level": "QPV", "level_label": "Quartiers prioritaires (QPV)",
+                   "vintage": generation, "metropole": False, "parent": None,
+                   "bounds": None, "credits": f"{SOURCE_NOTE} ; {QPV_CREDITS}"}
+        notes = ["chaque indice est la moyenne des écarts à la moyenne des QPV (en "
+                 "écarts-types) de ses indicateurs, orientés pour que plus haut soit plus "
+                 "favorable ; les classes sont celles de l'ACP, de Ward et des k-means"]
+        result = self._classes(indices, described, notes, n_classes, bootstrap, seed, None,
+                               self.names("QPV", generation), context)
+        classes = pd.Series(result.document["territories"]["class"],
+                            index=result.document["territories"]["code"])
+        profiles = class_profiles(table.loc[classes.index], classes)
+        pillar_of = {i.id: p.id for p in declaration.pillars for i in p.indicators}
+        variable_labels = observations.drop_duplicates("variable").set_index(
+            "variable")["label"].to_dict()
+        result.document["pillars"] = [
+            {"id": pillar.id, "label": pillar.label, "indicators": [
+                {"id": i.id, "label": i.label or variable_labels.get(i.variable, i.id),
+                 "direction": i.direction, "variables": list(i.variables),
+                 "periods": {v: periods[v] for v in i.variables}}
+                for i in pillar.indicators]} for pillar in declaration.pillars]
+        result.document["indicator_profiles"] = [
+            {"class": int(row["class"]), "indicator": row["indicator"],
+             "pillar": pillar_of[row["indicator"]],
+             "class_mean": _number(row["class_mean"]),
+             "overall_mean": _number(row["overall_mean"]), "v_test": _number(row["v_test"]),
+             "p_value": _number(row["p_value"])} for row in profiles.to_dict("records")]
+        territories = result.tables["territories"].merge(
+            table.rename_axis("code").reset_index(), on="code", how="left")
+        return AnalysisResult(result.document, {"territories": territories})
 
 
 def _measure_label(measure: str) -> str:

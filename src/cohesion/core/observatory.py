@@ -32,7 +32,7 @@ import pandas as pd
 
 from cohesion.core.caching import JsonBytes, ResultCache
 from cohesion.core.exports import json_records
-from cohesion.core.portrait import COMPARISON_LEVELS, KEY_INDICATORS
+from cohesion.core.portrait import COMPARISON_LEVELS, KEY_INDICATORS, qpv_portrait
 from cohesion.errors import CohesionError
 from cohesion.importers import ImportOptions, importer_named, importers, run_import
 from cohesion.importers.base import ImportReport
@@ -406,6 +406,9 @@ class Observatory:
                  period: str | None = None) -> dict[str, Any]:
         """Key figures of a territory against its département, région and France.
 
+        A QPV is compared with its communes, its EPCI outside its QPV and France
+        (:func:`~cohesion.core.portrait.qpv_portrait`).
+
         For each key indicator: the values, the rank of the territory among those of
         its level and its position in their distribution (percentile, deciles), the
         series over every period loaded, the source and the period. Then the headline
@@ -415,6 +418,8 @@ class Observatory:
         """
         found = self._get(territory)
         tid = found.id
+        if tid.level == "QPV":
+            return qpv_portrait(self, found)
         comparisons = {level: found.parents[level] for level in COMPARISON_LEVELS
                        if level in found.parents and level != tid.level}
         figures = [self._figure(indicator_id, tid, comparisons, period)

@@ -557,6 +557,23 @@ class Warehouse:
                           "WHERE variable = ? AND level = ? ORDER BY vintage, period, code",
                           [variable, level])
 
+    def level_observations(self, level: str, vintage: int) -> pd.DataFrame:
+        """Every value published at ``level`` in ``vintage``, with its variable's description.
+
+        For the QPV, ``vintage`` is the generation. Returns ``code, variable, period,
+        value, missing, label, unit, additive, source``, where ``source`` is the title
+        of the dataset that brought the value (its producer in brackets), sorted by
+        variable, period and code.
+        """
+        return self.query(
+            """SELECT o.code, o.variable, o.period, o.value, o.missing, v.label, v.unit,
+                      v.additive,
+                      d.title || coalesce(' (' || d.producer || ')', '') AS source
+               FROM observations o LEFT JOIN variables v USING (variable)
+               LEFT JOIN datasets d ON d.dataset_id = o.dataset_id
+               WHERE o.level = ? AND o.vintage = ? ORDER BY o.variable, o.period, o.code""",
+            [level, vintage])
+
     def observed_variables(self, prefix: str = "") -> set[str]:
         """The variables holding at least one observation, those starting with ``prefix``."""
         return {row[0] for row in self.connection.execute(

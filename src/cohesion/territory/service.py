@@ -58,7 +58,8 @@ class Referentiel:
     def get(self, territory: TerritoryId | str) -> Territory:
         """The territory named by ``territory`` (a :class:`TerritoryId` or its text)."""
         tid = TerritoryId.parse(territory) if isinstance(territory, str) else territory
-        self.warehouse.require_vintage(tid.vintage)
+        if tid.level != "QPV":  # a QPV's vintage is its generation (2015, 2024), not a COG
+            self.warehouse.require_vintage(tid.vintage)
         found = self.warehouse.query(
             """SELECT t.name, t.population, t.kind, g.area_km2 FROM territories t
                LEFT JOIN geometries g USING (level, code, vintage)

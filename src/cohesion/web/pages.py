@@ -43,6 +43,7 @@ from starlette.types import Scope
 
 from cohesion.core import Observatory
 from cohesion.core.caching import accepts_gzip
+from cohesion.core.portrait import QPV_LINKS
 from cohesion.errors import CohesionError
 from cohesion.geo.tiles import tiles_covering
 from cohesion.indicators.periods import period_key
@@ -314,6 +315,7 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
                 "text": format_number(other["value"], unit),
                 "missing": other.get("missing_label")})
         figures.append({
+            **({} if "communes" not in figure else _qpv_columns(figure, unit)),
             "id": figure["indicator"], "label": figure["label"], "unit": unit,
             "source": figure["source"], "producer": figure["producer"],
             "period": figure.get("period"), "text": format_number(figure.get("value"), unit),
@@ -338,7 +340,15 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
                       "name": m["name"], "population": format_number(m["population"])
                       if m.get("population") is not None else None}
                      for m in found[:MAX_MEMBERS]]})
-    return {"territory": territory,
+    qpv = None
+    if territory["level"] == "QPV":
+        sections: dict[str, list[dict[str, Any]]] = {}
+        for item in figures:
+            sections.setdefault(item["section"], []).append(item)
+        qpv = {"sections": sections, "vintage": portrait["vintage"],
+               "links": [{"label": label, "territories": portrait["links"][level]}
+                         for level, label in QPV_LINKS if portrait["links"].get(level)]}
+    return {"territory": territory, "qpv": qpv,
             "level_label": LEVEL_LABELS.get(territory["level"], territory["level"]),
             "level_plural": level_noun(territory["level"], plural=True),
             "breadcrumb": [p for level in ("REG", "DEP") for p in territory["parents"]
@@ -349,6 +359,21 @@ def portrait_view(observatory: Observatory, territory_id: str) -> dict[str, Any]
             "credits": portrait["credits"],
             "population": format_number(territory.get("population"), "habitants"),
             "area": format_number(territory.get("area_km2"), "km²")}
+
+
+def _qpv_columns(figure: dict[str, Any], unit: str) -> dict[str, Any]:
+    """A QPV's figure: its section, its communes and its EPCI outside QPV, as texts."""
+    outside = figure["outside_qpv"]
+    rest = figure.get("communes_outside_qpv")
+    return {"section": figure["section"],
+            "communes_outside": None if rest is None else {
+                "text": format_number(rest["value"], unit), "note": rest["note"]},
+            "communes": [{"id": c["id"], "name": c["name"],
+                          "text": format_number(c["value"], unit) if c["value"] is not None
+                          else None, "note": c["note"]} for c in figure["communes"]],
+            "outside": {"id": outside["id"], "name": outside["name"],
+                        "text": format_number(outside["value"], unit)
+                        if outside["value"] is not None else None, "note": outside["note"]}}
 
 
 def portrait_csv(view: dict[str, Any]) -> str:

@@ -135,4 +135,21 @@ def install_api(app: FastAPI, analyses: Analyses) -> None:
         return analyses.typology(parse_indicator_list(indicators), k, level, vintage,
                                  parent, bootstrap, seed, components, metropole)
 
+    @api.get("/typology/qpv",
+             summary="Typologie des QPV sur les trois piliers des contrats de ville")
+    def qpv_typology_route(k: Annotated[int, Query(ge=2, le=MAX_CLASSES)] = 4,
+                           generation: Annotated[int | None, Query(ge=2015, le=2100)] = None,
+                           bootstrap: Annotated[int, Query(ge=0, le=MAX_BOOTSTRAP)] = 10,
+                           seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0
+                           ) -> dict[str, Any]:
+        """Typologie des quartiers prioritaires à la manière de l'ONPV.
+
+        Un indice par pilier (cohésion sociale, cadre de vie, emploi et développement
+        économique) tiré des statistiques importées pour les QPV, puis les mêmes
+        classes, profils, parangons et stabilité que ``/typology`` ; en plus, les
+        piliers déclarés (``pillars``) et les profils sur chaque indicateur
+        (``indicator_profiles``).
+        """
+        return analyses.qpv_typology(k, generation, bootstrap, seed)
+
     app.include_router(api)

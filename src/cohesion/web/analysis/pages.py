@@ -169,4 +169,54 @@ def install_pages(app: FastAPI, analyses: Analyses) -> None:
         options["max_classes"] = MAX_CLASSES
         return render(request, "analyse-typologie.html", active="analyse", options=options)
 
+    @router.get("/analyse/typologie-qpv")
+    def analyse_typologie_qpv(request: Request) -> Response:
+        classes = _whole(request.query_params.get("k") or "4", "k", 2, MAX_CLASSES)
+        result, problem = None, None
+        try:
+            result = analyses.qpv_typology(classes, bootstrap=10)
+        except CohesionError as error:
+            if error.kind != "invalid":
+                raise
+            problem = str(error)
+        return render(request, "analyse-typologie-qpv.html", 400 if problem else 200,
+                      active="analyse", result=result and qpv_typology_view(result),
+                      problem=problem, classes=classes, max_classes=MAX_CLASSES,
+                      api_url=f"/api/analysis/typology/qpv?k={classes}&bootstrap=10")
+
     app.include_router(router)
+
+
+def _whole(text: str, name: str, low: int, high: int) -> int:
+    """A whole number of the query between ``low`` and ``high``, or a 400 in French."""
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise CohesionError(f"{name} : nombre entier entre {low} et {high} attendu, reçu "
+                            f"{text[:20]!r}")
+    return int(text)
+
+
+def qpv_typology_view(document: dict[str, Any]) -> dict[str, Any]:
+    """The QPV typology as the page shows it: a row per class, a row per QPV."""
+    pillars = [p["id"] for p in document["pillars"]]
+    means = {(p["class"], p["indicator"]): p for p in document["profiles"]}
+    stability = document["stability"] or {"class_jaccard": {}}
+    rows = []
+    for key, size in document["sizes"].items():
+        number = int(key)
+        rows.append({"class": number, "size": size,
+                     "jaccard": figure_text(stability["class_jaccard"].get(key)),
+                     "pillars": [{"value": figure_text(means[(number, p)]["class_mean"]),
+                                  "v_test": means[(number, p)]["v_test"] or 0.0}
+                                 for p in pillars],
+                     "paragons": [p for p in document["paragons"] if p["class"] == number][:3]})
+    territories = document["territories"]
+    members = sorted(zip(territories["class"], territories["name"], territories["code"],
+                         strict=True))
+    return {"pillars": document["pillars"], "classes": rows, "n": document["n"],
+            "n_excluded": document["n_excluded"], "generation": document["vintage"],
+            "rand": figure_text(document["stability"]["mean_adjusted_rand"])
+            if document["stability"] else "—",
+            "between": figure_text(document["between_inertia_share"]),
+            "members": [{"class": c, "name": n, "id": f"QPV:{code}@{document['vintage']}"}
+                        for c, n, code in members],
+            "notes": document["notes"], "credits": document["credits"]}
