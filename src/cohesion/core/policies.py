@@ -371,13 +371,14 @@ class PoliciesService:
         -------
         DataFrame
             ``id, code, nom, generation, communes`` (its communes in the territory),
+            the newest generation first,
             ``population`` (the QPV's own, where loaded, else NaN) and
             ``periode_population``.
         """
         communes = set(self.contrat_communes(territory)["code"])
         reader = self.observatory.reader()
         rows = []
-        for generation in self.observatory.qpv.generations():
+        for generation in sorted(self.observatory.qpv.generations(), reverse=True):
             links = reader.memberships("QPV", generation, ["COM"])
             links = links[links["parent_code"].isin(communes)]
             if links.empty:

@@ -354,22 +354,22 @@ def evolution_view(observatory: Observatory, level: str, indicator: str, territo
             "indicators": _indicator_options(observatory, FUNDING_IDS),
             "territory": series.attrs, "about": table.attrs, "rows": rows,
             "total": len(table), "filled": int(table["evolution"].notna().sum()),
-            "bars": series_bars(_records(series), unit), "unit": unit,
+            "bars": series_bars(_records(series)), "unit": unit,
             "csv": "/api/policies/evolution?" + urlencode(query | {"format": "csv"}),
             "series_csv": base + urlencode(series_query | {"format": "csv"}),
             "credits": CREDITS}
 
 
-def series_bars(points: list[dict[str, Any]], unit: str, height: int = 160,
+def series_bars(points: list[dict[str, Any]], height: int = 160,
                 width: int = 60) -> list[dict[str, Any]]:
-    """A year's bar of the series chart: its SVG geometry and its label."""
+    """Each year's bar of the series chart: its SVG geometry and its value (unit apart)."""
     top = max((p["valeur"] for p in points if p["valeur"] is not None), default=0) or 1
     bars = []
     for rank, point in enumerate(points):
         size = 0 if point["valeur"] is None else max(point["valeur"], 0) / top * height
         bars.append({"x": rank * width + 10, "y": round(height - size + 20, 1),
                      "height": round(size, 1), "width": width - 20, "annee": point["annee"],
-                     "text": format_number(point["valeur"], unit),
+                     "text": format_number(point["valeur"]),
                      "label_x": rank * width + width / 2})
     return bars
 
