@@ -166,6 +166,8 @@ class PoliciesService:
             ``evolution_pct`` (NaN where ``debut`` is 0 or missing); ``attrs`` holds
             the years and the notes of both.
         """
+        if int(self._year(start)) > int(self._year(end)):
+            raise CohesionError(f"période invalide : {start} est après {end}")
         first = self.observatory.values(indicator, level, vintage, self._year(start))
         last = self.observatory.values(indicator, level, vintage, self._year(end))
         before = first.frame["value"]
@@ -196,7 +198,7 @@ class PoliciesService:
         found = self.observatory.territory(territory)
         first, last = int(self._year(start)), int(self._year(end))
         if first > last:
-            raise CohesionError(f"période invalide : {first} est après {last}")
+            raise CohesionError(f"période invalide : {start} est après {end}")
         loaded = set(self.observatory.periods(indicator))
         rows = []
         for year in range(first, last + 1):
