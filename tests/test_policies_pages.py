@@ -130,6 +130,9 @@ def test_a_commune_with_several_france_services_counts_once(core: Observatory) -
     assert communes["code"].is_unique
     several = communes[communes["zones"].str.contains(" ; ")]
     assert len(several) > 50
+    # the France Services of Paris, Marseille and Lyon are placed in arrondissements
+    arrondissements = communes.set_index("code").loc[["75056", "13055", "69123"]]
+    assert arrondissements["zones"].str.len().gt(0).all()
     summary = core.policies.zoning_summary("FS")
     assert summary["population"] == communes["population"].sum()
     assert summary["communes"] == len(communes) < summary["zones"]

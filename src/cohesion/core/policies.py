@@ -483,11 +483,20 @@ class PoliciesService:
         """The communes of a programme zoning: ``code, nom, zones, population``.
 
         ``zones`` names the zones of the commune (several France Services in one
-        town); ``population`` is the référentiel's legal population of the commune.
+        town), those of its arrondissements municipaux included; ``population`` is the
+        référentiel's legal population of the commune.
         """
         vintage = self._zoning_vintage(level)
         reader = self.observatory.reader()
         links = reader.memberships("COM", vintage, [level])
+        # a zone placed in an arrondissement municipal (a France Services of Marseille)
+        # is linked to the arrondissement only: its commune is in the zoning too
+        in_arrondissements = reader.memberships("ARM", vintage, [level])
+        if not in_arrondissements.empty:
+            communes_of = reader.memberships("ARM", vintage, ["COM"]).set_index("code")[
+                "parent_code"]
+            links = pd.concat([links, in_arrondissements.assign(
+                code=in_arrondissements["code"].map(communes_of)).dropna(subset=["code"])])
         zones = self.observatory.names(level, vintage)
         communes = self.observatory.names("COM", vintage)
         population = reader.legal_populations("COM", vintage)
