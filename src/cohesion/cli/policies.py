@@ -11,11 +11,21 @@ from pathlib import Path
 import click
 
 from cohesion.cli.main import main, observatory
-from cohesion.cli.output import console, figure, print_frame, print_notes, write_csv
+from cohesion.cli.output import (
+    console,
+    figure,
+    print_frame,
+    print_notes,
+    steps_progress,
+    write_csv,
+)
 
 #: The columns printed by ``funding`` when none is asked: the money per inhabitant.
 PER_INHABITANT = "_par_habitant"
 LEVEL = click.Choice(["CV", "EPCI", "DEP", "REG", "FRA"])
+#: The programme zonings (cohesion.core.policies.PROGRAMME_ZONINGS, kept here as text so
+#: that the command line does not import pandas to list its choices).
+ZONING = click.Choice(["ACV", "PVD", "FS", "TI"])
 OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                       help="Écrire le tableau complet en CSV.")
 
@@ -90,11 +100,18 @@ def needs_command(ctx: click.Context, level: str, year: int, need: str, funding:
 @click.pass_context
 def territory_command(ctx: click.Context, territory: str, year: int | None, limit: int,
                       output: Path | None) -> None:
-    """Les financements d'un territoire (DEP:13, CV:CN…, EPCI:…) par dispositif et année."""
+    """Les financements d'un territoire (DEP:13, CV:CN…, EPCI:…) par dispositif et année.
+
+    Pour un contrat de ville (CV:…), aussi ses QPV, ses EPCI, ses communes et ses QPV
+    comparés au reste de son territoire.
+    """
     import pandas as pd
 
-    with observatory(ctx) as core:
-        document = core.policies.territory_summary(territory, year, limit)
+    contrat = territory.upper().startswith("CV:")
+    with observatory(ctx) as core, steps_progress("financements") as step:
+        step("contrat de ville" if contrat else "territoire")
+        document = (core.policies.contrat_de_ville(territory, year, limit) if contrat
+                    else core.policies.territory_summary(territory, year, limit))
     dispositifs = pd.DataFrame(document["dispositifs"])
     name = document["territory"]
     console.print(f"{name['name']} ({name['id']})", highlight=False)
@@ -108,4 +125,66 @@ def territory_command(ctx: click.Context, territory: str, year: int | None, limi
     print_frame(pd.DataFrame([{"indicateur": i["id"], "valeur": i["value"]}
                               for i in document["indicators"] if i["value"] is not None]),
                 f"Indicateurs de financement en {document['year']}")
+    if contrat:
+        console.print(f"{len(document['communes'])} communes, "
+                      f"{figure(document['population'])} habitants ; EPCI : "
+                      + ", ".join(f"{e['nom']} ({e['code']})" for e in document["epci"]),
+                      highlight=False)
+        print_frame(pd.DataFrame(document["qpv"], columns=[
+            "code", "nom", "generation", "communes", "population"]), "Quartiers prioritaires",
+            limit=200)
+        print_frame(pd.DataFrame(document["comparison"]).drop(columns=["libelle"]),
+                    "Dans les QPV et hors QPV (rapports de sommes)")
     write_csv(dispositifs, output)
+
+
+@policies.command("evolution")
+@click.option("--level", type=LEVEL, default="DEP", show_default=True, help="Échelon.")
+@click.option("--indicator", default="montant_adultes_relais_par_habitant", show_default=True,
+              help="Indicateur de financement.")
+@click.option("--start", type=click.IntRange(2000, 2100), default=2020, show_default=True,
+              help="Première année.")
+@click.option("--end", type=click.IntRange(2000, 2100), default=2025, show_default=True,
+              help="Dernière année.")
+@OUTPUT
+@click.pass_context
+def evolution_command(ctx: click.Context, level: str, indicator: str, start: int, end: int,
+                      output: Path | None) -> None:
+    """Comment un indicateur de financement a évolué entre deux années, par territoire."""
+    with observatory(ctx) as core, steps_progress("évolution") as step:
+        step(f"{indicator}, {level}, {start}-{end}")
+        table = core.policies.evolution(indicator, level, start, end)
+    shown = table.assign(ordre=table["evolution"].abs()).sort_values(
+        ["ordre", "code"], ascending=[False, True], na_position="last").drop(columns="ordre")
+    print_frame(shown, f"{indicator} de {table.attrs['start']} à {table.attrs['end']} "
+                       f"({level})", limit=100)
+    print_notes(table.attrs["notes"])
+    write_csv(table, output)
+
+
+@policies.command("zoning")
+@click.argument("level", type=ZONING)
+@OUTPUT
+@click.pass_context
+def zoning_command(ctx: click.Context, level: str, output: Path | None) -> None:
+    """Un zonage de programme (ACV, PVD, FS, TI) : communes, population, indicateurs.
+
+    Le fichier -o reçoit les communes (code, nom, zones, population légale).
+    """
+    import pandas as pd
+
+    with observatory(ctx) as core, steps_progress(f"zonage {level}") as step:
+        step("population")
+        summary = core.policies.zoning_summary(level)
+        step("communes")
+        communes = core.policies.zoning_communes(level)
+    console.print(f"{summary['label']} : {summary['communes']} communes dans "
+                  f"{summary['zones']} zones, {figure(summary['population'])} habitants, "
+                  f"{figure(100 * summary['part_population'])} % de la population de la France "
+                  f"({figure(summary['population_france'])}, géographie {summary['vintage']})",
+                  highlight=False)
+    print_frame(pd.DataFrame(summary["comparison"]).drop(columns=["libelle"]),
+                "Face au reste de la France (rapports de sommes)")
+    print_frame(communes.sort_values("population", ascending=False), "Communes les plus "
+                "peuplées", limit=20)
+    write_csv(communes, output)

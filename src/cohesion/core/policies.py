@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cohesion.core.exports import json_records
-from cohesion.errors import CohesionError
+from cohesion.errors import CohesionError, NotFoundError
 from cohesion.indicators.api import Ratio
 from cohesion.indicators.engine import IndicatorValues
 from cohesion.indicators.periods import nearest_period, period_key
@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 PER_INHABITANT = DENOMINATORS[0]
 #: Beneficiaries listed by default.
 TOP_BENEFICIARIES = 20
+#: The programme zonings a page each is given, when imported (``cohesion import zonage``).
+PROGRAMME_ZONINGS = ("ACV", "PVD", "FS", "TI")
+#: Ratios of sums compared inside and outside a zoning or the QPV of a contrat de ville.
+COMPARED_INDICATORS = ("taux_chomage_15_64", "taux_activite_15_64", "part_personnes_pauvres",
+                       "part_logements_vacants")
 
 
 class PoliciesService:
@@ -161,6 +166,8 @@ class PoliciesService:
             ``evolution_pct`` (NaN where ``debut`` is 0 or missing); ``attrs`` holds
             the years and the notes of both.
         """
+        if int(self._year(start)) > int(self._year(end)):
+            raise CohesionError(f"période invalide : {start} est après {end}")
         first = self.observatory.values(indicator, level, vintage, self._year(start))
         last = self.observatory.values(indicator, level, vintage, self._year(end))
         before = first.frame["value"]
@@ -175,6 +182,36 @@ class PoliciesService:
         table.attrs = {"indicator": indicator, "level": level, "start": first.period,
                        "end": last.period, "notes": list(dict.fromkeys(
                            first.notes + last.notes))}
+        return table
+
+    def series(self, indicator: str, territory: str, start: int | str = 2020,
+               end: int | str = 2025) -> pd.DataFrame:
+        """A funding indicator of one territory, year by year from ``start`` to ``end``.
+
+        Returns
+        -------
+        DataFrame
+            ``annee, valeur`` (NaN for a year loaded without a value for the
+            territory; years without any value loaded are left out); ``attrs`` holds
+            the territory, the indicator's label and unit.
+        """
+        found = self.observatory.territory(territory)
+        first, last = int(self._year(start)), int(self._year(end))
+        if first > last:
+            raise CohesionError(f"période invalide : {start} est après {end}")
+        loaded = set(self.observatory.periods(indicator))
+        rows = []
+        for year in range(first, last + 1):
+            if str(year) not in loaded:
+                continue
+            frame = self.observatory.values(indicator, found["level"], found["vintage"],
+                                            str(year)).frame
+            value = _at(frame, found["code"], "value")
+            rows.append({"annee": str(year), "valeur": np.nan if value is None else value})
+        definition = self.observatory.engine().indicator(indicator)
+        table = pd.DataFrame(rows, columns=["annee", "valeur"])
+        table.attrs = {"territory": found["id"], "name": found["name"], "indicator": indicator,
+                       "label": definition.label, "unit": definition.unit}
         return table
 
     # -- one territory --------------------------------------------------------------
@@ -289,6 +326,253 @@ class PoliciesService:
             attached["contrats"] = engine.members((level, code), "CV", vintage)
             attached["sirens"] = [code]
         return attached
+
+    # -- a contrat de ville ---------------------------------------------------------
+
+    def contrat_de_ville(self, territory: str, year: int | None = None,
+                         limit: int = TOP_BENEFICIARIES) -> dict[str, Any]:
+        """A contrat de ville: its money (:meth:`territory_summary`), QPV, EPCI and communes.
+
+        Returns
+        -------
+        dict
+            :meth:`territory_summary`'s keys, then ``qpv`` (:meth:`contrat_qpv`),
+            ``epci`` (the EPCI sharing its communes, with the population shared),
+            ``communes`` (code, name, legal population), ``population`` and
+            ``comparison``: its QPV against the rest of its territory
+            (:meth:`qpv_comparison`).
+        """
+        summary = self.territory_summary(territory, year, limit)
+        found = summary["territory"]
+        if found["level"] != "CV":
+            raise CohesionError(f"{found['id']} n'est pas un contrat de ville (CV:…)")
+        communes = self.contrat_communes(found["id"])
+        overlap = self.observatory.reader().population_overlap(
+            "CV", "EPCI", found["vintage"], [found["code"]])
+        names = self.observatory.names("EPCI", found["vintage"])
+        epci = [{"code": row.other_code, "nom": names.get(row.other_code),
+                 "id": f"EPCI:{row.other_code}@{found['vintage']}",
+                 "population_commune": float(row.population)}
+                for row in overlap.itertuples()]
+        return {**summary, "epci": epci, "communes": json_records(communes),
+                "population": float(communes["population"].sum()),
+                "qpv": json_records(self.contrat_qpv(found["id"])),
+                "comparison": json_records(self.qpv_comparison(found["id"]))}
+
+    def contrat_communes(self, territory: str) -> pd.DataFrame:
+        """The communes of a territory: ``code, nom, population`` (legal population)."""
+        members = pd.DataFrame(self.observatory.members(territory, "COM"),
+                               columns=["level", "code", "name", "population"])
+        return pd.DataFrame({"code": members["code"], "nom": members["name"],
+                             "population": members["population"].astype("float64")})
+
+    def contrat_qpv(self, territory: str) -> pd.DataFrame:
+        """The QPV lying in the communes of a territory, of every generation loaded.
+
+        Returns
+        -------
+        DataFrame
+            ``id, code, nom, generation, communes`` (its communes in the territory),
+            the newest generation first,
+            ``population`` (the QPV's own, where loaded, else NaN) and
+            ``periode_population``.
+        """
+        communes = set(self.contrat_communes(territory)["code"])
+        reader = self.observatory.reader()
+        rows = []
+        for generation in sorted(self.observatory.qpv.generations(), reverse=True):
+            links = reader.memberships("QPV", generation, ["COM"])
+            links = links[links["parent_code"].isin(communes)]
+            if links.empty:
+                continue
+            names = self.observatory.names("QPV", generation)
+            population = self._qpv_population(generation)
+            for code, own in links.groupby("code", sort=True):
+                rows.append({"id": f"QPV:{code}@{generation}", "code": code,
+                             "nom": names.get(code), "generation": generation,
+                             "communes": ", ".join(sorted(own["parent_code"])),
+                             "population": population["value"].get(code, np.nan),
+                             "periode_population": population.attrs.get("period")})
+        return pd.DataFrame(rows, columns=["id", "code", "nom", "generation", "communes",
+                                           "population", "periode_population"])
+
+    def _qpv_population(self, generation: int) -> pd.DataFrame:
+        """The newest population of the QPV of a generation, by code (empty when none)."""
+        found = self.observatory.reader().observations("population", "QPV")
+        found = found[found["vintage"] == generation]
+        if found.empty:
+            return pd.DataFrame({"value": pd.Series(dtype="float64")})
+        latest = max(found["period"], key=period_key)
+        table = found[found["period"] == latest].set_index("code")[["value"]]
+        table.attrs = {"period": latest}
+        return table
+
+    def qpv_comparison(self, territory: str, indicators: tuple[str, ...] = (
+            "population", *COMPARED_INDICATORS)) -> pd.DataFrame:
+        """Each compared indicator inside the territory's QPV and outside, where computable.
+
+        A value inside the QPV is a ratio of sums over the QPV (their numerator and
+        denominator as loaded for QPV); outside, the same ratio over the territory's
+        communes minus the QPV. Both need the QPV's numerator and denominator for the
+        period of the communes' values: the row says why when they are missing.
+
+        Returns
+        -------
+        DataFrame
+            ``indicateur, libelle, unite, periode, territoire, qpv, hors_qpv, raison``
+            (``raison`` empty when computed).
+        """
+        found = self.observatory.territory(territory)
+        qpv = self.contrat_qpv(found["id"])
+        reader = self.observatory.reader()
+        rows = []
+        for ident in indicators:
+            definition = self.observatory.engine().indicator(ident)
+            row: dict[str, Any] = {"indicateur": ident, "libelle": definition.label,
+                                   "unite": definition.unit, "periode": None,
+                                   "territoire": None, "qpv": None, "hors_qpv": None,
+                                   "raison": ""}
+            rows.append(row)
+            if not self.observatory.periods(ident):
+                row["raison"] = "indicateur non chargé pour les communes"
+                continue
+            result = self.observatory.values(ident, found["level"], found["vintage"])
+            row["periode"] = result.period
+            row["territoire"] = _at(result.frame, found["code"], "value")
+            if qpv.empty:
+                row["raison"] = "aucun QPV chargé dans les communes de ce territoire"
+                continue
+            sums: dict[str, float] = {}
+            for column in (c for c in result.frame.columns if "@" in c):
+                variable, period = column.split("@")
+                held = reader.observations(variable, "QPV")
+                held = held[held["period"] == period].set_index("code")["value"]
+                missing = sorted(set(qpv["code"]) - set(held.dropna().index))
+                if missing:
+                    loaded = sorted(set(reader.observations(variable, "QPV")["period"]))
+                    row["raison"] = (f"{variable} en {period} n'est pas chargé pour "
+                                     f"{len(missing)} des {len(qpv)} QPV du territoire"
+                                     + (f" (chargé pour les QPV : {', '.join(loaded)})"
+                                        if loaded else ""))
+                    break
+                sums[column] = float(held.reindex(qpv["code"]).sum())
+            if row["raison"]:
+                continue
+            whole = result.frame.set_index("code").loc[found["code"]]
+            inside = {c.split("@")[0]: np.array([v]) for c, v in sums.items()}
+            outside = {c.split("@")[0]: np.array([whole[c] - v]) for c, v in sums.items()}
+            row["qpv"] = _scalar(definition.compute(inside))
+            row["hors_qpv"] = _scalar(definition.compute(outside))
+        table = pd.DataFrame(rows)
+        table.attrs = {"territory": found["id"], "qpv": len(qpv)}
+        return table
+
+    # -- programme zonings ----------------------------------------------------------
+
+    def zonings(self) -> list[dict[str, Any]]:
+        """The programme zonings imported (:data:`PROGRAMME_ZONINGS`): id, label, vintage."""
+        found = {level["id"]: level for level in self.observatory.levels()}
+        return [{"id": ident, "label": found[ident]["label"],
+                 "description": found[ident]["description"],
+                 "vintage": max(v["vintage"] for v in found[ident]["vintages"]),
+                 "zones": max(found[ident]["vintages"],
+                              key=lambda v: v["vintage"])["territories"]}
+                for ident in PROGRAMME_ZONINGS if ident in found]
+
+    def zoning_communes(self, level: str) -> pd.DataFrame:
+        """The communes of a programme zoning: ``code, nom, zones, population``.
+
+        ``zones`` names the zones of the commune (several France Services in one
+        town), those of its arrondissements municipaux included; ``population`` is the
+        référentiel's legal population of the commune.
+        """
+        vintage = self._zoning_vintage(level)
+        reader = self.observatory.reader()
+        links = reader.memberships("COM", vintage, [level])
+        # a zone placed in an arrondissement municipal (a France Services of Marseille)
+        # is linked to the arrondissement only: its commune is in the zoning too
+        in_arrondissements = reader.memberships("ARM", vintage, [level])
+        if not in_arrondissements.empty:
+            communes_of = reader.memberships("ARM", vintage, ["COM"]).set_index("code")[
+                "parent_code"]
+            links = pd.concat([links, in_arrondissements.assign(
+                code=in_arrondissements["code"].map(communes_of)).dropna(subset=["code"])])
+        zones = self.observatory.names(level, vintage)
+        communes = self.observatory.names("COM", vintage)
+        population = reader.legal_populations("COM", vintage)
+        grouped = links.groupby("code", sort=True)["parent_code"].agg(
+            lambda codes: " ; ".join(sorted({zones.get(c, c) for c in codes})))
+        table = pd.DataFrame({"code": grouped.index, "nom": grouped.index.map(communes),
+                              "zones": grouped.to_numpy(),
+                              "population": population.reindex(grouped.index).to_numpy()})
+        table.attrs = {"level": level, "vintage": vintage}
+        return table
+
+    def zoning_summary(self, level: str) -> dict[str, Any]:
+        """A programme zoning: its communes, population, share of France, indicators.
+
+        The population is the sum of the legal populations of its communes (each
+        counted once), its share that of France's (the ``FRA`` territory of the
+        référentiel). Each indicator of :data:`COMPARED_INDICATORS` is a ratio of sums
+        over the zoning's communes and over the rest of France (:meth:`zone_comparison`).
+        """
+        communes = self.zoning_communes(level)
+        vintage = communes.attrs["vintage"]
+        about = next(z for z in self.zonings() if z["id"] == level)
+        france = float(self.observatory.reader().legal_populations("FRA", vintage).iloc[0])
+        population = float(communes["population"].sum())
+        return {**about, "vintage": vintage, "communes": len(communes),
+                "population": population, "population_france": france,
+                "part_population": population / france,
+                "comparison": json_records(self.zone_comparison(level))}
+
+    def zone_comparison(self, level: str,
+                        indicators: tuple[str, ...] = COMPARED_INDICATORS) -> pd.DataFrame:
+        """Each compared indicator over a zoning's communes and over the rest of France.
+
+        A ratio of sums of the engine's commune inputs (the indicator's own formula
+        applied to the sums), over the communes having both inputs: the others (Mayotte
+        and the collectivités d'outre-mer outside the census…) are counted in
+        ``communes_sans_donnees``.
+
+        Returns
+        -------
+        DataFrame
+            ``indicateur, libelle, unite, periode, zonage, reste_france,
+            communes_sans_donnees_zonage, communes_sans_donnees_reste``.
+        """
+        communes = set(self.zoning_communes(level)["code"])
+        vintage = self._zoning_vintage(level)
+        rows = []
+        for ident in indicators:
+            if not self.observatory.periods(ident):
+                continue
+            result = self.observatory.values(ident, "COM", vintage)
+            frame = result.frame
+            inputs = [c for c in frame.columns if "@" in c]
+            complete = frame[inputs].notna().all(axis=1)
+            inside = frame["code"].isin(communes)
+            definition = result.indicator
+            values = {}
+            for name, chosen in (("zonage", inside), ("reste_france", ~inside)):
+                sums = frame.loc[chosen & complete, inputs].sum()
+                values[name] = _scalar(definition.compute(
+                    {c.split("@")[0]: np.array([sums[c]]) for c in inputs}))
+            rows.append({"indicateur": ident, "libelle": definition.label,
+                         "unite": definition.unit, "periode": result.period, **values,
+                         "communes_sans_donnees_zonage": int((inside & ~complete).sum()),
+                         "communes_sans_donnees_reste": int((~inside & ~complete).sum())})
+        return pd.DataFrame(rows, columns=[
+            "indicateur", "libelle", "unite", "periode", "zonage", "reste_france",
+            "communes_sans_donnees_zonage", "communes_sans_donnees_reste"])
+
+    def _zoning_vintage(self, level: str) -> int:
+        found = next((z for z in self.zonings() if z["id"] == level), None)
+        if found is None:
+            known = ", ".join(PROGRAMME_ZONINGS)
+            raise NotFoundError(f"zonage de programme {level!r} non importé (connus : {known} ;"
+                                " cohesion import zonage <fichier>)")
+        return int(found["vintage"])
 
     # -- needs and funding ----------------------------------------------------------
 
@@ -416,6 +700,12 @@ def _described(result: IndicatorValues) -> dict[str, Any]:
     return {"label": indicator.label, "unit": indicator.unit, "period": result.period,
             "inputs": [c for c in result.frame.columns if "@" in c],
             "notes": list(result.notes)}
+
+
+def _scalar(values: np.ndarray) -> float | None:
+    """The one value of a computed array (None when missing)."""
+    value = float(values[0])
+    return None if np.isnan(value) else value
 
 
 def _at(frame: pd.DataFrame, code: str, column: str | None) -> float | None:

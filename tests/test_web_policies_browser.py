@@ -1,0 +1,71 @@
+"""The « Politique de la ville » section in Debian's Chromium, on real data.
+
+A visitor opens a contrat de ville's page (the Métropole d'Aix-Marseille-Provence), follows
+one of its QPV to the QPV's portrait, then opens the funding map, a programme zoning's
+page and the evolution view; every page runs under the application's
+Content-Security-Policy and asks nothing from outside (``conftest.open_page``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import open_page, screenshot, wait_until
+from test_policies_indicators import funding_warehouse_file  # noqa: F401  (the fixture)
+from test_policies_pages import MARSEILLE, programmes_warehouse_file  # noqa: F401
+
+READY = "window.cohesionPolicyReady === true"
+#: A QPV of 2024 in Marseille (13e-14e arrondissements), of the PACA sample.
+QPV = "QPV:QN01301M@2024"
+
+
+@pytest.fixture(scope="module")
+def server(programmes_warehouse_file: Path, serve_copy) -> Iterator[str]:  # noqa: F811
+    yield from serve_copy(programmes_warehouse_file, warm=False)
+
+
+@pytest.fixture
+def page(browser, server: str) -> Iterator[object]:
+    yield from open_page(browser, server)
+
+
+def test_a_contrat_de_ville_leads_to_its_qpv_portrait(page) -> None:
+    page.goto(f"/politique-de-la-ville/territoire/{MARSEILLE}?year=2024")
+    wait_until(page, READY)
+    assert "Aix-Marseille" in page.locator("h1").inner_text()
+    assert page.locator("#contrat-qpv tbody tr").count() > 60
+    assert "Aix-Marseille-Provence" in page.locator("#contrat-epci").inner_text()
+    assert page.locator("#politique-dispositifs tbody tr").count() >= 6
+    comparison = page.locator("#contrat-comparaison tr[data-indicateur='population']")
+    assert "2015" in comparison.inner_text()
+    screenshot(page, "politique-contrat-de-ville")
+
+    page.locator(f"#contrat-qpv a[href='/territoire/{QPV}']").click()
+    page.wait_for_url(f"**/territoire/{QPV}")
+    assert page.locator("h1").inner_text() == "Florida Parc"
+    assert "quartier prioritaire" in page.content().lower()
+    screenshot(page, "portrait-qpv")
+
+
+def test_the_funding_map_programmes_and_evolution(page) -> None:
+    page.goto("/politique-de-la-ville?level=DEP&year=2024")
+    wait_until(page, READY)
+    painted = page.evaluate("""() => window.cohesionPolicyMap.getFeatureState(
+        {source: 'territoires', sourceLayer: 'territoires', id: '13'}).c""")
+    assert painted and painted.startswith("#")
+    assert "Bouches-du-Rhône" in page.locator("#politique-tableau").inner_text()
+
+    page.goto("/politique-de-la-ville/programmes/ACV")
+    wait_until(page, READY)
+    assert "11,4" in page.locator("#programme-part").inner_text()
+    assert page.locator("#programme-comparaison tbody tr").count() == 4
+    screenshot(page, "politique-programme-acv")
+
+    page.goto("/politique-de-la-ville/evolution?level=DEP&territory=DEP:13")
+    wait_until(page, READY)
+    assert page.locator("#evolution-serie rect").count() == 6
+    assert page.locator("#evolution-tableau tbody tr").count() > 90
+    screenshot(page, "politique-evolution")
