@@ -457,9 +457,10 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
     observatory : Observatory
         The observatory the pages read.
     prepare : bool
-        Prepare the map of each level (default indicator, first view's tiles) in a
-        background thread as the application starts, so that the first visitor's map
-        is drawn at once.
+        Prepare the map of each level (default indicator's values, first view's tiles)
+        before this returns, so that the server only answers once the first visitor's
+        map can be drawn at once (a map asked for later, with another indicator, is
+        prepared in a background thread while the browser loads the page).
     """
     versions = mount_assets(app, observatory.settings.npm_folder())
     templates = Jinja2Templates(directory=TEMPLATES)
@@ -484,10 +485,10 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
 
     if prepare:
         config = map_config(observatory)
-        for level in config["levels"]:
-            state = map_state(config, {"level": level["id"]})
-            if state:
-                preparing.submit(prepare_map, state)
+        states = [map_state(config, {"level": level["id"]}) for level in config["levels"]]
+        # two threads: shapely and DuckDB release the GIL for most of the work
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cohesion-map") as start:
+            list(start.map(prepare_map, [state for state in states if state]))
 
     @router.get("/")
     @router.get("/carte")
