@@ -74,8 +74,8 @@ VENDOR_PACKAGES = {"dsfr": "@gouvfr/dsfr", "maplibre": "maplibre-gl",
 
 #: Levels the map offers, from the finest to the broadest (QPV when contours are loaded).
 MAP_LEVELS = ("COM", "EPCI", "DEP", "REG", "QPV")
-#: Zoom and extent of the map's first view, metropolitan France: its tiles are made
-#: while the browser loads the page and the map library.
+#: Zoom and extent of the map's first view, metropolitan France: its tiles are made as
+#: the application starts (see :func:`install_pages`).
 FIRST_ZOOM = 5
 FIRST_VIEW = (-5.5, 41.2, 9.8, 51.2)
 #: The map's indicator when the address names none (the first one loaded).
