@@ -5,17 +5,20 @@ warehouse holding the référentiel and the Comparateur and Filosofi files. Debi
 Chromium (Playwright, headless, software WebGL) opens
 ``/carte?level=COM&indicator=taux_chomage_15_64`` in a new browser context each time
 (empty cache) and waits for the map script to report that the values of the 35,000
-communes are drawn (``window.cohesionMapReady``, set on MapLibre's ``idle`` event once
-the values are joined to the vector tiles); the time is ``performance.now()`` at that
-moment, i.e. milliseconds since the navigation started.
+communes are drawn (``window.cohesionMapReady``, set once MapLibre has rendered the
+values joined to every vector tile of the view); the time is ``performance.now()`` at
+that moment, i.e. milliseconds since the navigation started.
 
-The first opening after the server starts is timed apart ("cold": the server cuts and
-encodes the tiles of that zoom); the repetitions (the result) then show what every new
-visitor gets, with an empty browser cache; a returning visitor, whose browser keeps the
-library and the tiles, is timed too (in the details). Payloads are measured on the wire:
-the HTML page, the values (``/api/values``, JSON), the vector tiles of the first view
-(gzip), the map library, and, for reference, the GeoJSON of the simplified contours
-(``/api/geometry/COM``, gzip) that the tiles replace. There is no pandas baseline: the
+The first opening after the server starts is timed apart ("cold"); the repetitions
+then show what every new visitor gets, with an empty browser cache; a returning
+visitor, whose browser keeps the library and the tiles, is timed too (in the details).
+The target holds for both: the slower of the cold opening and the median of the
+repetitions must be under a second. Payloads are measured on the wire, as the browser
+received them (compressed when the server compressed them): the HTML page, the
+scripts (ours and the map library with its worker), the values (``/api/values``,
+JSON), the vector tiles of the view (communes and départements), the style sheets and
+fonts, and, for reference, the GeoJSON of the simplified contours
+(``/api/geometry/COM``) that the tiles replace. There is no pandas baseline: the
 target is absolute.
 
 Run alone with ``uv run python -m benchmarks.bench_map`` or within the suite.
@@ -45,8 +48,8 @@ from benchmarks.common import (
 
 NAME = "map"
 TITLE = "Commune map in headless Chromium (navigation to choropleth)"
-TARGET_SECONDS = 2.0
-TARGET = f"< {TARGET_SECONDS:.0f} s"
+TARGET_SECONDS = 1.0
+TARGET = f"< {TARGET_SECONDS:.0f} s (first opening after start included)"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
@@ -54,6 +57,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 INDICATOR = "taux_chomage_15_64"
 MAP = f"/carte?level=COM&indicator={INDICATOR}"
 VIEWPORT = {"width": 1400, "height": 900}
+#: Resolves once the map reports its values drawn. ``page.wait_for_function`` would
+#: evaluate its expression with ``eval``, which the page's Content-Security-Policy
+#: refuses; ``page.evaluate`` goes through the DevTools protocol, which it lets through.
+WAIT_READY = """() => window.cohesionMapReady === true || new Promise((resolve, reject) => {
+  document.addEventListener("cohesion:map-ready", () => resolve(true), { once: true });
+  setTimeout(() => reject(new Error("the map was not drawn within 60 s")), 60000);
+})"""
 
 
 def _wire_bytes(url: str) -> int:
@@ -61,6 +71,19 @@ def _wire_bytes(url: str) -> int:
     request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
     with urllib.request.urlopen(request, timeout=60) as answer:
         return len(answer.read())
+
+
+def payload(fetched: dict[str, int]) -> dict[str, int]:
+    """Bytes received by kind of resource (response bodies as sent on the wire)."""
+    def total(*markers: str) -> int:
+        return sum(size for url, size in fetched.items()
+                   if any(marker in url.split("?")[0] for marker in markers))
+
+    return {"scripts": total(".js", ".mjs"), "map_library": total("maplibre-gl"),
+            "values_json": total("/api/values"), "tiles": total("/api/tiles/"),
+            "tiles_count": sum(1 for url in fetched if "/api/tiles/" in url),
+            "styles_and_fonts": total(".css", ".woff2", ".woff"),
+            "all": sum(fetched.values())}
 
 
 def open_map(browser: Any, base: str, again: bool = False) -> dict[str, Any]:
@@ -78,7 +101,7 @@ def open_map(browser: Any, base: str, again: bool = False) -> dict[str, Any]:
     for _ in range(2 if again else 1):
         started = time.perf_counter()
         page.goto(base + MAP)
-        page.wait_for_function("window.cohesionMapReady === true", timeout=60_000)
+        page.evaluate(WAIT_READY)
         wall = time.perf_counter() - started
     timing = page.evaluate("window.cohesionMapTiming")
     legend = page.locator("#legende").inner_text()
@@ -101,8 +124,8 @@ def run(context: Context, result: BenchmarkResult) -> None:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                  args=CHROMIUM_ARGS)
             cold = open_map(browser, base)
-            print(f"    cold    : {cold['ready_s']:.2f} s (tiles cut on the server)",
-                  flush=True)
+            print(f"    cold    : {cold['ready_s']:.2f} s (first opening after the server "
+                  "started)", flush=True)
             runs = []
             for number in range(context.repeat):
                 runs.append(open_map(browser, base))
@@ -114,11 +137,8 @@ def run(context: Context, result: BenchmarkResult) -> None:
                   f"{', '.join(f'{t:.2f}' for t in returning)} s", flush=True)
             browser.close()
         last = runs[-1]
-        tiles = {url: size for url, size in last["fetched"].items() if "/api/tiles/COM/" in url}
-        values = next(size for url, size in last["fetched"].items() if "/api/values" in url)
-        library = sum(size for url, size in last["fetched"].items() if "maplibre-gl" in url)
-        geometry = _wire_bytes(f"{base}/api/geometry/COM")
         page_bytes = _wire_bytes(base + MAP)
+        geometry = _wire_bytes(f"{base}/api/geometry/COM")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -126,23 +146,32 @@ def run(context: Context, result: BenchmarkResult) -> None:
     counted = last["legend"].split(" communes sur ")[0].split("·")[-1]
     communes = int("".join(ch for ch in counted if ch.isdigit()) or 0)
     check(communes > 30_000, f"the legend counts {communes} communes with a value")
+    check(cold["legend"] == last["legend"], "the first opening drew another legend")
     times = [r["ready_s"] for r in runs]
-    result.product_times = [round(t, 3) for t in times]
-    result.product_s = min(times)
+    median = statistics.median(times)
+    sizes = {"page_html": page_bytes, **payload(last["fetched"])}
+    sizes["all"] += page_bytes
+    result.product_times = [round(t, 3) for t in [cold["ready_s"], *times]]
+    result.product_s = max(cold["ready_s"], median)
     result.passed = result.product_s < TARGET_SECONDS
-    result.checks.append(f"{communes:,} communes with a value drawn; {len(tiles)} tiles, "
-                         f"{sum(tiles.values()) / 1e6:.2f} MB (gzip); values "
-                         f"{values / 1e6:.2f} MB; median {statistics.median(times):.2f} s, "
-                         f"cold {cold['ready_s']:.2f} s")
+    result.checks.append(
+        f"{communes:,} communes with a value drawn; judged on the slower of cold "
+        f"{cold['ready_s']:.2f} s and median {median:.2f} s (first figure listed: cold)")
+    result.checks.append(
+        f"payload: HTML {sizes['page_html'] / 1e3:.0f} kB, scripts "
+        f"{sizes['scripts'] / 1e3:.0f} kB (map library {sizes['map_library'] / 1e3:.0f} "
+        f"kB), values {sizes['values_json'] / 1e3:.0f} kB, {sizes['tiles_count']} tiles "
+        f"{sizes['tiles'] / 1e3:.0f} kB, styles and fonts "
+        f"{sizes['styles_and_fonts'] / 1e3:.0f} kB; {sizes['all'] / 1e6:.2f} MB in all")
     result.details.update({
-        "url": MAP, "viewport": VIEWPORT, "median_s": round(statistics.median(times), 3),
+        "url": MAP, "viewport": VIEWPORT, "median_s": round(median, 3),
         "cold_s": round(cold["ready_s"], 3),
-        "returning_visitor_s": [round(t, 3) for t in returning], "stages_ms_last_run": {
-            k: round(v) for k, v in last["timing"].items() if isinstance(v, (int, float))},
-        "payload_bytes": {"page_html": page_bytes, "values_json": values,
-                          "tiles_gzip": sum(tiles.values()), "tiles": len(tiles),
-                          "maplibre_js": library,
-                          "geojson_api_geometry_gzip_for_reference": geometry},
+        "returning_visitor_s": [round(t, 3) for t in returning],
+        "stages_ms_cold": {k: round(v) for k, v in cold["timing"].items()
+                           if isinstance(v, (int, float))},
+        "stages_ms_last_run": {k: round(v) for k, v in last["timing"].items()
+                               if isinstance(v, (int, float))},
+        "payload_bytes": sizes | {"geojson_api_geometry_for_reference": geometry},
         "load_average_after": load_average()})
 
 

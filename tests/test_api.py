@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +102,36 @@ def test_vector_tiles_hold_the_territories_they_cover(client: TestClient) -> Non
     assert client.get("/api/tiles/COM/2026/3/8/0.pbf").status_code == 404
     assert client.get("/api/tiles/COM/2026/15/0/0.pbf").status_code == 422
     assert client.get("/api/tiles/XYZ/2026/5/16/11.pbf").status_code == 404
+
+
+def test_the_first_maps_are_prepared_before_the_application_answers(
+        loaded_warehouse_file: Path, tmp_path: Path) -> None:
+    from cohesion.core import Observatory
+    from cohesion.web import pages
+    from cohesion.web.app import create_app
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(loaded_warehouse_file, copy)
+    observatory = Observatory(copy, Settings.from_environ())
+    try:
+        create_app(observatory, warm=True)
+        config = pages.map_config(observatory)
+        for level in ("COM", "DEP"):
+            state = pages.map_state(config, {"level": level})
+            assert observatory.values_json(state["indicator"], level, state["vintage"],
+                                           state["period"], compute=False) is not None
+            for x, y in tiles_covering(*pages.FIRST_VIEW, pages.FIRST_ZOOM):
+                assert observatory.tile(level, state["vintage"], pages.FIRST_ZOOM, x, y,
+                                        compute=False) is not None, (level, x, y)
+        # the map library is compressed already: its first visitor does not wait for it
+        with TestClient(create_app(observatory, warm=False)) as opened:
+            before = pages._gzipped.cache_info().misses
+            library = opened.get("/static/vendor/maplibre/maplibre-gl.mjs",
+                                 headers={"Accept-Encoding": "gzip"})
+            assert library.headers["content-encoding"] == "gzip"
+            assert pages._gzipped.cache_info().misses == before
+    finally:
+        observatory.close()
 
 
 def test_large_answers_are_gzipped_when_the_client_accepts_it(client: TestClient) -> None:

@@ -39,6 +39,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.routing import Mount
 from starlette.types import Scope
 
 from cohesion.core import Observatory
@@ -74,13 +75,23 @@ VENDOR_PACKAGES = {"dsfr": "@gouvfr/dsfr", "maplibre": "maplibre-gl",
 
 #: Levels the map offers, from the finest to the broadest (QPV when contours are loaded).
 MAP_LEVELS = ("COM", "EPCI", "DEP", "REG", "QPV")
-#: Zoom and extent of the map's first view, metropolitan France: its tiles are made
-#: while the browser loads the page and the map library.
+#: Zoom and extent of the map's first view, metropolitan France: its tiles are made as
+#: the application starts (see :func:`install_pages`).
 FIRST_ZOOM = 5
 FIRST_VIEW = (-5.5, 41.2, 9.8, 51.2)
 #: The map's indicator when the address names none (the first one loaded).
 DEFAULT_INDICATORS = ("taux_chomage_15_64", "taux_pauvrete", "population")
 METHODS = ("quantiles", "jenks", "equal")
+#: The files of the map page (mount path, file), compressed as the application starts.
+MAP_ASSETS = (("/static/vendor/maplibre", "maplibre-gl.mjs"),
+              ("/static/vendor/maplibre", "maplibre-gl-worker.mjs"),
+              ("/static/vendor/maplibre", "maplibre-gl.css"),
+              ("/static/vendor/dsfr", "dsfr.min.css"),
+              ("/static/vendor/dsfr", "dsfr.module.min.js"),
+              ("/static/vendor/dsfr", "utility/icons/icons.min.css"),
+              *(("/static", name) for name in (
+                  "carte.js", "api.js", "classify.js", "format.js", "data-styles.js",
+                  "search.js", "cohesion.css")))
 #: Address of the contours' vector tiles (see the API's ``/api/tiles``).
 TILES_URL = "/api/tiles/{level}/{vintage}/{z}/{x}/{y}.pbf"
 
@@ -145,6 +156,12 @@ class AllowedFiles(StaticFiles):
             return Response(body, status_code=200, headers=headers | {
                 "Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         return response
+
+    def compress(self, relative: str) -> None:
+        """Compress a served file now, so that its first visitor does not wait for it."""
+        full_path, found = self.lookup_path(relative)
+        if found is not None and relative.endswith(COMPRESSIBLE):
+            _gzipped(full_path, found.st_mtime_ns, found.st_size)
 
 
 #: Text assets sent gzip-compressed (MapLibre and the DSFR styles weigh 2 MB as text).
@@ -482,9 +499,10 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
     observatory : Observatory
         The observatory the pages read.
     prepare : bool
-        Prepare the map of each level (default indicator, first view's tiles) in a
-        background thread as the application starts, so that the first visitor's map
-        is drawn at once.
+        Prepare the map of each level (default indicator's values, first view's tiles)
+        before this returns, so that the server only answers once the first visitor's
+        map can be drawn at once (a map asked for later, with another indicator, is
+        prepared in a background thread while the browser loads the page).
     """
     versions = mount_assets(app, observatory.settings.npm_folder())
     templates = Jinja2Templates(directory=TEMPLATES)
@@ -509,10 +527,14 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
 
     if prepare:
         config = map_config(observatory)
-        for level in config["levels"]:
-            state = map_state(config, {"level": level["id"]})
-            if state:
-                preparing.submit(prepare_map, state)
+        states = [map_state(config, {"level": level["id"]}) for level in config["levels"]]
+        # two threads: shapely and DuckDB release the GIL for most of the work
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cohesion-map") as start:
+            list(start.map(prepare_map, [state for state in states if state]))
+        mounted = {route.path: route.app for route in app.routes if isinstance(route, Mount)}
+        for mount, name in MAP_ASSETS:
+            if isinstance(mounted.get(mount), AllowedFiles):
+                mounted[mount].compress(name)
 
     @router.get("/")
     @router.get("/carte")

@@ -23,6 +23,7 @@ const SECRET = "#c4c4c4";
 const HATCH_ZOOM = 7; // hatching every secret commune of the national view costs a second
 const SOURCE = "territoires";
 const LAYER = "territoires"; // the layer of the vector tiles
+const WORKER_WAIT_MS = 1000;
 
 window.cohesionMapReady = false;
 window.cohesionMapTiming = {};
@@ -386,6 +387,12 @@ async function start() {
   firstValues.catch(() => {});
   maplibregl = await import(container.dataset.maplibre);
   window.cohesionMapTiming.library = performance.now();
+  // The worker that decodes the tiles starts only when this thread is free: started with
+  // the map, it waited for the first frame and the join of the values (half a second and
+  // more). So it is started first, and the map made once it answers (or after a second).
+  maplibregl.prewarm();
+  await maplibregl.getGlobalDispatcher().ping?.(WORKER_WAIT_MS);
+  window.cohesionMapTiming.worker = performance.now();
   // the contours are in the first style, so that tiles are asked for at once
   const first = geometryStyle(state);
   geometryKey = `${state.level}@${state.vintage}`;
@@ -395,7 +402,7 @@ async function start() {
       { id: "fond", type: "background", paint: { "background-color": "#f4f6f8" } },
       ...first.layers] },
     bounds: [[WEST, SOUTH], [EAST, NORTH]], fitBoundsOptions: { padding: 10 },
-    minZoom: 1.5, maxZoom: 13,
+    minZoom: 1.5, maxZoom: 13, fadeDuration: 0, // no fade: fewer frames while tiles arrive
     dragRotate: false, pitchWithRotate: false, touchPitch: false, renderWorldCopies: false,
     attributionControl: { compact: false,
       customAttribution: "Données : INSEE, ANCT, Etalab" },
