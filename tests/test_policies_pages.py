@@ -296,6 +296,9 @@ def test_the_pages_show_the_figures(client: TestClient) -> None:
     page = client.get(f"/politique-de-la-ville/territoire/{MARSEILLE}", params={"year": 2024})
     assert page.status_code == 200
     assert 'href="/territoire/QPV:QN01301M@2024"' in page.text
+    # a QPV of 2015 links to its portrait too, and the portrait opens
+    [old] = re.findall(r'href="(/territoire/QPV:QP\d{3}\d+@2015)"', page.text)[:1]
+    assert client.get(old).status_code == 200
     assert f"/api/policies/territories/{MARSEILLE}@2026/comparison?format=csv" in page.text
 
     page = client.get("/politique-de-la-ville/evolution",

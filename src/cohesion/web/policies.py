@@ -272,16 +272,14 @@ def territory_document(observatory: Observatory, territory: str, year: int | Non
     return observatory.policies.territory_summary(territory, year, limit)
 
 
-def contrat_rows(document: dict[str, Any], vintages: list[int]) -> dict[str, Any]:
+def contrat_rows(document: dict[str, Any]) -> dict[str, Any]:
     """The contrat de ville's own tables, formatted for its page.
 
-    A QPV links to its portrait when the référentiel has its generation's vintage
-    (the QPV of 2015 have none: the référentiel starts in 2021).
+    Each QPV, of either generation, links to its portrait.
     """
     unit = {c["indicateur"]: c["unite"] or "" for c in document["comparison"]}
     return {
-        "qpv_rows": [q | {"link": f"/territoire/{q['id']}" if q["generation"] in vintages
-                          else None,
+        "qpv_rows": [q | {"link": f"/territoire/{q['id']}",
                           "population_text": format_number(q["population"])}
                      for q in document["qpv"]],
         "epci_rows": [e | {"population_text": format_number(e["population_commune"])}
@@ -315,7 +313,7 @@ def territory_view(observatory: Observatory, territory: str, year: int | None
                      for b in document["beneficiaries"]["rows"]]
     indicators = [i | {"value_text": format_number(i["value"], i["unit"] or "")}
                   for i in document["indicators"] if i["value"] is not None]
-    contrat = contrat_rows(document, observatory.vintages()) if found["level"] == "CV" else {}
+    contrat = contrat_rows(document) if found["level"] == "CV" else {}
     credits = (*CREDITS, *QPV_CREDITS) if contrat else CREDITS
     return {**document, **contrat, "contrat": bool(contrat),
             "qpv_csv": f"{base}/qpv?format=csv", "communes_csv": f"{base}/communes?format=csv",
