@@ -513,18 +513,23 @@ class IndicatorEngine:
             parts.append(convert_counts(wide[others], kept).values)
         targets = pd.Index(passage["to_code"].unique(), name="code").sort_values()
         result = pd.concat(parts, axis=1).reindex(targets)
-        reasons = why.reindex(result.index).where(result.isna(), None)
-        return result, reasons.mask(result.isna() & reasons.isna(), "not_convertible")
+        # a converted value missing keeps its reason where the commune kept its code
+        absent = np.isnan(result.to_numpy(dtype="float64"))
+        given = why.reindex(index=result.index, columns=result.columns).to_numpy(dtype=object)
+        kept = given[absent]
+        kept[pd.isna(kept)] = "not_convertible"
+        reasons = np.full(absent.shape, None, dtype=object)
+        reasons[absent] = kept
+        return result, pd.DataFrame(reasons, index=result.index, columns=result.columns)
 
     def _passage(self, source: int, target: int) -> pd.DataFrame:
-        """The composed passage table between two vintages (cached)."""
-        cache = self.__dict__.setdefault("_passage_cache", {})
-        if (source, target) not in cache:
+        """The composed passage table between two vintages (cached per content)."""
+        if ("passage", source, target) not in self.store:
             step = 1 if target > source else -1
             pairs = [(v, v + step) for v in range(source, target, step)]
-            cache[(source, target)] = chain({pair: self._step(*pair) for pair in pairs},
-                                            source, target)
-        return cache[(source, target)]
+            self.store[("passage", source, target)] = chain(
+                {pair: self._step(*pair) for pair in pairs}, source, target)
+        return self.store[("passage", source, target)]
 
     def _step(self, from_vintage: int, to_vintage: int) -> pd.DataFrame:
         """The stored passage table between two adjacent vintages."""
