@@ -241,6 +241,26 @@ class IndicatorEngine:
                                                notes + own))
         return results
 
+    def commune_values(self, keys: list[str], vintage: int
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+        """Commune values of ``variable@period`` keys in the geography of ``vintage``.
+
+        Values published in another geography are converted through the passage tables
+        (counts summed or shared, other statistics kept for unchanged communes only).
+        Read and converted once per warehouse content, then shared by every engine.
+
+        Returns
+        -------
+        (DataFrame, DataFrame, list of str)
+            Values and missing reasons (one column per key, one row per commune of
+            ``vintage``), and the notes on the conversions.
+        """
+        self.warehouse.require_vintage(vintage)
+        notes: list[str] = []
+        wanted = {key: (key.split("@", 1)[0], key.split("@", 1)[1]) for key in keys}
+        values, reasons = self._commune_inputs(wanted, vintage, notes)
+        return values, reasons, notes
+
     def members(self, parent: tuple[str, str], level: str, vintage: int) -> list[str]:
         """Codes of the territories of ``level`` inside ``parent`` (via communes)."""
         parent_level, parent_code = parent
@@ -380,8 +400,9 @@ class IndicatorEngine:
         """Read and convert :meth:`_commune_inputs`; also the conversion notes by key."""
         by_key: dict[str, tuple[str, ...]] = {}
         reading = _with_factors(wanted)
-        values = pd.DataFrame(index=index, columns=list(reading), dtype="float64")
-        reasons = pd.DataFrame(index=index, columns=list(reading), dtype=object)
+        # columns gathered as arrays, the frames built once at the end
+        values: dict[str, np.ndarray] = {}
+        reasons: dict[str, np.ndarray] = {}
         available = self._available()
         available = available[(available["level"] == "COM")
                               & ~available["variable"].isin(list(DERIVED))]
@@ -391,7 +412,7 @@ class IndicatorEngine:
                 area = self.warehouse.query(
                     "SELECT code, area_km2 FROM geometries WHERE level = 'COM' AND vintage = ?",
                     [vintage]).set_index("code")["area_km2"]
-                values[key] = area.reindex(index)
+                values[key] = area.reindex(index).to_numpy(dtype="float64")
                 continue
             rows = available[available["variable"] == variable]
             stored = period if (rows["period"] == period).any() else TIMELESS
@@ -410,17 +431,27 @@ class IndicatorEngine:
                 wide, why = wide.reindex(index), why.reindex(index)
             for stored_key, key in keys.items():
                 if stored_key in wide:
-                    values[key] = wide[stored_key].to_numpy()
-                    reasons[key] = why[stored_key].to_numpy()
+                    values[key] = wide[stored_key].to_numpy(dtype="float64")
+                    reasons[key] = why[stored_key].to_numpy(dtype=object)
         for key, (variable, period) in wanted.items():
             if variable in DERIVED:
                 rate, count = (_input_key(f, period) for f in DERIVED[variable].factors)
-                values[key] = values[rate] * values[count] / 100
-                reasons[key] = reasons[rate].where(reasons[rate].notna(), reasons[count])
+                if rate in values and count in values:
+                    values[key] = values[rate] * values[count] / 100
+                    reasons[key] = np.where(pd.notna(reasons.get(rate)), reasons.get(rate),
+                                            reasons.get(count))
                 by_key[key] = tuple(dict.fromkeys(by_key.get(rate, ()) + by_key.get(count, ())))
-        values, reasons = values[list(wanted)], reasons[list(wanted)]
-        reasons = reasons.where(values.isna(), None)
-        reasons = reasons.mask(values.isna() & reasons.isna(), "no_data")
+        nothing = np.full(len(index), np.nan)
+        found = {key: values.get(key, nothing) for key in wanted}
+        why_missing = {}
+        for key, column in found.items():
+            absent = np.isnan(column)
+            given = reasons.get(key, np.full(len(index), None, dtype=object))[absent]
+            given[pd.isna(given)] = "no_data"
+            why_missing[key] = np.full(len(index), None, dtype=object)
+            why_missing[key][absent] = given
+        values = pd.DataFrame(found, index=index, columns=list(wanted), dtype="float64")
+        reasons = pd.DataFrame(why_missing, index=index, columns=list(wanted), dtype=object)
         return values, reasons, by_key
 
     def _pivot(self, level: str, vintage: int,
@@ -594,9 +625,13 @@ class IndicatorEngine:
         """Values published directly at ``level`` (upper-level files, user tables)."""
         if level == "COM":
             return pd.DataFrame()
-        available = self._available()
-        held = available[(available["level"] == level) & (available["vintage"] == vintage)]
-        keys = [k for k in wanted if k in set(held["variable"] + "@" + held["period"])]
+        cache = self.__dict__.setdefault("_held_cache", {})
+        if (level, vintage) not in cache:
+            available = self._available()
+            held = available[(available["level"] == level)
+                             & (available["vintage"] == vintage)]
+            cache[(level, vintage)] = set(held["variable"] + "@" + held["period"])
+        keys = [k for k in wanted if k in cache[(level, vintage)]]
         if not keys:
             return pd.DataFrame()
         return self._pivot(level, vintage, keys)[0]
@@ -667,10 +702,7 @@ class IndicatorEngine:
         territories = np.concatenate([g.group + offset for g, offset in
                                       zip(groups, offsets, strict=False)])
         communes = np.concatenate([g.rows for g in groups])
-        membership = scipy.sparse.csr_matrix(
-            (np.ones(len(communes)), (territories, communes)),
-            shape=(int(offsets[-1]), len(inputs)))
-        sums = membership @ matrix
+        sums = grouped_sums(matrix, communes, territories, int(offsets[-1]))
         members = np.bincount(territories, minlength=int(offsets[-1]))
         found = {}
         for level, group, offset in zip(levels, groups, offsets, strict=False):
@@ -941,6 +973,27 @@ class Groups:
     rows: np.ndarray  # position of each member commune in the inputs
     group: np.ndarray  # position of its territory in ``codes``
     codes: pd.Index
+
+
+def grouped_sums(matrix: np.ndarray, members: np.ndarray, groups: np.ndarray,
+                 size: int) -> np.ndarray:
+    """Sum rows of ``matrix`` into ``size`` groups, every column in one sparse product.
+
+    ``members[i]`` is a row of ``matrix`` and ``groups[i]`` the group it counts in; a
+    row may count in several groups (a commune in its EPCI and in its département),
+    and a row in none is left out. Missing values must be replaced beforehand (a NaN
+    would spread to its group).
+
+    Examples
+    --------
+    >>> grouped_sums(np.array([[1.0, 10.0], [2.0, 20.0], [4.0, 40.0]]),
+    ...              np.array([0, 1, 2, 0]), np.array([0, 0, 1, 1]), 2)
+    array([[ 3., 30.],
+           [ 5., 50.]])
+    """
+    membership = scipy.sparse.csr_matrix(
+        (np.ones(len(members)), (groups, members)), shape=(size, matrix.shape[0]))
+    return np.asarray(membership @ matrix)
 
 
 def _frame(codes: pd.Index, value: np.ndarray, missing: np.ndarray, coverage: np.ndarray,
