@@ -991,6 +991,8 @@ def grouped_sums(matrix: np.ndarray, members: np.ndarray, groups: np.ndarray,
     array([[ 3., 30.],
            [ 5., 50.]])
     """
+    if matrix.shape[1] == 1:  # one column: a weighted count is cheaper than a matrix
+        return np.bincount(groups, matrix[members, 0], size).astype("float64")[:, None]
     membership = scipy.sparse.csr_matrix(
         (np.ones(len(members)), (groups, members)), shape=(size, matrix.shape[0]))
     return np.asarray(membership @ matrix)
