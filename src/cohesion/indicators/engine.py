@@ -215,7 +215,7 @@ class IndicatorEngine:
         all_sums = self._level_sums([self._keys(i, chosen_period[i.id]) for i in summed],
                                     inputs, [lv for lv in levels if lv != "COM"], vintage)
         for level in levels:
-            groups = None if level == "COM" else self._groups(inputs.index, level, vintage)
+            groups = None if level == "COM" else self._groups(level, vintage)
             # totals read at declared levels never use the figures published at this one
             published = pd.DataFrame() if all(issubclass(i, SOURCED) for i in indicators) \
                 else self._published(wanted, level, vintage)
@@ -470,22 +470,20 @@ class IndicatorEngine:
         variables = sorted(set(wanted["variable"]))
         connection = self.warehouse.connection
         connection.register("_wanted_keys", wanted)
-        connection.register("_code_index", pd.DataFrame(
-            {"code": codes, "code_index": np.arange(len(codes))}))
         try:
+            # codes are numbered by the database, in the order of _codes
             found = connection.execute(
-                f"""SELECT c.code_index, w.key_index, o.value,
+                f"""SELECT c.row, w.key_index, o.value,
                           CASE WHEN o.value IS NULL THEN o.missing END AS missing
                    FROM observations o
                    JOIN _wanted_keys w USING (variable, period)
-                   JOIN _code_index c USING (code)
+                   JOIN ({_positions_sql(level)}) c USING (code)
                    WHERE o.level = ? AND o.vintage = ?
                      AND o.variable IN ({", ".join("?" * len(variables))})""",
-                [level, vintage, *variables]).to_arrow_table()
+                [level, vintage, level, vintage, *variables]).to_arrow_table()
         finally:
             connection.unregister("_wanted_keys")
-            connection.unregister("_code_index")
-        rows = found.column("code_index").to_numpy()
+        rows = found.column("row").to_numpy()
         columns = found.column("key_index").to_numpy()
         values = np.full((len(codes), len(keys)), np.nan)
         # NULLs arrive as NaN: they are missing values, not zeros
@@ -504,13 +502,9 @@ class IndicatorEngine:
         """Codes that hold observations of a level in a vintage (cached)."""
         cache = self.store
         if ("codes", level, vintage) not in cache:
-            # communes are known from the référentiel, which is cheaper than a scan
-            sql = ("SELECT code FROM territories WHERE level = ? AND vintage = ? ORDER BY code"
-                   if level == "COM" else
-                   "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ? "
-                   "ORDER BY code")
             cache[("codes", level, vintage)] = _frozen(self.warehouse.query(
-                sql, [level, vintage])["code"].to_numpy())
+                f"SELECT code FROM ({_positions_sql(level)}) ORDER BY row",
+                [level, vintage])["code"].to_numpy())
         return cache[("codes", level, vintage)]
 
     def _convert(self, wide: pd.DataFrame, why: pd.DataFrame, source: int, vintage: int,
@@ -575,34 +569,27 @@ class IndicatorEngine:
         return {(int(a), int(b)): self._step(int(a), int(b))
                 for a, b in pairs.itertuples(index=False)}
 
-    def _groups(self, communes: pd.Index, level: str, vintage: int) -> Groups:
+    def _groups(self, level: str, vintage: int) -> Groups:
         """The communes of each territory of ``level`` (cached)."""
-        return self._level_groups(communes, [level], vintage)[0]
+        return self._level_groups([level], vintage)[0]
 
-    def _level_groups(self, communes: pd.Index, levels: list[str],
-                      vintage: int) -> list[Groups]:
+    def _level_groups(self, levels: list[str], vintage: int) -> list[Groups]:
         """The communes of each territory of each level, read in one query (cached).
 
-        ``communes`` are always those of ``vintage``, so they are no part of the key.
+        Communes are numbered as in :meth:`_codes` (the inputs' rows).
         """
         cache = self.store
         unread = [level for level in levels if ("groups", level, vintage) not in cache]
         if unread:
             # positions are computed by the database, and the territory codes arrive
             # dictionary-encoded: one Python string per territory, not per commune
-            connection = self.warehouse.connection
-            connection.register("_commune_index", pd.DataFrame(
-                {"code": communes, "row": np.arange(len(communes))}))
-            try:
-                links = connection.execute(
-                    f"""SELECT list_position(?::VARCHAR[], m.parent_level) AS level_number,
-                               c.row, m.parent_code
-                        FROM memberships m JOIN _commune_index c USING (code)
-                        WHERE m.vintage = ? AND m.level = 'COM'
-                          AND m.parent_level IN ({", ".join("?" * len(unread))})""",
-                    [unread, vintage, *unread]).to_arrow_table().combine_chunks()
-            finally:
-                connection.unregister("_commune_index")
+            links = self.warehouse.connection.execute(
+                f"""SELECT list_position(?::VARCHAR[], m.parent_level) AS level_number,
+                           c.row, m.parent_code
+                    FROM memberships m JOIN ({_positions_sql("COM")}) c USING (code)
+                    WHERE m.vintage = ? AND m.level = 'COM'
+                      AND m.parent_level IN ({", ".join("?" * len(unread))})""",
+                [unread, "COM", vintage, vintage, *unread]).to_arrow_table().combine_chunks()
             number = links.column("level_number").to_numpy()
             rows = links.column("row").to_numpy()
             encoded = pc.dictionary_encode(links.column("parent_code")).chunk(0) \
@@ -697,7 +684,7 @@ class IndicatorEngine:
             starts[keys] = start
             start += len(keys) + 1
         matrix = np.hstack(blocks)
-        groups = self._level_groups(inputs.index, levels, vintage)
+        groups = self._level_groups(levels, vintage)
         offsets = np.cumsum([0] + [len(g.codes) for g in groups])
         territories = np.concatenate([g.group + offset for g, offset in
                                       zip(groups, offsets, strict=False)])
@@ -1009,6 +996,17 @@ def _frame(codes: pd.Index, value: np.ndarray, missing: np.ndarray, coverage: np
                "missing": np.array(missing, dtype=object), "coverage": np.array(coverage),
                **{key: np.array(column) for key, column in inputs.items()}}
     return pd.DataFrame(columns, copy=False)
+
+
+def _positions_sql(level: str) -> str:
+    """SQL of ``code, row``: the codes of ``level`` holding observations in a vintage.
+
+    Numbered in code order; parameters: the level and the vintage. Communes are known
+    from the référentiel, which is cheaper than a scan of the observations.
+    """
+    codes = ("SELECT code FROM territories WHERE level = ? AND vintage = ?" if level == "COM"
+             else "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ?")
+    return f"SELECT code, row_number() OVER (ORDER BY code) - 1 AS row FROM ({codes})"
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
