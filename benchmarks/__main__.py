@@ -27,6 +27,7 @@ from benchmarks import (
     bench_load,
     bench_map,
     bench_qpv,
+    bench_scale,
     bench_search,
     bench_typology,
 )
@@ -47,7 +48,7 @@ BENCHMARKS: dict[str, ModuleType] = {module.NAME: module for module in
                                      (bench_build, bench_import, bench_aggregate,
                                       bench_funding, bench_qpv, bench_api, bench_map,
                                       bench_typology, bench_load, bench_access,
-                                      bench_search)}
+                                      bench_search, bench_scale)}
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

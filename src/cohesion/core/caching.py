@@ -116,3 +116,36 @@ class ResultCache:
                 while len(self.items) > self.size:
                     self.items.popitem(last=False)
         return value
+
+
+#: Stores of values derived from a warehouse's content, by :func:`materialised` key.
+_MATERIALISED = ResultCache(8)
+
+
+def materialised(content_key: Hashable | None) -> dict[Hashable, Any]:
+    """The store of values computed from a warehouse as it is now, shared in the process.
+
+    ``content_key`` is the warehouse's
+    :meth:`~cohesion.store.warehouse.Warehouse.content_key`: an import or a build gives a
+    new key, hence an empty store, and the stores of older contents age out. Without a
+    key (an in-memory warehouse) the store is new and shared with no one.
+
+    Entries are computed from the content alone and never modified once stored (arrays
+    are stored read-only), so threads may share them.
+
+    Examples
+    --------
+    >>> materialised(("a.duckdb", 1)) is materialised(("a.duckdb", 1))
+    True
+    >>> materialised(("a.duckdb", 2)) is materialised(("a.duckdb", 1)), materialised(None)
+    (False, {})
+    """
+    if content_key is None:
+        return {}
+    return _MATERIALISED.get(content_key, dict)
+
+
+def forget_materialised() -> None:
+    """Empty every store of :func:`materialised` (what the first request after start finds)."""
+    with _MATERIALISED.lock:
+        _MATERIALISED.items.clear()

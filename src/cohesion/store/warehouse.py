@@ -441,6 +441,21 @@ class Warehouse:
         return int(self.connection.execute(
             "SELECT coalesce(max(dataset_id), 0) FROM datasets").fetchone()[0])
 
+    def content_key(self) -> tuple[object, ...] | None:
+        """What answers computed from the warehouse depend on: its file, last import, last build.
+
+        Two files give two keys, and so does the same file after an import or a build of
+        the référentiel (times to the microsecond tell apart two files built alike).
+        None for an in-memory warehouse, whose answers are shared with no other.
+        """
+        if self.path is None:
+            return None
+        found = self.connection.execute(
+            """SELECT (SELECT coalesce(max(dataset_id), 0) FROM datasets),
+                      (SELECT max(imported_at) FROM datasets),
+                      (SELECT max(built_at) FROM vintages)""").fetchone()
+        return (str(self.path.resolve()), *found)
+
     # -- datasets ---------------------------------------------------------------------
 
     def find_dataset(self, importer: str, checksum: str) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 
 PASSAGE_COLUMNS = ["from_vintage", "from_code", "to_vintage", "to_code", "weight", "kind"]
 
@@ -122,25 +123,45 @@ def invert(passage: pd.DataFrame, from_population: pd.Series) -> pd.DataFrame:
 
 
 def compose(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
-    """Chain two passage tables (a → b then b → c) into one (a → c)."""
-    joined = first.merge(second, left_on="to_code", right_on="from_code",
-                         suffixes=("", "_next"))
-    joined["weight"] = joined["weight"] * joined["weight_next"]
-    grouped = joined.groupby(["from_code", "to_code_next"], as_index=False)["weight"].sum()
-    grouped = grouped.rename(columns={"to_code_next": "to_code"})
-    grouped.insert(0, "from_vintage", first["from_vintage"].iloc[0])
-    grouped.insert(2, "to_vintage", second["to_vintage"].iloc[0])
+    """Chain two passage tables (a → b then b → c) into one (a → c).
+
+    Codes are matched as integers (factorised once), so chaining five vintages of
+    35,000 communes takes milliseconds.
+    """
+    middle, _ = pd.factorize(np.concatenate([first["to_code"].to_numpy(dtype=object),
+                                             second["from_code"].to_numpy(dtype=object)]))
+    into, out_of = middle[:len(first)], middle[len(first):]
+    order = np.argsort(out_of, kind="stable")
+    start = np.searchsorted(out_of[order], into, "left")
+    count = np.searchsorted(out_of[order], into, "right") - start
+    left = np.repeat(np.arange(len(first)), count)
+    # the rows of ``second`` leaving each row's commune, in their order
+    right = order[np.repeat(start, count) + np.arange(count.sum())
+                  - np.repeat(np.cumsum(count) - count, count)]
+    weight = first["weight"].to_numpy()[left] * second["weight"].to_numpy()[right]
+    sources, source_codes = pd.factorize(first["from_code"].to_numpy(dtype=object)[left],
+                                         sort=True)
+    targets, target_codes = pd.factorize(second["to_code"].to_numpy(dtype=object)[right],
+                                         sort=True)
+    pairs, pair = np.unique(sources.astype("int64") * max(len(target_codes), 1) + targets,
+                            return_inverse=True)
+    grouped = pd.DataFrame({
+        "from_vintage": first["from_vintage"].iloc[0],
+        "from_code": source_codes[pairs // max(len(target_codes), 1)],
+        "to_vintage": second["to_vintage"].iloc[0],
+        "to_code": target_codes[pairs % max(len(target_codes), 1)],
+        "weight": np.bincount(pair, weight, len(pairs))})
     grouped["kind"] = passage_kinds(grouped)
-    return grouped[PASSAGE_COLUMNS].sort_values(["from_code", "to_code"]).reset_index(
-        drop=True)
+    return grouped[PASSAGE_COLUMNS]
 
 
 def passage_kinds(passage: pd.DataFrame) -> np.ndarray:
     """Kind of each passage row: ``split``, ``merge``, ``recode`` or ``same``."""
-    targets = passage.groupby("from_code")["to_code"].transform("size")
-    sources = passage.groupby("to_code")["from_code"].transform("size")
-    return np.select([targets > 1, sources > 1, passage["from_code"] != passage["to_code"]],
-                     ["split", "merge", "recode"], default="same")
+    sources, _ = pd.factorize(passage["from_code"])
+    targets, _ = pd.factorize(passage["to_code"])
+    from_code, to_code = passage["from_code"].to_numpy(), passage["to_code"].to_numpy()
+    return np.select([np.bincount(sources)[sources] > 1, np.bincount(targets)[targets] > 1,
+                      from_code != to_code], ["split", "merge", "recode"], default="same")
 
 
 @dataclass
@@ -197,40 +218,50 @@ def convert_counts(values: pd.Series | pd.DataFrame, passage: pd.DataFrame) -> C
     known = sources.get_indexer(table.index) >= 0
     unmatched = sorted(map(str, table.index[~known]))
     table = table[known]
-    rows = passage[table.index.get_indexer(passage["from_code"]) >= 0]
-    source = table.reindex(rows["from_code"]).to_numpy(dtype="float64")
+    position = table.index.get_indexer(passage["from_code"])
+    rows = passage[position >= 0]
+    source = table.to_numpy(dtype="float64")[position[position >= 0]]
     shares = source * rows["weight"].to_numpy()[:, None]
-    split = (rows.groupby("from_code")["to_code"].transform("size") > 1).to_numpy()
+    origin, _ = pd.factorize(rows["from_code"])
+    split = np.bincount(origin)[origin] > 1
     if split.any():
         for column in range(shares.shape[1]):
             finite = source[:, column][np.isfinite(source[:, column])]
             if finite.size and np.all(finite == np.round(finite)):
                 shares[split, column] = _largest_remainder(
-                    shares[split, column], rows["from_code"].to_numpy()[split],
-                    source[split, column])
-    targets = rows["to_code"].to_numpy()
-    converted = pd.DataFrame(shares, index=targets, columns=table.columns).groupby(
-        level=0).sum(min_count=1)
-    # a target reached by a missing value is missing
-    reached_by_missing = pd.DataFrame(np.isnan(source), index=targets,
-                                      columns=table.columns).groupby(level=0).any()
-    converted = converted.mask(reached_by_missing.reindex(converted.index))
+                    shares[split, column], origin[split], source[split, column])
+    # every target sums its shares; one reached by a missing value is missing
+    target, codes = pd.factorize(rows["to_code"], sort=True)
+    reaching = scipy.sparse.csr_matrix(
+        (np.ones(len(target)), (target, np.arange(len(target)))),
+        shape=(len(codes), len(target)))
+    missing = np.isnan(shares)
+    sums = reaching @ np.where(missing, 0.0, shares)
+    sums[(reaching @ missing.astype("float64")) > 0] = np.nan
+    result = pd.DataFrame(sums, index=pd.Index(codes.to_numpy(dtype=object)),
+                          columns=table.columns)
     approximated = sorted(set(rows.loc[rows["kind"] == "split", "to_code"]))
-    result = converted.sort_index()
     return Conversion(result["value"] if is_series else result, unmatched, approximated)
 
 
 def _largest_remainder(shares: np.ndarray, groups: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    """Round ``shares`` to integers so that each group still sums to its total."""
+    """Round ``shares`` to integers so that each group still sums to its total.
+
+    In each group (integer codes), the shares with the largest remainders are rounded
+    up, the first listed winning a tie, until the group's total is reached.
+    """
     floors = np.floor(shares)
-    frame = pd.DataFrame({"group": groups, "floor": floors, "rest": shares - floors,
-                          "total": totals})
-    frame = frame[np.isfinite(frame["total"])]
-    missing = frame["total"] - frame.groupby("group")["floor"].transform("sum")
-    rank = frame.sort_values("rest", ascending=False, kind="stable").groupby("group").cumcount()
-    frame["floor"] += (rank.reindex(frame.index) < missing.round()).astype(float)
+    kept = np.flatnonzero(np.isfinite(totals))
     result = shares.copy()
-    result[frame.index.to_numpy()] = frame["floor"].to_numpy()
+    if not kept.size:
+        return result
+    group, floor, rest = groups[kept], floors[kept], (shares - floors)[kept]
+    lacking = np.round(totals[kept] - np.bincount(group, floor)[group])
+    order = np.lexsort((np.arange(len(kept)), -rest, group))
+    first = np.searchsorted(group[order], group[order], "left")
+    rank = np.empty(len(kept), dtype="int64")
+    rank[order] = np.arange(len(kept)) - first
+    result[kept] = floor + (rank < lacking)
     return result
 
 
