@@ -153,6 +153,7 @@ def run(context: Context, result: BenchmarkResult) -> None:
     sizes["all"] += page_bytes
     result.product_times = [round(t, 3) for t in [cold["ready_s"], *times]]
     result.product_s = max(cold["ready_s"], median)
+    result.basis = "the slower of the first opening and the median; first opening, then each"
     result.passed = result.product_s < TARGET_SECONDS
     result.checks.append(
         f"{communes:,} communes with a value drawn; judged on the slower of cold "

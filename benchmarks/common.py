@@ -129,6 +129,8 @@ class BenchmarkResult:
     checks: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: How ``product_s`` and ``baseline_s`` are taken from the times, as printed
+    basis: str = "best of the repetitions"
 
     @property
     def ratio(self) -> float | None:
@@ -165,10 +167,10 @@ def print_result(result: BenchmarkResult) -> None:
     """Print one benchmark's figures."""
     print(f"  checks: {'; '.join(result.checks) if result.checks else 'none'}")
     if result.product_s is not None:
-        print(f"  product : {result.product_s:8.2f} s (best of {len(result.product_times)}: "
+        print(f"  product : {result.product_s:8.2f} s ({result.basis}: "
               f"{', '.join(f'{t:.2f}' for t in result.product_times)})")
     if result.baseline_s is not None:
-        print(f"  baseline: {result.baseline_s:8.2f} s (best of {len(result.baseline_times)}: "
+        print(f"  baseline: {result.baseline_s:8.2f} s ({result.basis}: "
               f"{', '.join(f'{t:.2f}' for t in result.baseline_times)})")
     if result.ratio is not None:
         print(f"  ratio baseline/product: {result.ratio:.2f}")
