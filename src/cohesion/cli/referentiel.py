@@ -11,6 +11,7 @@ from cohesion.cli.main import main, observatory, opened, settings_of
 from cohesion.cli.output import cell, console, print_frame, steps_progress, write_csv
 from cohesion.errors import UnknownTerritoryError
 from cohesion.indicators.periods import period_key
+from cohesion.shutdown import interrupted_by_signals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +38,8 @@ def build(ctx: click.Context, vintages: tuple[int, ...], no_geometries: bool,
             console.print(f"Référentiel {', '.join(map(str, chosen))} déjà construit avec "
                           "les mêmes versions des sources (--force pour reconstruire).")
             return
-        with steps_progress("Référentiel") as step:
+        # SIGTERM as Ctrl-C: the transaction rolls back and the union threads stop
+        with interrupted_by_signals(), steps_progress("Référentiel") as step:
             tables = build_referentiel(warehouse, settings_of(ctx).npm_folder(), chosen,
                                        geometries=not no_geometries, progress=step)
     for vintage, vintage_tables in tables.items():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from cohesion.errors import CohesionError
 from cohesion.store.warehouse import Warehouse
@@ -282,8 +283,18 @@ def _collected(pending: list[PendingGeometries], measurer: Measurer,
         if done % max(1, total // 20) == 0 or done == total:
             step(f"contours des échelons : {done}/{total} unions")
     step("superficies des échelons")
-    return pd.concat([finish_geometries(vintage, measurer) for vintage in pending],
+    rows = pd.concat([finish_geometries(vintage, measurer) for vintage in pending],
                      ignore_index=True)
+    rows["geometry"] = _wkb(rows["geometry"].to_numpy())
+    return rows
+
+
+def _wkb(geometries: np.ndarray) -> np.ndarray:
+    """WKB of each geometry, each distinct object encoded once (vintages share most)."""
+    distinct = {id(geometry): geometry for geometry in geometries}
+    encoded = dict(zip(distinct, shapely.to_wkb(np.array(list(distinct.values()),
+                                                          dtype=object)), strict=True))
+    return np.array([encoded[id(geometry)] for geometry in geometries], dtype=object)
 
 
 def _write(warehouse: Warehouse, tables: dict[int, VintageTables],

@@ -267,14 +267,16 @@ class Measurer:
         """
         places = np.asarray(codes if places is None else places)
         present = pd.notna(geometries)
-        todo = np.array([present[i] and id(geometries[i]) not in self.known
-                         for i in range(len(geometries))], dtype=bool)
+        identities = [id(geometry) for geometry in geometries]
+        todo = present & np.fromiter((identity not in self.known for identity in identities),
+                                     dtype=bool, count=len(identities))
         if todo.any():
             areas, crs = areas_km2(geometries[todo], places[todo])
             for geometry, area, name in zip(geometries[todo], areas, crs, strict=True):
                 self.known[id(geometry)] = (float(area), str(name))
-        measures = [self.known.get(id(g), (np.nan, None)) if p else (np.nan, None)
-                    for g, p in zip(geometries, present, strict=True)]
+        absent = (np.nan, None)
+        measures = [self.known[identity] if here else absent
+                    for identity, here in zip(identities, present.tolist(), strict=True)]
         return pd.DataFrame({
             "level": level, "code": codes, "geometry": geometries,
             "area_km2": [m[0] for m in measures], "area_crs": [m[1] for m in measures],
