@@ -119,10 +119,11 @@ def vintage_geometries(tables: VintageTables, contours: CommuneContours, latest:
         lacking = cover.index[cover.isna()]
         cover[lacking] = latest.reindex(successor.reindex(lacking)).to_numpy()
     groups: dict[str, pd.Series] = {}
-    communes_of: dict[str, pd.DataFrame] = {}
-    for level in (*DISSOLVED_FROM_COMMUNES, "REG", "FRA"):
-        members = links[(links["level"] == "COM") & (links["parent_level"] == level)]
-        communes_of[level] = members.rename(columns={"parent_code": "group"})[["group", "code"]]
+    of_communes = links[links["level"] == "COM"].rename(columns={"parent_code": "group"})
+    by_level = dict(list(of_communes.groupby("parent_level", sort=False)))
+    empty = of_communes.iloc[:0]
+    communes_of = {level: by_level.get(level, empty)[["group", "code"]]
+                   for level in (*DISSOLVED_FROM_COMMUNES, "REG", "FRA")}
     for level in DISSOLVED_FROM_COMMUNES:
         groups[level] = dissolver.dissolve(communes_of[level], cover)
     # régions from départements, France from régions: far fewer vertices to union
@@ -229,7 +230,8 @@ def build_referentiel(warehouse: Warehouse, node_modules: Path,
                 step(f"COG {vintage}: contours des communes, unions des échelons")
                 pending.append(vintage_geometries(tables[vintage], contours, latest,
                                                   to_latest, dissolver, measurer))
-        _write(warehouse, tables, steps, lambda: _collected(pending, measurer, step), step)
+        _write(warehouse, tables, steps,
+               lambda: _write_geometries(warehouse, pending, measurer, step), step)
     except BaseException:
         # an interruption must not wait for the queued unions, only the running ones
         pool.shutdown(wait=True, cancel_futures=True)
@@ -274,33 +276,44 @@ def passages_to_latest(steps: dict[tuple[int, int], pd.DataFrame],
     return result
 
 
-def _collected(pending: list[PendingGeometries], measurer: Measurer,
-               step: Progress) -> pd.DataFrame:
-    """Wait for the unions of every vintage, showing how many are done, then measure."""
-    futures = {id(future): future for vintage in pending for future in vintage.futures()}
-    total = len(futures)
-    for done, _ in enumerate(as_completed(futures.values()), start=1):
-        if done % max(1, total // 20) == 0 or done == total:
-            step(f"contours des échelons : {done}/{total} unions")
-    step("superficies des échelons")
-    rows = pd.concat([finish_geometries(vintage, measurer) for vintage in pending],
-                     ignore_index=True)
-    rows["geometry"] = _wkb(rows["geometry"].to_numpy())
-    return rows
+def _write_geometries(warehouse: Warehouse, pending: list[PendingGeometries],
+                      measurer: Measurer, step: Progress) -> None:
+    """Measure and write each vintage's contours once its unions are done, newest first.
+
+    Newest first as they were started, so that the last unions run while the earlier
+    vintages are written (and each shared contour is measured as in a sequential build).
+    """
+    total = len({id(future) for vintage in pending for future in vintage.futures()})
+    waited: set[int] = set()
+    encoded: dict[int, bytes] = {}
+    for vintage in pending:
+        new = [future for future in vintage.futures() if id(future) not in waited]
+        for future in as_completed(new):
+            waited.add(id(future))
+            if len(waited) % max(1, total // 20) == 0 or len(waited) == total:
+                step(f"contours des échelons : {len(waited)}/{total} unions")
+        step(f"COG {vintage.vintage}: superficies et écriture des contours")
+        rows = finish_geometries(vintage, measurer)
+        rows["geometry"] = _wkb(rows["geometry"].to_numpy(), encoded)
+        warehouse.write_geometries(rows)
 
 
-def _wkb(geometries: np.ndarray) -> np.ndarray:
-    """WKB of each geometry, each distinct object encoded once (vintages share most)."""
-    distinct = {id(geometry): geometry for geometry in geometries}
-    encoded = dict(zip(distinct, shapely.to_wkb(np.array(list(distinct.values()),
-                                                          dtype=object)), strict=True))
+def _wkb(geometries: np.ndarray, encoded: dict[int, bytes]) -> np.ndarray:
+    """WKB of each geometry, each distinct object encoded once (vintages share most).
+
+    ``encoded`` (object id → WKB) is filled as it goes; the objects must stay alive.
+    """
+    new = {id(geometry): geometry for geometry in geometries if id(geometry) not in encoded}
+    if new:
+        encoded.update(zip(new, shapely.to_wkb(np.array(list(new.values()), dtype=object)),
+                           strict=True))
     return np.array([encoded[id(geometry)] for geometry in geometries], dtype=object)
 
 
 def _write(warehouse: Warehouse, tables: dict[int, VintageTables],
            steps: dict[tuple[int, int], pd.DataFrame],
-           geometries: Callable[[], pd.DataFrame] | None, step: Progress) -> None:
-    """Write everything in one transaction; ``geometries`` is awaited after the tables."""
+           geometries: Callable[[], None] | None, step: Progress) -> None:
+    """Write everything in one transaction; ``geometries`` writes its rows after the tables."""
     step("écriture dans l'entrepôt")
     with warehouse.transaction() as connection:
         for vintage, vintage_tables in tables.items():
@@ -322,8 +335,6 @@ def _write(warehouse: Warehouse, tables: dict[int, VintageTables],
                 "INSERT OR REPLACE INTO levels VALUES (?, ?, 'builtin', NULL, NULL)",
                 [level.id, level.label])
         if geometries is not None:
-            rows = geometries()
-            step("écriture des contours dans l'entrepôt")
             connection.execute("DELETE FROM geometries WHERE dataset_id IS NULL AND vintage IN "
                                "(SELECT unnest(?))", [list(tables)])
-            warehouse.write_geometries(rows)
+            geometries()
