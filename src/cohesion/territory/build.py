@@ -58,10 +58,9 @@ def communes_with_parents(tables: VintageTables) -> pd.DataFrame:
 def derive_passages(tables: dict[int, VintageTables]) -> dict[tuple[int, int], pd.DataFrame]:
     """Passage tables between adjacent vintages, in both directions."""
     steps = {}
+    communes = {vintage: communes_with_parents(tables[vintage]) for vintage in tables}
     for old, new in itertools.pairwise(sorted(tables)):
-        forward = adjacent_passage(communes_with_parents(tables[old]),
-                                   communes_with_parents(tables[new]),
-                                   tables[new].former_codes)
+        forward = adjacent_passage(communes[old], communes[new], tables[new].former_codes)
         old_population = tables[old].territories.query("level == 'COM'").set_index("code")[
             "population"]
         steps[(old, new)] = forward
