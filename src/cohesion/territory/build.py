@@ -198,6 +198,14 @@ def build_referentiel(warehouse: Warehouse, node_modules: Path,
     -------
     dict
         The tables read, by vintage.
+
+    Notes
+    -----
+    Contours are dissolved on :data:`UNION_THREADS` threads while the main thread reads,
+    derives and writes (see docs/referentiel.md); the result is the same as a sequential
+    build's. On an exception or :exc:`KeyboardInterrupt` the transaction is rolled back,
+    the unions not yet started are cancelled and the running ones awaited, so no thread
+    outlives the call.
     """
     step = progress or (lambda _message: None)
     if geometries and LATEST_VINTAGE not in vintages:
