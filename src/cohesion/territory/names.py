@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _SAINT = re.compile(r"\b(st|ste)\b")
@@ -15,6 +16,8 @@ TYPOGRAPHY = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "’
                             "\u00a0": " ", "\u202f": " "})
 
 
+# names repeat from one vintage to the next: the référentiel build normalises each once
+@lru_cache(maxsize=1 << 17)
 def search_key(name: str) -> str:
     """Return the accent-, case- and punctuation-insensitive form of a place name.
 

@@ -133,13 +133,13 @@ def read_vintage(node_modules: Path, vintage: int) -> VintageTables:
         rows.append(("REG", entry["code"], entry["nom"], None, None, None, zone))
     rows.append(("FRA", FRANCE_CODE, "France", None, None, None, None))
 
+    memberships = pd.DataFrame(links, columns=["level", "code", "parent_level", "parent_code"])
     territories = pd.DataFrame(rows, columns=["level", "code", "name", "population", "siren",
                                               "kind", "zone"])
     territories = territories.drop_duplicates(["level", "code"], keep="first")
-    territories = _fill_group_populations(territories, links)
+    territories = _fill_group_populations(territories, memberships)
     territories.insert(2, "vintage", vintage)
     territories.insert(4, "search_name", territories["name"].map(search_key))
-    memberships = pd.DataFrame(links, columns=["level", "code", "parent_level", "parent_code"])
     memberships = memberships.drop_duplicates().reset_index(drop=True)
     memberships.insert(0, "vintage", vintage)
     postcode_table = pd.DataFrame(postcodes, columns=["level", "code", "postcode"])
@@ -151,17 +151,20 @@ def read_vintage(node_modules: Path, vintage: int) -> VintageTables:
                          memberships, postcode_table, former_codes)
 
 
-def _fill_group_populations(territories: pd.DataFrame, links: list[tuple]) -> pd.DataFrame:
-    """Set the population of supra-communal levels to the sum of their communes'."""
+def _fill_group_populations(territories: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Set the population of supra-communal levels to the sum of their communes'.
+
+    ``links`` are the membership rows as read (a commune listed twice in a group counts
+    twice, as the package lists it).
+    """
     commune_pop = territories.loc[territories["level"] == "COM"].set_index("code")["population"]
-    members = pd.DataFrame(links, columns=["level", "code", "parent_level", "parent_code"])
-    members = members[members["level"] == "COM"]
-    sums = (members.assign(population=members["code"].map(commune_pop))
-            .groupby(["parent_level", "parent_code"])["population"].sum(min_count=1))
-    key = pd.MultiIndex.from_frame(territories[["level", "code"]])
-    summed = pd.Series(sums.reindex(key).to_numpy(), index=territories.index)
+    members = links[links["level"] == "COM"]
+    sums = (members["code"].map(commune_pop)
+            .groupby([members["parent_level"], members["parent_code"]]).sum(min_count=1))
     is_group = territories["level"].isin(["EPCI", "EPT", "ARR", "DEP", "REG", "FRA"])
+    groups = territories[is_group]
     territories = territories.copy()
-    territories.loc[is_group, "population"] = summed[is_group]
+    territories.loc[is_group, "population"] = sums.reindex(
+        pd.MultiIndex.from_arrays([groups["level"], groups["code"]])).to_numpy()
     territories["population"] = territories["population"].astype("Int64")
     return territories
