@@ -97,6 +97,9 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("contrats-de-ville-2024", "zonage",
            "social_innovation/anct_politique_ville_postes/geom_cv_ctr_2024.json",
            producer="ANCT", title="Contrats de ville 2024 (EPCI ou commune porteur)"),
+    Sample("contrats-de-ville-2015", "contrats-ville-2015",
+           "social_innovation/anct_politique_ville_postes/geom_cv_ctr_2015.json",
+           options={"perimetres": "../../programmes/anct_superposeur_2019/cv.topojson"}),
     *(Sample(f"{name}-{year}", "postes-politique-ville",
              f"social_innovation/anct_politique_ville_postes/{name}-{year}.json")
       for name in ("adulte-relais", "postes-fonjep") for year in range(2020, 2026)),

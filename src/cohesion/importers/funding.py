@@ -321,29 +321,44 @@ def _contrat_sums(warehouse: Warehouse, frame: pd.DataFrame, found: Dispositif, 
     """Money and posts by contrat de ville, for the contrats the warehouse holds as a level.
 
     The contrats de ville 2024 (``CN…``) are the level ``CV`` once their list is imported
-    (``zonage`` importer); a line of a contrat the level does not hold (the 2015 ``CV…``
-    codes) counts by département only, said in the notes.
+    (``zonage`` importer), those of 2015 (``CV…``) the level ``CV2015``
+    (``contrats-ville-2015`` importer); a line of a contrat neither level holds counts by
+    département only, said in the notes.
     """
-    known = set(warehouse.names(CONTRAT_LEVEL, vintage))
     lines = frame[frame["contrat_ville"].notna()]
-    held = lines["contrat_ville"].isin(known).to_numpy()
-    if known and not held.all():
+    held = np.zeros(len(lines), dtype=bool)
+    observations = []
+    levels = []
+    for level in CONTRAT_LEVELS:
+        known = set(warehouse.names(level, vintage))
+        if not known:
+            continue
+        levels.append(level)
+        here = lines["contrat_ville"].isin(known).to_numpy() & ~held
+        held |= here
+        sums = lines[here].groupby(["contrat_ville", "year"], sort=True).agg(
+            amount=("amount", "sum"), posts=("posts", "sum")).reset_index()
+        values = pd.concat([sums.assign(variable=found.amount_variable, value=sums["amount"]),
+                            sums.assign(variable=found.posts_variable, value=sums["posts"])],
+                           ignore_index=True).rename(columns={"contrat_ville": "code",
+                                                              "year": "period"})
+        observations.append(_observations(values, level, vintage))
+    if levels and not held.all():
         outside = lines.loc[~held, "contrat_ville"]
         notes.append(counted(int((~held).sum()), "ligne rattachée", "lignes rattachées")
-                     + f" à {outside.nunique()} contrat(s) de ville absent(s) de l'échelon "
-                     f"{CONTRAT_LEVEL} (par exemple {outside.iloc[0]}) : comptée(s) par "
+                     + f" à {outside.nunique()} contrat(s) de ville absent(s) des échelons "
+                     f"{', '.join(levels)} (par exemple {outside.iloc[0]}) : comptée(s) par "
                      "département seulement")
-    sums = lines[held].groupby(["contrat_ville", "year"], sort=True).agg(
-        amount=("amount", "sum"), posts=("posts", "sum")).reset_index()
-    values = pd.concat([sums.assign(variable=found.amount_variable, value=sums["amount"]),
-                        sums.assign(variable=found.posts_variable, value=sums["posts"])],
-                       ignore_index=True).rename(columns={"contrat_ville": "code",
-                                                          "year": "period"})
-    return _observations(values, CONTRAT_LEVEL, vintage)
+    if not observations:
+        return _observations(pd.DataFrame(columns=["variable", "code", "period", "value"]),
+                             CONTRAT_LEVEL, vintage)
+    return pd.concat(observations, ignore_index=True)
 
 
 #: The level of the contrats de ville 2024 (imported with the ``zonage`` importer).
 CONTRAT_LEVEL = "CV"
+#: The levels of the contrats de ville 2024 and 2015 (``contrats-ville-2015`` importer).
+CONTRAT_LEVELS = (CONTRAT_LEVEL, "CV2015")
 
 
 def _option(options: ImportOptions, name: str, default: object) -> object:
@@ -681,6 +696,9 @@ class DotationsInvestissement(Importer):
             commune_observations = summed.reset_index().assign(period=str(year))
         epci = (echelons == "epci").to_numpy()
         siren[epci] = codes[epci].where(codes[epci].str.fullmatch(r"\d{9}"), None)
+        epci_observations = self._epci_totals(
+            warehouse, table, data, communes, code_commune, siren[epci], kinds, amount,
+            com_vintage, year, notes)
 
         themes, variant = (normalise_themes(data["categorie"]) if "categorie" in data
                            else (pd.Series(None, index=data.index, dtype=object),
@@ -723,11 +741,80 @@ class DotationsInvestissement(Importer):
         if not commune_observations.empty:
             for level, group in commune_observations.groupby("level"):
                 observations.append(_observations(group, str(level), int(com_vintage)))
+        observations.extend(epci_observations)
         used = [DISPOSITIFS[k] for k in sorted(set(kinds))]
         return ImportBatch(observations=pd.concat(observations, ignore_index=True),
                            variables=funding_variables(used, False, "montant_sub"),
                            tables={"funding_lines": lines}, vintage=com_vintage or dep_vintage,
                            periods=[str(year)], rows=len(frame), notes=notes)
+
+    @staticmethod
+    def _epci_totals(warehouse: Warehouse, table: Table, data: pd.DataFrame,
+                     communes: np.ndarray, code_commune: pd.Series, epci_sirens: pd.Series,
+                     kinds: pd.Series, amount: pd.Series, com_vintage: int | None, year: int,
+                     notes: list[str]) -> list[pd.DataFrame]:
+        """``montant_{dotation}`` per EPCI, in every vintage: its communes' grants + its own.
+
+        The grants to an EPCI itself (identified by its SIREN) belong to no commune: they
+        are added to the grants to its communes, so that an EPCI's total is complete and
+        counts no euro twice. An EPCI is a legal person: its grant stays with its SIREN in
+        every vintage where that SIREN is an EPCI; in a vintage where it is not (merged
+        since), the grant counts in its département only (noted). Communes are placed in
+        their EPCI of each vintage (a commune merged since is in the EPCI of the commune
+        that absorbed it).
+        """
+        variables = kinds.map(lambda k: DISPOSITIFS[k].amount_variable)
+        own = pd.DataFrame({"siren": epci_sirens.to_numpy(object),
+                            "variable": variables[epci_sirens.index].to_numpy(object),
+                            "value": amount[epci_sirens.index].to_numpy(dtype="float64")})
+        own = own[own["siren"].notna()]
+        grants = pd.DataFrame({"commune": code_commune.iloc[communes].to_numpy(object),
+                               "variable": variables.iloc[communes].to_numpy(object),
+                               "value": amount.iloc[communes].to_numpy(dtype="float64")})
+        uniques = pd.Series(pd.unique(grants["commune"]), dtype=object)
+        observations = []
+        unattached: dict[int, pd.DataFrame] = {}
+        for vintage in warehouse.vintages():
+            # the communes of the file's vintage, in this one (former codes mapped)
+            placed = _Rows(table.path, pd.DataFrame({"code": uniques}), table.first_line)
+            try:
+                current = uniques if vintage == com_vintage or uniques.empty else \
+                    resolve_communes(warehouse, placed, uniques, "id_terr", vintage=vintage,
+                                     allow_former_codes=True, coverage="partial").codes
+            except InputFileError:
+                notes.append(f"communes du fichier inconnues du COG {vintage} : pas de total "
+                             "par EPCI dans cette géographie")
+                continue
+            in_epci = pd.concat([warehouse.memberships(level, vintage, ["EPCI"])
+                                 for level in ("COM", "ARM")], ignore_index=True)
+            epci_of = in_epci.drop_duplicates("code").set_index("code")["parent_code"]
+            commune_epci = pd.Series(current.map(epci_of).to_numpy(),
+                                     index=uniques.to_numpy())
+            from_communes = grants.assign(code=grants["commune"].map(commune_epci))
+            known = set(warehouse.names("EPCI", vintage))
+            held = own["siren"].isin(known).to_numpy()
+            unattached[vintage] = own[~held]
+            parts = pd.concat([from_communes[["code", "variable", "value"]],
+                               own[held].rename(columns={"siren": "code"})],
+                              ignore_index=True)
+            sums = parts[parts["code"].notna()].groupby(["variable", "code"], sort=True)[
+                "value"].sum().reset_index().assign(period=str(year))
+            observations.append(_observations(sums, "EPCI", vintage))
+        if len(own):
+            latest = max(unattached)
+            notes.append(counted(len(own), "subvention à un EPCI", "subventions à des EPCI")
+                         + f" ({format_euros(float(own['value'].sum()))}) : rattachées à "
+                         "leur EPCI (identifié par son SIREN) et comptées dans son total avec "
+                         "celles de ses communes")
+            for vintage in sorted({com_vintage or latest, latest}):
+                missing = unattached[vintage]
+                if len(missing):
+                    notes.append(counted(len(missing), "subvention", "subventions")
+                                 + f" ({format_euros(float(missing['value'].sum()))}) à "
+                                 f"{missing['siren'].nunique()} EPCI absent(s) du COG "
+                                 f"{vintage} (par exemple {missing['siren'].iloc[0]}) : "
+                                 "comptées dans leur département seulement à cette géographie")
+        return observations
 
     def read_table(self, path: Path, options: ImportOptions) -> Table:
         """The sheet of projects (``Projets…`` or ``--option sheet``), header found."""
