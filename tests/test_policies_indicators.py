@@ -250,6 +250,27 @@ def test_grants_to_communes_sum_over_the_communes(engine: IndicatorEngine,
         / per_inhabitant.loc[code, "population@2018"], rel=1e-12)
 
 
+def test_an_epci_total_holds_its_own_grants_and_its_communes(
+        engine: IndicatorEngine, raw_dotations: pd.DataFrame) -> None:
+    brest = "242900314"
+    dsil = raw_dotations[raw_dotations["dotation"] == "DSIL"]
+    own = dsil.loc[dsil["id_terr"] == brest, "montant_sub"].sum()
+    assert own > 0
+    for vintage in (2021, 2026):
+        communes = values(engine, "montant_dsil", "COM", vintage, "2019")
+        members = engine.warehouse.memberships("COM", vintage, ["EPCI"])
+        of_brest = members.loc[members["parent_code"] == brest, "code"]
+        epci = values(engine, "montant_dsil_par_habitant", "EPCI", vintage, "2019")
+        total = own + communes["value"].reindex(of_brest).sum()
+        assert epci.loc[brest, "montant_dsil"] == pytest.approx(total, abs=0.01)
+        assert epci.loc[brest, "value"] == pytest.approx(
+            total / epci.loc[brest, "population@2018"], rel=1e-12)
+    # the département counts every grant once: its EPCI's, its communes' and its own
+    dep = values(engine, "montant_dsil", "DEP", 2026, "2019")
+    assert dep.loc["29", "value"] == pytest.approx(
+        dsil.loc[dsil["id_dep"] == "29", "montant_sub"].sum(), abs=0.01)
+
+
 # -- per QPV inhabitant, per poor person ----------------------------------------------------
 
 def test_per_qpv_inhabitant_where_qpv_populations_are_loaded(engine: IndicatorEngine,
