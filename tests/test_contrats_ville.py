@@ -156,13 +156,21 @@ def test_a_bad_code_is_refused_with_its_line(warehouse: Warehouse, tmp_path: Pat
     assert table_fingerprint(warehouse) == before
 
 
-def test_an_unknown_perimeter_is_refused(warehouse: Warehouse, tmp_path: Path) -> None:
+def test_perimeters_are_matched_by_code(warehouse: Warehouse, tmp_path: Path) -> None:
     text = shared(PERIMETERS).read_text()
-    bad = tmp_path / "cv.topojson"
-    bad.write_text(text.replace('"id":"CV101"', '"id":"CV999"', 1))
+    twice = tmp_path / "twice.topojson"
+    twice.write_text(text.replace('"id":"CV101"', '"id":"CV100"', 1))
     before = table_fingerprint(warehouse)
     with pytest.raises(InputFileError) as caught:
         run_import(warehouse, ContratsVille2015(), shared(CV_2015),
-                   options=ImportOptions(extra={"perimetres": str(bad)}))
-    assert caught.value.column == "id" and caught.value.found == "CV999"
+                   options=ImportOptions(extra={"perimetres": str(twice)}))
+    assert caught.value.column == "id" and caught.value.found == "CV100"
     assert table_fingerprint(warehouse) == before
+    other = tmp_path / "cv.topojson"
+    # Toulouse Métropole's perimeter under another code: ignored, and CV101 unresolved
+    other.write_text(text.replace('"id":"CV101"', '"id":"CV999"', 1))
+    report = run_import(warehouse, ContratsVille2015(), shared(CV_2015),
+                        options=ImportOptions(extra={"perimetres": str(other)}))
+    notes = "\n".join(report.notes)
+    assert "1 périmètre(s) de contrats absents de la liste, ignorés : CV999" in notes
+    assert "4 contrat(s) de ville non rapporté(s)" in notes and "CV101" in notes

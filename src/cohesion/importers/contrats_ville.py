@@ -243,13 +243,17 @@ class ContratsVille2015(Importer):
                                        row=-1, column=column, expected="id, nbcom, info2",
                                        found=", ".join(map(str, frame.columns)))
         ids = text_column(frame["id"])
-        unknown = (~ids.isin(set(contrats["code"]))).to_numpy()
-        if unknown.any():
-            row = int(np.argmax(unknown))
-            raise perimeters.error("périmètre d'un contrat de ville absent de la liste",
-                                   row=row, column="id",
-                                   expected="un code de la liste des contrats 2015",
+        twice = ids.duplicated().to_numpy()
+        if twice.any():
+            row = int(np.argmax(twice))
+            raise perimeters.error("deux périmètres pour un même contrat de ville", row=row,
+                                   column="id", expected="un périmètre par contrat",
                                    found=ids.iloc[row])
+        notes = []
+        unknown = sorted(set(ids) - set(contrats["code"]))
+        if unknown:
+            notes.append(f"{len(unknown)} périmètre(s) de contrats absents de la liste, "
+                         f"ignorés : {_listed(unknown)}")
         use = ids.isin(set(contrats.loc[by_epci, "code"])).to_numpy()
         shapes = np.asarray(perimeters.geometries)
         france = warehouse.geometries("FRA", vintage)["geometry"]
@@ -257,7 +261,6 @@ class ContratsVille2015(Importer):
         if len(france):
             placed[use] = shapely.area(shapely.intersection(shapes[use], france.iloc[0])) > \
                 MAJORITY * shapely.area(shapes[use])
-        notes = []
         displaced = ids[use & ~placed].tolist()
         if displaced:
             notes.append(f"{len(displaced)} périmètre(s) hors du territoire français (les "

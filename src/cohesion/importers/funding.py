@@ -77,6 +77,7 @@ from cohesion.policies.funding import (
     text_values,
 )
 from cohesion.store.warehouse import Warehouse
+from cohesion.territory.passage import chain, convert_counts
 
 #: Columns of the ``funding_lines`` table an importer fills (``dataset_id`` aside).
 FUNDING_COLUMNS = ["line_key", "programme", "dispositif", "year", "beneficiary", "siret",
@@ -697,8 +698,9 @@ class DotationsInvestissement(Importer):
         epci = (echelons == "epci").to_numpy()
         siren[epci] = codes[epci].where(codes[epci].str.fullmatch(r"\d{9}"), None)
         epci_observations = self._epci_totals(
-            warehouse, table, data, communes, code_commune, siren[epci], kinds, amount,
-            com_vintage, year, notes)
+            warehouse, commune_observations, siren[epci],
+            kinds.map(lambda k: DISPOSITIFS[k].amount_variable), amount, com_vintage, year,
+            notes)
 
         themes, variant = (normalise_themes(data["categorie"]) if "categorie" in data
                            else (pd.Series(None, index=data.index, dtype=object),
@@ -749,55 +751,52 @@ class DotationsInvestissement(Importer):
                            periods=[str(year)], rows=len(frame), notes=notes)
 
     @staticmethod
-    def _epci_totals(warehouse: Warehouse, table: Table, data: pd.DataFrame,
-                     communes: np.ndarray, code_commune: pd.Series, epci_sirens: pd.Series,
-                     kinds: pd.Series, amount: pd.Series, com_vintage: int | None, year: int,
-                     notes: list[str]) -> list[pd.DataFrame]:
+    def _epci_totals(warehouse: Warehouse, communes: pd.DataFrame, epci_sirens: pd.Series,
+                     variables: pd.Series, amount: pd.Series, com_vintage: int | None,
+                     year: int, notes: list[str]) -> list[pd.DataFrame]:
         """``montant_{dotation}`` per EPCI, in every vintage: its communes' grants + its own.
 
         The grants to an EPCI itself (identified by its SIREN) belong to no commune: they
         are added to the grants to its communes, so that an EPCI's total is complete and
         counts no euro twice. An EPCI is a legal person: its grant stays with its SIREN in
         every vintage where that SIREN is an EPCI; in a vintage where it is not (merged
-        since), the grant counts in its département only (noted). Communes are placed in
-        their EPCI of each vintage (a commune merged since is in the EPCI of the commune
-        that absorbed it).
+        since), the grant counts in its département only (noted). The communes' grants
+        are carried to each vintage as the indicator engine carries them (the passage
+        tables: summed over merged communes, shared over split ones by the weights).
+
+        ``communes`` holds the summed grants per commune of ``com_vintage``:
+        ``variable, level, code, value``.
         """
-        variables = kinds.map(lambda k: DISPOSITIFS[k].amount_variable)
         own = pd.DataFrame({"siren": epci_sirens.to_numpy(object),
                             "variable": variables[epci_sirens.index].to_numpy(object),
                             "value": amount[epci_sirens.index].to_numpy(dtype="float64")})
         own = own[own["siren"].notna()]
-        grants = pd.DataFrame({"commune": code_commune.iloc[communes].to_numpy(object),
-                               "variable": variables.iloc[communes].to_numpy(object),
-                               "value": amount.iloc[communes].to_numpy(dtype="float64")})
-        uniques = pd.Series(pd.unique(grants["commune"]), dtype=object)
+        to_communes = (communes[communes["level"] == "COM"].pivot(
+            index="code", columns="variable", values="value")
+            if len(communes) else pd.DataFrame())
+        steps = {(int(a), int(b)): group for (a, b), group in warehouse.query(
+            "SELECT from_vintage, from_code, to_vintage, to_code, weight, kind FROM passages"
+        ).groupby(["from_vintage", "to_vintage"])}
         observations = []
         unattached: dict[int, pd.DataFrame] = {}
         for vintage in warehouse.vintages():
-            # the communes of the file's vintage, in this one (former codes mapped)
-            placed = _Rows(table.path, pd.DataFrame({"code": uniques}), table.first_line)
-            try:
-                current = uniques if vintage == com_vintage or uniques.empty else \
-                    resolve_communes(warehouse, placed, uniques, "id_terr", vintage=vintage,
-                                     allow_former_codes=True, coverage="partial").codes
-            except InputFileError:
-                notes.append(f"communes du fichier inconnues du COG {vintage} : pas de total "
-                             "par EPCI dans cette géographie")
-                continue
-            in_epci = pd.concat([warehouse.memberships(level, vintage, ["EPCI"])
-                                 for level in ("COM", "ARM")], ignore_index=True)
-            epci_of = in_epci.drop_duplicates("code").set_index("code")["parent_code"]
-            commune_epci = pd.Series(current.map(epci_of).to_numpy(),
-                                     index=uniques.to_numpy())
-            from_communes = grants.assign(code=grants["commune"].map(commune_epci))
+            in_epci = warehouse.memberships("COM", vintage, ["EPCI"]).drop_duplicates(
+                "code").set_index("code")["parent_code"]
+            parts = [own.rename(columns={"siren": "code"})]
+            if len(to_communes):
+                assert com_vintage is not None
+                carried = convert_counts(to_communes, chain(steps, com_vintage, vintage)) \
+                    .values if vintage != com_vintage else to_communes
+                long = carried.rename_axis("commune").reset_index().melt(
+                    id_vars="commune", var_name="variable", value_name="value").dropna()
+                parts.append(long.assign(code=long["commune"].map(in_epci))[
+                    ["code", "variable", "value"]])
             known = set(warehouse.names("EPCI", vintage))
             held = own["siren"].isin(known).to_numpy()
             unattached[vintage] = own[~held]
-            parts = pd.concat([from_communes[["code", "variable", "value"]],
-                               own[held].rename(columns={"siren": "code"})],
-                              ignore_index=True)
-            sums = parts[parts["code"].notna()].groupby(["variable", "code"], sort=True)[
+            parts[0] = parts[0][held]
+            found = pd.concat(parts, ignore_index=True)
+            sums = found[found["code"].notna()].groupby(["variable", "code"], sort=True)[
                 "value"].sum().reset_index().assign(period=str(year))
             observations.append(_observations(sums, "EPCI", vintage))
         if len(own):

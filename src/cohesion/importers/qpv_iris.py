@@ -19,12 +19,12 @@ Keys of the mapping besides the ``table`` keys (``code_column`` is the QPV colum
   cells may be empty or ``NA``; any other row without codes is an error;
 - ``ratios``: indicators declared as ratios of two of the variables
   (``id, label, unit, numerator, denominator, scale, direction``);
-- ``lookup``, ``lookup_name_column``, ``iris_name_column``: an IRIS → QPV table (path
-  relative to the data file's folder) with the same IRIS, QPV and commune columns, for
-  rows that lost their codes: such a row gets those of the lookup's IRIS of the same
-  name (compared without accents, case or apostrophe style: the Strasbourg table lost
-  « Pont de l'Europe » to a join on « Pont de l’Europe »), noted; a row whose codes
-  differ from the lookup's is an error.
+- ``lookup``, ``lookup_name_column``, ``iris_name_column``: an IRIS → QPV table (a
+  relative path is read from the data file's folder) with the same IRIS, QPV and
+  commune columns, for rows that lost their codes: such a row gets those of the
+  lookup's IRIS of the same name (compared without accents, case or apostrophe style:
+  the Strasbourg table lost « Pont de l'Europe » to a join on « Pont de l’Europe »),
+  noted; a row whose codes differ from the lookup's is an error.
 
 A QPV the warehouse does not hold (its contours not imported) is added as a territory
 without contour, attached to the communes of its IRIS; its contour, imported later by
@@ -86,7 +86,11 @@ def sum_by_qpv(observations: pd.DataFrame, qpv_of_row: np.ndarray) -> pd.DataFra
 
 
 class QpvIrisTable(Importer):
-    """QPV statistics given one row per IRIS of a QPV (option ``mapping``: the YAML file)."""
+    """QPV statistics given one row per IRIS of a QPV.
+
+    Options (``options.extra``): ``mapping`` (the YAML file) and any of the keys of this
+    importer (``lookup``, ``total_rows``…), which then override the file's.
+    """
 
     name = "qpv-iris"
     title = "Statistiques des QPV publiées par IRIS, sommées par QPV"
@@ -97,13 +101,15 @@ class QpvIrisTable(Importer):
         if given is None:
             raise InputFileError(path, "l'importeur qpv-iris a besoin d'une description",
                                  column="mapping", expected="--option mapping=fichier.yaml")
-        unexpected = sorted(set(options.extra) - {"mapping"})
+        unexpected = sorted(set(options.extra) - {"mapping"} - OWN_KEYS)
         if unexpected:
             raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
-                                 "qpv-iris (les clés vont dans la description)",
-                                 column=unexpected[0], expected="mapping")
+                                 "qpv-iris (les clés de table vont dans la description)",
+                                 column=unexpected[0],
+                                 expected=", ".join(sorted({"mapping"} | OWN_KEYS)))
         data, source = load_mapping_file(Path(str(given)))
         own = {key: data.pop(key) for key in OWN_KEYS if key in data}
+        own.update({key: value for key, value in options.extra.items() if key in OWN_KEYS})
         mapping = parse_mapping(data, source)
         for key in ("iris_column", "commune_column"):
             if not isinstance(own.get(key), str):
@@ -249,7 +255,7 @@ class QpvIrisTable(Importer):
             row = int(np.argmax(bad))
             empty = codes.iloc[row].lower() in _EMPTY
             raise table.error("ligne sans code (une ligne de total ? déclarez-la avec "
-                              "total_rows)" if empty else "code non valide", row=row,
+                              "total_rows)" if empty else "le code n'est pas valide", row=row,
                               column=column, expected=expected, found=codes.iloc[row])
 
     @staticmethod
