@@ -15,7 +15,8 @@ Two importers write the ``funding_lines`` table (one line a post or a grant, see
   (``projets_dotations_investissement_2019.xlsx``, sheet ``Projets_…``, its fields
   described in ``README_source.md``). Per département, every grant of the département
   (to communes, EPCI and the département itself): ``montant_detr``, ``montant_dsil``,
-  ``montant_dsid``; per commune, the grants to the commune.
+  ``montant_dsid``; per commune, the grants to the commune; per EPCI, in every vintage,
+  the grants to its communes and to the EPCI itself (by its SIREN).
 
 Both are all or nothing: a malformed file or record is an
 :class:`~cohesion.errors.InputFileError` naming the file, the line (for JSON, the text
@@ -612,7 +613,8 @@ class DotationsInvestissement(Importer):
     and its région, ``theme`` (the dictionary's label of ``categorie``), the project's
     ``description`` (and its first words as ``label``), ``total_cost``
     (``cout_total``). Observations: ``montant_{dotation}`` per département (all grants
-    in it) and per commune (the grants to the commune).
+    in it), per commune (the grants to the commune) and per EPCI of every vintage (the
+    grants to its communes and to itself, :meth:`_epci_totals`).
     """
 
     name = "dotations-investissement"
