@@ -260,11 +260,25 @@ def test_an_epci_total_holds_its_own_grants_and_its_communes(
         communes = values(engine, "montant_dsil", "COM", vintage, "2019")
         members = engine.warehouse.memberships("COM", vintage, ["EPCI"])
         of_brest = members.loc[members["parent_code"] == brest, "code"]
-        epci = values(engine, "montant_dsil_par_habitant", "EPCI", vintage, "2019")
+        epci = values(engine, "montant_dsil", "EPCI", vintage, "2019")
         total = own + communes["value"].reindex(of_brest).sum()
-        assert epci.loc[brest, "montant_dsil"] == pytest.approx(total, abs=0.01)
-        assert epci.loc[brest, "value"] == pytest.approx(
-            total / epci.loc[brest, "population@2018"], rel=1e-12)
+        assert epci.loc[brest, "value"] == pytest.approx(total, abs=0.01)
+        per_inhabitant = values(engine, "montant_dsil_par_habitant", "EPCI", vintage, "2019")
+        assert per_inhabitant.loc[brest, "value"] == pytest.approx(
+            total / per_inhabitant.loc[brest, "population@2018"], rel=1e-12)
+    # every EPCI of 2026, through communes merged since 2019 (35112 into 35062, in
+    # 200072452): the engine's commune values of 2026 plus the EPCI's own grants
+    detr = raw_dotations[raw_dotations["dotation"] == "DETR"]
+    communes = values(engine, "montant_detr", "COM", 2026, "2019")["value"].dropna()
+    members = engine.warehouse.memberships("COM", 2026, ["EPCI"]).set_index("code")[
+        "parent_code"]
+    to_itself = detr[detr["echelon"] == "epci"].groupby("id_terr")["montant_sub"].sum()
+    expected = communes.groupby(members.reindex(communes.index).to_numpy()).sum().add(
+        to_itself[to_itself.index.isin(set(members))], fill_value=0.0)
+    epci = values(engine, "montant_detr", "EPCI", 2026, "2019")["value"].dropna()
+    pd.testing.assert_series_equal(epci.sort_index(), expected.sort_index(),
+                                   check_names=False, check_index_type=False, rtol=1e-9)
+    assert epci["200072452"] == pytest.approx(535_849.6275, abs=1e-4)
     # the département counts every grant once: its EPCI's, its communes' and its own
     dep = values(engine, "montant_dsil", "DEP", 2026, "2019")
     assert dep.loc["29", "value"] == pytest.approx(

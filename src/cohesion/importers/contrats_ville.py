@@ -118,7 +118,8 @@ class ContratsVille2015(Importer):
         by_commune = carrier.str.fullmatch(r"\d[\dAB]\d{3}").to_numpy()
         by_epci = carrier.str.fullmatch(r"\d{9}").to_numpy()
 
-        members = [self._commune_carriers(source, contrats, by_commune, warehouse, vintage)]
+        members = [self._commune_carriers(source, contrats, by_commune, warehouse, vintage,
+                                          notes)]
         given = extra.get("perimetres")
         if given is not None and not Path(str(given)).exists():
             given = path.parent / str(given)  # relative to the list's folder
@@ -213,8 +214,13 @@ class ContratsVille2015(Importer):
 
     @staticmethod
     def _commune_carriers(source: VectorTable, contrats: pd.DataFrame, by_commune: np.ndarray,
-                          warehouse: Warehouse, vintage: int) -> pd.DataFrame:
-        """The commune of each contrat carried by a commune (unknown codes left out)."""
+                          warehouse: Warehouse, vintage: int, notes: list[str]
+                          ) -> pd.DataFrame:
+        """The commune of each contrat carried by a commune.
+
+        A commune merged since is mapped to the commune that absorbed it (noted); an
+        unknown code leaves its contrat unresolved (listed by the caller).
+        """
         rows = np.flatnonzero(by_commune)
         links = Links(rows.astype(np.int64), contrats["code"].to_numpy(object)[rows],
                       contrats["name"].to_numpy(object)[rows],
@@ -222,6 +228,7 @@ class ContratsVille2015(Importer):
                       contrats["codgeo"].to_numpy(object)[rows], "codgeo")
         found: list[str] = []
         _, resolved = resolve_members(source, links, warehouse, vintage, "drop", found)
+        notes.extend(note for note in found if "anciens codes de commune" in note)
         communes = resolved[resolved["level"] == "COM"]
         return pd.DataFrame({"zone": communes["zone"].to_numpy(object),
                              "commune": communes["commune"].to_numpy(object),

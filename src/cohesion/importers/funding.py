@@ -787,12 +787,16 @@ class DotationsInvestissement(Importer):
             parts = [own.rename(columns={"siren": "code"})]
             if len(to_communes):
                 assert com_vintage is not None
-                carried = convert_counts(to_communes, chain(steps, com_vintage, vintage)) \
-                    .values if vintage != com_vintage else to_communes
-                long = carried.rename_axis("commune").reset_index().melt(
-                    id_vars="commune", var_name="variable", value_name="value").dropna()
-                parts.append(long.assign(code=long["commune"].map(in_epci))[
-                    ["code", "variable", "value"]])
+                passage = chain(steps, com_vintage, vintage)
+                for variable in to_communes.columns:
+                    # each dotation on its own: a commune without a grant has no value,
+                    # which must not make a merged commune's grants unknown
+                    granted = to_communes[variable].dropna()
+                    carried = granted if vintage == com_vintage else \
+                        convert_counts(granted, passage).values
+                    parts.append(pd.DataFrame({
+                        "code": carried.index.map(in_epci).to_numpy(object),
+                        "variable": variable, "value": carried.to_numpy(dtype="float64")}))
             known = set(warehouse.names("EPCI", vintage))
             held = own["siren"].isin(known).to_numpy()
             unattached[vintage] = own[~held]
