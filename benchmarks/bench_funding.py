@@ -21,7 +21,8 @@ the memberships from the same DuckDB file, then:
   level and, for grants, per commune (converted to 2026 like a count);
 - sums those totals up to the territories they lie in (all their communes in it): the
   départements per région and for France, the contrats per EPCI; the grants to
-  communes per EPCI and contrat de ville;
+  communes per EPCI (plus the grants to the EPCI itself, by its SIREN) and contrat de
+  ville;
 - takes the ratios, with the population of 2018 and the poor of the nearest Filosofi
   year (2019 for 2019, 2020 after).
 
@@ -64,7 +65,7 @@ DOTATIONS = ("subventions/anct_dotations_investissement_2019/"
              "projets_dotations_investissement_2019.xlsx")
 #: Where each kind of total comes from, by level (as the indicators declare it).
 POST_SOURCES = {"DEP": "DEP", "REG": "DEP", "FRA": "DEP", "CV": "CV", "EPCI": "CV"}
-GRANT_SOURCES = {"DEP": "DEP", "REG": "DEP", "FRA": "DEP", "CV": "COM", "EPCI": "COM"}
+GRANT_SOURCES = {"DEP": "DEP", "REG": "DEP", "FRA": "DEP", "CV": "COM", "EPCI": "EPCI"}
 #: Denominators: id suffix → (variable, scale of the money, scale of the posts).
 DENOMINATORS = {"par_habitant": "population", "pour_1000_habitants": "population",
                 "par_personne_pauvre": "personnes_pauvres",
@@ -211,12 +212,13 @@ def baseline_compute(connection: duckdb.DuckDBPyConnection
                      ) -> dict[tuple[str, str, str], pd.DataFrame]:
     """The baseline: funding lines and commune figures, grouped, merged and divided."""
     lines = connection.execute(
-        "SELECT dispositif, year, amount, posts, contrat_ville, code_commune, departement "
-        "FROM funding_lines").df()
+        "SELECT dispositif, year, amount, posts, contrat_ville, code_commune, departement, "
+        "siren FROM funding_lines").df()
     members = connection.execute(
         "SELECT code, parent_level, parent_code FROM memberships WHERE vintage = ? "
         "AND level = 'COM'", [VINTAGE]).df()
     contrats = set(members.loc[members["parent_level"] == "CV", "parent_code"])
+    in_epci = members[members["parent_level"] == "EPCI"].set_index("code")["parent_code"]
     figures = commune_figures(connection)
     to_2026 = passage_to(connection, int(connection.execute(
         "SELECT min(vintage) FROM observations WHERE level = 'COM' AND variable = "
@@ -245,6 +247,14 @@ def baseline_compute(connection: duckdb.DuckDBPyConnection
                 column].sum()
             totals[(*key, "COM")] = convert_count(communes, to_2026) if len(communes) \
                 else communes
+            if not DISPOSITIFS[dispositif].counts_posts:
+                # an EPCI's grants: to its communes and to itself (by its SIREN)
+                converted = totals[(*key, "COM")]
+                from_communes = converted.groupby(
+                    in_epci.reindex(converted.index).to_numpy()).sum()
+                own = group[group["code_commune"].isna() & group["siren"].isin(
+                    set(in_epci))].groupby("siren")[column].sum()
+                totals[(*key, "EPCI")] = from_communes.add(own, fill_value=0.0)
 
     targets = {level: np.sort(members.loc[members["parent_level"] == level,
                                           "parent_code"].unique()) for level in LEVELS}

@@ -86,6 +86,11 @@ TARGETS: dict[str, Target] = {
     "osm-points": Target("osm-paris-9e-10e", "text", 60_000),  # XML: the whole file
     "postes-politique-ville": Target("postes-fonjep-2024", "text", 10),  # one JSON line
     "dotations-investissement": Target("dotations-investissement-2019", "xlsx", 300),
+    "contrats-ville-2015": Target(
+        "contrats-de-ville-2015", "geojson", 40,
+        {"perimetres": str(shared("programmes/anct_superposeur_2019/cv.topojson"))}),
+    "qpv-iris": Target("qpv-statistiques-strasbourg-sortants-precoces", "text", 39,
+                       {"lookup": str(shared("qpv/strasbourg_ems/qpv.xlsx"))}),
 }
 #: Importers without a real sample, hence not fuzzed here.
 UNFUZZED = {"insee-communes", "points", "mairies"}

@@ -523,9 +523,55 @@ def test_posts_by_contrat_de_ville_once_the_contrats_are_a_level(warehouse: Ware
     pd.testing.assert_series_equal(stored["value"].sort_index(), lines.sort_index(),
                                    check_names=False)
     # every line with a contrat de ville is in one, or said to be outside the level
-    outside = [n for n in report.notes if "absent(s) de l'échelon CV" in n]
+    outside = [n for n in report.notes if "absent(s) des échelons CV" in n]
     all_lines = warehouse.query(
         """SELECT count(*) AS n FROM funding_lines WHERE dispositif = 'adultes-relais'
            AND contrat_ville IS NOT NULL AND contrat_ville NOT IN
            (SELECT code FROM territories WHERE level = 'CV')""")["n"].item()
     assert bool(outside) == (all_lines > 0)
+
+
+def test_grants_to_an_epci_are_in_its_total_once(funded, funded_warehouse: Warehouse,
+                                                  raw_dotations: pd.DataFrame) -> None:
+    report = funded[1]["dotations"]
+    to_epci = raw_dotations[raw_dotations["echelon"] == "epci"]
+    assert len(to_epci) == 2_440
+    assert to_epci["montant_sub"].sum() == pytest.approx(341_935_749.79, abs=0.01)
+    notes = "\n".join(report.notes)
+    assert "2440 subventions à des EPCI (341 935 749,79 €) : rattachées à leur EPCI" in notes
+    for vintage in (2021, 2026):
+        in_epci = funded_warehouse.memberships("COM", vintage, ["EPCI"]).set_index("code")[
+            "parent_code"]
+        epci = set(in_epci)
+        own = to_epci[to_epci["id_terr"].isin(epci)]
+        # the grants to communes, as stored per commune of 2021 (checked against the raw
+        # sheet above), placed in their EPCI of the vintage
+        communes = funded_warehouse.query(
+            "SELECT variable, code, value FROM observations WHERE level = 'COM' "
+            "AND period = '2019' AND vintage = 2021")
+        stored = funded_warehouse.query(
+            "SELECT variable, code, value FROM observations WHERE level = 'EPCI' "
+            "AND period = '2019' AND vintage = ?", [vintage])
+        # never twice: all EPCI together hold their own grants plus at most the grants to
+        # communes (those of communes in no EPCI, the islands, are in none)
+        assert stored["value"].sum() <= communes["value"].sum() + own["montant_sub"].sum() + 0.05
+        if vintage == 2021:
+            expected = communes.assign(code=communes["code"].map(in_epci)).dropna()
+            expected = pd.concat([expected, pd.DataFrame({
+                "variable": "montant_" + own["dotation"].str.lower(), "code": own["id_terr"],
+                "value": own["montant_sub"]})]).groupby(["variable", "code"])["value"].sum()
+            pd.testing.assert_series_equal(
+                stored.set_index(["variable", "code"])["value"].sort_index(),
+                expected.sort_index(), check_names=False, rtol=0, atol=0.05)
+    # Brest Métropole: its own DSIL grants and those of its 8 communes
+    brest = "242900314"
+    members = funded_warehouse.memberships("COM", 2026, ["EPCI"])
+    brest_communes = set(members.loc[members["parent_code"] == brest, "code"])
+    dsil = raw_dotations[raw_dotations["dotation"] == "DSIL"]
+    expected = (dsil.loc[dsil["id_terr"] == brest, "montant_sub"].sum()
+                + dsil.loc[(dsil["echelon"] == "commune") & dsil["id_terr"].isin(brest_communes),
+                           "montant_sub"].sum())
+    stored = funded_warehouse.query(
+        "SELECT value FROM observations WHERE level = 'EPCI' AND code = ? AND vintage = 2026 "
+        "AND variable = 'montant_dsil'", [brest])["value"].item()
+    assert len(brest_communes) == 8 and stored == pytest.approx(expected, abs=0.01)

@@ -320,3 +320,23 @@ def test_2024_qpv_named_on_several_communes(warehouse: Warehouse, tmp_path: Path
     assert communes_of(warehouse, "QN05999Z", 2024) == {("COM", "59350"), ("COM", "59009")}
     assert any("colonne lib_com (COG 2024) ; 1 QPV sur plusieurs communes" in note
                for note in report.notes)
+
+
+def test_a_qpv_held_without_contour_gets_it(warehouse: Warehouse) -> None:
+    # a QPV added by a table of its IRIS (qpv-iris) has a territory and communes only
+    with warehouse.transaction() as connection:
+        connection.execute(
+            "INSERT INTO territories (level, code, vintage, name, search_name) "
+            "VALUES ('QPV', 'QP066007', 2015, 'Bas-Vernet', 'bas vernet')")
+        connection.execute(
+            "INSERT INTO memberships (vintage, level, code, parent_level, parent_code) "
+            "VALUES (2015, 'QPV', 'QP066007', 'COM', '66136')")
+    report = run_import(warehouse, QpvContours(), shared(OCCITANIE))
+    assert "1 QPV de 2015 déjà dans l'entrepôt sans contour : contour ajouté" in report.notes
+    found = qpv(warehouse, 2015)
+    assert len(found) == 105  # every contour, the held QPV's too
+    held = warehouse.query("SELECT name FROM territories WHERE code = 'QP066007'")
+    assert list(held["name"]) == ["Bas-Vernet"]  # its territory kept as it was
+    assert communes_of(warehouse, "QP066007", 2015) == {("COM", "66136")}
+    links = warehouse.query("SELECT count(*) AS n FROM memberships WHERE code = 'QP066007'")
+    assert links["n"].item() == 1

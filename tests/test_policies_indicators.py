@@ -250,6 +250,41 @@ def test_grants_to_communes_sum_over_the_communes(engine: IndicatorEngine,
         / per_inhabitant.loc[code, "population@2018"], rel=1e-12)
 
 
+def test_an_epci_total_holds_its_own_grants_and_its_communes(
+        engine: IndicatorEngine, raw_dotations: pd.DataFrame) -> None:
+    brest = "242900314"
+    dsil = raw_dotations[raw_dotations["dotation"] == "DSIL"]
+    own = dsil.loc[dsil["id_terr"] == brest, "montant_sub"].sum()
+    assert own > 0
+    for vintage in (2021, 2026):
+        communes = values(engine, "montant_dsil", "COM", vintage, "2019")
+        members = engine.warehouse.memberships("COM", vintage, ["EPCI"])
+        of_brest = members.loc[members["parent_code"] == brest, "code"]
+        epci = values(engine, "montant_dsil", "EPCI", vintage, "2019")
+        total = own + communes["value"].reindex(of_brest).sum()
+        assert epci.loc[brest, "value"] == pytest.approx(total, abs=0.01)
+        per_inhabitant = values(engine, "montant_dsil_par_habitant", "EPCI", vintage, "2019")
+        assert per_inhabitant.loc[brest, "value"] == pytest.approx(
+            total / per_inhabitant.loc[brest, "population@2018"], rel=1e-12)
+    # every EPCI of 2026, through communes merged since 2019 (35112 into 35062, in
+    # 200072452): the engine's commune values of 2026 plus the EPCI's own grants
+    detr = raw_dotations[raw_dotations["dotation"] == "DETR"]
+    communes = values(engine, "montant_detr", "COM", 2026, "2019")["value"].dropna()
+    members = engine.warehouse.memberships("COM", 2026, ["EPCI"]).set_index("code")[
+        "parent_code"]
+    to_itself = detr[detr["echelon"] == "epci"].groupby("id_terr")["montant_sub"].sum()
+    expected = communes.groupby(members.reindex(communes.index).to_numpy()).sum().add(
+        to_itself[to_itself.index.isin(set(members))], fill_value=0.0)
+    epci = values(engine, "montant_detr", "EPCI", 2026, "2019")["value"].dropna()
+    pd.testing.assert_series_equal(epci.sort_index(), expected.sort_index(),
+                                   check_names=False, check_index_type=False, rtol=1e-9)
+    assert epci["200072452"] == pytest.approx(535_849.6275, abs=1e-4)
+    # the département counts every grant once: its EPCI's, its communes' and its own
+    dep = values(engine, "montant_dsil", "DEP", 2026, "2019")
+    assert dep.loc["29", "value"] == pytest.approx(
+        dsil.loc[dsil["id_dep"] == "29", "montant_sub"].sum(), abs=0.01)
+
+
 # -- per QPV inhabitant, per poor person ----------------------------------------------------
 
 def test_per_qpv_inhabitant_where_qpv_populations_are_loaded(engine: IndicatorEngine,

@@ -41,7 +41,9 @@ REGISTRY: dict[str, str] = {
     "filosofi-carreaux": "cohesion.importers.grid:FilosofiGrid",
     "qpv": "cohesion.importers.qpv:QpvContours",
     "zonage": "cohesion.importers.zonings:ZoningImporter",
+    "contrats-ville-2015": "cohesion.importers.contrats_ville:ContratsVille2015",
     "table": "cohesion.importers.table:IndicatorTable",
+    "qpv-iris": "cohesion.importers.qpv_iris:QpvIrisTable",
 }
 
 

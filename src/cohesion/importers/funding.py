@@ -15,7 +15,8 @@ Two importers write the ``funding_lines`` table (one line a post or a grant, see
   (``projets_dotations_investissement_2019.xlsx``, sheet ``Projets_…``, its fields
   described in ``README_source.md``). Per département, every grant of the département
   (to communes, EPCI and the département itself): ``montant_detr``, ``montant_dsil``,
-  ``montant_dsid``; per commune, the grants to the commune.
+  ``montant_dsid``; per commune, the grants to the commune; per EPCI, in every vintage,
+  the grants to its communes and to the EPCI itself (by its SIREN).
 
 Both are all or nothing: a malformed file or record is an
 :class:`~cohesion.errors.InputFileError` naming the file, the line (for JSON, the text
@@ -77,6 +78,7 @@ from cohesion.policies.funding import (
     text_values,
 )
 from cohesion.store.warehouse import Warehouse
+from cohesion.territory.passage import chain, convert_counts
 
 #: Columns of the ``funding_lines`` table an importer fills (``dataset_id`` aside).
 FUNDING_COLUMNS = ["line_key", "programme", "dispositif", "year", "beneficiary", "siret",
@@ -321,29 +323,44 @@ def _contrat_sums(warehouse: Warehouse, frame: pd.DataFrame, found: Dispositif, 
     """Money and posts by contrat de ville, for the contrats the warehouse holds as a level.
 
     The contrats de ville 2024 (``CN…``) are the level ``CV`` once their list is imported
-    (``zonage`` importer); a line of a contrat the level does not hold (the 2015 ``CV…``
-    codes) counts by département only, said in the notes.
+    (``zonage`` importer), those of 2015 (``CV…``) the level ``CV2015``
+    (``contrats-ville-2015`` importer); a line of a contrat neither level holds counts by
+    département only, said in the notes.
     """
-    known = set(warehouse.names(CONTRAT_LEVEL, vintage))
     lines = frame[frame["contrat_ville"].notna()]
-    held = lines["contrat_ville"].isin(known).to_numpy()
-    if known and not held.all():
+    held = np.zeros(len(lines), dtype=bool)
+    observations = []
+    levels = []
+    for level in CONTRAT_LEVELS:
+        known = set(warehouse.names(level, vintage))
+        if not known:
+            continue
+        levels.append(level)
+        here = lines["contrat_ville"].isin(known).to_numpy() & ~held
+        held |= here
+        sums = lines[here].groupby(["contrat_ville", "year"], sort=True).agg(
+            amount=("amount", "sum"), posts=("posts", "sum")).reset_index()
+        values = pd.concat([sums.assign(variable=found.amount_variable, value=sums["amount"]),
+                            sums.assign(variable=found.posts_variable, value=sums["posts"])],
+                           ignore_index=True).rename(columns={"contrat_ville": "code",
+                                                              "year": "period"})
+        observations.append(_observations(values, level, vintage))
+    if levels and not held.all():
         outside = lines.loc[~held, "contrat_ville"]
         notes.append(counted(int((~held).sum()), "ligne rattachée", "lignes rattachées")
-                     + f" à {outside.nunique()} contrat(s) de ville absent(s) de l'échelon "
-                     f"{CONTRAT_LEVEL} (par exemple {outside.iloc[0]}) : comptée(s) par "
+                     + f" à {outside.nunique()} contrat(s) de ville absent(s) des échelons "
+                     f"{', '.join(levels)} (par exemple {outside.iloc[0]}) : comptée(s) par "
                      "département seulement")
-    sums = lines[held].groupby(["contrat_ville", "year"], sort=True).agg(
-        amount=("amount", "sum"), posts=("posts", "sum")).reset_index()
-    values = pd.concat([sums.assign(variable=found.amount_variable, value=sums["amount"]),
-                        sums.assign(variable=found.posts_variable, value=sums["posts"])],
-                       ignore_index=True).rename(columns={"contrat_ville": "code",
-                                                          "year": "period"})
-    return _observations(values, CONTRAT_LEVEL, vintage)
+    if not observations:
+        return _observations(pd.DataFrame(columns=["variable", "code", "period", "value"]),
+                             CONTRAT_LEVEL, vintage)
+    return pd.concat(observations, ignore_index=True)
 
 
 #: The level of the contrats de ville 2024 (imported with the ``zonage`` importer).
 CONTRAT_LEVEL = "CV"
+#: The levels of the contrats de ville 2024 and 2015 (``contrats-ville-2015`` importer).
+CONTRAT_LEVELS = (CONTRAT_LEVEL, "CV2015")
 
 
 def _option(options: ImportOptions, name: str, default: object) -> object:
@@ -596,7 +613,8 @@ class DotationsInvestissement(Importer):
     and its région, ``theme`` (the dictionary's label of ``categorie``), the project's
     ``description`` (and its first words as ``label``), ``total_cost``
     (``cout_total``). Observations: ``montant_{dotation}`` per département (all grants
-    in it) and per commune (the grants to the commune).
+    in it), per commune (the grants to the commune) and per EPCI of every vintage (the
+    grants to its communes and to itself, :meth:`_epci_totals`).
     """
 
     name = "dotations-investissement"
@@ -681,6 +699,10 @@ class DotationsInvestissement(Importer):
             commune_observations = summed.reset_index().assign(period=str(year))
         epci = (echelons == "epci").to_numpy()
         siren[epci] = codes[epci].where(codes[epci].str.fullmatch(r"\d{9}"), None)
+        epci_observations = self._epci_totals(
+            warehouse, commune_observations, siren[epci],
+            kinds.map(lambda k: DISPOSITIFS[k].amount_variable), amount, com_vintage, year,
+            notes)
 
         themes, variant = (normalise_themes(data["categorie"]) if "categorie" in data
                            else (pd.Series(None, index=data.index, dtype=object),
@@ -723,11 +745,81 @@ class DotationsInvestissement(Importer):
         if not commune_observations.empty:
             for level, group in commune_observations.groupby("level"):
                 observations.append(_observations(group, str(level), int(com_vintage)))
+        observations.extend(epci_observations)
         used = [DISPOSITIFS[k] for k in sorted(set(kinds))]
         return ImportBatch(observations=pd.concat(observations, ignore_index=True),
                            variables=funding_variables(used, False, "montant_sub"),
                            tables={"funding_lines": lines}, vintage=com_vintage or dep_vintage,
                            periods=[str(year)], rows=len(frame), notes=notes)
+
+    @staticmethod
+    def _epci_totals(warehouse: Warehouse, communes: pd.DataFrame, epci_sirens: pd.Series,
+                     variables: pd.Series, amount: pd.Series, com_vintage: int | None,
+                     year: int, notes: list[str]) -> list[pd.DataFrame]:
+        """``montant_{dotation}`` per EPCI, in every vintage: its communes' grants + its own.
+
+        The grants to an EPCI itself (identified by its SIREN) belong to no commune: they
+        are added to the grants to its communes, so that an EPCI's total is complete and
+        counts no euro twice. An EPCI is a legal person: its grant stays with its SIREN in
+        every vintage where that SIREN is an EPCI; in a vintage where it is not (merged
+        since), the grant counts in its département only (noted). The communes' grants
+        are carried to each vintage as the indicator engine carries them (the passage
+        tables: summed over merged communes, shared over split ones by the weights).
+
+        ``communes`` holds the summed grants per commune of ``com_vintage``:
+        ``variable, level, code, value``.
+        """
+        own = pd.DataFrame({"siren": epci_sirens.to_numpy(object),
+                            "variable": variables[epci_sirens.index].to_numpy(object),
+                            "value": amount[epci_sirens.index].to_numpy(dtype="float64")})
+        own = own[own["siren"].notna()]
+        to_communes = (communes[communes["level"] == "COM"].pivot(
+            index="code", columns="variable", values="value")
+            if len(communes) else pd.DataFrame())
+        steps = {(int(a), int(b)): group for (a, b), group in warehouse.query(
+            "SELECT from_vintage, from_code, to_vintage, to_code, weight, kind FROM passages"
+        ).groupby(["from_vintage", "to_vintage"])}
+        observations = []
+        unattached: dict[int, pd.DataFrame] = {}
+        for vintage in warehouse.vintages():
+            in_epci = warehouse.memberships("COM", vintage, ["EPCI"]).drop_duplicates(
+                "code").set_index("code")["parent_code"]
+            parts = [own.rename(columns={"siren": "code"})]
+            if len(to_communes):
+                assert com_vintage is not None
+                passage = chain(steps, com_vintage, vintage)
+                for variable in to_communes.columns:
+                    # each dotation on its own: a commune without a grant has no value,
+                    # which must not make a merged commune's grants unknown
+                    granted = to_communes[variable].dropna()
+                    carried = granted if vintage == com_vintage else \
+                        convert_counts(granted, passage).values
+                    parts.append(pd.DataFrame({
+                        "code": carried.index.map(in_epci).to_numpy(object),
+                        "variable": variable, "value": carried.to_numpy(dtype="float64")}))
+            known = set(warehouse.names("EPCI", vintage))
+            held = own["siren"].isin(known).to_numpy()
+            unattached[vintage] = own[~held]
+            parts[0] = parts[0][held]
+            found = pd.concat(parts, ignore_index=True)
+            sums = found[found["code"].notna()].groupby(["variable", "code"], sort=True)[
+                "value"].sum().reset_index().assign(period=str(year))
+            observations.append(_observations(sums, "EPCI", vintage))
+        if len(own):
+            latest = max(unattached)
+            notes.append(counted(len(own), "subvention à un EPCI", "subventions à des EPCI")
+                         + f" ({format_euros(float(own['value'].sum()))}) : rattachées à "
+                         "leur EPCI (identifié par son SIREN) et comptées dans son total avec "
+                         "celles de ses communes")
+            for vintage in sorted({com_vintage or latest, latest}):
+                missing = unattached[vintage]
+                if len(missing):
+                    notes.append(counted(len(missing), "subvention", "subventions")
+                                 + f" ({format_euros(float(missing['value'].sum()))}) à "
+                                 f"{missing['siren'].nunique()} EPCI absent(s) du COG "
+                                 f"{vintage} (par exemple {missing['siren'].iloc[0]}) : "
+                                 "comptées dans leur département seulement à cette géographie")
+        return observations
 
     def read_table(self, path: Path, options: ImportOptions) -> Table:
         """The sheet of projects (``Projets…`` or ``--option sheet``), header found."""

@@ -795,31 +795,39 @@ class QpvContours(Importer):
         keep = first.to_numpy()
 
         existing = warehouse.query(
-            "SELECT code, dataset_id FROM territories WHERE level = 'QPV' AND vintage = ?",
-            [generation])
-        already = codes.isin(existing["code"]).to_numpy()
-        if already.any():
-            notes.append(f"{int((already & keep).sum())} QPV de {generation} déjà dans "
+            "SELECT t.code, t.dataset_id, g.code IS NOT NULL AS drawn FROM territories t "
+            "LEFT JOIN geometries g USING (level, code, vintage) "
+            "WHERE t.level = 'QPV' AND t.vintage = ?", [generation])
+        drawn = codes.isin(existing.loc[existing["drawn"], "code"]).to_numpy()
+        if drawn.any():
+            notes.append(f"{int((drawn & keep).sum())} QPV de {generation} déjà dans "
                          f"l'entrepôt (jeu {existing['dataset_id'].iloc[0]}) ont été "
                          "conservés tels quels")
-            keep &= ~already
+            keep &= ~drawn
+        # a QPV held without contour (added by a table of its IRIS, qpv-iris) gets its
+        # contour; its territory and communes stay as they are
+        undrawn = codes.isin(existing.loc[~existing["drawn"], "code"]).to_numpy() & keep
+        if undrawn.any():
+            notes.append(f"{int(undrawn.sum())} QPV de {generation} déjà dans l'entrepôt sans "
+                         "contour : contour ajouté")
         rows = np.flatnonzero(keep)
         source_geometries = geometries[rows]
         areas, area_crs = areas_km2(source_geometries, departements.to_numpy()[rows], crs)
         wgs84 = reproject(source_geometries, crs, WGS84)
         kept_codes = codes.to_numpy()[rows]
         kept_names = names.to_numpy()[rows]
+        new = ~undrawn[rows]
         territories = pd.DataFrame({
             "level": "QPV", "code": kept_codes, "vintage": generation, "name": kept_names,
             "search_name": [search_key(name) for name in kept_names],
             "population": pd.array([None] * len(rows), dtype="Int64"), "siren": None,
             "kind": None,
-            "zone": [zone_of_departement(d) for d in departements.to_numpy()[rows]]})
+            "zone": [zone_of_departement(d) for d in departements.to_numpy()[rows]]})[new]
         geometry_rows = pd.DataFrame({
             "level": "QPV", "code": kept_codes, "vintage": generation,
             "geometry": shapely.to_wkb(wgs84), "area_km2": areas,
             "area_crs": area_crs.astype(str), "source": path.name})
-        links = links[np.isin(links["row"].to_numpy(), rows)]
+        links = links[np.isin(links["row"].to_numpy(), rows[new])]
         memberships = pd.DataFrame({
             "vintage": generation, "level": "QPV",
             "code": codes.to_numpy()[links["row"].to_numpy(dtype=np.int64)],

@@ -54,13 +54,15 @@ PRODUCERS = {"147": "ANCT, postes de la politique de la ville (adultes-relais, F
 
 #: Where the posts' totals come from, by level: the département's own figure, summed
 #: per région and for France; the contrat de ville's (2024 contrats, ``CN…``), summed
-#: per EPCI. The posts attached to a 2015 contrat (``CV…``) or to none count in their
-#: département only.
-POST_SOURCES = {"DEP": "DEP", "REG": "DEP", "FRA": "DEP", "CV": "CV", "EPCI": "CV"}
+#: per EPCI; the 2015 contrat's (``CV…``, level ``CV2015``) for that level. The posts
+#: attached to a 2015 contrat or to none count in their département and at ``CV2015``.
+POST_SOURCES = {"DEP": "DEP", "REG": "DEP", "FRA": "DEP", "CV": "CV", "EPCI": "CV",
+                "CV2015": "CV2015"}
 #: Where the grants' totals come from: every grant of the département (to its
-#: communes, EPCI and the département itself), summed per région and for France; at
-#: the other levels, the grants to their communes.
-GRANT_SOURCES = {"DEP": "DEP", "REG": "DEP", "FRA": "DEP"}
+#: communes, EPCI and the département itself), summed per région and for France; the
+#: EPCI's own total (the grants to its communes and to itself, published by the
+#: importer); at the other levels, the grants to their communes.
+GRANT_SOURCES = {"DEP": "DEP", "REG": "DEP", "FRA": "DEP", "EPCI": "EPCI"}
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,9 @@ def _sources_text(found: Dispositif) -> str:
                 "France) et par contrat de ville 2024 (sommés par EPCI : les postes rattachés "
                 "à un contrat de ville 2015 ou à aucun n'y sont pas comptés).")
     return ("Montants de toutes les subventions du département (sommés par région et pour la "
-            "France) ; aux autres échelons, les subventions à leurs communes (pas celles "
-            "aux EPCI ni aux départements).")
+            "France) ; par EPCI, les subventions à ses communes et à l'EPCI lui-même ; aux "
+            "autres échelons, les subventions à leurs communes (pas celles aux EPCI ni aux "
+            "départements).")
 
 
 def _total(found: Dispositif, variable: str, unit: str, what: str) -> type[Indicator]:
