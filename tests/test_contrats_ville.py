@@ -174,3 +174,34 @@ def test_perimeters_are_matched_by_code(warehouse: Warehouse, tmp_path: Path) ->
     notes = "\n".join(report.notes)
     assert "1 périmètre(s) de contrats absents de la liste, ignorés : CV999" in notes
     assert "4 contrat(s) de ville non rapporté(s)" in notes and "CV101" in notes
+
+
+def test_the_passage_is_the_same_in_python_the_api_and_the_command_line(
+        contrats, client_on_copy, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cohesion.cli.main import main
+    from cohesion.core import Observatory
+
+    core = Observatory(contrats[0])
+    try:
+        table = core.policies.contrats_passage()
+    finally:
+        core.close()
+    successors = table.groupby("from_code")["to_code"].count()
+    # 430 contrats 2015 resolved: most pass whole to one contrat 2024
+    assert len(successors) == 430
+    assert (successors == 1).sum() == 352 and (successors > 1).sum() == 72
+    assert (successors == 0).sum() == 6
+    assert table.loc[table["from_code"] == "CV101", "from_name"].notna().all()
+    written = tmp_path / "passage.csv"
+    result = CliRunner().invoke(main, ["--warehouse", str(contrats[0]), "policies", "passage",
+                                       "-o", str(written)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "352 passent entiers" in result.output
+    for client in client_on_copy(contrats[0]):
+        answer = client.get("/api/policies/contrats/passage", params={"format": "csv"})
+        assert answer.status_code == 200
+        assert answer.text == written.read_text(encoding="utf-8")
+        rows = client.get("/api/policies/contrats/passage").json()
+        assert [r["from_code"] for r in rows] == table["from_code"].tolist()

@@ -188,3 +188,24 @@ def zoning_command(ctx: click.Context, level: str, output: Path | None) -> None:
     print_frame(communes.sort_values("population", ascending=False), "Communes les plus "
                 "peuplées", limit=20)
     write_csv(communes, output)
+
+
+@policies.command("passage")
+@OUTPUT
+@click.pass_context
+def passage_command(ctx: click.Context, output: Path | None) -> None:
+    """Le passage des contrats de ville 2015 (CV…) aux contrats 2024 (C…/CN…).
+
+    Chaque contrat 2015 passe aux contrats 2024 qui ont repris ses communes, pondéré par
+    la population légale des communes partagées. Le fichier -o reçoit toute la table.
+    """
+    with observatory(ctx) as core, steps_progress("passage des contrats de ville") as step:
+        step("communes partagées")
+        table = core.policies.contrats_passage()
+    whole = table.groupby("from_code")["to_code"].count()
+    console.print(f"{len(whole)} contrats 2015 (géographie {table.attrs['vintage']}) : "
+                  f"{int((whole == 1).sum())} passent entiers à un contrat 2024, "
+                  f"{int((whole > 1).sum())} sont partagés, {int((whole == 0).sum())} "
+                  "sans successeur", highlight=False)
+    print_frame(table, "Passage", limit=20)
+    write_csv(table, output)

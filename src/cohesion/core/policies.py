@@ -30,6 +30,7 @@ from cohesion.errors import CohesionError, NotFoundError
 from cohesion.indicators.api import Ratio
 from cohesion.indicators.engine import IndicatorValues
 from cohesion.indicators.periods import nearest_period, period_key
+from cohesion.policies.contrats import contrat_passage
 from cohesion.policies.funding import DISPOSITIFS, PROGRAMMES
 from cohesion.policies.indicators import DENOMINATORS, funding_indicator_ids
 from cohesion.policies.needs import NeedsFunding, needs_vs_funding
@@ -525,6 +526,37 @@ class PoliciesService:
                 "population": population, "population_france": france,
                 "part_population": population / france,
                 "comparison": json_records(self.zone_comparison(level))}
+
+    def contrats_passage(self) -> pd.DataFrame:
+        """The passage from the contrats de ville 2015 (``CV2015``) to those of 2024 (``CV``).
+
+        Each contrat 2015 passes to the contrats 2024 sharing its communes, weighted by
+        the legal population of the shared communes (:func:`~cohesion.policies.contrats.
+        contrat_passage`): ``from_code, from_name, to_code, to_name, population,
+        weight``; a contrat 2015 without successor has no ``to_code``. Money counted by
+        contrat 2015 (the posts of 2020-2023) is followed in the contrats 2024 with
+        these weights.
+        """
+        levels = {level["id"]: level for level in self.observatory.levels()}
+        missing = [level for level in ("CV2015", "CV") if level not in levels]
+        if missing:
+            raise NotFoundError("contrats de ville non importés : " + ", ".join(missing)
+                                + " (cohesion import contrats-ville-2015 / zonage)")
+        vintage = max({v["vintage"] for v in levels["CV2015"]["vintages"]}
+                      & {v["vintage"] for v in levels["CV"]["vintages"]}, default=None)
+        if vintage is None:
+            raise NotFoundError("les contrats de ville 2015 et 2024 ne sont pas importés "
+                                "dans une même géographie")
+        names_2015 = self.observatory.names("CV2015", vintage)
+        names_2024 = self.observatory.names("CV", vintage)
+        passage = contrat_passage(
+            self.observatory.reader().population_overlap("CV2015", "CV", vintage),
+            list(names_2015))
+        table = passage.assign(from_name=passage["from_code"].map(names_2015),
+                               to_name=passage["to_code"].map(names_2024))[
+            ["from_code", "from_name", "to_code", "to_name", "population", "weight"]]
+        table.attrs = {"vintage": vintage}
+        return table
 
     def zone_comparison(self, level: str,
                         indicators: tuple[str, ...] = COMPARED_INDICATORS) -> pd.DataFrame:

@@ -517,6 +517,19 @@ def install(app: FastAPI, observatory: Observatory) -> None:
             return _csv(table, f"{indicator}_{table.attrs['territory'].replace(':', '_')}.csv")
         return {**table.attrs, "rows": _records(table)}
 
+    @api.get("/contrats/passage", summary="Passage des contrats de ville 2015 à 2024",
+             responses=_JSON_OR_CSV)
+    def contrats_passage(format: Format = "json") -> Any:
+        """Chaque contrat de ville 2015 et les contrats 2024 qui ont repris ses communes.
+
+        Le poids est la part de la population légale des communes partagées : c'est lui
+        qui reporte sur les contrats 2024 l'argent compté par contrat 2015.
+        """
+        table = service().contrats_passage()
+        if format == "csv":
+            return _csv(table, f"passage_contrats_ville_2015_2024_{table.attrs['vintage']}.csv")
+        return _records(table)
+
     @api.get("/zonings", summary="Les zonages de programme importés")
     def zonings() -> list[dict[str, Any]]:
         """Les zonages importés parmi ACV, PVD, France Services, Territoires d'industrie."""
