@@ -80,6 +80,9 @@ _SNIFF_BYTES = 1 << 16
 _CSV_BLOCK_BYTES = 4 << 20
 _PARSING = threading.Lock()
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 #: Called with the number of rows done so far.
 Progress = Callable[[int], None]
 
@@ -1003,25 +1006,28 @@ def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns
             writer.encode(frame, locate_frame(index, frame, columns, tolerance, geocoder,
                                               min_score))
             for frame in source_file.frames(chunk_rows)), progress)
-    for by_pandas in (False, True):
-        writer = ChunkWriter(Path(target), index.generations, source_file.separator)
+    try:
+        return _locate_tables(index, source_file, Path(target), columns, tolerance, chunk_rows,
+                              progress, by_pandas=False)
+    except UnreadableByArrow:  # read again by pandas, from the start
+        return _locate_tables(index, source_file, Path(target), columns, tolerance, chunk_rows,
+                              progress, by_pandas=True)
 
-        def encode(table: pa.Table, writer: ChunkWriter = writer) -> EncodedChunk:
-            return writer.encode(table, locate_table(index, table, columns, tolerance))
 
-        try:
-            return _write_all(writer, _ahead(encode, source_file.tables(chunk_rows, by_pandas)),
-                              progress)
-        except UnreadableByArrow:
-            continue  # read again by pandas, from the start
-    raise AssertionError("pandas' reader raises no UnreadableByArrow")
+def _locate_tables(index: QpvIndex, source: InputFile, target: Path, columns: PointColumns,
+                   tolerance: float, chunk_rows: int, progress: Progress | None,
+                   by_pandas: bool) -> BatchSummary:
+    """Locate and write every chunk of coordinates (see :meth:`InputFile.tables`)."""
+    writer = ChunkWriter(target, index.generations, source.separator)
+
+    def encode(table: pa.Table) -> EncodedChunk:
+        return writer.encode(table, locate_table(index, table, columns, tolerance))
+
+    return _write_all(writer, _ahead(encode, source.tables(chunk_rows, by_pandas)), progress)
 
 
 #: Threads locating and encoding chunks while the main thread reads and writes.
 LOCATING_THREADS = min(4, os.cpu_count() or 1)
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _ahead(function: Callable[[T], R], items: Iterator[T]) -> Iterator[R]:
