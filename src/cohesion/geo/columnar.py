@@ -136,9 +136,11 @@ def _quoted(values: pa.Array, separator: str) -> pa.Array:
     values = pc.fill_null(values.cast(_LARGE), _text(""))
     offsets, data = _layout(values)
     used = data[offsets[0]:offsets[-1]]
-    special = np.isin(used, np.frombuffer(f'{separator}"\n'.encode(), dtype=np.uint8))
-    if not special.any():
+    characters = f'{separator}"\n'.encode()
+    text = used.tobytes()
+    if not any(text.find(character) >= 0 for character in characters):  # memchr, no pass
         return values
+    special = (used == characters[0]) | (used == characters[1]) | (used == characters[2])
     rows = np.unique(np.searchsorted(offsets, offsets[0] + np.flatnonzero(special),
                                      side="right") - 1)
     mask = np.zeros(len(values), dtype=bool)
