@@ -12,6 +12,12 @@ comma is accepted in coordinates) and written in UTF-8 with the same separator;
 Parquet files keep their column types. The input and output formats follow the file
 extensions (``.parquet``/``.pq`` or anything else for CSV).
 
+Chunks are Arrow tables: read by Arrow's CSV reader (pandas' reads again a file Arrow
+refuses, to name the bad line or keep a short row), parsed and written column by column
+(:mod:`cohesion.geo.columnar`), located ahead on :data:`LOCATING_THREADS` threads while
+the main thread writes, in order. Addresses go through pandas frames (the geocoder sets
+the pace).
+
 The same chunks can be processed on a Dask cluster: see :mod:`cohesion.geo.distributed`.
 """
 
