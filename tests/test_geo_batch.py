@@ -18,10 +18,11 @@ from cohesion.cli.main import CohesionGroup
 from cohesion.cli.qpv import qpv
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import PointColumns, QpvIndex, locate_file
-from cohesion.geo.batch import InputFile
+from cohesion.geo.batch import InputFile, locate_frame
 from cohesion.geo.distributed import local_client, locate_file_distributed
 from cohesion.geo.locate import BANDS, ERROR_OUTSIDE, ERROR_SWAPPED
 from cohesion.settings import Settings
+from cohesion.spreadsheet import neutralise_formulas
 from conftest import shared
 from test_geo_locate import DVF, LOOKUP_2024, VINTAGE
 
@@ -160,6 +161,46 @@ def test_rows_in_error_are_kept_in_place(index: QpvIndex, tmp_path: Path) -> Non
     assert written[f"code_commune_{VINTAGE}"].tolist() == ["34172"] + [""] * 7 + ["34172"]
     assert (written.loc[1:7, "qualite_qpv_2015"] == "").all()
     assert summary.rows == 9 and summary.errors == 7
+
+
+def test_csv_is_written_as_pandas_writes_it(index: QpvIndex, tmp_path: Path) -> None:
+    """Quoting, formulas, accents, floats, empty cells: byte for byte ``to_csv``'s file."""
+    source = pd.DataFrame({
+        "nom": ["a;b", 'dit "le grand"', "deux\nlignes", "=SOMME(A1)", "-x", "+33 1 23",
+                "Nîmes", "", "@moi", "tab\tau milieu", "\tindenté", "ok"],
+        "lon": ["3.8767", "-1,5", "3,8767", "2.35", " 3.87 ", "-0.5", "4.36", "", "3.88",
+                "3.8767", "abc", "1e0"],
+        "lat": ["43.6108", "43.6", "43,6108", "48.85", "43.61", "44.8", "43.84", "43.6",
+                "43.61", "43.6108", "43.6", "43.6"]})
+    path = tmp_path / "points.csv"
+    source.to_csv(path, sep=";", index=False, encoding="utf-8")
+    output = tmp_path / "sortie.csv"
+    locate_file(index, path, output, PointColumns(lon="lon", lat="lat"), chunk_rows=5)
+    read = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
+    assert read.equals(source)  # the source file holds what it should
+    results = pd.concat([locate_frame(index, part, PointColumns(lon="lon", lat="lat"))
+                         for part in (source.iloc[:5], source.iloc[5:10], source.iloc[10:])])
+    expected = neutralise_formulas(pd.concat([source, results], axis=1)).to_csv(
+        sep=";", index=False, lineterminator="\n")
+    assert output.read_bytes() == expected.encode("utf-8")
+    assert "'=SOMME(A1)" in expected and '"deux\nlignes"' in expected  # both were tried
+
+
+def test_rows_arrow_refuses_are_read_by_pandas(index: QpvIndex, tmp_path: Path) -> None:
+    """A short row, or a quote that looks unclosed, is read as pandas reads it: kept."""
+    source = tmp_path / "points.csv"
+    source.write_text('id,lon,lat\n1,3.8767,43.6108\n2,3.8767\n3 "pouces",3.8767,43.6108\n')
+    summary = locate_file(index, source, tmp_path / "sortie.csv", PointColumns(lon="lon",
+                                                                               lat="lat"))
+    written = pd.read_csv(tmp_path / "sortie.csv", dtype=str, keep_default_na=False)
+    assert written["id"].tolist() == ["1", "2", '3 "pouces"']
+    assert written["erreur"].tolist() == ["", "latitude vide", ""]
+    assert summary.rows == 3 and summary.errors == 1
+    # a quote kept as it is in an unquoted value, and one that never closes: an even count
+    source.write_text('id,lon,lat\n1,3.8767,43.6108\n2 5" écran,3.8767,43.6108\n'
+                      '3,3.8767,"43.6108\n')
+    with pytest.raises(InputFileError, match="ligne CSV illisible"):
+        locate_file(index, source, tmp_path / "sortie.csv", PointColumns(lon="lon", lat="lat"))
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -12,6 +12,12 @@ comma is accepted in coordinates) and written in UTF-8 with the same separator;
 Parquet files keep their column types. The input and output formats follow the file
 extensions (``.parquet``/``.pq`` or anything else for CSV).
 
+Chunks are Arrow tables: read by Arrow's CSV reader (pandas' reads again a file Arrow
+refuses, to name the bad line or keep a short row), parsed and written column by column
+(:mod:`cohesion.geo.columnar`), located ahead on :data:`LOCATING_THREADS` threads while
+the main thread writes, in order. Addresses go through pandas frames (the geocoder sets
+the pace).
+
 The same chunks can be processed on a Dask cluster: see :mod:`cohesion.geo.distributed`.
 """
 
@@ -25,18 +31,24 @@ import tempfile
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from cohesion.errors import CohesionError, InputFileError
+from cohesion.geo.columnar import csv_lines, parse_numbers
 from cohesion.geo.geocoding import (
     DEFAULT_MIN_SCORE,
     GEOCODING_COLUMNS,
@@ -51,9 +63,9 @@ from cohesion.geo.locate import (
     NOT_COVERED,
     QUALITIES,
     UNKNOWN_DEPARTEMENT,
+    Location,
     QpvIndex,
     commune_column,
-    departement_of_commune,
 )
 from cohesion.importers.reading import (
     check_column_count,
@@ -63,14 +75,19 @@ from cohesion.importers.reading import (
     is_utf16,
     transcode_to_utf8,
 )
-from cohesion.spreadsheet import neutralise_formulas
+from cohesion.spreadsheet import neutralise_text
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 #: Most columns of a file of points (CSV or Parquet), refused before it is read.
 MAX_POINT_FILE_COLUMNS = 1_000
 DEFAULT_CHUNK_ROWS = 100_000
 _SNIFF_BYTES = 1 << 16
+#: Bytes Arrow's CSV reader parses at a time (a row may not be longer).
+_CSV_BLOCK_BYTES = 4 << 20
 _PARSING = threading.Lock()
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Called with the number of rows done so far.
 Progress = Callable[[int], None]
@@ -236,34 +253,42 @@ class BatchSummary:
     not_covered: dict[int, dict[str, int]] = field(default_factory=dict)
     geocoding: dict[str, int] = field(default_factory=dict)
 
-    def add(self, results: pd.DataFrame, generations: tuple[int, ...]) -> None:
-        """Count the rows of one chunk of results."""
-        column = commune_column(results.columns)
-        departements = pd.Series(
-            UNKNOWN_DEPARTEMENT if column is None else departement_of_commune(
-                results[column].to_numpy(dtype=object)),
-            index=results.index, dtype=object).fillna(UNKNOWN_DEPARTEMENT)
-        self.rows += len(results)
-        self.errors += int(results["erreur"].notna().sum())
-        if "qualite_geocodage" in results:
-            counts = results["qualite_geocodage"].value_counts()
+    def add(self, results: pa.Table, generations: tuple[int, ...]) -> None:
+        """Count the rows of one chunk of results (see :func:`result_table`)."""
+        self.rows += results.num_rows
+        self.errors += results.num_rows - results["erreur"].null_count
+        if "qualite_geocodage" in results.column_names:
+            counts = _value_counts(results["qualite_geocodage"])
             for quality in GEOCODING_QUALITIES:
-                self.geocoding[quality] = self.geocoding.get(quality, 0) + int(
-                    counts.get(quality, 0))
+                self.geocoding[quality] = self.geocoding.get(quality, 0) + counts.get(quality, 0)
+        departements = _departements(results)
         for g in generations:
-            self.inside[g] = self.inside.get(g, 0) + int(results[f"qpv_{g}"].notna().sum())
-            counts = results[f"qualite_qpv_{g}"].value_counts()
+            self.inside[g] = self.inside.get(g, 0) + results.num_rows - \
+                results[f"qpv_{g}"].null_count
+            quality = results[f"qualite_qpv_{g}"]
+            counts = _value_counts(quality)
             totals = self.qualities.setdefault(g, dict.fromkeys(QUALITIES, 0))
-            for quality in QUALITIES:
-                totals[quality] += int(counts.get(quality, 0))
-            counts = results[f"bande_onpv_{g}"].value_counts()
+            for name in QUALITIES:
+                totals[name] += counts.get(name, 0)
+            counts = _value_counts(results[f"bande_onpv_{g}"])
             totals = self.bands.setdefault(g, dict.fromkeys(BANDS, 0))
             for band in BANDS:
-                totals[band] += int(counts.get(band, 0))
+                totals[band] += counts.get(band, 0)
             by_departement = self.not_covered.setdefault(g, {})
-            uncovered = departements[(results[f"qualite_qpv_{g}"] == NOT_COVERED).to_numpy()]
-            for departement, count in uncovered.value_counts().items():
-                by_departement[departement] = by_departement.get(departement, 0) + int(count)
+            uncovered = departements.filter(pc.fill_null(pc.equal(quality, NOT_COVERED), False))
+            for departement, count in _value_counts(uncovered).items():
+                by_departement[departement] = by_departement.get(departement, 0) + count
+
+    def merge(self, other: BatchSummary) -> None:
+        """Add the counts of ``other`` (those of a later chunk) to these."""
+        self.rows += other.rows
+        self.errors += other.errors
+        _add_counts(self.geocoding, other.geocoding)
+        _add_counts(self.inside, other.inside)
+        for mine, theirs in ((self.qualities, other.qualities), (self.bands, other.bands),
+                             (self.not_covered, other.not_covered)):
+            for g, counts in theirs.items():
+                _add_counts(mine.setdefault(g, {}), counts)
 
     def covered(self, generation: int) -> int:
         """Rows whose answer for ``generation`` is known: in a QPV, or « hors QPV »."""
@@ -280,15 +305,41 @@ class BatchSummary:
         return self.inside.get(generation, 0) / covered if covered else 0.0
 
 
+def _add_counts(totals: dict, counts: Mapping) -> None:
+    for key, count in counts.items():
+        totals[key] = totals.get(key, 0) + count
+
+
+def _value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    """How many times each value occurs (nulls left out)."""
+    counted = pc.value_counts(values)
+    return {value: count for value, count in zip(counted.field("values").to_pylist(),
+                                                 counted.field("counts").to_pylist(),
+                                                 strict=True) if value is not None}
+
+
+def _departements(results: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """Département of each row's commune (:data:`UNKNOWN_DEPARTEMENT` without one)."""
+    column = commune_column(results.column_names)
+    if column is None:
+        return pa.array([UNKNOWN_DEPARTEMENT] * results.num_rows, type=pa.string())
+    codes = results[column]
+    overseas = pc.fill_null(pc.starts_with(codes, "97"), False)
+    found = pc.if_else(overseas, pc.utf8_slice_codeunits(codes, 0, 3),
+                       pc.utf8_slice_codeunits(codes, 0, 2))
+    return pc.fill_null(found, UNKNOWN_DEPARTEMENT)
+
+
 # -- coordinates ----------------------------------------------------------------------
 
 
-def parse_coordinates(values: pd.Series, role: str) -> tuple[np.ndarray, np.ndarray]:
+def parse_coordinates(values: pd.Series | pa.Array | pa.ChunkedArray,
+                      role: str) -> tuple[np.ndarray, np.ndarray]:
     """Parse a column of coordinates; explain each value that is not a number.
 
     Parameters
     ----------
-    values : Series
+    values : Series or Arrow array
         Numbers, or text (a decimal comma is accepted; spaces are ignored).
     role : str
         What the column holds, for the messages (``longitude``…).
@@ -306,11 +357,30 @@ def parse_coordinates(values: pd.Series, role: str) -> tuple[np.ndarray, np.ndar
     >>> numbers.tolist()[:2], errors.tolist()
     ([2.35, 48.8], [None, None, 'x vide', "x non numérique : 'nord'"])
     """
-    errors = np.full(len(values), None, dtype=object)
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    column = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(
+        values, from_pandas=True)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode() if isinstance(column, pa.Array) else \
+            pa.chunked_array([chunk.dictionary_decode() for chunk in column.chunks])
+    errors = np.full(len(column), None, dtype=object)
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) \
+            or pa.types.is_null(kind):
+        numbers = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(float)
         errors[np.isnan(numbers)] = f"{role} vide"
         return numbers, errors
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        column = pc.cast(column, pa.string())
+    numbers, others = parse_numbers(column)
+    if len(others):  # not plain numbers: looked at one by one, to explain them
+        numbers[others], errors[others] = _parse_other_text(
+            column.take(pa.array(others)).to_pandas(), role)
+    return numbers, errors
+
+
+def _parse_other_text(values: pd.Series, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`parse_coordinates` for text that is not a plain number (spaces, ``inf``…)."""
+    errors = np.full(len(values), None, dtype=object)
     text = values.astype(object).where(values.notna(), "").astype(str)
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     unparsed = np.flatnonzero(np.isnan(numbers))
@@ -325,6 +395,46 @@ def parse_coordinates(values: pd.Series, role: str) -> tuple[np.ndarray, np.ndar
         errors[unparsed[bad & ~empty]] = [f"{role} non numérique : {value!r}"
                                           for value in text.iloc[unparsed[bad & ~empty]]]
     return numbers, errors
+
+
+def locate_points(index: QpvIndex, first: pd.Series | pa.Array | pa.ChunkedArray,
+                  second: pd.Series | pa.Array | pa.ChunkedArray, columns: PointColumns,
+                  tolerance: float = DEFAULT_TOLERANCE) -> Location:
+    """Locate the points of two coordinate columns (easting first), text or numbers.
+
+    A row whose coordinates are empty or not numbers gets the reason as its error (both
+    reasons when both coordinates are bad), rather than the one :meth:`QpvIndex.locate`
+    would give.
+    """
+    first_role, second_role = columns.roles
+    a, a_errors = parse_coordinates(first, first_role)
+    b, b_errors = parse_coordinates(second, second_role)
+    if columns.crs is None:
+        location = index.locate(a, b, tolerance)
+    else:
+        location = index.locate_xy(a, b, columns.crs, tolerance)
+    for row in np.flatnonzero(pd.notna(a_errors) | pd.notna(b_errors)):
+        location.error[row] = " ; ".join(e for e in (a_errors[row], b_errors[row]) if e)
+    return location
+
+
+def result_table(results: Location | pd.DataFrame) -> pa.Table:
+    """Result columns as Arrow: distances and geocoding scores as floats, the rest text."""
+    values = results.columns() if isinstance(results, Location) else {
+        name: results[name].to_numpy() for name in results.columns}
+    arrays = {}
+    for name, column in values.items():
+        numeric = name.startswith("distance_") or name in NUMERIC_GEOCODING_COLUMNS
+        arrays[name] = pa.array(column, type=pa.float64() if numeric else pa.string(),
+                                from_pandas=True)
+    return pa.table(arrays)
+
+
+def locate_table(index: QpvIndex, table: pa.Table, columns: PointColumns,
+                 tolerance: float = DEFAULT_TOLERANCE) -> pa.Table:
+    """The result columns (:func:`result_table`) for the points of one Arrow chunk."""
+    first, second = columns.names
+    return result_table(locate_points(index, table[first], table[second], columns, tolerance))
 
 
 def locate_frame(index: QpvIndex, frame: pd.DataFrame, columns: PointColumns,
@@ -353,18 +463,7 @@ def locate_frame(index: QpvIndex, frame: pd.DataFrame, columns: PointColumns,
         results.index = frame.index
         return pd.concat([geocoded, results], axis=1)
     first, second = columns.names
-    first_role, second_role = columns.roles
-    a, a_errors = parse_coordinates(frame[first], first_role)
-    b, b_errors = parse_coordinates(frame[second], second_role)
-    if columns.crs is None:
-        location = index.locate(a, b, tolerance)
-    else:
-        location = index.locate_xy(a, b, columns.crs, tolerance)
-    results = location.to_frame()
-    errors = [" ; ".join(e for e in pair if e) or None for pair in zip(a_errors, b_errors,
-                                                                       strict=True)]
-    parsed = pd.Series(errors, dtype=object)
-    results["erreur"] = parsed.where(parsed.notna(), results["erreur"])
+    results = locate_points(index, frame[first], frame[second], columns, tolerance).to_frame()
     results.index = frame.index
     return results
 
@@ -418,6 +517,71 @@ class CsvLayout:
                     except StopIteration:
                         return
                 yield frame
+
+    def tables(self, path: Path, chunk_rows: int) -> Iterator[pa.Table]:
+        """Read with Arrow's CSV reader, every cell as text, ``chunk_rows`` at a time.
+
+        Raises
+        ------
+        UnreadableByArrow
+            For any row Arrow cannot parse (a row with more or fewer fields than the
+            header…), or a file whose quotes may not all close (an odd number of
+            quotes, or a last value ending with a line end), which Arrow would read
+            to its end as one value. :meth:`frames` then tells what is wrong, or reads
+            what pandas accepts (a short row gets empty cells).
+        """
+        if _quote_count(path) % 2:
+            # an open quote Arrow would read to the end of the file without a word
+            raise UnreadableByArrow("guillemet jamais fermé")
+        text = dict.fromkeys(self.header, pa.string())
+        encoding = "utf8" if self.encoding.startswith("utf-8") else self.encoding
+        last: pa.Table | None = None
+        try:
+            reader = pa_csv.open_csv(
+                path, read_options=pa_csv.ReadOptions(
+                    column_names=self.header, skip_rows=1, encoding=encoding,
+                    block_size=_CSV_BLOCK_BYTES),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=self.separator, quote_char='"', double_quote=True,
+                    newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=text, strings_can_be_null=False,
+                    quoted_strings_can_be_null=False))
+            for last in _in_chunks(reader, chunk_rows):
+                yield last
+        except pa.ArrowInvalid as error:
+            raise UnreadableByArrow(str(error)) from None
+        if last is not None and any(str(value).endswith(("\n", "\r")) for value in
+                                    last.slice(last.num_rows - 1).to_pylist()[0].values()):
+            # the quote of the last row may never close, its value running to the end
+            raise UnreadableByArrow("dernière valeur finie par un saut de ligne")
+
+
+def _quote_count(path: Path) -> int:
+    """How many ``"`` a file holds (even when every quote is closed)."""
+    with path.open("rb") as handle:
+        return sum(block.count(b'"') for block in iter(lambda: handle.read(1 << 22), b""))
+
+
+class UnreadableByArrow(Exception):
+    """A CSV file Arrow's reader refuses (the slower pandas reader is then used)."""
+
+
+def _in_chunks(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """The batches regrouped in tables of ``rows`` rows (the last one shorter)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        while batch.num_rows:
+            taken = batch.slice(0, rows - count)
+            pending.append(taken)
+            count += taken.num_rows
+            batch = batch.slice(taken.num_rows)
+            if count == rows:
+                yield pa.Table.from_batches(pending)
+                pending, count = [], 0
+    if count:
+        yield pa.Table.from_batches(pending)
 
 
 def csv_layout(path: Path, name: str | None = None) -> CsvLayout:
@@ -563,10 +727,11 @@ class InputFile:
                                  "(résultat d'une localisation précédente ?) : la renommer ou "
                                  "la retirer", line=1, column=taken[0])
 
-    def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-        """The rows, ``chunk_rows`` at a time, indexed from 0 on across the file.
+    def frames(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """The rows as pandas frames, ``chunk_rows`` at a time, indexed from 0 on.
 
-        CSV cells are text; Parquet columns keep their Arrow types (``pandas.ArrowDtype``).
+        CSV cells are text (read by pandas); Parquet columns keep their Arrow types
+        (``pandas.ArrowDtype``).
 
         Raises
         ------
@@ -575,8 +740,8 @@ class InputFile:
         """
         if self.layout is None:
             chunks: Iterator[pd.DataFrame] = (
-                batch.to_pandas(types_mapper=pd.ArrowDtype) for batch in
-                _parquet_file(self.path, self.name).iter_batches(batch_size=chunk_rows))
+                table.to_pandas(types_mapper=pd.ArrowDtype)
+                for table in self.tables(chunk_rows))
         else:
             chunks = self.layout.frames(self.path, chunk_rows)
         start = 0
@@ -590,6 +755,44 @@ class InputFile:
         except (pd.errors.ParserError, pd.errors.ParserWarning) as error:
             raise self.parser_error(error) from None
         if start == 0:
+            raise self.no_rows_error()
+
+    def tables(self, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+               by_pandas: bool = False) -> Iterator[pa.Table]:
+        """The rows as Arrow tables, ``chunk_rows`` at a time (no empty one).
+
+        CSV cells are text; Parquet columns keep their types.
+
+        Parameters
+        ----------
+        chunk_rows : int
+            Rows of each table (the last one may have fewer).
+        by_pandas : bool
+            Read a CSV file with pandas' reader (which accepts a row with fewer fields
+            than the header) rather than Arrow's, several times faster.
+
+        Raises
+        ------
+        InputFileError
+            For a file with a header but no row, or a malformed CSV row.
+        UnreadableByArrow
+            For a CSV row Arrow's reader does not parse (read it again ``by_pandas``).
+        """
+        if self.layout is None:
+            chunks: Iterator[pa.Table] = (
+                pa.Table.from_batches([batch]) for batch in _parquet_file(
+                    self.path, self.name).iter_batches(batch_size=chunk_rows))
+        elif by_pandas:
+            chunks = (pa.Table.from_pandas(frame, preserve_index=False)
+                      for frame in self.frames(chunk_rows))
+        else:
+            chunks = self.layout.tables(self.path, chunk_rows)
+        empty = True
+        for chunk in chunks:
+            if chunk.num_rows:
+                empty = False
+                yield chunk
+        if empty:
             raise self.no_rows_error()
 
     def no_rows_error(self) -> InputFileError:
@@ -654,8 +857,21 @@ def _parquet_file(path: Path, name: str | None = None) -> pq.ParquetFile:
 # -- writing --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EncodedChunk:
+    """A chunk ready to be appended: its counts, and its rows as a table or CSV lines."""
+
+    counts: BatchSummary
+    body: pa.Table | bytes
+    header: bytes = b""
+
+
 class ChunkWriter:
-    """Append located chunks to a CSV or Parquet file, then move it into place.
+    r"""Append located chunks to a CSV or Parquet file, then move it into place.
+
+    CSV is written in UTF-8 as :meth:`pandas.DataFrame.to_csv` would (minimal quoting,
+    ``\\n`` line ends, floats as Python writes them), text a spreadsheet would run as a
+    formula neutralised (:mod:`cohesion.geo.columnar`).
 
     Parameters
     ----------
@@ -674,40 +890,64 @@ class ChunkWriter:
         self.separator = separator
         self.summary = BatchSummary(target)
         self._parquet: pq.ParquetWriter | None = None
-        self._started = False
+        self._csv: io.BufferedWriter | None = None
 
-    def write(self, chunk: pd.DataFrame, results: pd.DataFrame) -> None:
+    def write(self, chunk: pa.Table | pd.DataFrame, results: pa.Table | pd.DataFrame) -> None:
         """Append one chunk (input columns) and its result columns."""
-        self.summary.add(results, self.generations)
+        self.append(self.encode(chunk, results))
+
+    def encode(self, chunk: pa.Table | pd.DataFrame,
+               results: pa.Table | pd.DataFrame) -> EncodedChunk:
+        """One chunk and its results as they will be written, and counted.
+
+        Touches nothing of the writer: chunks may be encoded on several threads at once,
+        then appended in order.
+        """
+        if isinstance(chunk, pd.DataFrame):
+            chunk = pa.Table.from_pandas(chunk, preserve_index=False)
+        if isinstance(results, pd.DataFrame):
+            results = result_table(results)
+        counts = BatchSummary(self.target)
+        counts.add(results, self.generations)
+        table = pa.Table.from_arrays([*chunk.columns, *results.columns],
+                                     names=[*chunk.column_names, *results.column_names])
         if is_parquet(self.target):
-            table = pa.Table.from_pandas(chunk, preserve_index=False)
-            for name in results.columns:
-                numeric = name.startswith("distance_") or name in NUMERIC_GEOCODING_COLUMNS
-                kind = pa.float64() if numeric else pa.string()
-                table = table.append_column(pa.field(name, kind), pa.array(
-                    results[name].to_numpy(), type=kind, from_pandas=True))
-            table = table.replace_schema_metadata(None)
+            return EncodedChunk(counts, table.replace_schema_metadata(None))
+        header = io.StringIO()
+        csv.writer(header, delimiter=self.separator, lineterminator="\n").writerow(
+            [neutralise_text(name) for name in table.column_names])
+        return EncodedChunk(counts, csv_lines(table, self.separator),
+                            header.getvalue().encode("utf-8"))
+
+    def append(self, encoded: EncodedChunk) -> None:
+        """Append an encoded chunk to the file, and its counts to the summary."""
+        if isinstance(encoded.body, pa.Table):
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.partial, table.schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
+                self._parquet = pq.ParquetWriter(self.partial, encoded.body.schema)
+            self._parquet.write_table(encoded.body.cast(self._parquet.schema))
         else:
-            neutralise_formulas(pd.concat([chunk, results], axis=1)).to_csv(
-                self.partial, sep=self.separator, index=False, header=not self._started,
-                mode="a" if self._started else "w", encoding="utf-8", lineterminator="\n")
-        self._started = True
+            if self._csv is None:
+                self._csv = self.partial.open("wb")
+                self._csv.write(encoded.header)
+            self._csv.write(encoded.body)
+        self.summary.merge(encoded.counts)
 
     def close(self) -> BatchSummary:
         """Finish the file and move it to its name."""
-        if self._parquet is not None:
-            self._parquet.close()
+        self._close_file()
         os.replace(self.partial, self.target)
         return self.summary
 
     def abort(self) -> None:
         """Remove the partial file after a failure."""
+        self._close_file()
+        self.partial.unlink(missing_ok=True)
+
+    def _close_file(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
-        self.partial.unlink(missing_ok=True)
+        if self._csv is not None:
+            self._csv.close()
 
 
 def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns: PointColumns,
@@ -715,6 +955,13 @@ def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns
                 progress: Progress | None = None, geocoder: Geocoder | None = None,
                 min_score: float = DEFAULT_MIN_SCORE) -> BatchSummary:
     """Locate every point of a CSV or Parquet file and write the enriched file.
+
+    Coordinates are read, parsed, located and written a chunk at a time, in Arrow
+    columns: while one chunk is written, the next ones are located on other threads
+    (the locating core releases the GIL), at most :data:`LOCATING_THREADS` + 1 chunks
+    in memory. A CSV file Arrow's reader refuses (a row with fewer fields than the
+    header…) is read again, from the start, by pandas' reader: its errors name the
+    line, and what it accepts is located.
 
     Parameters
     ----------
@@ -758,11 +1005,62 @@ def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns
     """
     source_file = source if isinstance(source, InputFile) else InputFile.open(Path(source))
     source_file.check_columns(columns, index)
-    writer = ChunkWriter(Path(target), index.generations, source_file.separator)
+    if columns.geocoded:
+        # the geocoder, a few thousand rows a second, sets the pace: pandas frames
+        writer = ChunkWriter(Path(target), index.generations, source_file.separator)
+        return _write_all(writer, (
+            writer.encode(frame, locate_frame(index, frame, columns, tolerance, geocoder,
+                                              min_score))
+            for frame in source_file.frames(chunk_rows)), progress)
     try:
-        for chunk in source_file.chunks(chunk_rows):
-            writer.write(chunk, locate_frame(index, chunk, columns, tolerance, geocoder,
-                                             min_score))
+        return _locate_tables(index, source_file, Path(target), columns, tolerance, chunk_rows,
+                              progress, by_pandas=False)
+    except UnreadableByArrow:  # read again by pandas, from the start
+        return _locate_tables(index, source_file, Path(target), columns, tolerance, chunk_rows,
+                              progress, by_pandas=True)
+
+
+def _locate_tables(index: QpvIndex, source: InputFile, target: Path, columns: PointColumns,
+                   tolerance: float, chunk_rows: int, progress: Progress | None,
+                   by_pandas: bool) -> BatchSummary:
+    """Locate and write every chunk of coordinates (see :meth:`InputFile.tables`)."""
+    writer = ChunkWriter(target, index.generations, source.separator)
+
+    def encode(table: pa.Table) -> EncodedChunk:
+        return writer.encode(table, locate_table(index, table, columns, tolerance))
+
+    return _write_all(writer, _ahead(encode, source.tables(chunk_rows, by_pandas)), progress)
+
+
+#: Threads locating and encoding chunks while the main thread reads and writes.
+LOCATING_THREADS = min(4, os.cpu_count() or 1)
+
+
+def _ahead(function: Callable[[T], R], items: Iterator[T]) -> Iterator[R]:
+    """``function`` of each item, in order, computed ahead on :data:`LOCATING_THREADS`.
+
+    At most :data:`LOCATING_THREADS` + 1 items are held at a time.
+    """
+    with ThreadPoolExecutor(LOCATING_THREADS, thread_name_prefix="qpv") as pool:
+        running: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                running.append(pool.submit(function, item))
+                if len(running) > LOCATING_THREADS:
+                    yield running.popleft().result()
+            while running:
+                yield running.popleft().result()
+        finally:
+            for future in running:
+                future.cancel()
+
+
+def _write_all(writer: ChunkWriter, chunks: Iterable[EncodedChunk],
+               progress: Progress | None) -> BatchSummary:
+    """Append every encoded chunk, then move the file into place; all or nothing."""
+    try:
+        for chunk in chunks:
+            writer.append(chunk)
             if progress is not None:
                 progress(writer.summary.rows)
     except BaseException:

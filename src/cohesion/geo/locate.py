@@ -369,6 +369,13 @@ class Location:
 
     def to_frame(self) -> pd.DataFrame:
         """The results as columns named like :func:`result_columns` (French names)."""
+        return pd.DataFrame(self.columns())
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The result columns by name, in the order of :func:`result_columns`.
+
+        Distances are rounded to the centimetre; missing values are None (text) or NaN.
+        """
         values: dict[str, np.ndarray] = {}
         if self.commune is not None:
             values[f"code_commune_{self.vintage}"] = self.commune
@@ -378,7 +385,7 @@ class Location:
                            f"distance_qpv_{g}_m": np.round(result.distance, 2),
                            f"qpv_proche_{g}": result.nearest, f"bande_onpv_{g}": result.band})
         values["erreur"] = self.error
-        return pd.DataFrame(values)
+        return values
 
 
 # -- the index ------------------------------------------------------------------------
