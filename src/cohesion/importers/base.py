@@ -222,14 +222,52 @@ def commune_codes(warehouse: Warehouse, vintage: int,
     return found.drop_duplicates("code").set_index("code")["level"]
 
 
-def resolve_codes(warehouse: Warehouse, table: Table, column: str,
+def score_vintages(warehouse: Warehouse, codes: np.ndarray, levels: list[str],
+                   vintages: list[int]) -> pd.DataFrame:
+    """For each vintage, codes unknown and territories of the levels absent from the file.
+
+    One query for every candidate vintage: columns ``vintage``, ``unknown`` (distinct
+    codes of ``codes`` that are no territory of ``levels`` in that vintage) and
+    ``absent`` (territories of ``levels`` in that vintage that ``codes`` leaves out).
+    """
+    frame = pd.DataFrame({"code": pd.unique(codes).astype(object)})
+    warehouse.connection.register("_table_codes", frame)
+    try:
+        return warehouse.query(
+            """WITH known AS (SELECT DISTINCT vintage, code FROM territories
+                              WHERE list_contains(?, level) AND list_contains(?, vintage))
+               SELECT v.vintage,
+                      (SELECT count(*) FROM _table_codes c WHERE NOT EXISTS (
+                          SELECT 1 FROM known k WHERE k.vintage = v.vintage
+                          AND k.code = c.code)) AS unknown,
+                      (SELECT count(*) FROM known k WHERE k.vintage = v.vintage
+                       AND k.code NOT IN (SELECT code FROM _table_codes)) AS absent
+               FROM (SELECT unnest(?) AS vintage) v""", [levels, vintages, vintages])
+    finally:
+        warehouse.connection.unregister("_table_codes")
+
+
+def closest_vintage(scores: pd.DataFrame) -> int:
+    """The best vintage of :func:`score_vintages`' answer.
+
+    The fewest unknown codes, then the fewest absent territories, then the latest.
+    """
+    ranked = scores.assign(latest=-scores["vintage"]).sort_values(
+        ["unknown", "absent", "latest"])
+    return int(ranked["vintage"].iloc[0])
+
+
+def resolve_codes(warehouse: Warehouse, table: Table, codes: pd.Series, column: str,
                   vintage: int | None = None,
                   levels: tuple[str, ...] = ("COM", "ARM")) -> tuple[int, pd.Series]:
     """Find the geography vintage of a code column and the level of each code.
 
-    When ``vintage`` is not given, every built vintage is tried and the one that knows
-    all codes and leaves the fewest of its own communes out is chosen, so a file in
-    the 2021 geography is never read as 2024 by accident.
+    ``codes`` are the codes of ``table``'s ``column``, one per row, stripped.
+
+    When ``vintage`` is not given, every built vintage is tried (in one query, see
+    :func:`score_vintages`) and the one that knows all codes and leaves the fewest of its
+    own communes out is chosen, so a file in the 2021 geography is never read as 2024
+    by accident.
 
     Returns
     -------
@@ -242,22 +280,13 @@ def resolve_codes(warehouse: Warehouse, table: Table, column: str,
     InputFileError
         Naming the line and column of the first unknown code in the best vintage.
     """
-    codes = table.frame[column].astype(str).str.strip()
     candidates = [vintage] if vintage is not None else warehouse.vintages()
     if not candidates:
         raise table.error("le référentiel est vide : lancez `cohesion build` avant d'importer")
-    best: tuple[int, int, int, pd.Series] | None = None
-    for candidate in candidates:
-        known = commune_codes(warehouse, candidate, levels)
-        row_levels = codes.map(known)
-        unknown = int(row_levels.isna().sum())
-        absent = int((~known.index.isin(codes)).sum())
-        score = (unknown, absent, -candidate)
-        if best is None or score < best[:3]:
-            best = (*score, row_levels)
-    assert best is not None
-    unknown, _, negative_vintage, row_levels = best
-    chosen = -negative_vintage
+    chosen = closest_vintage(score_vintages(warehouse, codes.to_numpy(object), list(levels),
+                                            candidates))
+    row_levels = codes.map(commune_codes(warehouse, chosen, levels))
+    unknown = int(row_levels.isna().sum())
     if unknown:
         row = int(np.argmax(row_levels.isna().to_numpy()))
         raise table.error(

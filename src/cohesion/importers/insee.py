@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from cohesion.importers.base import ImportBatch, Importer, ImportOptions, resolve_codes
 from cohesion.importers.reading import parse_numbers, read_table, require_columns
@@ -32,6 +33,10 @@ def observations_from_wide(frame: pd.DataFrame, reasons: pd.DataFrame, codes: pd
                            columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
     """Melt a wide table (one column per variable × period) into observations.
 
+    The text columns are categorical: a million observations hold a few dozen
+    variables and periods and one code per row of the file, so the melt repeats small
+    integer codes instead of a million strings, and the warehouse reads them as such.
+
     Parameters
     ----------
     frame, reasons : DataFrame
@@ -44,16 +49,27 @@ def observations_from_wide(frame: pd.DataFrame, reasons: pd.DataFrame, codes: pd
         Column name → (variable id, period).
     """
     names = list(columns)
-    count = len(codes)
     return pd.DataFrame({
-        "variable": np.repeat([columns[c][0] for c in names], count),
-        "level": np.tile(levels.to_numpy(), len(names)),
-        "code": np.tile(codes.to_numpy(), len(names)),
+        "variable": _repeated([columns[c][0] for c in names], len(codes)),
+        "level": _tiled(levels, len(names)),
+        "code": _tiled(codes, len(names)),
         "vintage": vintage,
-        "period": np.repeat([columns[c][1] for c in names], count),
-        "value": frame[names].to_numpy().ravel(order="F"),
-        "missing": reasons[names].to_numpy().ravel(order="F"),
+        "period": _repeated([columns[c][1] for c in names], len(codes)),
+        "value": np.concatenate([frame[c].to_numpy(dtype="float64") for c in names]),
+        "missing": union_categoricals([pd.Categorical(reasons[c]) for c in names]),
     })
+
+
+def _repeated(labels: list[str], count: int) -> pd.Categorical:
+    """Each label ``count`` times in a row, as a categorical."""
+    categories, positions = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    return pd.Categorical.from_codes(np.repeat(positions, count), categories=categories)
+
+
+def _tiled(labels: pd.Series, times: int) -> pd.Categorical:
+    """The whole of ``labels`` ``times`` times over, as a categorical."""
+    once = pd.Categorical(labels.to_numpy())
+    return pd.Categorical.from_codes(np.tile(once.codes, times), categories=once.categories)
 
 
 def insee_column_map(columns: list[str], default_period: str | None) -> dict[str, tuple[str, str]]:
@@ -108,8 +124,9 @@ class InseeCommuneTable(Importer):
                               expected="des colonnes comme P18_POP ou MED19",
                               found=", ".join(table.frame.columns[:8]))
         values, reasons = parse_numbers(table, list(value_columns))
-        vintage, levels = resolve_codes(warehouse, table, self.code_column, options.vintage)
-        codes = table.frame[self.code_column].str.strip()
+        codes = table.frame[self.code_column].astype(str).str.strip()
+        vintage, levels = resolve_codes(warehouse, table, codes, self.code_column,
+                                        options.vintage)
         duplicated = codes.duplicated()
         if duplicated.any():
             row = int(duplicated.to_numpy().argmax())

@@ -10,6 +10,13 @@ anywhere but to temporary files (a UTF-16 file is read through a UTF-8 copy).
 A text table is refused before it is parsed when its header line is longer than
 :data:`MAX_HEADER_BYTES`, one of its first lines longer than :data:`MAX_LINE_BYTES`, or
 its header has more than :data:`MAX_COLUMNS` columns.
+
+A text table without quotes (INSEE's files have none) is parsed by Arrow's CSV reader,
+several times faster than pandas's reader of strings; any other table, and any table
+Arrow refuses, goes through the csv module (which names the line of a row too short or
+too long) and pandas, so that quotes, line breaks inside values and faulty rows are
+read and reported exactly as before. Numbers are parsed column by column, in C
+(:func:`parse_numbers`).
 """
 
 from __future__ import annotations
@@ -27,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from cohesion.errors import InputFileError
 from cohesion.store.schema import MISSING_REASONS
@@ -306,11 +316,70 @@ def read_csv_table(path: Path, separator: str | None = None,
     encoding = encoding or detect_encoding(path, head)
     sample = head.decode(encoding, errors="replace")
     separator = separator or detect_separator(path, sample)
+    frame = read_plain_csv(path, encoding, separator)
+    if frame is None:
+        frame = _read_csv_closely(path, encoding, separator)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = _drop_trailing_empty_column(frame)
+    table = Table(path, frame, first_line=2, encoding=encoding, separator=separator)
+    _check_header(table)
+    return table
+
+
+def read_plain_csv(path: Path, encoding: str, separator: str) -> pd.DataFrame | None:
+    """Read a text table without quotes with Arrow's CSV reader, or return None.
+
+    Without a quote (nor a NUL byte), every line end ends a row and every separator
+    ends a field, for Arrow as for pandas: the frame is the one pandas would read (all
+    cells strings, ``Unnamed: i`` for a nameless column), made several times faster.
+    None sends the file to the csv module and pandas, which report a faulty file
+    precisely: a quote or a NUL byte anywhere, two columns of the same name, or any
+    row Arrow refuses (more or fewer fields than the header, a line longer than a block).
+
+    Raises
+    ------
+    InputFileError
+        For a header of more than :data:`MAX_COLUMNS` columns.
+    """
+    if not is_plain_text(path):
+        return None
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            header = handle.readline().rstrip("\r\n").split(separator)
+    except UnicodeDecodeError:
+        return None
+    check_column_count(path, header, MAX_COLUMNS)
+    if len(set(header)) < len(header):  # pandas renames the second one: let it
+        return None
+    try:
+        arrow = pa_csv.read_csv(
+            path, read_options=pa_csv.ReadOptions(encoding=encoding),
+            parse_options=pa_csv.ParseOptions(delimiter=separator, quote_char=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False))
+    except (pa.ArrowException, UnicodeDecodeError):
+        return None
+    if arrow.column_names != header:  # a blank line before the header, say
+        return None
+    frame = arrow.to_pandas()
+    frame.columns = [name or f"Unnamed: {position}" for position, name in enumerate(header)]
+    return frame
+
+
+def is_plain_text(path: Path) -> bool:
+    """Whether a file holds neither a double quote nor a NUL byte, read a block at a time."""
+    with path.open("rb") as handle:
+        return not any(b'"' in block or b"\x00" in block
+                       for block in iter(lambda: handle.read(1 << 22), b""))
+
+
+def _read_csv_closely(path: Path, encoding: str, separator: str) -> pd.DataFrame:
+    """Read any text table with pandas, after the csv module checked every row's fields."""
     _check_field_counts(path, encoding, separator)
     try:
-        frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False,
-                            encoding=encoding, skip_blank_lines=True, engine="c",
-                            quotechar='"', index_col=False)
+        return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False,
+                           encoding=encoding, skip_blank_lines=True, engine="c",
+                           quotechar='"', index_col=False)
     except pd.errors.ParserError as error:
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
         if match:
@@ -324,11 +393,6 @@ def read_csv_table(path: Path, separator: str | None = None,
     except pd.errors.EmptyDataError:
         raise InputFileError(path, "le fichier est vide",
                              expected="une ligne d'en-tête suivie de lignes de données") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = _drop_trailing_empty_column(frame)
-    table = Table(path, frame, first_line=2, encoding=encoding, separator=separator)
-    _check_header(table)
-    return table
 
 
 def _check_field_counts(path: Path, encoding: str, separator: str) -> None:
@@ -437,8 +501,10 @@ def parse_numbers(table: Table, columns: list[str]) -> tuple[pd.DataFrame, pd.Da
     values : DataFrame
         float64, NaN where the value is missing.
     reasons : DataFrame
-        ``None`` where a value is present, else the reason: ``secret`` (``s``),
-        ``not_available`` (``nd``), ``empty``.
+        Categorical (the values of :data:`~cohesion.store.schema.MISSING_REASONS`):
+        missing where a value is present, else the reason: ``secret`` (``s``),
+        ``not_available`` (``nd``), ``empty``…, whatever the case and spaces around the
+        marker.
 
     Raises
     ------
@@ -450,24 +516,69 @@ def parse_numbers(table: Table, columns: list[str]) -> tuple[pd.DataFrame, pd.Da
     reasons = {}
     for column in columns:
         raw = table.frame[column]
-        # most cells are plain numbers: parse them in C, look closer only at the rest
-        numbers = pd.to_numeric(raw, errors="coerce")
-        reason = pd.Series(None, index=raw.index, dtype=object)
-        unparsed = numbers.isna().to_numpy()
-        if unparsed.any():
-            rest = raw[unparsed].astype(str).str.strip()
-            rest_reason = rest.str.lower().map(MISSING_REASONS)
-            rest_numbers = pd.to_numeric(
-                rest.str.replace(",", ".", regex=False).where(rest_reason.isna()),
-                errors="coerce")
-            bad = rest_numbers.isna() & rest_reason.isna()
-            if bad.any():
-                row = int(np.flatnonzero(unparsed)[np.argmax(bad.to_numpy())])
-                raise table.error("valeur non numérique", row=row, column=column,
-                                  expected="un nombre, 's', 'nd' ou une cellule vide",
-                                  found=raw.iloc[row])
-            numbers[unparsed] = rest_numbers.to_numpy()
-            reason[unparsed] = rest_reason.to_numpy()
-        values[column] = numbers.astype("float64")
-        reasons[column] = reason
+        parsed = parse_plain_numbers(raw)
+        if parsed is None:
+            parsed = _parse_numbers_closely(table, column)
+        values[column], reasons[column] = parsed
     return pd.DataFrame(values), pd.DataFrame(reasons)
+
+
+_MARKERS = pa.array(list(MISSING_REASONS), pa.string())
+#: The categories of the reasons :func:`parse_numbers` returns.
+REASONS = pd.CategoricalDtype(list(MISSING_REASONS.values()))
+
+
+def parse_plain_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series] | None:
+    """Parse a column of plain numbers and markers in C, or return None.
+
+    A column of numbers written as INSEE writes them (``771``, ``15.95``, ``-3e2``) and
+    of markers written exactly (``s``, ``nd``, empty) is parsed by Arrow in one pass.
+    Any other cell (a decimal comma, spaces, ``S``, text) or a value Arrow reads as
+    not finite (``nan``, ``1e400``) returns None: :func:`parse_numbers` then looks at
+    the column closely, and names the first bad cell.
+
+    Returns
+    -------
+    values, reasons : Series
+        As the columns of :func:`parse_numbers`.
+    """
+    try:
+        text = pa.array(raw.to_numpy(), pa.string())
+    except (pa.ArrowException, TypeError):  # not only strings (a spreadsheet's cells)
+        return None
+    marker = pc.index_in(text, value_set=_MARKERS)
+    try:
+        numbers = pc.cast(pc.if_else(pc.is_valid(marker), None, text), pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    if not pc.all(pc.is_finite(numbers), min_count=0).as_py():
+        return None
+    values = pd.Series(numbers.to_numpy(zero_copy_only=False), index=raw.index,
+                       dtype="float64")
+    positions = marker.fill_null(-1).to_numpy()  # the reasons are the markers' values
+    reasons = pd.Series(pd.Categorical.from_codes(positions, dtype=REASONS), index=raw.index)
+    return values, reasons
+
+
+def _parse_numbers_closely(table: Table, column: str) -> tuple[pd.Series, pd.Series]:
+    """Parse one column cell by cell where needed: :func:`parse_numbers`'s slow path."""
+    raw = table.frame[column]
+    # most cells are plain numbers: parse them in C, look closer only at the rest
+    numbers = pd.to_numeric(raw, errors="coerce")
+    reason = pd.Series(None, index=raw.index, dtype=object)
+    unparsed = numbers.isna().to_numpy()
+    if unparsed.any():
+        rest = raw[unparsed].astype(str).str.strip()
+        rest_reason = rest.str.lower().map(MISSING_REASONS)
+        rest_numbers = pd.to_numeric(
+            rest.str.replace(",", ".", regex=False).where(rest_reason.isna()),
+            errors="coerce")
+        bad = rest_numbers.isna() & rest_reason.isna()
+        if bad.any():
+            row = int(np.flatnonzero(unparsed)[np.argmax(bad.to_numpy())])
+            raise table.error("valeur non numérique", row=row, column=column,
+                              expected="un nombre, 's', 'nd' ou une cellule vide",
+                              found=raw.iloc[row])
+        numbers[unparsed] = rest_numbers.to_numpy()
+        reason[unparsed] = rest_reason.to_numpy()
+    return numbers.astype("float64"), reason.astype(REASONS)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cohesion.importers.base import closest_vintage, score_vintages
 from cohesion.importers.reading import Table
 from cohesion.importers.table_mapping import TableMapping
 from cohesion.importers.table_reading import find_column
@@ -40,26 +41,6 @@ class Territories:
     row_levels: np.ndarray
     keep: np.ndarray
     new_level: pd.DataFrame | None = None
-
-
-def _score_vintages(warehouse: Warehouse, codes: np.ndarray, levels: list[str],
-                    vintages: list[int]) -> pd.DataFrame:
-    """For each vintage, codes unknown and territories of the levels absent from the file."""
-    frame = pd.DataFrame({"code": pd.unique(codes).astype(object)})
-    warehouse.connection.register("_table_codes", frame)
-    try:
-        return warehouse.query(
-            """WITH known AS (SELECT DISTINCT vintage, code FROM territories
-                              WHERE list_contains(?, level) AND list_contains(?, vintage))
-               SELECT v.vintage,
-                      (SELECT count(*) FROM _table_codes c WHERE NOT EXISTS (
-                          SELECT 1 FROM known k WHERE k.vintage = v.vintage
-                          AND k.code = c.code)) AS unknown,
-                      (SELECT count(*) FROM known k WHERE k.vintage = v.vintage
-                       AND k.code NOT IN (SELECT code FROM _table_codes)) AS absent
-               FROM (SELECT unnest(?) AS vintage) v""", [levels, vintages, vintages])
-    finally:
-        warehouse.connection.unregister("_table_codes")
 
 
 def resolve_territories(table: Table, column: str, codes: pd.Series, mapping: TableMapping,
@@ -119,10 +100,7 @@ def resolve_territories(table: Table, column: str, codes: pd.Series, mapping: Ta
         return Territories(level, mapping.vintage, row_levels, keep, new_level)
 
     candidates = [mapping.vintage] if mapping.vintage is not None else vintages
-    scores = _score_vintages(warehouse, values, family, candidates)
-    scores = scores.assign(latest=-scores["vintage"]).sort_values(
-        ["unknown", "absent", "latest"])
-    vintage = int(scores["vintage"].iloc[0])
+    vintage = closest_vintage(score_vintages(warehouse, values, family, candidates))
     known = warehouse.query(
         "SELECT code, level FROM territories WHERE vintage = ? AND list_contains(?, level)",
         [vintage, family])
@@ -155,8 +133,8 @@ def _guess_level(table: Table, column: str, codes: pd.Series, warehouse: Warehou
     best: tuple[int, str] | None = None
     for level in fits:
         family = ["COM", "ARM"] if level == "COM" else [level]
-        unknown = int(_score_vintages(warehouse, codes.to_numpy(object), family,
-                                      vintages)["unknown"].min()) if vintages else len(codes)
+        unknown = int(score_vintages(warehouse, codes.to_numpy(object), family,
+                                     vintages)["unknown"].min()) if vintages else len(codes)
         if best is None or unknown < best[0]:
             best = (unknown, level)
     if best is not None and best[0] == 0:
