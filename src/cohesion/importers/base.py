@@ -9,6 +9,7 @@ skips a file already imported (same importer, same SHA-256): re-importing is a n
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -295,3 +296,14 @@ def resolve_codes(warehouse: Warehouse, table: Table, codes: pd.Series, column: 
             expected=f"un code d'échelon {' ou '.join(levels)} du COG {chosen}",
             found=codes.iloc[row])
     return chosen, row_levels
+
+
+def check_options(path: Path, options: ImportOptions, keys: Collection[str],
+                  importer: str) -> None:
+    """Refuse an option the importer ``importer`` does not know (its keys: ``keys``)."""
+    unexpected = sorted(set(options.extra) - set(keys))
+    if unexpected:
+        raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
+                             f"{importer}", column=unexpected[0],
+                             expected="l'une de " + ", ".join(sorted(keys)),
+                             found=unexpected[0])

@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cohesion.errors import InputFileError
-from cohesion.importers.base import ImportBatch, Importer, ImportOptions
+from cohesion.importers.base import ImportBatch, Importer, ImportOptions, check_options
 from cohesion.importers.qpv import VectorTable, read_vector, text_column
 from cohesion.importers.zonings import Links, ZoningImporter, resolve_members
 from cohesion.store.warehouse import Warehouse
@@ -105,11 +104,7 @@ class ContratsVille2015(Importer):
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
         extra = dict(options.extra)
-        unexpected = sorted(set(extra) - OPTION_KEYS)
-        if unexpected:
-            raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
-                                 "des contrats de ville 2015", column=unexpected[0],
-                                 expected=", ".join(sorted(OPTION_KEYS)))
+        check_options(path, options, OPTION_KEYS, "des contrats de ville 2015")
         source = read_vector(path, read_geometry=False)
         contrats = self._contrats(source)
         vintage = self._vintage(warehouse, extra.get("vintage", options.vintage), source)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,7 +41,13 @@ from pyproj.exceptions import CRSError
 
 from cohesion.errors import InputFileError
 from cohesion.geo.addresses import town_halls, town_halls_path
-from cohesion.importers.base import ImportBatch, Importer, ImportOptions, commune_codes
+from cohesion.importers.base import (
+    ImportBatch,
+    Importer,
+    ImportOptions,
+    check_options,
+    commune_codes,
+)
 from cohesion.importers.bpe import (
     check_in_france,
     check_range,
@@ -152,16 +157,6 @@ def _period(path: Path, options: ImportOptions) -> str | None:
                              expected="une année ou une année et un mois (2024 ou 2024-08)",
                              found=str(options.period))
     return str(options.period)
-
-
-def _check_options(path: Path, options: ImportOptions, keys: Collection[str],
-                   importer: str) -> None:
-    unexpected = sorted(set(options.extra) - set(keys))
-    if unexpected:
-        raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
-                             f"{importer}", column=unexpected[0],
-                             expected="l'une de " + ", ".join(sorted(keys)),
-                             found=unexpected[0])
 
 
 def _lines(table: PointTable, rows: np.ndarray) -> str:
@@ -619,7 +614,7 @@ class PointFile(Importer):
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
         extra = options.extra
-        _check_options(path, options, self.OPTION_KEYS, "points")
+        check_options(path, options, self.OPTION_KEYS, "points")
         given_type, type_column = extra.get("type"), extra.get("type_column")
         expected_type = ("une clé de type ^[a-z0-9_]{2,40}$ (maison_sante) ou un code de "
                          "type de la BPE (D201)")
@@ -684,7 +679,7 @@ class FranceServices(Importer):
     LABEL_COLUMNS: ClassVar[tuple[str, ...]] = ("lib_fs", "lib_france_services")
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
-        _check_options(path, options, self.OPTION_KEYS, "france-services")
+        check_options(path, options, self.OPTION_KEYS, "france-services")
         period = _period(path, options)
         if period is None:
             raise InputFileError(path, "impossible de trouver la date de la liste France "
@@ -762,7 +757,7 @@ class TownHalls(Importer):
         return town_halls_path()
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
-        _check_options(path, options, self.OPTION_KEYS, "mairies")
+        check_options(path, options, self.OPTION_KEYS, "mairies")
         wanted = None
         if "departements" in options.extra:
             known = set(warehouse.query(

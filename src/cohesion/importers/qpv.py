@@ -45,7 +45,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from cohesion.errors import InputFileError
-from cohesion.importers.base import ImportBatch, Importer, ImportOptions
+from cohesion.importers.base import ImportBatch, Importer, ImportOptions, check_options
 from cohesion.importers.reading import check_not_empty_or_binary
 from cohesion.store.schema import WHOLE_COUNTRY
 from cohesion.store.warehouse import Warehouse
@@ -727,11 +727,7 @@ class QpvContours(Importer):
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
         extra = options.extra
-        unexpected = sorted(set(extra) - OPTION_KEYS)
-        if unexpected:
-            raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
-                                 "des QPV", column=unexpected[0],
-                                 expected=", ".join(sorted(OPTION_KEYS)))
+        check_options(path, options, OPTION_KEYS, "des QPV")
         notes: list[str] = []
         table = read_vector(path, extra.get("layer"), prefer=CODE_COLUMNS)
         if table.frame.empty:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cohesion.errors import InputFileError
-from cohesion.importers.base import ImportBatch, Importer, ImportOptions
+from cohesion.importers.base import ImportBatch, Importer, ImportOptions, check_options
 from cohesion.importers.qpv import read_vector, text_column
 from cohesion.importers.reading import read_table
 from cohesion.store.warehouse import Warehouse
@@ -451,11 +451,7 @@ class ZoningImporter(Importer):
 
     def read(self, path: Path, warehouse: Warehouse, options: ImportOptions) -> ImportBatch:
         extra = dict(options.extra)
-        unexpected = sorted(set(extra) - OPTION_KEYS)
-        if unexpected:
-            raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
-                                 "des zonages", column=unexpected[0],
-                                 expected=", ".join(sorted(OPTION_KEYS)))
+        check_options(path, options, OPTION_KEYS, "des zonages")
         unknown_codes = extra.get("unknown_codes", "error")
         if unknown_codes not in {"error", "drop"}:
             raise InputFileError(path, "unknown_codes doit valoir 'error' ou 'drop'",
