@@ -31,10 +31,17 @@ from cohesion.indicators.periods import nearest_period
 from cohesion.policies.indicators import FUNDING_INDICATORS
 from cohesion.samples import MAPPINGS
 from cohesion.store import Warehouse
-from conftest import COMPARATEUR, FILOSOFI_2019, FILOSOFI_2020, QPV_MARSEILLE, QPV_OCCITANIE, shared
+from conftest import (
+    COMPARATEUR,
+    FILOSOFI_2019,
+    FILOSOFI_2020,
+    QPV_MARSEILLE,
+    QPV_OCCITANIE,
+    QPV_STATISTICS,
+    shared,
+)
 from test_importers_funding import DOTATIONS, DOTATIONS_SHEET, FILES, POSTS, raw_posts
 
-QPV_TABLE = "qpv/hackaviz2021_occitanie/qp.csv"
 CONTRATS = f"{POSTS}/geom_cv_ctr_2024.json"
 #: Arrondissements municipaux repeat their commune's figures in the INSEE files.
 ARRONDISSEMENTS = r"^(751[0-2]\d|132\d\d|6938\d)$"
@@ -55,7 +62,7 @@ def funding_warehouse_file(loaded_warehouse_file: Path,
                    options=ImportOptions(extra={"allow_former_codes": True}))
         run_import(warehouse, QpvContours(), shared(QPV_OCCITANIE))
         run_import(warehouse, QpvContours(), shared(QPV_MARSEILLE))
-        run_import(warehouse, IndicatorTable(), shared(QPV_TABLE), options=ImportOptions(
+        run_import(warehouse, IndicatorTable(), shared(QPV_STATISTICS), options=ImportOptions(
             extra={"mapping": str(MAPPINGS / "qpv-occitanie-2019.yaml")}))
     return path
 
@@ -289,12 +296,12 @@ def test_an_epci_total_holds_its_own_grants_and_its_communes(
 
 def test_per_qpv_inhabitant_where_qpv_populations_are_loaded(engine: IndicatorEngine,
                                                             raw_post_totals) -> None:
-    qpv = pd.read_csv(shared(QPV_TABLE), encoding="utf-8-sig", dtype={"code_qp": str})
+    qpv = pd.read_csv(shared(QPV_STATISTICS), encoding="utf-8-sig", dtype={"code_qp": str})
     found = values(engine, "montant_adultes_relais_par_habitant_qpv", "DEP", 2021, "2024")
     raw = raw_post_totals[("adultes-relais", 2024)]
     for departement in ("31", "34", "66"):
         population = qpv.loc[qpv["code_qp"].str[2:5] == f"0{departement}", "pop_mun"].sum()
-        assert found.loc[departement, "population@2015"] == population
+        assert found.loc[departement, "population@2013"] == population
         assert found.loc[departement, "value"] == pytest.approx(
             raw.loc[departement, "montant"] / population, rel=1e-12)
     # Marseille's QPV have contours but no population; Lozère's contours are not loaded,
@@ -303,7 +310,7 @@ def test_per_qpv_inhabitant_where_qpv_populations_are_loaded(engine: IndicatorEn
     regions = values(engine, "montant_adultes_relais_par_habitant_qpv", "REG", 2021, "2024")
     assert regions["value"].isna().all()
     result = engine.values("montant_adultes_relais_par_habitant_qpv", "DEP", 2021, "2024")
-    assert "population de 2015 pour montant_adultes_relais de 2024" in " ".join(result.notes)
+    assert "population de 2013 pour montant_adultes_relais de 2024" in " ".join(result.notes)
 
 
 @pytest.mark.parametrize(("vintage", "year", "filosofi", "poor_year"),

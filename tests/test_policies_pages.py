@@ -32,7 +32,7 @@ from cohesion.importers.qpv import QpvContours
 from cohesion.importers.zonings import ZoningImporter
 from cohesion.settings import Settings
 from cohesion.store import Warehouse
-from conftest import COMPARATEUR, QPV_PACA_2024, shared
+from conftest import COMPARATEUR, QPV_PACA_2024, QPV_STATISTICS, shared
 from test_policies_indicators import (
     ARRONDISSEMENTS,
     funding_warehouse_file,  # noqa: F401  (the fixture)
@@ -182,14 +182,25 @@ def test_a_contrat_de_ville_lists_its_qpv_epci_and_communes(core: Observatory) -
     assert document["dispositifs"] and document["beneficiaries"]["total"] > 0
 
 
-def test_qpv_against_the_rest_says_why_the_data_do_not_allow_it(core: Observatory) -> None:
+def test_qpv_against_the_rest_where_the_data_allow(core: Observatory) -> None:
     comparison = core.policies.qpv_comparison(f"{MONTPELLIER}@2026").set_index("indicateur")
     population = comparison.loc["population"]
-    # QPV populations are loaded for 2015 (INSEE's QPV file), the communes' for 2018
-    assert population["qpv"] is None and population["hors_qpv"] is None
-    assert "2018" in population["raison"] and "2015" in population["raison"]
-    assert population["territoire"] == pytest.approx(481_276)
-    assert comparison["raison"].str.len().gt(0).all()
+    # QPV populations are loaded for 2013 only (the census in INSEE's QPV file): the
+    # comparison is made in 2013, the newest period both the QPV and the communes have
+    qpv = core.policies.contrat_qpv(f"{MONTPELLIER}@2026")["code"]
+    raw = pd.read_csv(shared(QPV_STATISTICS), encoding="utf-8-sig",
+                      dtype={"code_qp": str}).set_index("code_qp")
+    communes = [c["code"] for c in core.members(f"{MONTPELLIER}@2026")]
+    census = pd.read_csv(shared(COMPARATEUR), sep=";", dtype={"CODGEO": str},
+                         usecols=["CODGEO", "P13_POP"]).set_index("CODGEO")["P13_POP"]
+    assert population["periode"] == "2013" and population["raison"] == ""
+    assert len(qpv) == 12
+    assert population["qpv"] == raw.loc[qpv, "pop_mun"].sum()
+    assert population["territoire"] == census.loc[communes].sum()
+    assert population["hors_qpv"] == population["territoire"] - population["qpv"]
+    # the QPV file publishes rates, not their numerators and denominators: said so
+    rates = comparison.drop(index="population")
+    assert rates["qpv"].isna().all() and rates["raison"].str.len().gt(0).all()
 
 
 def test_only_a_contrat_de_ville_has_a_contrat_page(core: Observatory) -> None:

@@ -7,23 +7,22 @@ commune file: every figure is checked against the raw files.
 from __future__ import annotations
 
 import json
-import shutil
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from cohesion.core import Observatory
-from cohesion.core.portrait import PUBLISHED_ONLY, outside_qpv, outside_qpv_ratio, qpv_of
-from cohesion.importers import run_import
-from cohesion.importers.base import ImportOptions
-from cohesion.importers.qpv import QpvContours
-from cohesion.importers.table import IndicatorTable
-from cohesion.samples import MAPPINGS
-from cohesion.store import Warehouse
+from cohesion.core.portrait import (
+    PUBLISHED_ONLY,
+    _same_period,
+    outside_qpv,
+    outside_qpv_ratio,
+    qpv_of,
+)
 from cohesion.web.app import create_app
 from conftest import COMPARATEUR, FILOSOFI_2019, QPV_OCCITANIE, QPV_STATISTICS, shared
 
@@ -88,12 +87,21 @@ def test_commune_compared_at_its_own_period_said(grand_mirail: dict) -> None:
     assert toulouse["note"] == "valeur de 2019, le QPV est en 2017"
     median = by_indicator(grand_mirail)["revenu_median"]["communes"][0]
     assert median["value"] == pytest.approx(float(filosofi.loc["31555", "MED19"]))
-    # France's population is of 2013 or 2018, not of the QPV's 2015: never its ``value``
+    # France's population is read at the QPV's period (the 2013 census, both sides)
     france = by_indicator(grand_mirail)["population"]["comparisons"]["FRA"]
-    assert france["value"] is None and france["missing"] == "other_period"
-    assert france["period"] in {"2013", "2018"}
-    assert france["missing_label"].endswith(f"en {france['period']} (QPV : 2015)")
-    assert france["other_value"] > 60_000_000
+    assert (france["period"], france["missing"]) == ("2013", None)
+    assert france["value"] == communes_only(comparateur())["P13_POP"].sum() == 65_564_756
+
+
+def test_a_comparison_of_another_period_never_fills_value() -> None:
+    # every reader of a portrait (CLI table, CSV) takes ``value`` as of the QPV's period
+    france = {"value": 65_564_756.0, "period": "2013", "missing": None,
+              "missing_label": None, "note": None}
+    moved = _same_period(france, "2017")
+    assert moved["value"] is None and moved["other_value"] == 65_564_756.0
+    assert moved["missing"] == "other_period"
+    assert re.fullmatch(r"65\D564\D756 en 2013 \(QPV : 2017\)", moved["missing_label"])
+    assert _same_period(france, "2013") is france
 
 
 def test_outside_qpv_only_where_the_sums_allow(grand_mirail: dict) -> None:
@@ -102,10 +110,6 @@ def test_outside_qpv_only_where_the_sums_allow(grand_mirail: dict) -> None:
     for rate in ("taux_pauvrete_60", "part_menages_imposes", "revenu_median"):
         assert figures[rate]["outside_qpv"]["value"] is None
         assert figures[rate]["outside_qpv"]["note"] == PUBLISHED_ONLY
-    # a count needs the same variable at the same period for the communes
-    population = figures["population"]["outside_qpv"]
-    assert population["value"] is None and population["id"] == f"EPCI:{TOULOUSE_METROPOLE}@2026"
-    assert "même période est requise" in population["note"] and "2018" in population["note"]
     # a statistic of the QPV only is said so, in every column
     own = figures["demandeurs_emploi_abcde"]
     assert own["compared_as"] is None
@@ -132,7 +136,7 @@ def test_qpv_of_toulouse_metropole(core: Observatory) -> None:
 def test_outside_arithmetic_on_the_raw_figures() -> None:
     raw = raw_qpv()
     toulouse = raw[raw["nom_commune"] == "Toulouse"]
-    # the commune's population outside its QPV, from the table's own 2015 columns
+    # the commune's population outside its QPV, from the table's own census columns
     communes = float(toulouse["pop_com"].iloc[0])
     assert outside_qpv(communes, toulouse["pop_mun"]) == communes - toulouse["pop_mun"].sum()
     assert communes - toulouse["pop_mun"].sum() == communes - toulouse["pop_com_qp"].iloc[0]
@@ -162,20 +166,22 @@ def test_the_page_and_the_api(core: Observatory) -> None:
         assert by_indicator(api)["population"]["value"] == 31691
         csv = client.get(f"/territoire/{GRAND_MIRAIL}/chiffres.csv").text.splitlines()
         row = next(line for line in csv if ",population," in line)
-        # the France figure is of 2013 or 2018, not 2015: left empty in the CSV
-        assert row.split(",")[8] == "31691.0" and row.split(",")[15] == ""
+        # the France figure is of the QPV's period: filled in the CSV
+        assert row.split(",")[8] == "31691.0"
+        assert float(row.split(",")[15]) == 65_564_756
 
 
 # -- the EPCI outside QPV, where the periods meet -----------------------------------------
 
-#: The table's populations (QPV, their communes) are those of the 2013 census: every
-#: QPV in one commune has the commune's P13_POP of the Comparateur (checked below).
-CENSUS_COLUMNS = {"pop_mun", "pop_com_qp", "pop_com"}
-
-
 def comparateur() -> pd.DataFrame:
     return pd.read_csv(shared(COMPARATEUR), sep=";", dtype={"CODGEO": str},
                        usecols=["CODGEO", "P13_POP"]).set_index("CODGEO")
+
+
+def communes_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The Comparateur without the arrondissements of Paris, Lyon and Marseille."""
+    arrondissements = frame.index.str.match(r"^(751(0[1-9]|1\d|20)|132(0[1-9]|1[0-6])|6938[1-9])$")
+    return frame[~arrondissements]
 
 
 def qpv_communes() -> pd.Series:
@@ -196,33 +202,11 @@ def test_the_table_populations_are_the_2013_census() -> None:
                                                                "P13_POP"].sum()
 
 
-@pytest.fixture(scope="module")
-def census_core(loaded_warehouse_file: Path,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observatory]:
-    """The QPV table imported with its census columns dated 2013, as the data show."""
-    folder = tmp_path_factory.mktemp("qpv-census")
-    mapping = yaml.safe_load((MAPPINGS / "qpv-occitanie-2019.yaml").read_text(encoding="utf-8"))
-    for variable in mapping["variables"]:
-        if variable["column"] in CENSUS_COLUMNS:
-            variable["period"] = "2013"
-    (folder / "mapping.yaml").write_text(yaml.safe_dump(mapping, allow_unicode=True),
-                                         encoding="utf-8")
-    path = folder / "census.duckdb"
-    shutil.copy(loaded_warehouse_file, path)
-    with Warehouse(path) as warehouse:
-        run_import(warehouse, QpvContours(), shared(QPV_OCCITANIE))
-        run_import(warehouse, IndicatorTable(), shared(QPV_STATISTICS), options=ImportOptions(
-            extra={"mapping": str(folder / "mapping.yaml")}))
-    observatory = Observatory(path)
-    yield observatory
-    observatory.close()
-
-
-def test_epci_population_outside_qpv(census_core: Observatory) -> None:
-    portrait = census_core.portrait(GRAND_MIRAIL)
-    outside = by_indicator(portrait)["population"]["outside_qpv"]
+def test_epci_population_outside_qpv(grand_mirail: dict, core: Observatory) -> None:
+    """The table's populations are of 2013, as the communes' P13_POP: they subtract."""
+    outside = by_indicator(grand_mirail)["population"]["outside_qpv"]
     raw = raw_qpv()
-    members = [m["code"] for m in census_core.members(f"EPCI:{TOULOUSE_METROPOLE}@2026")]
+    members = [m["code"] for m in core.members(f"EPCI:{TOULOUSE_METROPOLE}@2026")]
     located = qpv_communes()
     inside = raw.index[located.reindex(raw.index).isin(members)]
     expected = comparateur().loc[members, "P13_POP"].sum() - raw.loc[inside, "pop_mun"].sum()
@@ -230,6 +214,6 @@ def test_epci_population_outside_qpv(census_core: Observatory) -> None:
     assert outside["qpv"] == len(inside) == 16
     assert outside["id"] == f"EPCI:{TOULOUSE_METROPOLE}@2026"
     # the commune compares at the QPV's period now, with nothing to say
-    [toulouse] = by_indicator(portrait)["population"]["communes"]
+    [toulouse] = by_indicator(grand_mirail)["population"]["communes"]
     assert (toulouse["value"], toulouse["period"], toulouse["note"]) == (
         raw.loc["QP031007", "pop_com"], "2013", None)

@@ -37,6 +37,7 @@ from cohesion.policies.needs import NeedsFunding, needs_vs_funding
 
 if TYPE_CHECKING:
     from cohesion.core.observatory import Observatory
+    from cohesion.store import Warehouse
 
 #: The denominator of the ratios a territory's money by dispositif shows: inhabitants.
 PER_INHABITANT = DENOMINATORS[0]
@@ -414,8 +415,9 @@ class PoliciesService:
 
         A value inside the QPV is a ratio of sums over the QPV (their numerator and
         denominator as loaded for QPV); outside, the same ratio over the territory's
-        communes minus the QPV. Both need the QPV's numerator and denominator for the
-        period of the communes' values: the row says why when they are missing.
+        communes minus the QPV. Both are read at the newest period for which the
+        QPV's numerator and denominator are loaded (the row's ``periode``); when no
+        period has them, the row says why.
 
         Returns
         -------
@@ -437,28 +439,28 @@ class PoliciesService:
             if not self.observatory.periods(ident):
                 row["raison"] = "indicateur non chargé pour les communes"
                 continue
-            result = self.observatory.values(ident, found["level"], found["vintage"])
-            row["periode"] = result.period
-            row["territoire"] = _at(result.frame, found["code"], "value")
+            newest = self.observatory.values(ident, found["level"], found["vintage"])
+            row["periode"] = newest.period
+            row["territoire"] = _at(newest.frame, found["code"], "value")
             if qpv.empty:
                 row["raison"] = "aucun QPV chargé dans les communes de ce territoire"
                 continue
-            sums: dict[str, float] = {}
-            for column in (c for c in result.frame.columns if "@" in c):
-                variable, period = column.split("@")
-                held = reader.observations(variable, "QPV")
-                held = held[held["period"] == period].set_index("code")["value"]
-                missing = sorted(set(qpv["code"]) - set(held.dropna().index))
-                if missing:
-                    loaded = sorted(set(reader.observations(variable, "QPV")["period"]))
-                    row["raison"] = (f"{variable} en {period} n'est pas chargé pour "
-                                     f"{len(missing)} des {len(qpv)} QPV du territoire"
-                                     + (f" (chargé pour les QPV : {', '.join(loaded)})"
-                                        if loaded else ""))
+            # the newest period whose numerator and denominator are loaded for every QPV
+            # (QPV populations of the 2013 census meet the communes' of 2013, not 2018)
+            reason = ""
+            for period in sorted(self.observatory.periods(ident), key=period_key,
+                                 reverse=True):
+                result = self.observatory.values(ident, found["level"], found["vintage"],
+                                                 period)
+                sums, missing = _qpv_sums(reader, result.frame, qpv["code"])
+                if not missing:
                     break
-                sums[column] = float(held.reindex(qpv["code"]).sum())
-            if row["raison"]:
+                reason = reason or missing
+            else:
+                row["raison"] = reason
                 continue
+            row["periode"] = result.period
+            row["territoire"] = _at(result.frame, found["code"], "value")
             whole = result.frame.set_index("code").loc[found["code"]]
             inside = {c.split("@")[0]: np.array([v]) for c, v in sums.items()}
             outside = {c.split("@")[0]: np.array([whole[c] - v]) for c, v in sums.items()}
@@ -732,6 +734,29 @@ def _described(result: IndicatorValues) -> dict[str, Any]:
     return {"label": indicator.label, "unit": indicator.unit, "period": result.period,
             "inputs": [c for c in result.frame.columns if "@" in c],
             "notes": list(result.notes)}
+
+
+def _qpv_sums(reader: Warehouse, frame: pd.DataFrame,
+              qpv: pd.Series) -> tuple[dict[str, float], str]:
+    """The sums over ``qpv`` of each ``variable@period`` column of an indicator's frame.
+
+    Returns the sums, and why they cannot be made (empty when they can): a variable
+    not loaded, at that period, for some of the QPV.
+    """
+    sums: dict[str, float] = {}
+    for column in (c for c in frame.columns if "@" in c):
+        variable, period = column.split("@")
+        loaded = reader.observations(variable, "QPV")
+        held = loaded[loaded["period"] == period].set_index("code")["value"]
+        missing = sorted(set(qpv) - set(held.dropna().index))
+        if missing:
+            periods = sorted(set(loaded["period"]))
+            return sums, (f"{variable} en {period} n'est pas chargé pour {len(missing)} "
+                          f"des {len(qpv)} QPV du territoire"
+                          + (f" (chargé pour les QPV : {', '.join(periods)})"
+                             if periods else ""))
+        sums[column] = float(held.reindex(qpv).sum())
+    return sums, ""
 
 
 def _scalar(values: np.ndarray) -> float | None:
