@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from cohesion.errors import InputFileError
+from cohesion.errors import CohesionError, InputFileError
 from cohesion.importers.base import ImportOptions, ImportReport, run_import
 from cohesion.importers.iris import DEC_VARIABLES
 from cohesion.importers.table import IndicatorTable
+from cohesion.indicators.engine import IndicatorEngine
 from cohesion.indicators.variables import BY_ID
 from cohesion.samples import MAPPINGS
 from cohesion.store import Warehouse
@@ -170,3 +171,23 @@ def test_unknown_qpv_codes_are_refused(statistics: tuple[Path, ImportReport],
             run_import(warehouse, IndicatorTable(), table, options=options())
         assert error.value.line == 6 and error.value.column == "code_qp"
         assert table_fingerprint(warehouse) == before
+
+
+def test_indicators_of_the_qpv_from_their_own_values(stats: Warehouse) -> None:
+    """A QPV is no union of communes: its indicators read its own values, in its generation."""
+    engine = IndicatorEngine(stats)
+    raw = raw_table().set_index("code_qp")
+    poverty = engine.values("taux_pauvrete", "QPV", 2015)
+    assert (poverty.level, poverty.vintage, poverty.period) == ("QPV", 2015, "2017")
+    found = poverty.frame.set_index("code")
+    assert np.array_equal(found["value"].reindex(raw.index).to_numpy(),
+                          raw["tp60"].to_numpy(dtype=float), equal_nan=True)
+    # every QPV of the generation is listed; those outside the table are missing, said so
+    codes = set(stats.query("SELECT code FROM territories WHERE level = 'QPV' "
+                            "AND vintage = 2015")["code"])
+    assert set(found.index) == codes and len(codes) > len(raw)
+    assert (found.loc[sorted(codes - set(raw.index)), "missing"] == "no_data").all()
+    assert engine.own_periods(engine.indicator("population"), "QPV", 2015) == ["2013"]
+    assert engine.own_periods(engine.indicator("taux_chomage_15_64"), "QPV", 2015) == []
+    with pytest.raises(CohesionError, match="séparément"):
+        engine.compute(["population"], ["QPV", "COM"], 2015)

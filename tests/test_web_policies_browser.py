@@ -70,3 +70,24 @@ def test_the_funding_map_programmes_and_evolution(page) -> None:
     assert page.locator("#evolution-serie rect").count() == 6
     assert page.locator("#evolution-tableau tbody tr").count() > 90
     screenshot(page, "politique-evolution")
+
+
+def test_qpv_indicators_map_in_their_generation(page) -> None:
+    # the QPV of 2015 hold the Occitanie table: the map offers its indicators there, in
+    # that generation, at the table's periods (Filosofi 2017 for the poverty rate)
+    page.goto("/carte?level=QPV&indicator=taux_pauvrete")
+    wait_until(page, "window.cohesionMapReady === true")
+    assert page.locator("#choix-echelon").input_value() == "QPV"
+    assert page.locator("#choix-millesime").input_value() == "2015"
+    assert page.locator("#choix-periode").input_value() == "2017"
+    assert "105" in page.locator("#legende").inner_text()  # the QPV of the table
+    # Coeur De Ville (Saint-Girons, 40.2 % in the raw file) is painted; a QPV of
+    # Marseille, with contours but no statistics, is not
+    painted = page.evaluate("""(code) => window.cohesionMap.getFeatureState(
+        {source: 'territoires', sourceLayer: 'territoires', id: code}).c""", "QP009001")
+    assert painted and painted.startswith("#")
+    assert page.evaluate("""(code) => window.cohesionMap.getFeatureState(
+        {source: 'territoires', sourceLayer: 'territoires', id: code}).c""", "QP013001") is None
+    # an indicator the QPV tables do not publish is not offered at this level
+    assert page.locator("#choix-indicateur option[value='taux_chomage_15_64']").is_disabled()
+    screenshot(page, "carte-qpv", full_page=False)

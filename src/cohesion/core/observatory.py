@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from cohesion.core.caching import JsonBytes, ResultCache
 from cohesion.core.exports import json_records
@@ -38,7 +39,7 @@ from cohesion.importers import ImportOptions, importer_named, importers, run_imp
 from cohesion.importers.base import ImportReport
 from cohesion.indicators.api import producers
 from cohesion.indicators.catalogue import builtin_indicators
-from cohesion.indicators.engine import IndicatorEngine, IndicatorValues
+from cohesion.indicators.engine import OWN_LEVELS, IndicatorEngine, IndicatorValues
 from cohesion.indicators.periods import latest_period
 from cohesion.settings import Settings
 from cohesion.store.schema import REASON_LABELS
@@ -265,11 +266,46 @@ class Observatory:
         definition = self.engine().indicator(indicator_id)
         return {**definition.describe(), "periods": self.periods(indicator_id)}
 
-    def periods(self, indicator_id: str) -> list[str]:
-        """Periods loaded for an indicator (cached)."""
+    def periods(self, indicator_id: str, level: str | None = None,
+                generation: int | None = None) -> list[str]:
+        """Periods loaded for an indicator (cached), oldest first.
+
+        At a level of :data:`~cohesion.indicators.engine.OWN_LEVELS` (the QPV), the
+        periods computable from the values published for that level in ``generation``.
+        """
         engine = self.engine()
+        if level in OWN_LEVELS:
+            return self.cache.get(
+                ("periods", indicator_id, level, generation, self.version()),
+                lambda: engine.own_periods(engine.indicator(indicator_id), level, generation))
         return self.cache.get(("periods", indicator_id, self.version()),
                               lambda: engine.periods(engine.indicator(indicator_id)))
+
+    def extent(self, level: str, vintage: int,
+               with_values: bool = False) -> list[float] | None:
+        """``[west, south, east, north]`` of a level's contours (cached), or None.
+
+        ``with_values``: only the territories holding observations (the QPV of a table).
+        """
+        def compute() -> list[float] | None:
+            reader = self.reader()
+            codes = list(reader.query(
+                "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ?",
+                [level, vintage])["code"]) if with_values else None
+            found = reader.geometries(level, vintage, codes)
+            if found.empty:
+                return None
+            return [round(float(b), 5) for b in shapely.total_bounds(found["geometry"])]
+
+        return self.cache.get(("extent", level, vintage, with_values, self.version()), compute)
+
+    def own_generations(self, indicator_id: str, level: str) -> dict[int, list[str]]:
+        """At a level of ``OWN_LEVELS``, each generation holding the indicator: its periods."""
+        generations = self.reader().query(
+            "SELECT DISTINCT vintage FROM territories WHERE level = ? ORDER BY 1", [level])
+        found = {int(generation): self.periods(indicator_id, level, int(generation))
+                 for generation in generations["vintage"]}
+        return {generation: periods for generation, periods in found.items() if periods}
 
     def warm(self, vintage: int | None = None) -> None:
         """Compute the key indicators at every level once, so portraits answer at once."""
@@ -289,11 +325,23 @@ class Observatory:
 
     def values(self, indicator_id: str, level: str, vintage: int | None = None,
                period: str | None = None) -> IndicatorValues:
-        """Values of an indicator for every territory of a level (cached)."""
-        vintage = vintage or self.latest_vintage()
+        """Values of an indicator for every territory of a level (cached).
+
+        At a level of :data:`~cohesion.indicators.engine.OWN_LEVELS`, ``vintage`` is the
+        generation (default: the newest holding the indicator).
+        """
         engine = self.engine()
         definition = engine.indicator(indicator_id)
-        loaded = self.periods(indicator_id)
+        if level in OWN_LEVELS:
+            held = self.own_generations(indicator_id, level)
+            vintage = vintage or (max(held) if held else None)
+            loaded = held.get(vintage, [])
+            if not loaded and period is None:
+                raise CohesionError(f"aucune donnée de {indicator_id} à l'échelon {level}"
+                                    + (f" (génération {vintage})" if vintage else ""))
+        else:
+            vintage = vintage or self.latest_vintage()
+            loaded = self.periods(indicator_id)
         chosen = period or (latest_period(loaded) if loaded
                             else engine._latest_period(definition))
         key = ("values", indicator_id, level, vintage, chosen, self.version())

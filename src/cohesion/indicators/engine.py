@@ -20,6 +20,11 @@ contrat de ville: :class:`~cohesion.indicators.api.Total` and ``TotalRatio``) ar
 at the level each indicator declares for each level, and summed over the territories of
 that level lying in the one asked for; their denominator is summed on its own, at the
 period its declared rule chooses (the nearest population loaded).
+
+A quartier prioritaire (QPV) is no union of communes: its indicators are computed, as
+a commune's, from the values published for it (the INSEE tables of the QPV), in its
+generation (2015 or 2024) rather than a vintage of the référentiel
+(:data:`OWN_LEVELS`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ from cohesion.store.warehouse import Warehouse
 from cohesion.territory.passage import chain, convert_counts
 
 TIMELESS = "*"
+#: Levels whose territories are not unions of communes: an indicator is computed there
+#: from each territory's own values, and ``vintage`` is the level's generation.
+OWN_LEVELS = ("QPV",)
 
 
 class UnknownIndicatorError(NotFoundError):
@@ -198,6 +206,8 @@ class IndicatorEngine:
                 period: str | None = None, parent: tuple[str, str] | None = None
                 ) -> list[IndicatorValues]:
         """Values of several indicators at several levels, reading each input once."""
+        if any(level in OWN_LEVELS for level in levels):
+            return self._own_values(indicator_ids, levels, vintage, period, parent)
         self.warehouse.require_vintage(vintage)
         indicators = [self.indicator(i) for i in indicator_ids]
         wanted: dict[str, tuple[str, str]] = {}
@@ -239,6 +249,48 @@ class IndicatorEngine:
                                   ].reset_index(drop=True)
                 results.append(IndicatorValues(indicator, level, vintage, chosen, frame,
                                                notes + own))
+        return results
+
+    def own_periods(self, indicator: type[Indicator], level: str, generation: int
+                    ) -> list[str]:
+        """Periods of ``indicator`` computable at an own level (:data:`OWN_LEVELS`)."""
+        cache = self.__dict__.setdefault("_own_periods_cache", {})
+        if (level, generation) not in cache:
+            held = self._available()
+            held = held[(held["level"] == level) & (held["vintage"] == generation)]
+            cache[(level, generation)] = held.groupby("variable")["period"].agg(
+                lambda p: sorted(set(p))).to_dict()
+        return self.periods(indicator, cache[(level, generation)])
+
+    def _own_values(self, indicator_ids: list[str], levels: list[str], generation: int,
+                    period: str | None, parent: tuple[str, str] | None
+                    ) -> list[IndicatorValues]:
+        """:meth:`compute` at levels of :data:`OWN_LEVELS`, from each territory's values."""
+        if any(level not in OWN_LEVELS for level in levels):
+            raise CohesionError(
+                f"{', '.join(OWN_LEVELS)} se calcule(nt) dans une génération, les autres "
+                "échelons dans un millésime : les demander séparément")
+        if parent is not None:
+            raise CohesionError(f"{', '.join(levels)} : le filtre par territoire parent "
+                                "n'est pas disponible à cet échelon")
+        results = []
+        for level in levels:
+            if not len(self._codes(level, generation)):
+                raise NotFoundError(f"aucun territoire {level} de la génération {generation} "
+                                    "dans l'entrepôt")
+            for indicator in (self.indicator(i) for i in indicator_ids):
+                periods = self.own_periods(indicator, level, generation)
+                chosen = period or (latest_period(periods) if periods else None)
+                if chosen is None:
+                    raise CohesionError(f"aucune donnée de {indicator.id} à l'échelon {level} "
+                                        f"(génération {generation})")
+                keys = self._keys(indicator, chosen)
+                values, reasons = self._pivot(level, generation, keys)
+                reasons = reasons.where(reasons.notna() | values.notna(), "no_data")
+                frame = self._commune_frame(indicator, chosen, values, reasons)
+                own = indicator.period_note(chosen, self._needed(indicator, chosen))
+                results.append(IndicatorValues(indicator, level, generation, chosen, frame,
+                                               [own] if own else []))
         return results
 
     def commune_values(self, keys: list[str], vintage: int
@@ -1002,9 +1054,11 @@ def _positions_sql(level: str) -> str:
     """SQL of ``code, row``: the codes of ``level`` holding observations in a vintage.
 
     Numbered in code order; parameters: the level and the vintage. Communes are known
-    from the référentiel, which is cheaper than a scan of the observations.
+    from the référentiel, which is cheaper than a scan of the observations; so are the
+    QPV of a generation, each listed even without a value (missing, not absent).
     """
-    codes = ("SELECT code FROM territories WHERE level = ? AND vintage = ?" if level == "COM"
+    codes = ("SELECT code FROM territories WHERE level = ? AND vintage = ?"
+             if level == "COM" or level in OWN_LEVELS
              else "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ?")
     return f"SELECT code, row_number() OVER (ORDER BY code) - 1 AS row FROM ({codes})"
 

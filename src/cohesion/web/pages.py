@@ -47,6 +47,7 @@ from cohesion.core.caching import accepts_gzip
 from cohesion.core.portrait import QPV_LINKS
 from cohesion.errors import CohesionError
 from cohesion.geo.tiles import tiles_covering
+from cohesion.indicators.engine import OWN_LEVELS
 from cohesion.indicators.periods import period_key
 from cohesion.spreadsheet import neutralise_text
 from cohesion.store.schema import REASON_LABELS
@@ -241,10 +242,15 @@ def ordinal(rank: int) -> str:
 
 def map_config(observatory: Observatory) -> dict[str, Any]:
     """What the map page needs at once: indicators, levels with contours, reasons."""
+    own_levels = [level for level in MAP_LEVELS if level in OWN_LEVELS]
     indicators = [
         {"id": i["id"], "label": i["label"], "unit": i["unit"] or "",
          "source": i["source"], "direction": i["direction"], "periods": i["periods"],
-         "aggregation": i["aggregation"]}
+         "aggregation": i["aggregation"],
+         # a QPV's values are its own, in its generation: periods by generation
+         "own": {level: {str(g): periods for g, periods in
+                         observatory.own_generations(i["id"], level).items()}
+                 for level in own_levels}}
         for i in observatory.indicators() if i["periods"]]
 
     with_contours = {level["id"]: [v["vintage"] for v in level["vintages"]
@@ -255,6 +261,10 @@ def map_config(observatory: Observatory) -> dict[str, Any]:
               for level in MAP_LEVELS if with_contours.get(level)]
     return {"indicators": indicators, "levels": levels,
             "vintages": observatory.vintages(), "latest": observatory.latest_vintage(),
+            "own_levels": own_levels,
+            "own_extents": {level: {str(g): observatory.extent(level, g, with_values=True)
+                                    for g in with_contours[level]}
+                            for level in own_levels if with_contours.get(level)},
             "reasons": REASON_LABELS}
 
 
@@ -268,19 +278,32 @@ def map_state(config: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     levels = {level["id"]: level for level in config["levels"]}
     if not indicators or not levels:
         return {}
-    indicator = query.get("indicator", "")
-    if indicator not in indicators:
-        indicator = next((i for i in DEFAULT_INDICATORS if i in indicators),
-                         next(iter(indicators)))
     level = query.get("level", "")
     if level not in levels:
         level = "DEP" if "DEP" in levels else next(iter(levels))
-    periods = sorted(indicators[indicator]["periods"], key=period_key)
-    period = query.get("period") if query.get("period") in periods else periods[-1]
-    vintages = levels[level]["vintages"]
+    # at a QPV level, only the indicators its own values give (another is not offered)
+    offered = {i: found for i, found in indicators.items()
+               if level not in config["own_levels"]
+               or any(found["own"][level].get(str(v)) for v in levels[level]["vintages"])}
+    if not offered:
+        level = "DEP" if "DEP" in levels else next(iter(levels))
+        offered = indicators
+    indicator = query.get("indicator", "")
+    if indicator not in offered:
+        indicator = next((i for i in DEFAULT_INDICATORS if i in offered), next(iter(offered)))
     asked = query.get("vintage", "")
-    vintage = int(asked) if asked.isdigit() and int(asked) in vintages else \
-        config["latest"] if config["latest"] in vintages else vintages[-1]
+    if level in config["own_levels"]:
+        # the generations holding the indicator, and the chosen one's periods
+        own = indicators[indicator]["own"][level]
+        vintages = [v for v in levels[level]["vintages"] if own.get(str(v))]
+        vintage = int(asked) if asked.isdigit() and int(asked) in vintages else vintages[-1]
+        periods = sorted(own[str(vintage)], key=period_key)
+    else:
+        vintages = levels[level]["vintages"]
+        vintage = int(asked) if asked.isdigit() and int(asked) in vintages else \
+            config["latest"] if config["latest"] in vintages else vintages[-1]
+        periods = sorted(indicators[indicator]["periods"], key=period_key)
+    period = query.get("period") if query.get("period") in periods else periods[-1]
     method = query.get("method") if query.get("method") in METHODS else "quantiles"
     classes = query.get("classes", "")
     state = {"indicator": indicator, "level": level, "period": period, "vintage": vintage,

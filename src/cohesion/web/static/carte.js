@@ -48,6 +48,24 @@ function latest(periods) {
   return periods.at(-1) ?? "";
 }
 
+// a QPV's values are its own, in its generation (2015, 2024): an indicator is offered
+// there in the generations that hold it, with their periods (see pages.map_config)
+function ownLevel(level) {
+  return config.own_levels.includes(level);
+}
+
+function vintagesFor(indicator, level) {
+  const vintages = levels.get(level)?.vintages ?? [];
+  if (!ownLevel(level)) return vintages;
+  const own = indicators.get(indicator)?.own?.[level] ?? {};
+  return vintages.filter((v) => (own[String(v)] ?? []).length);
+}
+
+function periodsFor(indicator, level, vintage) {
+  if (!ownLevel(level)) return indicators.get(indicator)?.periods ?? [];
+  return indicators.get(indicator)?.own?.[level]?.[String(vintage)] ?? [];
+}
+
 function writeState(state) {
   const query = new URLSearchParams({
     indicator: state.indicator, level: state.level, period: state.period,
@@ -83,11 +101,14 @@ function fillControls(state) {
       form.elements.level.append(option(level.id, level.label, false));
     }
   }
+  for (const item of indicatorSelect.options) {
+    item.disabled = ownLevel(state.level) && !vintagesFor(item.value, state.level).length;
+  }
   indicatorSelect.value = state.indicator;
   form.elements.level.value = state.level;
-  const periods = [...(indicators.get(state.indicator)?.periods ?? [])].reverse();
+  const periods = [...periodsFor(state.indicator, state.level, state.vintage)].reverse();
   form.elements.period.replaceChildren(...periods.map((p) => option(p, p, p === state.period)));
-  const vintages = [...(levels.get(state.level)?.vintages ?? [])].reverse();
+  const vintages = [...vintagesFor(state.indicator, state.level)].reverse();
   form.elements.vintage.replaceChildren(
     ...vintages.map((v) => option(String(v), String(v), v === state.vintage)));
   form.elements.classes.value = String(state.classes);
@@ -100,14 +121,17 @@ function fillControls(state) {
 }
 
 function stateFromControls() {
-  const indicator = form.elements.indicator.value;
   const level = form.elements.level.value;
-  const periods = indicators.get(indicator)?.periods ?? [];
-  const period = periods.includes(form.elements.period.value) ? form.elements.period.value
-    : latest(periods);
-  const vintages = levels.get(level)?.vintages ?? [];
+  let indicator = form.elements.indicator.value;
+  if (!vintagesFor(indicator, level).length) {
+    indicator = config.indicators.find((i) => vintagesFor(i.id, level).length)?.id ?? indicator;
+  }
+  const vintages = vintagesFor(indicator, level);
   const chosen = Number(form.elements.vintage.value);
   const vintage = vintages.includes(chosen) ? chosen : vintages[vintages.length - 1];
+  const periods = periodsFor(indicator, level, vintage);
+  const period = periods.includes(form.elements.period.value) ? form.elements.period.value
+    : latest(periods);
   return {
     indicator, level, period, vintage, method: form.elements.method.value,
     classes: Number(form.elements.classes.value),
@@ -182,9 +206,22 @@ function geometryStyle(state) {
       },
     },
   ];
+  if (ownLevel(state.level)) {
+    // a QPV is a few hundred metres wide: at the scale of a région, its outline drawn
+    // thick in its class colour keeps it visible; thinner as one zooms in
+    layers.push({
+      id: "choroplethe-contour", type: "line", source: SOURCE, "source-layer": LAYER,
+      paint: {
+        "line-color": ["to-color", ["coalesce", ["feature-state", "c"], NO_DATA]],
+        "line-width": ["interpolate", ["linear"], ["zoom"], 5, 4, 11, 1],
+      },
+    });
+  }
   const vintages = levels.get("DEP")?.vintages ?? [];
-  if (["COM", "EPCI", "QPV"].includes(state.level) && vintages.includes(state.vintage)) {
-    sources.departements = tileSource("DEP", state.vintage);
+  // over QPV of a generation, the départements of the newest référentiel
+  const departements = ownLevel(state.level) ? vintages.at(-1) : state.vintage;
+  if (["COM", "EPCI", "QPV"].includes(state.level) && vintages.includes(departements)) {
+    sources.departements = tileSource("DEP", departements);
     layers.push({
       id: "contours-dep", type: "line", source: "departements", "source-layer": LAYER,
       paint: { "line-color": "#3a3a3a", "line-width": 0.6, "line-opacity": 0.55 },
@@ -309,6 +346,13 @@ async function update(state, { values = null } = {}) {
   }
   if (mine !== request) return;
   window.cohesionMapTiming.values = performance.now();
+  const extent = ownLevel(state.level) && config.own_extents?.[state.level]?.[state.vintage];
+  const moved = !current || current.state.level !== state.level
+    || current.state.vintage !== state.vintage;
+  // QPV are small: the view goes to those holding values, once per generation shown
+  if (extent && moved) {
+    map.fitBounds([[extent[0], extent[1]], [extent[2], extent[3]]], { padding: 20, duration: 0 });
+  }
   showGeometry(state);
   paint(table, state);
   window.cohesionMapTiming.painted = performance.now();
