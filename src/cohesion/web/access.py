@@ -49,11 +49,11 @@ from cohesion.access.measures import ZONE_LABELS
 from cohesion.core import Observatory
 from cohesion.core.access import NOT_COVERED, TABLE_LEVELS, AccessService
 from cohesion.core.caching import accepts_gzip
-from cohesion.core.exports import csv_text
 from cohesion.errors import CohesionError, NotFoundError
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
 from cohesion.web.pages import TILES_URL, format_number, render
 from cohesion.web.security import require_admin
+from cohesion.web.tables import JSON_OR_CSV, csv_download, json_value, records
 
 #: A measure's key (``d201_marche``, ``osm_amenity_pharmacy_marche``).
 MEASURE_KEY = r"^[a-z0-9_]{1,80}$"
@@ -81,9 +81,6 @@ Threshold = Annotated[int, Query(ge=1, le=180, description="Seuil en minutes, pa
                                  "calculés pour la mesure")]
 Format = Annotated[Literal["json", "csv"], Query(description="json ou csv")]
 Minutes = Annotated[int, Field(ge=1, le=180)]
-
-_JSON_OR_CSV = {"content": {"application/json": {}, "text/csv": {}}}
-
 
 # -- answers (the OpenAPI document) ---------------------------------------------------
 
@@ -280,25 +277,6 @@ class Job(BaseModel):
 # -- helpers --------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """A JSON value: None for NaN and missing values, Python numbers."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _csv(frame: pd.DataFrame, filename: str) -> Response:
-    """A table as CSV, its formula-like text cells neutralised (:func:`csv_text`)."""
-    return Response(csv_text(frame), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
 class AccessDocuments:
     """The service's answers, cached per warehouse version (a computation changes it)."""
 
@@ -346,7 +324,7 @@ def table_document(key: str, level: str, threshold: int, entry: dict[str, Any],
     return {"measure": key, "level": level, "threshold": threshold,
             "vintage": entry["generation"] if level == "QPV" else entry["vintage"],
             "period": entry["period"], "columns": list(table.columns),
-            "rows": _records(renamed)}
+            "rows": records(renamed)}
 
 
 # -- the page -------------------------------------------------------------------------
@@ -474,7 +452,7 @@ def page_view(observatory: Observatory, documents: AccessDocuments,
     else:
         total = len(table)
         vintage = entry["generation"] if level == "QPV" else entry["vintage"]
-        for row in _records(table.head(MAX_PAGE_ROWS)):
+        for row in records(table.head(MAX_PAGE_ROWS)):
             rows.append({
                 "code": row["code"], "nom": row["nom"] or row["code"],
                 "link": f"/territoire/{level}:{row['code']}@{vintage}",
@@ -561,7 +539,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         return service.measure(key)
 
     @api.get("/measures/{key}/zones", summary="Habitants à moins du seuil, en QPV et hors QPV",
-             response_model=Zones, responses={200: _JSON_OR_CSV})
+             response_model=Zones, responses=JSON_OR_CSV)
     def zones(key: MeasureKey, threshold: Threshold = DEFAULT_THRESHOLD,
               format: Format = "json") -> Any:
         """La comparaison de l'ONPV : en QPV, hors QPV, sans QPV, non couvert, ensemble.
@@ -572,11 +550,11 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         """
         found = documents.zones(key, threshold)
         if format == "csv":
-            return _csv(pd.DataFrame(found), f"acces_{key}_zones_{threshold}min.csv")
+            return csv_download(pd.DataFrame(found), f"acces_{key}_zones_{threshold}min.csv")
         return {"measure": key, "threshold": threshold, "zones": found}
 
     @api.get("/measures/{key}/table", summary="Une mesure par territoire",
-             response_model=Table, responses={200: _JSON_OR_CSV})
+             response_model=Table, responses=JSON_OR_CSV)
     def table(key: MeasureKey, level: Annotated[Level, Query(description="Échelon")] = "COM",
               threshold: Threshold = DEFAULT_THRESHOLD, format: Format = "json") -> Any:
         """Parts à moins du seuil (toutes, QPV, hors QPV) et temps médian par territoire.
@@ -586,7 +564,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         """
         found = documents.table(key, level, threshold)
         if format == "csv":
-            return _csv(found, f"acces_{key}_{level}_{threshold}min.csv")
+            return csv_download(found, f"acces_{key}_{level}_{threshold}min.csv")
         return table_document(key, level, threshold, service.measure(key), found)
 
     @api.get("/measures/{key}/origins.geojson", summary="Temps d'accès de chaque origine",
@@ -616,7 +594,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
              response_model=list[EquipmentType])
     def equipment() -> list[dict[str, Any]]:
         """Chaque type (code BPE, type OSM, france_services…) avec son nom et son effectif."""
-        return [{k: _plain(v) for k, v in row.items()} for row in service.equipment_types()]
+        return [{k: json_value(v) for k, v in row.items()} for row in service.equipment_types()]
 
     @api.get("/networks", summary="Réseaux OpenStreetMap disponibles",
              response_model=list[Network])
@@ -625,7 +603,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         return service.networks()
 
     @api.get("/bands/{equipment}", summary="Distance des équipements d'un type aux QPV",
-             response_model=Bands, responses={200: _JSON_OR_CSV})
+             response_model=Bands, responses=JSON_OR_CSV)
     def bands(equipment: Annotated[str, PathParam(pattern=EQUIPMENT_KEY,
                                                   description="Type d'équipement")],
               generation: Annotated[int | None, Query(ge=2000, le=2100, description=
@@ -640,7 +618,8 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         """
         found = service.equipment_bands(equipment, generation)
         if format == "csv":
-            return _csv(found["points"], f"bandes_qpv_{equipment}_{found['generation']}.csv")
+            return csv_download(found["points"],
+                                f"bandes_qpv_{equipment}_{found['generation']}.csv")
         return {k: v for k, v in found.items() if k != "points"}
 
     @api.post("/jobs", summary="Lancer un calcul d'accessibilité (administrateur)",

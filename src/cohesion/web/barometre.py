@@ -41,11 +41,11 @@ from cohesion.analysis.barometre_data import (
     TerritoryBarometre,
 )
 from cohesion.core import Observatory
-from cohesion.core.exports import csv_text
 from cohesion.errors import NotFoundError
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
 from cohesion.web.pages import format_number, render
+from cohesion.web.tables import csv_download
 
 #: Rows of the ranking a fact-sheet document holds at most (the CSV of the CLI has all).
 RANKING_LIMIT = 2000
@@ -320,7 +320,6 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         frame = result.to_frame() if table == "barometre" else result.scores_frame()
         tid = result.territory
         filename = f"{table}_{tid.level}_{tid.code}_{tid.vintage}.csv"
-        return Response(csv_text(frame), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return csv_download(frame, filename)
 
     app.include_router(pages)

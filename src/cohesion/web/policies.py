@@ -51,8 +51,8 @@ from cohesion.errors import CohesionError
 from cohesion.policies.indicators import funding_indicator_ids
 from cohesion.policies.needs import QUADRANTS
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
-from cohesion.web.access import _csv, _records
 from cohesion.web.pages import TILES_URL, format_number, render
+from cohesion.web.tables import JSON_OR_CSV, csv_download, records, table_answer
 
 #: The levels the section offers: contrats de ville, EPCI, départements, régions.
 LEVELS = ("CV", "EPCI", "DEP", "REG")
@@ -117,9 +117,6 @@ End = Annotated[int, Query(ge=2000, le=2100, description="Dernière année")]
 Format = Annotated[Literal["json", "csv"], Query(description="json ou csv")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Nombre de bénéficiaires")]
 
-_JSON_OR_CSV = {200: {"content": {"application/json": {}, "text/csv": {}}}}
-
-
 # -- documents (the same for the API, the pages and the command line) -----------------
 
 
@@ -135,7 +132,7 @@ def territory_id(observatory: Observatory, text: str) -> str:
 
 def indicators_document(table: pd.DataFrame) -> dict[str, Any]:
     """The table of :meth:`PoliciesService.funding_indicators` as JSON."""
-    return {**table.attrs, "rows": _records(table)}
+    return {**table.attrs, "rows": records(table)}
 
 
 def map_table(observatory: Observatory, indicator: str, level: str,
@@ -218,7 +215,7 @@ def map_view(observatory: Observatory, level: str, year: int | None,
              "link": f"/politique-de-la-ville/territoire/{level}:{r['code']}",
              "valeur": format_number(r["valeur"], unit),
              "inputs": [format_number(r[c]) for c in about["inputs"]]}
-            for r in _records(table.sort_values("valeur", ascending=False).head(MAX_PAGE_ROWS))]
+            for r in records(table.sort_values("valeur", ascending=False).head(MAX_PAGE_ROWS))]
     query = {"level": level, "year": view["year"], "indicator": indicator}
     api = "/api/policies/map?" + urlencode(query)
     view.update({
@@ -343,7 +340,7 @@ def evolution_view(observatory: Observatory, level: str, indicator: str, territo
              "debut": format_number(r["debut"], unit), "fin": format_number(r["fin"], unit),
              "evolution": format_number(r["evolution"], unit),
              "evolution_pct": format_number(r["evolution_pct"], "%")}
-            for r in _records(table.head(MAX_PAGE_ROWS))]
+            for r in records(table.head(MAX_PAGE_ROWS))]
     query = {"level": level, "indicator": indicator, "start": start, "end": end}
     series_query = {"indicator": indicator, "start": start, "end": end}
     base = f"/api/policies/series/{series.attrs['territory']}?"
@@ -352,7 +349,7 @@ def evolution_view(observatory: Observatory, level: str, indicator: str, territo
             "indicators": _indicator_options(observatory, FUNDING_IDS),
             "territory": series.attrs, "about": table.attrs, "rows": rows,
             "total": len(table), "filled": int(table["evolution"].notna().sum()),
-            "bars": series_bars(_records(series)), "unit": unit,
+            "bars": series_bars(records(series)), "unit": unit,
             "csv": "/api/policies/evolution?" + urlencode(query | {"format": "csv"}),
             "series_csv": base + urlencode(series_query | {"format": "csv"}),
             "credits": CREDITS}
@@ -390,7 +387,7 @@ def zoning_view(observatory: Observatory, level: str) -> dict[str, Any]:
                 for c in summary["comparison"]],
             "commune_rows": [c | {"population_text": format_number(c["population"]),
                                   "link": f"/territoire/COM:{c['code']}@{summary['vintage']}"}
-                             for c in _records(communes.head(MAX_PAGE_ROWS))],
+                             for c in records(communes.head(MAX_PAGE_ROWS))],
             "communes_csv": f"{base}/communes?format=csv",
             "comparison_csv": f"{base}/comparison?format=csv", "json": base,
             "credits": ZONING_CREDITS}
@@ -412,7 +409,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         return service().years()
 
     @api.get("/indicators", summary="Indicateurs de financement d'un échelon",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def indicators(level: Level = "DEP", year: OptionalYear = None,
                    format: Format = "json") -> Any:
         """Chaque indicateur de financement de l'année, territoire par territoire.
@@ -422,11 +419,11 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         """
         table = service().funding_indicators(level, default_year(service(), year))
         if format == "csv":
-            return _csv(table, f"financements_{level}_{table.attrs['year']}.csv")
+            return csv_download(table, f"financements_{level}_{table.attrs['year']}.csv")
         return indicators_document(table)
 
     @api.get("/map", summary="Un indicateur de financement par territoire",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def funding_map(level: Level = "DEP", year: OptionalYear = None,
                     indicator: Funding = DEFAULT_INDICATOR, format: Format = "json") -> Any:
         """La valeur de chaque territoire et les colonnes dont elle est calculée.
@@ -437,10 +434,10 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         table, about = map_table(observatory, indicator, level,
                                  default_year(service(), year))
         if format == "csv":
-            return _csv(table, f"{indicator}_{level}_{about['year']}.csv")
-        return {**about, "rows": _records(table)}
+            return csv_download(table, f"{indicator}_{level}_{about['year']}.csv")
+        return {**about, "rows": records(table)}
 
-    @api.get("/needs", summary="Besoins et financements", responses=_JSON_OR_CSV)
+    @api.get("/needs", summary="Besoins et financements", responses=JSON_OR_CSV)
     def needs(level: Level = "DEP", year: OptionalYear = None, need: Need = DEFAULT_NEED,
               funding: Ratio = DEFAULT_INDICATOR, format: Format = "json") -> Any:
         """Où va l'argent par rapport aux besoins : courbe et indice de concentration.
@@ -452,7 +449,7 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         chosen = default_year(service(), year)
         if format == "csv":
             table = service().needs_vs_funding_table(chosen, level, need, funding)
-            return _csv(table, f"besoins_{need}_{funding}_{level}_{chosen}.csv")
+            return csv_download(table, f"besoins_{need}_{funding}_{level}_{chosen}.csv")
         return service().needs_vs_funding(chosen, level, need, funding)
 
     @api.get("/territories/{territory}", summary="Les financements d'un territoire")
@@ -472,53 +469,49 @@ def install(app: FastAPI, observatory: Observatory) -> None:
             raise CohesionError(f"{found} n'est pas un contrat de ville (CV:…)")
         table = {"qpv": service().contrat_qpv, "communes": service().contrat_communes,
                  "comparison": service().qpv_comparison}[what](found)
-        if format == "csv":
-            return _csv(table, f"{what}_{found.replace(':', '_')}.csv")
-        return _records(table)
+        return table_answer(table, format, f"{what}_{found.replace(':', '_')}.csv")
 
     @api.get("/territories/{territory}/qpv", summary="Les QPV d'un contrat de ville",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def contrat_qpv(territory: Territory, format: Format = "json") -> Any:
         """Les quartiers prioritaires situés dans les communes du contrat de ville."""
         return contrat_table(territory, "qpv", format)
 
     @api.get("/territories/{territory}/communes",
-             summary="Les communes d'un contrat de ville", responses=_JSON_OR_CSV)
+             summary="Les communes d'un contrat de ville", responses=JSON_OR_CSV)
     def contrat_communes(territory: Territory, format: Format = "json") -> Any:
         """Les communes du contrat de ville et leur population légale."""
         return contrat_table(territory, "communes", format)
 
     @api.get("/territories/{territory}/comparison",
              summary="Les QPV d'un contrat de ville comparés au reste de son territoire",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def contrat_comparison(territory: Territory, format: Format = "json") -> Any:
         """Rapports de sommes dans les QPV et hors QPV, ou la raison qui l'empêche."""
         return contrat_table(territory, "comparison", format)
 
     @api.get("/evolution", summary="Évolution d'un indicateur de financement",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def evolution(level: Level = "DEP", indicator: Funding = DEFAULT_INDICATOR,
                   start: Start = EVOLUTION_START, end: End = EVOLUTION_END,
                   format: Format = "json") -> Any:
         """Valeur de début, de fin, évolution absolue et en %, territoire par territoire."""
         table = service().evolution(indicator, level, start, end)
-        if format == "csv":
-            return _csv(table, f"evolution_{indicator}_{level}_{start}_{end}.csv")
-        return {**table.attrs, "rows": _records(table)}
+        return table_answer(table, format, f"evolution_{indicator}_{level}_{start}_{end}.csv",
+                            with_attrs=True)
 
     @api.get("/series/{territory}", summary="Un indicateur de financement année par année",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def series(territory: Territory, indicator: Funding = DEFAULT_INDICATOR,
                start: Start = EVOLUTION_START, end: End = EVOLUTION_END,
                format: Format = "json") -> Any:
         """La valeur du territoire pour chaque année chargée entre start et end."""
         table = service().series(indicator, territory_id(observatory, territory), start, end)
-        if format == "csv":
-            return _csv(table, f"{indicator}_{table.attrs['territory'].replace(':', '_')}.csv")
-        return {**table.attrs, "rows": _records(table)}
+        name = table.attrs["territory"].replace(":", "_")
+        return table_answer(table, format, f"{indicator}_{name}.csv", with_attrs=True)
 
     @api.get("/contrats/passage", summary="Passage des contrats de ville 2015 à 2024",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def contrats_passage(format: Format = "json") -> Any:
         """Chaque contrat de ville 2015 et les contrats 2024 qui ont repris ses communes.
 
@@ -526,9 +519,8 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         qui reporte sur les contrats 2024 l'argent compté par contrat 2015.
         """
         table = service().contrats_passage()
-        if format == "csv":
-            return _csv(table, f"passage_contrats_ville_2015_2024_{table.attrs['vintage']}.csv")
-        return _records(table)
+        return table_answer(table, format,
+                            f"passage_contrats_ville_2015_2024_{table.attrs['vintage']}.csv")
 
     @api.get("/zonings", summary="Les zonages de programme importés")
     def zonings() -> list[dict[str, Any]]:
@@ -545,46 +537,38 @@ def install(app: FastAPI, observatory: Observatory) -> None:
         return service().zoning_summary(level)
 
     @api.get("/zonings/{level}/communes", summary="Les communes d'un zonage de programme",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def zoning_communes(level: Zoning, format: Format = "json") -> Any:
         """Code, nom, zones et population légale de chaque commune."""
         table = service().zoning_communes(level)
-        if format == "csv":
-            return _csv(table, f"communes_{level}_{table.attrs['vintage']}.csv")
-        return _records(table)
+        return table_answer(table, format, f"communes_{level}_{table.attrs['vintage']}.csv")
 
     @api.get("/zonings/{level}/comparison",
              summary="Un zonage de programme comparé au reste de la France",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def zoning_comparison(level: Zoning, format: Format = "json") -> Any:
         """Chaque indicateur sur les communes du zonage et sur le reste de la France."""
         table = service().zone_comparison(level)
-        if format == "csv":
-            return _csv(table, f"comparaison_{level}.csv")
-        return _records(table)
+        return table_answer(table, format, f"comparaison_{level}.csv")
 
     @api.get("/territories/{territory}/dispositifs",
              summary="Montants d'un territoire par dispositif et année",
-             responses=_JSON_OR_CSV)
+             responses=JSON_OR_CSV)
     def dispositifs(territory: Territory, format: Format = "json") -> Any:
         """Montant, postes, par habitant et population utilisée, par dispositif et année."""
         found = territory_id(observatory, territory)
         table = service().funding_by_dispositif(found)
-        if format == "csv":
-            return _csv(table, f"dispositifs_{found.replace(':', '_')}.csv")
-        return _records(table)
+        return table_answer(table, format, f"dispositifs_{found.replace(':', '_')}.csv")
 
     @api.get("/territories/{territory}/beneficiaries",
-             summary="Principaux bénéficiaires d'un territoire", responses=_JSON_OR_CSV)
+             summary="Principaux bénéficiaires d'un territoire", responses=JSON_OR_CSV)
     def beneficiaries(territory: Territory, year: OptionalYear = None,
                       limit: Limit = TOP_BENEFICIARIES, format: Format = "json") -> Any:
         """Les bénéficiaires ayant reçu le plus, avec leur part du total du territoire."""
         found = territory_id(observatory, territory)
         table = service().beneficiaries(found, default_year(service(), year), limit)
-        if format == "csv":
-            return _csv(table, f"beneficiaires_{found.replace(':', '_')}_"
-                               f"{table.attrs['year']}.csv")
-        return {**table.attrs, "rows": _records(table)}
+        return table_answer(table, format, f"beneficiaires_{found.replace(':', '_')}_"
+                                           f"{table.attrs['year']}.csv", with_attrs=True)
 
     app.include_router(api)
     pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
