@@ -191,3 +191,14 @@ def test_indicators_of_the_qpv_from_their_own_values(stats: Warehouse) -> None:
     assert engine.own_periods(engine.indicator("taux_chomage_15_64"), "QPV", 2015) == []
     with pytest.raises(CohesionError, match="séparément"):
         engine.compute(["population"], ["QPV", "COM"], 2015)
+
+
+def test_the_mapping_credits_the_producers(statistics: tuple[Path, ImportReport],
+                                           stats: Warehouse) -> None:
+    """Imported without a word of provenance, the table is credited as its mapping says."""
+    dataset = stats.query("SELECT title, producer, licence FROM datasets WHERE dataset_id = ?",
+                          [statistics[1].dataset_id]).iloc[0]
+    described = yaml.safe_load(MAPPING.read_text(encoding="utf-8"))
+    assert dataset["producer"] == described["producer"] and "INSEE" in dataset["producer"]
+    assert (dataset["title"], dataset["licence"]) == (described["title"],
+                                                      "Licence Ouverte / Etalab 2.0")

@@ -44,6 +44,10 @@ class ImportBatch:
         Data rows read.
     notes : list of str
         Things the user should know (values dropped on purpose, approximations…).
+    provenance : Provenance or None
+        What the file's own description says of it (a mapping's ``title``,
+        ``producer``, ``licence``): recorded where the caller gave nothing, before the
+        importer's defaults.
     """
 
     observations: pd.DataFrame | None = None
@@ -53,6 +57,7 @@ class ImportBatch:
     periods: list[str] = field(default_factory=list)
     rows: int = 0
     notes: list[str] = field(default_factory=list)
+    provenance: Provenance | None = None
 
 
 @dataclass
@@ -157,10 +162,12 @@ def run_import(warehouse: Warehouse, importer: Importer, path: Path | str, *,
                             periods=list(previous["periods"]))
     batch = importer.read(path, warehouse, options)
     given = provenance or Provenance()
+    described = batch.provenance or Provenance()
     info = DatasetInfo(
         name=name or importer.name, importer=importer.name, checksum=checksum,
-        title=given.title or importer.title, producer=given.producer or importer.producer,
-        licence=given.licence or importer.licence, source=given.source,
+        title=given.title or described.title or importer.title,
+        producer=given.producer or described.producer or importer.producer,
+        licence=given.licence or described.licence or importer.licence, source=given.source,
         url=url, vintage=batch.vintage, periods=batch.periods, file_name=path.name,
         size=path.stat().st_size, rows=batch.rows, notes="\n".join(batch.notes) or None)
     dataset_id, written = write_batch(warehouse, batch, info, replace=options.replace)

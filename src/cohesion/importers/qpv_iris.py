@@ -176,7 +176,8 @@ class QpvIrisTable(Importer):
             observations=sums[["variable", "level", "code", "vintage", "period", "value",
                                "missing"]],
             variables=variables, tables=tables, vintage=generation,
-            periods=sorted(set(sums["period"].astype(str))), rows=len(frame), notes=notes)
+            periods=sorted(set(sums["period"].astype(str))), rows=len(frame), notes=notes,
+            provenance=mapping.provenance())
 
     @staticmethod
     def _total_rows(source: Any, pattern: object, frame: pd.DataFrame, iris: pd.Series,

@@ -392,4 +392,5 @@ class IndicatorTable(Importer):
             observations=observations[["variable", "level", "code", "vintage", "period",
                                        "value", "missing"]].reset_index(drop=True),
             variables=variables, tables=tables, vintage=territories.vintage,
-            periods=[str(p) for p in periods], rows=len(table.frame), notes=notes)
+            periods=[str(p) for p in periods], rows=len(table.frame), notes=notes,
+            provenance=mapping.provenance())

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cohesion.errors import InputFileError
-from cohesion.importers.base import ImportOptions
+from cohesion.importers.base import ImportOptions, Provenance
 from cohesion.yaml_files import parse_yaml
 
 _LEVEL_ID = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
@@ -88,12 +88,19 @@ class TableMapping:
     header_row: int = 1
     missing: dict[str, str] = field(default_factory=dict)
     variable_ids: dict[str, str] = field(default_factory=dict)
+    title: str | None = None
+    producer: str | None = None
+    licence: str | None = None
+
+    def provenance(self) -> Provenance:
+        """What the mapping says of the file (recorded with the dataset, credited)."""
+        return Provenance(self.title, self.producer, self.licence)
 
 
 _STRING_KEYS = {"code_column", "code", "name_column", "level", "level_label", "period",
                 "period_column", "variable", "label", "unit", "variable_prefix",
                 "variable_column", "label_column", "unit_column", "value_column", "separator",
-                "encoding", "sheet"}
+                "encoding", "sheet", "title", "producer", "licence"}
 _BOOL_KEYS = {"check_codes", "period_from_name", "additive"}
 _INT_KEYS = {"vintage", "header_row"}
 _CHOICES = {"unknown_codes": ("error", "drop"), "decimal": ("auto", ".", ",")}
