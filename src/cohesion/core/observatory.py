@@ -289,9 +289,7 @@ class Observatory:
         """
         def compute() -> list[float] | None:
             reader = self.reader()
-            codes = list(reader.query(
-                "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ?",
-                [level, vintage])["code"]) if with_values else None
+            codes = reader.observed_codes(level, vintage) if with_values else None
             found = reader.geometries(level, vintage, codes)
             if found.empty:
                 return None
@@ -301,10 +299,8 @@ class Observatory:
 
     def own_generations(self, indicator_id: str, level: str) -> dict[int, list[str]]:
         """At a level of ``OWN_LEVELS``, each generation holding the indicator: its periods."""
-        generations = self.reader().query(
-            "SELECT DISTINCT vintage FROM territories WHERE level = ? ORDER BY 1", [level])
-        found = {int(generation): self.periods(indicator_id, level, int(generation))
-                 for generation in generations["vintage"]}
+        found = {generation: self.periods(indicator_id, level, generation)
+                 for generation in self.reader().level_vintages(level)}
         return {generation: periods for generation, periods in found.items() if periods}
 
     def warm(self, vintage: int | None = None) -> None:

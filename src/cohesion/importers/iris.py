@@ -43,10 +43,6 @@ IRIS_CODE = re.compile(r"^\d[\dAB]\d{7}$")
 DESCRIPTIVE_COLUMNS = {"IRIS", "LIBIRIS", "COM", "LIBCOM", "TYP_IRIS", "LAB_IRIS",
                        "MODIF_IRIS", "GRD_QUART", "DEP", "REG", "UU2010", "UU2020"}
 
-#: Missing-value markers of IRIS tables that :data:`~cohesion.store.schema.MISSING_REASONS`
-#: does not know yet.
-EXTRA_MISSING = {"ns": "not_significant", "so": "not_applicable"}
-
 #: INSEE stem (year removed) → (variable, French label, unit). Medians, rates and
 #: shares: none of them can be summed over IRIS.
 DEC_VARIABLES: dict[str, tuple[str, str, str]] = {
@@ -78,17 +74,6 @@ DEC_VARIABLES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def parse_values(table: Table, columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse value columns like :func:`parse_numbers`, also accepting ``ns`` and ``so``."""
-    lowered = table.frame[columns].apply(lambda s: s.astype(str).str.strip().str.lower())
-    extra = lowered.apply(lambda s: s.map(EXTRA_MISSING))
-    cleaned = Table(table.path, table.frame.copy(), table.first_line, table.encoding,
-                    table.separator, table.sheet)
-    cleaned.frame[columns] = table.frame[columns].where(extra.isna(), "")
-    values, reasons = parse_numbers(cleaned, columns)
-    return values, reasons.where(extra.isna(), extra)
-
-
 class FilosofiIris(Importer):
     """Filosofi indicators by IRIS (revenus déclarés, ``BASE_TD_FILO_DEC_IRIS_YYYY``).
 
@@ -115,7 +100,7 @@ class FilosofiIris(Importer):
                               expected="des colonnes comme DEC_MED17",
                               found=", ".join(table.frame.columns[:8]))
         iris = self._iris_codes(table)
-        values, reasons = parse_values(table, list(columns))
+        values, reasons = parse_numbers(table, list(columns))
 
         notes = [f"colonnes sans année, non importées : {', '.join(ignored)}"] if ignored \
             else []

@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 
 from cohesion.errors import InputFileError
-from cohesion.importers.base import ImportBatch, Importer, ImportOptions
+from cohesion.importers.base import ImportBatch, Importer, ImportOptions, check_options
 from cohesion.importers.qpv import GENERATION_PATTERNS
 from cohesion.importers.reading import Table
-from cohesion.importers.table import _wide_observations
+from cohesion.importers.table import wide_observations
 from cohesion.importers.table_mapping import TableMapping, load_mapping_file, parse_mapping
 from cohesion.importers.table_reading import find_column, read_data_table
 from cohesion.indicators.api import Direction
@@ -101,12 +101,8 @@ class QpvIrisTable(Importer):
         if given is None:
             raise InputFileError(path, "l'importeur qpv-iris a besoin d'une description",
                                  column="mapping", expected="--option mapping=fichier.yaml")
-        unexpected = sorted(set(options.extra) - {"mapping"} - OWN_KEYS)
-        if unexpected:
-            raise InputFileError(path, f"option inconnue {unexpected[0]!r} pour l'importeur "
-                                 "qpv-iris (les clés de table vont dans la description)",
-                                 column=unexpected[0],
-                                 expected=", ".join(sorted({"mapping"} | OWN_KEYS)))
+        # the keys of the table mapping go in the description, not in the options
+        check_options(path, options, {"mapping"} | OWN_KEYS, self.name)
         data, source = load_mapping_file(Path(str(given)))
         own = {key: data.pop(key) for key in OWN_KEYS if key in data}
         own.update({key: value for key, value in options.extra.items() if key in OWN_KEYS})
@@ -158,7 +154,7 @@ class QpvIrisTable(Importer):
 
         markers = {**MISSING_REASONS, **{k.strip().lower(): v for k, v in
                                         mapping.missing.items()}}
-        observations, variables = _wide_observations(table, mapping, mapping.variables,
+        observations, variables = wide_observations(table, mapping, mapping.variables,
                                                      markers, "valeur")
         observations = observations[kept.to_numpy()[observations["row"].to_numpy()]]
         sums = sum_by_qpv(observations, qpv.to_numpy(object))

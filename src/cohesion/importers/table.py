@@ -111,7 +111,7 @@ def _period_from_name(column: str) -> tuple[str, str, bool] | None:
     return None
 
 
-def _wide_observations(table: Table, mapping: TableMapping, specs: list[VariableSpec],
+def wide_observations(table: Table, mapping: TableMapping, specs: list[VariableSpec],
                        markers: dict[str, str], default_variable: str,
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Melt the value columns into (row, variable, period, value, missing)."""
@@ -362,7 +362,7 @@ class IndicatorTable(Importer):
                                   expected="des colonnes avec une année dans leur nom (taux_2019), "
                                   "des paires valeur/année, ou la clé value_columns",
                                   found=", ".join(table.frame.columns[:12]))
-            observations, variables = _wide_observations(
+            observations, variables = wide_observations(
                 table, mapping, specs, markers, slug(path.name.split(".")[0]))
             value_column = specs[0].column
         territories = resolve_territories(table, code_column, codes, mapping, warehouse,

@@ -405,6 +405,18 @@ class Warehouse:
                WHERE m.vintage = ? AND m.level = 'COM' AND m.parent_level = ?
                      AND t.zone = 'metro'""", [vintage, level, vintage, level]).fetchall()}
 
+    def level_vintages(self, level: str) -> list[int]:
+        """The vintages holding territories of ``level`` (the QPV generations for QPV)."""
+        return [int(row[0]) for row in self.connection.execute(
+            "SELECT DISTINCT vintage FROM territories WHERE level = ? ORDER BY 1",
+            [level]).fetchall()]
+
+    def observed_codes(self, level: str, vintage: int) -> list[str]:
+        """The territories of a level and vintage holding at least one observation."""
+        return [row[0] for row in self.connection.execute(
+            "SELECT DISTINCT code FROM observations WHERE level = ? AND vintage = ? "
+            "ORDER BY 1", [level, vintage]).fetchall()]
+
     def contour_vintages(self, level: str) -> list[int]:
         """The vintages for which ``level`` has contours (the QPV generations for QPV)."""
         return [int(row[0]) for row in self.connection.execute(
