@@ -405,8 +405,7 @@ class IndicatorEngine:
         it was when created (create a new engine after an import).
         """
         if ("available",) not in self.store:
-            available = self.warehouse.query(
-                "SELECT DISTINCT variable, period, vintage, level FROM observations")
+            available = self.warehouse.held_series()
             self.store[("available",)] = pd.concat(
                 [available, *(_derived_availability(available, derived.id, derived.factors)
                               for derived in DERIVED.values())], ignore_index=True)

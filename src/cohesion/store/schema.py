@@ -14,9 +14,18 @@ parameters), ``access_times`` (its result for every origin, for the map) and
 ``funding_lines`` (the money of the politique de la ville and of the territorial
 programmes, one line a post or a grant). Read-only on an older file, the reads that need
 them answer as if they were empty.
+
+Version 4 adds ``series``: one row per variable × level × vintage × period held in
+``observations``, written with them, so that an import checks its series against the
+warehouse's and an engine learns what is held without scanning every observation. A
+warehouse of an earlier version gets it filled from its observations the next time it is
+opened for writing; read-only, :meth:`Warehouse.held_series
+<cohesion.store.warehouse.Warehouse.held_series>` reads the observations instead.
 """
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
+#: The first version holding the ``series`` table.
+SERIES_VERSION = 4
 
 #: The ``departement`` of a ``qpv_coverage`` row for a file covering the whole of France.
 WHOLE_COUNTRY = "*"
@@ -66,6 +75,9 @@ STATEMENTS: tuple[str, ...] = (
         variable TEXT NOT NULL, level TEXT NOT NULL, code TEXT NOT NULL,
         vintage INTEGER NOT NULL, period TEXT NOT NULL, value DOUBLE, missing TEXT,
         dataset_id INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS series (
+        variable TEXT NOT NULL, level TEXT NOT NULL, vintage INTEGER NOT NULL,
+        period TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS equipments (
         dataset_id INTEGER NOT NULL, typequ TEXT NOT NULL, domain TEXT NOT NULL,
         label TEXT, longitude DOUBLE NOT NULL, latitude DOUBLE NOT NULL, code_commune TEXT)""",

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cohesion.errors import CohesionError, ReferentielMissingError, WarehouseLockedError
-from cohesion.store.schema import SCHEMA_VERSION, STATEMENTS
+from cohesion.store.schema import SCHEMA_VERSION, SERIES_VERSION, STATEMENTS
 
 OBSERVATION_COLUMNS = ["variable", "level", "code", "vintage", "period", "value", "missing"]
 
@@ -105,10 +105,24 @@ class Warehouse:
                 f"{'en écriture' if read_only else 'en lecture seule'} : fermez cette "
                 "connexion avant d'en ouvrir une autre") from None
         if not read_only:
+            written_by = self._schema_version()
             for statement in (*DURABLE_COMMITS, *STATEMENTS):
                 self.connection.execute(statement)
+            if written_by is not None and written_by < SERIES_VERSION:
+                self.connection.execute(
+                    "INSERT INTO series SELECT DISTINCT variable, level, vintage, period "
+                    "FROM observations")
             self.connection.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+    def _schema_version(self) -> int | None:
+        """The schema version the file was written with (None for a new file)."""
+        try:
+            found = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.CatalogException:
+            return None
+        return int(found[0]) if found else None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -532,22 +546,29 @@ class Warehouse:
         self.connection.register("_incoming_obs",
                                  pa.Table.from_pandas(frame, preserve_index=False))
         try:
-            overlap = self.connection.execute(
-                """SELECT count(*) FROM (SELECT DISTINCT variable, level, vintage, period
-                   FROM _incoming_obs) n SEMI JOIN (SELECT DISTINCT variable, level,
-                   vintage, period FROM observations) o
-                   USING (variable, level, vintage, period)""").fetchone()[0]
-            if not overlap:  # the usual case: new series only
+            # the series of the batch that the warehouse already holds (read from the
+            # small ``series`` table, not from every observation)
+            self.connection.execute(
+                """CREATE OR REPLACE TEMP TABLE _held_series AS
+                   SELECT DISTINCT variable, level, vintage, period FROM _incoming_obs
+                   SEMI JOIN series USING (variable, level, vintage, period)""")
+            self.connection.execute(
+                """INSERT INTO series SELECT DISTINCT variable, level, vintage, period
+                   FROM _incoming_obs ANTI JOIN series
+                   USING (variable, level, vintage, period)""")
+            if not self.connection.execute("SELECT count(*) FROM _held_series").fetchone()[0]:
+                # the usual case: new series only
                 self.connection.execute("INSERT INTO observations SELECT * FROM _incoming_obs")
                 return len(frame), 0
+            series = "(variable, level, vintage, period)"
+            held = f"(SELECT {series} FROM _held_series)"
             differing = self.connection.execute(
-                """SELECT n.variable, n.level, n.vintage, n.period,
+                f"""SELECT n.variable, n.level, n.vintage, n.period,
                           bool_or(o.value <> n.value) AS differs,
                           any_value(o.dataset_id) AS dataset_id
                    FROM _incoming_obs n
                    LEFT JOIN observations o USING (variable, level, vintage, period, code)
-                   WHERE (n.variable, n.level, n.vintage, n.period) IN
-                         (SELECT (variable, level, vintage, period) FROM observations)
+                   WHERE (n.variable, n.level, n.vintage, n.period) IN {held}
                    GROUP BY ALL""").df()
             if not replace and differing["differs"].any():
                 first = differing[differing["differs"]].iloc[0]
@@ -556,37 +577,44 @@ class Warehouse:
                     f"d'un autre jeu de données, par exemple {first['variable']} à l'échelon "
                     f"{first['level']}, millésime {first['vintage']}, période {first['period']} "
                     f"(jeu {first['dataset_id']}) ; importer avec --replace pour les remplacer")
-            series = "(variable, level, vintage, period)"
             if replace:
-                self.connection.execute(
-                    f"DELETE FROM observations WHERE {series} IN "
-                    f"(SELECT DISTINCT {series} FROM _incoming_obs)")
-                skipped = 0
-            else:
-                skipped = int(self.connection.execute(
-                    f"SELECT count(*) FROM _incoming_obs WHERE {series} IN "
-                    f"(SELECT DISTINCT {series} FROM observations)").fetchone()[0])
-                filled = self.connection.execute(
-                    """UPDATE observations o SET value = n.value, missing = NULL,
-                       dataset_id = n.dataset_id FROM _incoming_obs n
-                       WHERE o.variable = n.variable AND o.level = n.level
-                       AND o.vintage = n.vintage AND o.period = n.period AND o.code = n.code
-                       AND o.value IS NULL AND n.value IS NOT NULL""").fetchone()[0]
-                skipped -= int(filled)
-                self.connection.execute(
-                    f"""INSERT INTO observations SELECT n.variable, n.level, n.code,
-                        n.vintage, n.period, n.value, n.missing, n.dataset_id
-                        FROM _incoming_obs n ANTI JOIN observations o
-                        USING (variable, level, vintage, period, code)
-                        WHERE (n.variable, n.level, n.vintage, n.period) IN
-                        (SELECT DISTINCT {series} FROM observations)""")
+                self.connection.execute(f"DELETE FROM observations WHERE {series} IN {held}")
+                self.connection.execute("INSERT INTO observations SELECT * FROM _incoming_obs")
+                return len(frame), 0
+            skipped = int(self.connection.execute(
+                f"SELECT count(*) FROM _incoming_obs WHERE {series} IN {held}").fetchone()[0])
+            filled = self.connection.execute(
+                """UPDATE observations o SET value = n.value, missing = NULL,
+                   dataset_id = n.dataset_id FROM _incoming_obs n
+                   WHERE o.variable = n.variable AND o.level = n.level
+                   AND o.vintage = n.vintage AND o.period = n.period AND o.code = n.code
+                   AND o.value IS NULL AND n.value IS NOT NULL""").fetchone()[0]
+            skipped -= int(filled)
+            self.connection.execute(
+                f"""INSERT INTO observations SELECT n.variable, n.level, n.code,
+                    n.vintage, n.period, n.value, n.missing, n.dataset_id
+                    FROM _incoming_obs n ANTI JOIN observations o
+                    USING (variable, level, vintage, period, code)
+                    WHERE (n.variable, n.level, n.vintage, n.period) IN {held}""")
             self.connection.execute(
                 f"""INSERT INTO observations SELECT variable, level, code, vintage, period,
                     value, missing, dataset_id FROM _incoming_obs
-                    WHERE {series} NOT IN (SELECT DISTINCT {series} FROM observations)""")
+                    WHERE {series} NOT IN {held}""")
         finally:
             self.connection.unregister("_incoming_obs")
         return len(frame) - skipped, skipped
+
+    def held_series(self) -> pd.DataFrame:
+        """Every variable × level × vintage × period holding observations.
+
+        Read from the ``series`` table; from the observations themselves in a file of a
+        schema before it opened read-only.
+        """
+        try:
+            return self.query("SELECT variable, period, vintage, level FROM series")
+        except duckdb.CatalogException:
+            return self.query(
+                "SELECT DISTINCT variable, period, vintage, level FROM observations")
 
     def observations(self, variable: str, level: str) -> pd.DataFrame:
         """Every value of ``variable`` at ``level``: ``code, period, value, vintage``.
