@@ -602,9 +602,16 @@ class IndicatorEngine:
         """The composed passage table between two vintages (cached per content)."""
         if ("passage", source, target) not in self.store:
             step = 1 if target > source else -1
-            pairs = [(v, v + step) for v in range(source, target, step)]
-            self.store[("passage", source, target)] = chain(
-                {pair: self._step(*pair) for pair in pairs}, source, target)
+            # every step of the way in one query
+            found = self.warehouse.query(
+                "SELECT from_vintage, from_code, to_vintage, to_code, weight, kind "
+                "FROM passages WHERE to_vintage - from_vintage = ? "
+                "AND from_vintage BETWEEN least(?, ?) AND greatest(?, ?) "
+                "AND to_vintage BETWEEN least(?, ?) AND greatest(?, ?)",
+                [step, *[source, target] * 4])
+            steps = {(int(a), int(b)): rows.reset_index(drop=True) for (a, b), rows
+                     in found.groupby(["from_vintage", "to_vintage"], sort=False)}
+            self.store[("passage", source, target)] = chain(steps, source, target)
         return self.store[("passage", source, target)]
 
     def _step(self, from_vintage: int, to_vintage: int) -> pd.DataFrame:
