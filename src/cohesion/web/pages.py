@@ -241,7 +241,18 @@ def ordinal(rank: int) -> str:
 
 
 def map_config(observatory: Observatory) -> dict[str, Any]:
-    """What the map page needs at once: indicators, levels with contours, reasons."""
+    """What the map page needs at once: indicators, levels with contours, reasons.
+
+    Kept per warehouse content (:meth:`Observatory.version`): each visit of the map
+    asks for it, and the periods of every indicator in each QPV generation take a query
+    each (90 ms for the 44 indicators, before the page could be sent). A shallow copy is
+    returned, which the caller may complete.
+    """
+    return dict(observatory.cache.get(("map_config", observatory.version()),
+                                      lambda: _map_config(observatory)))
+
+
+def _map_config(observatory: Observatory) -> dict[str, Any]:
     own_levels = [level for level in MAP_LEVELS if level in OWN_LEVELS]
     indicators = [
         {"id": i["id"], "label": i["label"], "unit": i["unit"] or "",
