@@ -24,6 +24,7 @@ const HATCH_ZOOM = 7; // hatching every secret commune of the national view cost
 const SOURCE = "territoires";
 const LAYER = "territoires"; // the layer of the vector tiles
 const WORKER_WAIT_MS = 1000;
+const FIRST_FRAME_WAIT_MS = 2000; // see drawWhenLoaded
 
 window.cohesionMapReady = false;
 window.cohesionMapTiming = {};
@@ -374,6 +375,31 @@ function whenRendered() {
   });
 }
 
+/**
+ * Let `map` draw its first frame only once the tiles of its view are all decoded (or
+ * after `patience` ms, whichever comes first).
+ *
+ * Without a GPU (headless browsers, virtual desktops), WebGL runs in software and a frame
+ * of the 35,000 communes costs 50 to 200 ms. MapLibre draws one as each tile arrives: the
+ * first view cost five frames, whose work also slowed the decoding of the tiles still to
+ * come. Meanwhile MapLibre keeps asking for and decoding tiles: only the drawing
+ * (`map.painter.render`, MapLibre's frame) waits; afterwards frames are MapLibre's own.
+ */
+function drawWhenLoaded(map, patience) {
+  const { painter } = map;
+  const release = () => {
+    if (!Object.hasOwn(painter, "render")) return;
+    delete painter.render; // MapLibre's own again
+    map.triggerRepaint();
+  };
+  painter.render = function held(...args) {
+    if (!map.isStyleLoaded()) return;
+    delete painter.render;
+    painter.render(...args);
+  };
+  setTimeout(release, patience);
+}
+
 // -- interaction ----------------------------------------------------------------------
 
 function describe(feature) {
@@ -453,6 +479,7 @@ async function start() {
     locale: { "NavigationControl.ZoomIn": "Zoomer", "NavigationControl.ZoomOut": "Dézoomer" },
   });
   window.cohesionMap = map; // for the browser tests and the curious
+  drawWhenLoaded(map, FIRST_FRAME_WAIT_MS);
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.touchZoomRotate.disableRotation();
   map.on("styleimagemissing", (event) => {
