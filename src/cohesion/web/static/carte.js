@@ -23,6 +23,7 @@ const SECRET = "#c4c4c4";
 const HATCH_ZOOM = 7; // hatching every secret commune of the national view costs a second
 const SOURCE = "territoires";
 const LAYER = "territoires"; // the layer of the vector tiles
+const BACKGROUND = "fond";
 const WORKER_WAIT_MS = 1000;
 const FIRST_FRAME_WAIT_MS = 2000; // see drawWhenLoaded
 
@@ -239,8 +240,8 @@ function showGeometry(state) {
   const key = `${state.level}@${state.vintage}`;
   if (key === geometryKey) return;
   geometryKey = key;
-  for (const id of ["choroplethe", "secret", "contours-dep", "survol"]) {
-    if (map.getLayer(id)) map.removeLayer(id);
+  for (const id of map.getLayersOrder()) {
+    if (id !== BACKGROUND) map.removeLayer(id);
   }
   for (const id of [SOURCE, "departements", "survol"]) {
     if (map.getSource(id)) map.removeSource(id);
@@ -469,7 +470,7 @@ async function start() {
   map = new maplibregl.Map({
     container,
     style: { version: 8, sources: first.sources, layers: [
-      { id: "fond", type: "background", paint: { "background-color": "#f4f6f8" } },
+      { id: BACKGROUND, type: "background", paint: { "background-color": "#f4f6f8" } },
       ...first.layers] },
     bounds: [[WEST, SOUTH], [EAST, NORTH]], fitBoundsOptions: { padding: 10 },
     minZoom: 1.5, maxZoom: 13, fadeDuration: 0, // no fade: fewer frames while tiles arrive
