@@ -365,6 +365,19 @@ async function update(state, { values = null } = {}) {
   document.dispatchEvent(new CustomEvent("cohesion:map-ready", { detail: state }));
 }
 
+/** Resolves once MapLibre has read the source `id`: it asks for its tiles from then on. */
+function sourceRead(id) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!map.getSource(id)?.loaded()) return;
+      map.off("sourcedata", check);
+      resolve();
+    };
+    map.on("sourcedata", check);
+    check();
+  });
+}
+
 function whenRendered() {
   return new Promise((resolve) => {
     const check = () => {
@@ -502,6 +515,12 @@ async function start() {
   if (!map.getSource(SOURCE)) await new Promise((resolve) => map.once("style.load", resolve));
   window.cohesionMapTiming.style = performance.now();
   if (!map.hasImage("hachure")) map.addImage("hachure", hatchImage());
+  // MapLibre would ask for the tiles at its next frame, after the join of the values
+  // (50 to 100 ms of this thread): they are asked for first, and decoded meanwhile (the
+  // requests leave a few promise steps after the frame, hence the pause)
+  await sourceRead(SOURCE);
+  map.redraw();
+  await new Promise((resolve) => setTimeout(resolve));
   form.addEventListener("change", () => {
     state = stateFromControls();
     update(state);
