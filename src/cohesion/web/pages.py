@@ -321,7 +321,8 @@ def map_state(config: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
              "method": method,
              "classes": min(9, max(3, int(classes))) if classes.isdigit() else 5}
     state["values_url"] = "/api/values?" + urlencode(
-        {"indicator": indicator, "level": level, "vintage": vintage, "period": period})
+        {"indicator": indicator, "level": level, "vintage": vintage, "period": period,
+         "format": "columns"})
     return state
 
 
@@ -553,7 +554,7 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
         """Make the first view's tiles and the values of a map state before it is asked."""
         try:
             observatory.values_json(state["indicator"], state["level"], state["vintage"],
-                                    state["period"])
+                                    state["period"], columns=True)
             for x, y in tiles_covering(*FIRST_VIEW, FIRST_ZOOM):
                 observatory.tile(state["level"], state["vintage"], FIRST_ZOOM, x, y)
         except Exception:  # the requests themselves will report it

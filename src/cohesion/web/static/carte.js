@@ -36,7 +36,7 @@ const tooltip = document.getElementById("infobulle");
 let map;
 let maplibregl;
 let geometryKey = null;
-let current = null; // {state, table, byCode, classes} of the map on screen
+let current = null; // {state, table, byCode, classes} of the map on screen (see paint)
 let request = 0;
 
 function readState() {
@@ -142,17 +142,19 @@ function stateFromControls() {
 
 // -- data -----------------------------------------------------------------------------
 
+// The values by column (format=columns): {code: [...], name: [...], value: [...],
+// missing: [...]}, the i-th territory at index i of each list.
 async function fetchValues(state, url = null) {
   const query = new URLSearchParams({
     indicator: state.indicator, level: state.level, vintage: String(state.vintage),
+    format: "columns",
   });
   if (state.period) query.set("period", state.period);
   return getJson(url ?? `/api/values?${query}`);
 }
 
 function classify(table, state) {
-  const values = table.values.filter((row) => row.value !== null).map((row) => row.value);
-  const sorted = Float64Array.from(values).sort();
+  const sorted = Float64Array.from(table.values.value.filter((v) => v !== null)).sort();
   const breaks = sorted.length ? METHODS[state.method](sorted, state.classes) : [];
   const colours = palette(breaks.length + 1);
   const counts = new Array(breaks.length + 1).fill(0);
@@ -257,14 +259,15 @@ function emptyCollection() {
 
 function paint(table, state) {
   const classes = classify(table, state);
-  const byCode = new Map();
+  const { code, value, missing } = table.values;
+  const byCode = new Map(); // code → index in the columns
   map.removeFeatureState({ source: SOURCE, sourceLayer: LAYER });
-  for (const row of table.values) {
-    byCode.set(row.code, row);
-    const colour = row.value !== null ? classes.colours[classOf(row.value, classes.breaks)]
-      : row.missing === "secret" ? SECRET : null;
-    map.setFeatureState({ source: SOURCE, sourceLayer: LAYER, id: row.code },
-      { c: colour, s: row.missing === "secret" });
+  for (let i = 0; i < code.length; i++) {
+    byCode.set(code[i], i);
+    const colour = value[i] !== null ? classes.colours[classOf(value[i], classes.breaks)]
+      : missing[i] === "secret" ? SECRET : null;
+    map.setFeatureState({ source: SOURCE, sourceLayer: LAYER, id: code[i] },
+      { c: colour, s: missing[i] === "secret" });
   }
   current = { state, table, byCode, classes };
   renderLegend(table, state, classes);
@@ -274,9 +277,10 @@ function renderLegend(table, state, classes) {
   const indicator = indicators.get(state.indicator);
   const unit = table.indicator.unit || "";
   const missing = new Map();
-  for (const row of table.values) {
-    if (row.value === null) missing.set(row.missing, (missing.get(row.missing) ?? 0) + 1);
-  }
+  table.values.value.forEach((value, i) => {
+    const reason = table.values.missing[i];
+    if (value === null) missing.set(reason, (missing.get(reason) ?? 0) + 1);
+  });
   const { sorted, breaks, colours, counts } = classes;
   const bounds = [sorted[0], ...breaks, sorted[sorted.length - 1]];
   const step = (bounds[bounds.length - 1] - bounds[0]) / (bounds.length - 1) || 1;
@@ -418,13 +422,14 @@ function drawWhenLoaded(map, patience) {
 
 function describe(feature) {
   const code = feature.properties.code;
-  const row = current?.byCode.get(code);
+  const i = current?.byCode.get(code);
+  const { name, value, missing } = current?.table.values ?? {};
   const unit = current?.table.indicator.unit ?? "";
-  const value = !row ? config.reasons.no_data
-    : row.value === null ? config.reasons[row.missing] ?? row.missing ?? config.reasons.no_data
-      : formatNumber(row.value, unit);
-  return `<strong>${escapeHtml(row?.name ?? code)}</strong>
-    <span class="infobulle-code">${escapeHtml(code)}</span><br>${escapeHtml(value)}`;
+  const text = i === undefined ? config.reasons.no_data
+    : value[i] === null ? config.reasons[missing[i]] ?? missing[i] ?? config.reasons.no_data
+      : formatNumber(value[i], unit);
+  return `<strong>${escapeHtml(name?.[i] ?? code)}</strong>
+    <span class="infobulle-code">${escapeHtml(code)}</span><br>${escapeHtml(text)}`;
 }
 
 function onMove(event) {
