@@ -398,9 +398,9 @@ function whenRendered() {
  * after `patience` ms, whichever comes first).
  *
  * Without a GPU (headless browsers, virtual desktops), WebGL runs in software and a frame
- * of the 35,000 communes costs 50 to 200 ms. MapLibre draws one as each tile arrives: the
- * first view cost five frames, whose work also slowed the decoding of the tiles still to
- * come. Meanwhile MapLibre keeps asking for and decoding tiles: only the drawing
+ * of the 35,000 communes costs 50 to 200 ms. MapLibre draws one as tiles arrive: the
+ * first view cost four to six frames, whose work also slowed the decoding of the tiles
+ * still to come. Meanwhile MapLibre keeps asking for and decoding tiles: only the drawing
  * (`map.painter.render`, MapLibre's frame) waits; afterwards frames are MapLibre's own.
  */
 function drawWhenLoaded(map, patience) {
