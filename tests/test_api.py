@@ -51,6 +51,14 @@ def test_values_json_csv_and_within(client: TestClient) -> None:
     paged = client.get("/api/values", params={"indicator": "population", "level": "COM",
                                               "limit": 10, "offset": 20}).json()
     assert len(paged["values"]) == 10 and paged["offset"] == 20
+    # by column (what the map reads): the same answer, one list per field
+    columns = client.get("/api/values", params={"indicator": "population", "level": "COM",
+                                                "limit": 10, "offset": 20,
+                                                "format": "columns"}).json()
+    assert {key: value for key, value in columns.items() if key != "values"} == \
+        {key: value for key, value in paged.items() if key != "values"}
+    assert [dict(zip(columns["values"], row, strict=True))
+            for row in zip(*columns["values"].values(), strict=True)] == paged["values"]
 
 
 def test_portrait_and_compare(client: TestClient) -> None:
@@ -119,7 +127,8 @@ def test_the_first_maps_are_prepared_before_the_application_answers(
         for level in ("COM", "DEP"):
             state = pages.map_state(config, {"level": level})
             assert observatory.values_json(state["indicator"], level, state["vintage"],
-                                           state["period"], compute=False) is not None
+                                           state["period"], columns=True,
+                                           compute=False) is not None
             for x, y in tiles_covering(*pages.FIRST_VIEW, pages.FIRST_ZOOM):
                 assert observatory.tile(level, state["vintage"], pages.FIRST_ZOOM, x, y,
                                         compute=False) is not None, (level, x, y)

