@@ -29,6 +29,9 @@ from cohesion.spreadsheet import _NUMBER
 
 #: A number as Python and Arrow both read it, with a decimal point or comma.
 _PLAIN_NUMBER = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$"
+#: The bytes of plain numbers written with a decimal point.
+_NUMBER_BYTES = np.zeros(256, dtype=bool)
+_NUMBER_BYTES[np.frombuffer(b"0123456789.+-eE", dtype=np.uint8)] = True
 #: Python writes floats of these magnitudes without an exponent, Arrow with one.
 _FIXED_FROM, _FIXED_UNTIL = 1e-4, 1e14
 #: Cells are large strings: a chunk's text may pass 2 GiB.
@@ -57,6 +60,9 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nd
     >>> numbers[:2].tolist(), others.tolist()
     ([2.35, 48.8], [2, 3, 4])
     """
+    numbers = _numbers_at_once(values)
+    if numbers is not None:
+        return numbers, np.zeros(0, dtype=np.int64)
     plain = pc.fill_null(pc.match_substring_regex(values, _PLAIN_NUMBER), False)
     text = pc.if_else(plain, values, "0")
     if pc.any(pc.match_substring(text, ",")).as_py():
@@ -68,26 +74,96 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nd
     return numbers, others
 
 
+def _numbers_at_once(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """The numbers of a column of plain numbers written with a point, else None.
+
+    When every value is made of digits, points, signs and exponents only, Arrow's cast
+    reads the column in one go; it refuses what is not a number (``1-2``, ``+1``,
+    ``1e``, an empty value), and the caller then looks at the values one kind at a
+    time. Letters being left out, so are ``inf`` and ``nan``: what the cast accepts
+    is a plain number, read as :func:`parse_numbers` reads it.
+    """
+    if values.null_count:
+        return None
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        offsets, data = _layout(chunk.cast(_LARGE))
+        if not _NUMBER_BYTES[data[offsets[0]:offsets[-1]]].all():
+            return None
+    try:
+        return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False).copy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def csv_lines(table: pa.Table, separator: str) -> bytes:
     """The rows of ``table`` as CSV lines in UTF-8, each ended by a line feed (no header)."""
     if table.num_rows == 0:
         return b""
-    cells = [_cells(column.combine_chunks() if isinstance(column, pa.ChunkedArray)
-                    else column, separator) for column in table.columns]
+    columns = [column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+               for column in table.columns]
+    cells = []
+    for run in _dictionary_runs(columns):
+        cells.append(_joined_cells(run, separator) if len(run) > 1 else
+                     _cells(run[0], separator))
+    cells[-1] = _concat(cells[-1], "\n")  # the line end: the data of the lines is the file
     lines = pc.binary_join_element_wise(*cells, _text(separator))
-    lines = _concat(lines, "\n")
     buffers = lines.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)
     start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
     return bytes(memoryview(buffers[2])[start:end])
 
 
+def _dictionary_runs(columns: list[pa.Array]) -> list[list[pa.Array]]:
+    """The columns in runs, in order: adjacent dictionary-encoded columns together.
+
+    A run's combinations of codes fit 62 bits; any other column is a run of its own.
+    """
+    runs: list[list[pa.Array]] = []
+    combinations = 0
+    for column in columns:
+        if pa.types.is_dictionary(column.type):
+            size = len(column.dictionary) + 1  # (and null)
+            if runs and pa.types.is_dictionary(runs[-1][-1].type) and \
+                    combinations * size < 1 << 62:
+                runs[-1].append(column)
+                combinations *= size
+                continue
+            combinations = size
+        runs.append([column])
+    return runs
+
+
+def _joined_cells(columns: list[pa.Array], separator: str) -> pa.Array:
+    """Adjacent dictionary-encoded columns as the CSV text of their joined cells.
+
+    Each distinct combination of values is written once, then taken for each row: the
+    columns of codes (QPV, quality, band…) of a chunk have few combinations.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    sizes = []
+    for column in columns:
+        size = len(column.dictionary)  # null: code ``size``
+        key = key * (size + 1) + pc.fill_null(column.indices, size).to_numpy()
+        sizes.append(size + 1)
+    encoded = pc.dictionary_encode(pa.array(key))
+    combinations = encoded.dictionary.to_numpy()
+    parts = []
+    for column, size in zip(reversed(columns), reversed(sizes), strict=True):
+        combinations, codes = np.divmod(combinations, size)
+        cells = pa.concat_arrays([_cells(column.dictionary, separator),
+                                  pa.array([""], _LARGE)])
+        parts.append(pc.take(cells, pa.array(codes)))
+    joined = pc.binary_join_element_wise(*reversed(parts), _text(separator))
+    return pc.take(joined, encoded.indices)
+
+
 def _cells(values: pa.Array, separator: str) -> pa.Array:
     """One column as CSV cells (large strings, no null): pandas' ``to_csv`` text."""
     kind = values.type
-    if pa.types.is_dictionary(kind):
-        values = values.dictionary_decode()
-        kind = values.type
+    if pa.types.is_dictionary(kind):  # each distinct value written once
+        return pc.fill_null(pc.take(_cells(values.dictionary, separator), values.indices),
+                            _text(""))
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _quoted(neutralise(values), separator)
     if pa.types.is_floating(kind):

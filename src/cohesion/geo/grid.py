@@ -250,6 +250,8 @@ def _segments(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 #: segments than this, down to :data:`MIN_SQUARE_FRACTION` of the side of its top cell.
 LEAF_SEGMENTS = 8
 MIN_SQUARE_FRACTION = 1 / 32
+#: Points a :meth:`NearestGrid.nearest` takes at a time.
+NEAREST_BLOCK = 32_768
 
 
 class NearestGrid:
@@ -429,7 +431,19 @@ class NearestGrid:
                                 self.by[segment])
 
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest line (-1 beyond the reach) and distance (inf beyond the reach)."""
+        """Nearest line (-1 beyond the reach) and distance (inf beyond the reach).
+
+        Points are taken :data:`NEAREST_BLOCK` at a time: the temporary arrays stay
+        small (in the processor's cache), whatever the number of points.
+        """
+        index = np.full(len(x), -1, dtype=np.int64)
+        distance = np.full(len(x), np.inf)
+        for start in range(0, len(x), NEAREST_BLOCK):
+            block = slice(start, start + NEAREST_BLOCK)
+            index[block], distance[block] = self._nearest(x[block], y[block])
+        return index, distance
+
+    def _nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         index = np.full(len(x), -1, dtype=np.int64)
         distance = np.full(len(x), np.inf)
         cells = self.grid.cells(x, y)
@@ -449,21 +463,32 @@ class NearestGrid:
                                        (rows, square, px, py, count))
         if not len(rows):
             return index, distance
+        # the first segment of the leaf, the nearest to its centre: an upper bound
         start = self.start[square]
-        bound = self._distance(px, py, self.segments[start]) + self.slack
-        point = np.repeat(np.arange(len(rows)), count)
-        position = np.arange(count.sum()) + np.repeat(start - (np.cumsum(count) - count), count)
-        plane = self.level[position] + self.gx[position] * (px - self.cx[square])[point] + \
-            self.gy[position] * (py - self.cy[square])[point]
-        chosen = plane <= bound[point]
-        chosen[np.cumsum(count) - count] = True  # the first segment, whatever the rounding
+        first = self.segments[start]
+        best, line = self._distance(px, py, first), self.lines[first]
+        # the others, where their plane goes under it
+        others = count - 1
+        point = np.repeat(np.arange(len(rows)), others)
+        position = np.arange(len(point)) + np.repeat(start + 1 - (np.cumsum(others) - others),
+                                                     others)
+        plane = self.level[position] + \
+            self.gx[position] * np.repeat(px - self.cx[square], others) + \
+            self.gy[position] * np.repeat(py - self.cy[square], others)
+        chosen = plane <= np.repeat(best + self.slack, others)
         point, segment = point[chosen], self.segments[position[chosen]]
-        gaps = self._distance(px[point], py[point], segment)
-        firsts = np.flatnonzero(_run_starts(point))
-        best = np.minimum.reduceat(gaps, firsts)
-        lines = np.where(gaps == np.repeat(best, np.diff(np.r_[firsts, len(point)])),
-                         self.lines[segment], np.iinfo(np.int64).max)
+        if len(point):
+            gaps = self._distance(px[point], py[point], segment)
+            firsts = np.flatnonzero(_run_starts(point))
+            owner, least = point[firsts], np.minimum.reduceat(gaps, firsts)
+            # the lowest line among the segments at the least distance
+            lines = np.where(gaps == np.repeat(least, np.diff(np.r_[firsts, len(point)])),
+                             self.lines[segment], np.iinfo(np.int64).max)
+            lowest = np.minimum.reduceat(lines, firsts)
+            lowest = np.where(least == best[owner], np.minimum(lowest, line[owner]), lowest)
+            closer = least <= best[owner]
+            best[owner[closer]], line[owner[closer]] = least[closer], lowest[closer]
         found = best <= self.reach
-        index[rows[found]] = np.minimum.reduceat(lines, firsts)[found]
+        index[rows[found]] = line[found]
         distance[rows[found]] = best[found]
         return index, distance
