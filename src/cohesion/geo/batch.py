@@ -48,7 +48,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from cohesion.errors import CohesionError, InputFileError
-from cohesion.geo.columnar import csv_lines, parse_numbers
+from cohesion.geo.columnar import POOL, csv_lines, parse_numbers
 from cohesion.geo.geocoding import (
     DEFAULT_MIN_SCORE,
     GEOCODING_COLUMNS,
@@ -447,11 +447,12 @@ def result_table(results: Location | pd.DataFrame) -> pa.Table:
         if isinstance(column, tuple):
             codes, texts = column
             arrays[name] = pa.DictionaryArray.from_arrays(
-                pa.array(codes, mask=codes < 0, type=pa.int32()), _arrow_text(texts))
+                pa.array(codes, mask=codes < 0, type=pa.int32(), memory_pool=POOL),
+                _arrow_text(texts))
             continue
         numeric = name.startswith("distance_") or name in NUMERIC_GEOCODING_COLUMNS
         arrays[name] = pa.array(column, type=pa.float64() if numeric else pa.string(),
-                                from_pandas=True)
+                                from_pandas=True, memory_pool=POOL)
     return pa.table(arrays)
 
 
@@ -597,7 +598,7 @@ class CsvLayout:
                     newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(
                     column_types=text, strings_can_be_null=False,
-                    quoted_strings_can_be_null=False))
+                    quoted_strings_can_be_null=False), memory_pool=POOL)
             for last in _in_chunks(reader, chunk_rows):
                 yield last
         except pa.ArrowInvalid as error:
@@ -913,7 +914,7 @@ class EncodedChunk:
     """A chunk ready to be appended: its counts, and its rows as a table or CSV lines."""
 
     counts: BatchSummary
-    body: pa.Table | bytes
+    body: pa.Table | pa.Buffer
     header: bytes = b""
 
 

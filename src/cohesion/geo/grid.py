@@ -20,6 +20,7 @@ containment, metres of a projected CRS for distances).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,10 +65,10 @@ class CellGrid:
         with np.errstate(invalid="ignore"):
             ix = np.floor((x - self.x0) / self.size)
             iy = np.floor((y - self.y0) / self.size)
-        inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
-        cells = np.full(len(x), -1, dtype=np.int64)
-        cells[inside] = iy[inside].astype(np.int64) * self.nx + ix[inside].astype(np.int64)
-        return cells
+            inside = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
+            iy *= self.nx
+            iy += ix  # (exact: far fewer cells than 2**53)
+        return np.where(inside, iy, -1).astype(np.int64)
 
     def boxes(self, cells: np.ndarray) -> np.ndarray:
         """The cells as shapely boxes."""
@@ -108,6 +109,55 @@ class CellGrid:
         ix = low[items, 0] + rank % widths[items]
         iy = low[items, 1] + rank // widths[items]
         return items, iy * self.nx + ix
+
+
+#: GEOS type ids of polygons and multipolygons.
+_POLYGONAL = (3, 6)
+
+
+class Prepared:
+    """Geometries prepared for GEOS's fast tests, which several threads may share.
+
+    GEOS builds the indexes of a prepared geometry lazily, on its first tests, and
+    without a lock: two threads testing one geometry at once may both build them and
+    crash the process (a double free, seen with two locating threads). The tests of a
+    set of geometries are therefore taken one at a time; other work goes on meanwhile.
+
+    Parameters
+    ----------
+    geometries : ndarray of shapely geometries
+    """
+
+    def __init__(self, geometries: np.ndarray) -> None:
+        self.geometries = geometries
+        shapely.prepare(geometries)
+        self._lock = threading.Lock()
+        # GEOS indexes a prepared polygon's edges for point tests at its second test,
+        # a line's segments for distances at its first: done now, not in the first batch
+        anchors = shapely.point_on_surface(geometries)
+        polygonal = np.isin(shapely.get_type_id(geometries), _POLYGONAL)
+        for _ in range(2):
+            shapely.contains_xy(geometries[polygonal], shapely.get_x(anchors[polygonal]),
+                                shapely.get_y(anchors[polygonal]))
+        shapely.dwithin(geometries[~polygonal], anchors[~polygonal], 0.0)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"geometries": self.geometries}
+
+    def __setstate__(self, state: dict[str, np.ndarray]) -> None:
+        self.__init__(state["geometries"])  # neither preparation nor lock survive pickling
+
+    def contains_xy(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:func:`shapely.contains_xy` of the geometries at ``rows`` and the points."""
+        chosen = self.geometries[rows]
+        with self._lock:
+            return shapely.contains_xy(chosen, x, y)
+
+    def dwithin(self, rows: np.ndarray, others: np.ndarray, distance: float) -> np.ndarray:
+        """:func:`shapely.dwithin` of the geometries at ``rows`` and ``others``."""
+        chosen = self.geometries[rows]
+        with self._lock:
+            return shapely.dwithin(chosen, others, distance)
 
 
 def grouping(items: np.ndarray, count: int) -> np.ndarray:
@@ -166,8 +216,7 @@ class ContainmentGrid:
     """
 
     def __init__(self, geometries: np.ndarray, size: float) -> None:
-        self.geometries = geometries
-        shapely.prepare(geometries)
+        self.polygons = Prepared(geometries)
         self.grid = CellGrid.covering(tuple(shapely.total_bounds(geometries)), size)
         items, cells = self.grid.cells_of_bounds(shapely.bounds(geometries))
         boxes = self.grid.boxes(cells)
@@ -180,10 +229,6 @@ class ContainmentGrid:
         self.interior = np.zeros(self.grid.count, dtype=bool)
         self.interior[cells[inside]] = True
         self.interior &= alone
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        shapely.prepare(self.geometries)  # preparation does not survive pickling
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Index of the polygon containing each point, -1 where none does.
@@ -201,10 +246,10 @@ class ContainmentGrid:
         rows, start, count = rows[pending], start[pending], count[pending]
         while len(rows):
             candidates = self.members[start]
-            order = grouping(candidates, len(self.geometries))
+            order = grouping(candidates, len(self.polygons.geometries))
             hit = np.zeros(len(rows), dtype=bool)
-            hit[order] = shapely.contains_xy(self.geometries[candidates[order]],
-                                             x[rows[order]], y[rows[order]])
+            hit[order] = self.polygons.contains_xy(candidates[order], x[rows[order]],
+                                                   y[rows[order]])
             found[rows[hit]] = candidates[hit]
             left = ~hit & (count > 1)
             rows, start, count = rows[left], start[left] + 1, count[left] - 1
@@ -472,9 +517,12 @@ class NearestGrid:
         point = np.repeat(np.arange(len(rows)), others)
         position = np.arange(len(point)) + np.repeat(start + 1 - (np.cumsum(others) - others),
                                                      others)
-        plane = self.level[position] + \
-            self.gx[position] * np.repeat(px - self.cx[square], others) + \
-            self.gy[position] * np.repeat(py - self.cy[square], others)
+        plane = self.gx[position]  # (in place: few temporary arrays)
+        plane *= np.repeat(px - self.cx[square], others)
+        across = np.repeat(py - self.cy[square], others)
+        across *= self.gy[position]
+        plane += across
+        plane += self.level[position]
         chosen = plane <= np.repeat(best + self.slack, others)
         point, segment = point[chosen], self.segments[position[chosen]]
         if len(point):

@@ -90,7 +90,7 @@ import pandas as pd
 import shapely
 
 from cohesion.errors import CohesionError
-from cohesion.geo.grid import ContainmentGrid, NearestGrid, grouping
+from cohesion.geo.grid import ContainmentGrid, NearestGrid, Prepared, grouping
 from cohesion.importers.qpv import (
     CODE_COLUMNS,
     COMMUNE_COLUMNS,
@@ -304,15 +304,10 @@ class _ZoneQpv:
         self.rows = rows
         self.contains = ContainmentGrid(geometries, QPV_CELL_DEGREES)
         projected = reproject(geometries, WGS84, crs)
-        self.boundaries = shapely.boundary(projected)
-        shapely.prepare(self.boundaries)
+        self.boundaries = Prepared(shapely.boundary(projected))
         # only points outside every QPV look for the nearest: the distance to a border
-        # is then the distance to the QPV, and cheaper to compute
-        self.nearest = NearestGrid(self.boundaries, DISTANCE_CELL_METRES, reach)
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        shapely.prepare(self.boundaries)  # preparation does not survive pickling
+        # is then the distance to the QPV
+        self.nearest = NearestGrid(self.boundaries.geometries, DISTANCE_CELL_METRES, reach)
 
 
 # -- results --------------------------------------------------------------------------
@@ -635,10 +630,15 @@ class QpvIndex:
         """
         lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         error = np.full(len(lon), None, dtype=object)
-        error[np.isnan(lon) | np.isnan(lat)] = ERROR_MISSING
-        error[pd.isna(error) & (np.abs(lon) > 180)] = ERROR_LONGITUDE_RANGE
-        error[pd.isna(error) & (np.abs(lat) > 90)] = ERROR_LATITUDE_RANGE
-        return self._locate(lon, lat, error, zone_of(lat, lon) >= 0, ERROR_SWAPPED, tolerance)
+        failed = np.isnan(lon) | np.isnan(lat)
+        error[failed] = ERROR_MISSING
+        for values, limit, message in ((lon, 180, ERROR_LONGITUDE_RANGE),
+                                       (lat, 90, ERROR_LATITUDE_RANGE)):
+            beyond = ~failed & (np.abs(values) > limit)
+            error[beyond] = message
+            failed |= beyond
+        return self._locate(lon, lat, error, failed, zone_of(lat, lon) >= 0, ERROR_SWAPPED,
+                            tolerance)
 
     def locate_xy(self, x: np.ndarray, y: np.ndarray, crs: str,
                   tolerance: float = DEFAULT_TOLERANCE) -> Location:
@@ -659,8 +659,9 @@ class QpvIndex:
         swapped = np.asarray(zone_of(*to_wgs84.transform(y, x, errcheck=False)) >= 0)
         lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         error = np.full(len(x), None, dtype=object)
-        error[~(np.isfinite(x) & np.isfinite(y))] = ERROR_MISSING
-        return self._locate(lon, lat, error, swapped, ERROR_SWAPPED_XY, tolerance)
+        failed = ~(np.isfinite(x) & np.isfinite(y))
+        error[failed] = ERROR_MISSING
+        return self._locate(lon, lat, error, failed, swapped, ERROR_SWAPPED_XY, tolerance)
 
     def _layer(self, generation: int) -> QpvLayer:
         if generation not in self.layers:
@@ -678,16 +679,17 @@ class QpvIndex:
             rows[chosen[found >= 0]] = part.rows[found[found >= 0]]
         return rows
 
-    def _locate(self, lon: np.ndarray, lat: np.ndarray, error: np.ndarray,
+    def _locate(self, lon: np.ndarray, lat: np.ndarray, error: np.ndarray, failed: np.ndarray,
                 swapped: np.ndarray, swapped_message: str, tolerance: float) -> Location:
+        """Locate points; ``error`` tells why the ``failed`` ones cannot be located."""
         if not 0 <= tolerance <= self.reach:
             raise CohesionError(f"tolérance invalide : {tolerance} m (attendu entre 0 et "
                                 f"{self.reach:.0f} m)")
         zones = zone_of(lon, lat)
-        free = pd.isna(error)
-        error[free & (zones < 0) & swapped] = swapped_message
-        error[free & (zones < 0) & ~swapped] = ERROR_OUTSIDE
-        zones[~pd.isna(error)] = -1
+        outside = ~failed & (zones < 0)
+        error[outside & swapped] = swapped_message
+        error[outside & ~swapped] = ERROR_OUTSIDE
+        zones[failed | outside] = -1
         commune = np.full(len(lon), -1, dtype=np.int64)
         for z, (rows, grid) in self._commune_zones.items():
             chosen = np.flatnonzero(zones == z)
@@ -752,12 +754,15 @@ class QpvIndex:
         for z, part in self._zones[generation].items():
             in_zone = measured & (zones == z)
             within = np.flatnonzero(in_zone & is_inside)
+            # farther than the tolerance from every border: far from its QPV's; the
+            # others are asked of GEOS, one QPV after another
+            within = within[part.nearest.nearest(x[within], y[within])[1] <= tolerance]
             if len(within):
                 local = np.searchsorted(part.rows, inside[within])
                 within = within[grouping(local, len(part.rows))]
                 local = np.searchsorted(part.rows, inside[within])
-                near_border[within] = shapely.dwithin(
-                    part.boundaries[local], shapely.points(x[within], y[within]), tolerance)
+                near_border[within] = part.boundaries.dwithin(
+                    local, shapely.points(x[within], y[within]), tolerance)
             outside = np.flatnonzero(in_zone & ~is_inside)
             found, gap = part.nearest.nearest(x[outside], y[outside])
             nearest[outside[found >= 0]] = part.rows[found[found >= 0]]
