@@ -446,14 +446,21 @@ def result_table(results: Location | pd.DataFrame) -> pa.Table:
     for name, column in values.items():
         if isinstance(column, tuple):
             codes, texts = column
-            arrays[name] = pa.DictionaryArray.from_arrays(
-                pa.array(codes, mask=codes < 0, type=pa.int32(), memory_pool=POOL),
-                _arrow_text(texts))
+            arrays[name] = pa.DictionaryArray.from_arrays(_indices(codes), _arrow_text(texts),
+                                                          safe=False)  # (codes in range)
             continue
         numeric = name.startswith("distance_") or name in NUMERIC_GEOCODING_COLUMNS
         arrays[name] = pa.array(column, type=pa.float64() if numeric else pa.string(),
                                 from_pandas=True, memory_pool=POOL)
     return pa.table(arrays)
+
+
+def _indices(codes: np.ndarray) -> pa.Array:
+    """Codes as Arrow int32 indices, null where -1, made from their bytes."""
+    valid = codes >= 0
+    return pa.Array.from_buffers(pa.int32(), len(codes), [
+        pa.py_buffer(np.packbits(valid, bitorder="little")),
+        pa.py_buffer(np.where(valid, codes, 0).astype(np.int32))])
 
 
 #: Arrow copies of the index's text arrays (QPV codes and names, commune codes…), by

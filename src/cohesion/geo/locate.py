@@ -90,7 +90,7 @@ import pandas as pd
 import shapely
 
 from cohesion.errors import CohesionError
-from cohesion.geo.grid import ContainmentGrid, NearestGrid, Prepared, grouping
+from cohesion.geo.grid import CellGrid, ContainmentGrid, NearestGrid, Prepared, grouping
 from cohesion.importers.qpv import (
     CODE_COLUMNS,
     COMMUNE_COLUMNS,
@@ -134,6 +134,10 @@ DEFAULT_REACH = 5000.0
 #: Cell sides of the grid indexes: in degrees for containment (about 1 km for QPV, 2 km
 #: for communes), in metres for distances.
 QPV_CELL_DEGREES, COMMUNE_CELL_DEGREES, DISTANCE_CELL_METRES = 0.01, 0.02, 2000.0
+#: Cells in degrees telling the points beyond the reach of every QPV (not projected).
+REACH_CELL_DEGREES = 0.05
+#: Metres in a degree of latitude, at least (110.6 km at the equator).
+METRES_PER_DEGREE = 110_000.0
 
 ERROR_MISSING = "coordonnées absentes"
 ERROR_LONGITUDE_RANGE = "longitude hors bornes (attendu entre -180 et 180)"
@@ -308,6 +312,22 @@ class _ZoneQpv:
         # only points outside every QPV look for the nearest: the distance to a border
         # is then the distance to the QPV
         self.nearest = NearestGrid(self.boundaries.geometries, DISTANCE_CELL_METRES, reach)
+        # the cells in degrees where a QPV may lie within the reach (the reach turned
+        # into degrees with a margin of half of it): points elsewhere are beyond it
+        bounds = shapely.bounds(geometries)
+        margin_y = 1.5 * reach / METRES_PER_DEGREE
+        widest = min(np.abs(bounds[:, [1, 3]]).max() + margin_y, 89.0)
+        margin_x = margin_y / np.cos(np.radians(widest))
+        bounds += [-margin_x, -margin_y, margin_x, margin_y]
+        self.reach_grid = CellGrid.covering((*bounds[:, :2].min(axis=0),
+                                             *bounds[:, 2:].max(axis=0)), REACH_CELL_DEGREES)
+        self.within_reach = np.zeros(self.reach_grid.count, dtype=bool)
+        self.within_reach[self.reach_grid.cells_of_bounds(bounds)[1]] = True
+
+    def may_be_within_reach(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """False for points certainly farther than the reach from every QPV here."""
+        cells = self.reach_grid.cells(lon, lat)
+        return (cells >= 0) & self.within_reach[np.maximum(cells, 0)]
 
 
 # -- results --------------------------------------------------------------------------
@@ -679,6 +699,15 @@ class QpvIndex:
             rows[chosen[found >= 0]] = part.rows[found[found >= 0]]
         return rows
 
+    def _may_be_within_reach(self, generation: int, lon: np.ndarray, lat: np.ndarray,
+                             zones: np.ndarray) -> np.ndarray:
+        """False for the points certainly beyond the reach of every QPV of ``generation``."""
+        near = np.zeros(len(lon), dtype=bool)
+        for z, part in self._zones[generation].items():
+            chosen = np.flatnonzero(zones == z)
+            near[chosen] = part.may_be_within_reach(lon[chosen], lat[chosen])
+        return near
+
     def _locate(self, lon: np.ndarray, lat: np.ndarray, error: np.ndarray, failed: np.ndarray,
                 swapped: np.ndarray, swapped_message: str, tolerance: float) -> Location:
         """Locate points; ``error`` tells why the ``failed`` ones cannot be located."""
@@ -700,7 +729,8 @@ class QpvIndex:
         coverage = {g: self._point_coverage(g, commune) for g in self.generations}
         # distances to borders are measured, in metres, for the points inside a QPV (is
         # the border near?) and outside where the distance is told or makes « probable »
-        measured = {g: located & ((inside[g] >= 0) | coverage[g][0] | coverage[g][1])
+        measured = {g: located & ((inside[g] >= 0) | (coverage[g][0] | coverage[g][1]) &
+                                  self._may_be_within_reach(g, lon, lat, zones))
                     for g in self.generations}
         projected = np.logical_or.reduce(list(measured.values()))
         x, y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
