@@ -456,14 +456,19 @@ def test_containment_grid_matches_brute_force() -> None:
 
 def test_nearest_grid_matches_brute_force() -> None:
     rng = np.random.default_rng(4)
-    polygons = shapely.boundary(random_polygons(rng, 200))
-    x, y = rng.uniform(-400, 1400, 20_000), rng.uniform(-400, 1400, 20_000)
+    # overlapping rings, and two squares sharing a side (points as near to both)
+    polygons = shapely.boundary(np.concatenate([
+        random_polygons(rng, 200), [shapely.box(500, 500, 600, 600),
+                                    shapely.box(600, 500, 700, 600)]]))
+    x = np.r_[rng.uniform(-400, 1400, 20_000), 600, 600, 650, 599.5]
+    y = np.r_[rng.uniform(-400, 1400, 20_000), 550, 620, 490, 550]
     gaps = shapely.distance(shapely.points(x, y)[:, None], polygons[None, :])
-    for size, reach in ((25.0, 150.0), (100.0, 1000.0)):
+    for size, reach in ((25.0, 150.0), (100.0, 1000.0), (2000.0, 5000.0)):
         index, distance = NearestGrid(polygons, size, reach).nearest(x, y)
         near = gaps.min(axis=1) <= reach
-        assert np.allclose(distance[near], gaps.min(axis=1)[near])
-        assert (gaps[near, index[near]] == gaps.min(axis=1)[near]).all()
+        # to the last bit what GEOS says, and the lowest index among the nearest
+        assert (distance[near] == gaps.min(axis=1)[near]).all()
+        assert (index[near] == gaps[near].argmin(axis=1)).all()
         assert (index[~near] == -1).all() and np.isinf(distance[~near]).all()
 
 

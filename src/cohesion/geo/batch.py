@@ -48,7 +48,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from cohesion.errors import CohesionError, InputFileError
-from cohesion.geo.columnar import csv_lines, parse_numbers
+from cohesion.geo.columnar import POOL, csv_lines, parse_numbers
 from cohesion.geo.geocoding import (
     DEFAULT_MIN_SCORE,
     GEOCODING_COLUMNS,
@@ -261,7 +261,7 @@ class BatchSummary:
             counts = _value_counts(results["qualite_geocodage"])
             for quality in GEOCODING_QUALITIES:
                 self.geocoding[quality] = self.geocoding.get(quality, 0) + counts.get(quality, 0)
-        departements = _departements(results)
+        communes = commune_column(results.column_names)
         for g in generations:
             self.inside[g] = self.inside.get(g, 0) + results.num_rows - \
                 results[f"qpv_{g}"].null_count
@@ -274,10 +274,10 @@ class BatchSummary:
             totals = self.bands.setdefault(g, dict.fromkeys(BANDS, 0))
             for band in BANDS:
                 totals[band] += counts.get(band, 0)
-            by_departement = self.not_covered.setdefault(g, {})
-            uncovered = departements.filter(pc.fill_null(pc.equal(quality, NOT_COVERED), False))
-            for departement, count in _value_counts(uncovered).items():
-                by_departement[departement] = by_departement.get(departement, 0) + count
+            uncovered = pc.fill_null(pc.equal(quality, NOT_COVERED), False)
+            _add_counts(self.not_covered.setdefault(g, {}), _departement_counts(
+                None if communes is None else results[communes].filter(uncovered),
+                pc.sum(uncovered).as_py() or 0))
 
     def merge(self, other: BatchSummary) -> None:
         """Add the counts of ``other`` (those of a later chunk) to these."""
@@ -318,16 +318,31 @@ def _value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
                                                  strict=True) if value is not None}
 
 
-def _departements(results: pa.Table) -> pa.Array | pa.ChunkedArray:
-    """Département of each row's commune (:data:`UNKNOWN_DEPARTEMENT` without one)."""
-    column = commune_column(results.column_names)
-    if column is None:
-        return pa.array([UNKNOWN_DEPARTEMENT] * results.num_rows, type=pa.string())
-    codes = results[column]
-    overseas = pc.fill_null(pc.starts_with(codes, "97"), False)
-    found = pc.if_else(overseas, pc.utf8_slice_codeunits(codes, 0, 3),
-                       pc.utf8_slice_codeunits(codes, 0, 2))
-    return pc.fill_null(found, UNKNOWN_DEPARTEMENT)
+def _departement_counts(communes: pa.Array | pa.ChunkedArray | None,
+                       rows: int) -> dict[str, int]:
+    """How many of ``rows`` rows lie in each département, by their commune's code.
+
+    The départements are told for each distinct commune, not row by row. Rows without
+    a commune (or every row, ``communes`` being None) are :data:`UNKNOWN_DEPARTEMENT`.
+    """
+    counts: dict[str, int] = {}
+    known = 0
+    if communes is not None:
+        counted = pc.value_counts(communes)
+        codes = pc.cast(counted.field("values"), pa.string())
+        departements = pc.dictionary_encode(pc.if_else(
+            pc.starts_with(codes, "97"), pc.utf8_slice_codeunits(codes, 0, 3),
+            pc.utf8_slice_codeunits(codes, 0, 2)))
+        valid = pc.is_valid(codes).to_numpy(zero_copy_only=False)
+        rows_of = np.bincount(pc.fill_null(departements.indices, 0).to_numpy()[valid],
+                              counted.field("counts").to_numpy()[valid],
+                              len(departements.dictionary))
+        counts = {departement: int(n) for departement, n in
+                  zip(departements.dictionary.to_pylist(), rows_of, strict=True) if n}
+        known = sum(counts.values())
+    if rows > known:
+        counts[UNKNOWN_DEPARTEMENT] = rows - known
+    return counts
 
 
 # -- coordinates ----------------------------------------------------------------------
@@ -419,15 +434,59 @@ def locate_points(index: QpvIndex, first: pd.Series | pa.Array | pa.ChunkedArray
 
 
 def result_table(results: Location | pd.DataFrame) -> pa.Table:
-    """Result columns as Arrow: distances and geocoding scores as floats, the rest text."""
-    values = results.columns() if isinstance(results, Location) else {
+    """Result columns as Arrow: distances and geocoding scores as floats, the rest text.
+
+    The text of a :class:`~cohesion.geo.locate.Location` is dictionary-encoded from its
+    codes: no Python string is read row by row, and each distinct value is written once
+    (:func:`~cohesion.geo.columnar.csv_lines`).
+    """
+    values = results.coded_columns() if isinstance(results, Location) else {
         name: results[name].to_numpy() for name in results.columns}
     arrays = {}
     for name, column in values.items():
+        if isinstance(column, tuple):
+            codes, texts = column
+            arrays[name] = pa.DictionaryArray.from_arrays(_indices(codes), _arrow_text(texts),
+                                                          safe=False)  # (codes in range)
+            continue
         numeric = name.startswith("distance_") or name in NUMERIC_GEOCODING_COLUMNS
         arrays[name] = pa.array(column, type=pa.float64() if numeric else pa.string(),
-                                from_pandas=True)
+                                from_pandas=True, memory_pool=POOL)
     return pa.table(arrays)
+
+
+def _indices(codes: np.ndarray) -> pa.Array:
+    """Codes as Arrow int32 indices, null where -1, made from their bytes."""
+    valid = codes >= 0
+    return pa.Array.from_buffers(pa.int32(), len(codes), [
+        pa.py_buffer(np.packbits(valid, bitorder="little")),
+        pa.py_buffer(np.where(valid, codes, 0).astype(np.int32))])
+
+
+#: Arrow copies of the index's text arrays (QPV codes and names, commune codes…), by
+#: identity: converted once, not once a chunk. Each entry keeps its array alive, so
+#: that its ``id`` is not reused.
+_ARROW_TEXTS: dict[int, tuple[np.ndarray, pa.Array]] = {}
+_ARROW_TEXTS_KEPT = 64
+
+
+def _arrow_text(values: np.ndarray) -> pa.Array:
+    """``values`` (an object array of text, None or NaN) as an Arrow string array."""
+    known = _ARROW_TEXTS.get(id(values))
+    if known is not None and known[0] is values:
+        return known[1]
+    converted = pa.array(values, type=pa.string(), from_pandas=True)
+    if len(_ARROW_TEXTS) >= _ARROW_TEXTS_KEPT:
+        _ARROW_TEXTS.clear()
+    _ARROW_TEXTS[id(values)] = (values, converted)
+    return converted
+
+
+def plain_text(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns decoded (as they are written)."""
+    return table.cast(pa.schema([
+        field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type)
+        else field for field in table.schema]))
 
 
 def locate_table(index: QpvIndex, table: pa.Table, columns: PointColumns,
@@ -546,7 +605,7 @@ class CsvLayout:
                     newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(
                     column_types=text, strings_can_be_null=False,
-                    quoted_strings_can_be_null=False))
+                    quoted_strings_can_be_null=False), memory_pool=POOL)
             for last in _in_chunks(reader, chunk_rows):
                 yield last
         except pa.ArrowInvalid as error:
@@ -862,7 +921,7 @@ class EncodedChunk:
     """A chunk ready to be appended: its counts, and its rows as a table or CSV lines."""
 
     counts: BatchSummary
-    body: pa.Table | bytes
+    body: pa.Table | pa.Buffer
     header: bytes = b""
 
 
@@ -912,7 +971,7 @@ class ChunkWriter:
         table = pa.Table.from_arrays([*chunk.columns, *results.columns],
                                      names=[*chunk.column_names, *results.column_names])
         if is_parquet(self.target):
-            return EncodedChunk(counts, table.replace_schema_metadata(None))
+            return EncodedChunk(counts, plain_text(table).replace_schema_metadata(None))
         header = io.StringIO()
         csv.writer(header, delimiter=self.separator, lineterminator="\n").writerow(
             [neutralise_text(name) for name in table.column_names])

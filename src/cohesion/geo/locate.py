@@ -82,6 +82,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ import pandas as pd
 import shapely
 
 from cohesion.errors import CohesionError
-from cohesion.geo.grid import ContainmentGrid, NearestGrid
+from cohesion.geo.grid import CellGrid, ContainmentGrid, NearestGrid, Prepared, grouping
 from cohesion.importers.qpv import (
     CODE_COLUMNS,
     COMMUNE_COLUMNS,
@@ -122,7 +123,6 @@ BANDS = (IN_QPV, *(band for _, band in BAND_THRESHOLDS), COMMUNE_WITH_QPV, ELSEW
 _BAND_LIMITS = np.array([threshold for threshold, _ in BAND_THRESHOLDS])
 #: The shortest reach of an index: the last threshold, for the bands to be exact.
 MIN_REACH = float(_BAND_LIMITS[-1])
-_DISTANCE_BANDS = np.array([band for _, band in BAND_THRESHOLDS] + [None], dtype=object)
 
 #: The coverage of national contours: every département.
 NATIONAL: frozenset[str] = frozenset({WHOLE_COUNTRY})
@@ -133,7 +133,11 @@ DEFAULT_TOLERANCE = 10.0
 DEFAULT_REACH = 5000.0
 #: Cell sides of the grid indexes: in degrees for containment (about 1 km for QPV, 2 km
 #: for communes), in metres for distances.
-QPV_CELL_DEGREES, COMMUNE_CELL_DEGREES, DISTANCE_CELL_METRES = 0.01, 0.02, 1000.0
+QPV_CELL_DEGREES, COMMUNE_CELL_DEGREES, DISTANCE_CELL_METRES = 0.01, 0.02, 2000.0
+#: Cells in degrees telling the points beyond the reach of every QPV (not projected).
+REACH_CELL_DEGREES = 0.05
+#: Metres in a degree of latitude, at least (110.6 km at the equator).
+METRES_PER_DEGREE = 110_000.0
 
 ERROR_MISSING = "coordonnées absentes"
 ERROR_LONGITUDE_RANGE = "longitude hors bornes (attendu entre -180 et 180)"
@@ -304,32 +308,70 @@ class _ZoneQpv:
         self.rows = rows
         self.contains = ContainmentGrid(geometries, QPV_CELL_DEGREES)
         projected = reproject(geometries, WGS84, crs)
-        self.boundaries = shapely.boundary(projected)
-        shapely.prepare(self.boundaries)
+        self.boundaries = Prepared(shapely.boundary(projected))
         # only points outside every QPV look for the nearest: the distance to a border
-        # is then the distance to the QPV, and cheaper to compute
-        self.nearest = NearestGrid(self.boundaries, DISTANCE_CELL_METRES, reach)
+        # is then the distance to the QPV
+        self.nearest = NearestGrid(self.boundaries.geometries, DISTANCE_CELL_METRES, reach)
+        # the cells in degrees where a QPV may lie within the reach (the reach turned
+        # into degrees with a margin of half of it): points elsewhere are beyond it
+        bounds = shapely.bounds(geometries)
+        margin_y = 1.5 * reach / METRES_PER_DEGREE
+        widest = min(np.abs(bounds[:, [1, 3]]).max() + margin_y, 89.0)
+        margin_x = margin_y / np.cos(np.radians(widest))
+        bounds += [-margin_x, -margin_y, margin_x, margin_y]
+        self.reach_grid = CellGrid.covering((*bounds[:, :2].min(axis=0),
+                                             *bounds[:, 2:].max(axis=0)), REACH_CELL_DEGREES)
+        self.within_reach = np.zeros(self.reach_grid.count, dtype=bool)
+        self.within_reach[self.reach_grid.cells_of_bounds(bounds)[1]] = True
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        shapely.prepare(self.boundaries)  # preparation does not survive pickling
+    def may_be_within_reach(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """False for points certainly farther than the reach from every QPV here."""
+        cells = self.reach_grid.cells(lon, lat)
+        return (cells >= 0) & self.within_reach[np.maximum(cells, 0)]
 
 
 # -- results --------------------------------------------------------------------------
+
+
+def _decode(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``values[code]`` for each code, None for -1 (an object array)."""
+    return np.append(values.astype(object), None)[codes]
+
+
+_QUALITY_VALUES = np.array(QUALITIES, dtype=object)
+_BAND_VALUES = np.array(BANDS, dtype=object)
+_SURE, _PROBABLE, _OUTSIDE, _NOT_COVERED = range(4)
+_IN_QPV, _COMMUNE_WITH_QPV, _ELSEWHERE = 0, BANDS.index(COMMUNE_WITH_QPV), BANDS.index(ELSEWHERE)
+#: The band code of each outcome of ``searchsorted(_BAND_LIMITS, distance)``: the band of
+#: the first threshold the distance is under, none from the last threshold on.
+_DISTANCE_BAND_CODES = np.array([*range(1, len(BAND_THRESHOLDS) + 1), -1], dtype=np.int8)
 
 
 @dataclass
 class GenerationResult:
     """Where the points are with respect to the QPV of one generation (one row a point).
 
+    The results are held as codes (rows of the layer, positions in :data:`QUALITIES`
+    and :data:`BANDS`, -1 for none); the text arrays are made from them when first read.
+
     Attributes
     ----------
+    generation : int
+        The QPV generation.
+    layer : QpvLayer
+        Its QPV (the codes and names the rows point to).
+    rows, nearest_rows : ndarray of int
+        Row in ``layer`` of the QPV containing the point, of the nearest QPV within the
+        reach (the containing one inside); -1 for none.
+    quality_codes, band_codes : ndarray of int8
+        Position in :data:`QUALITIES` and :data:`BANDS`; -1 for none.
+    distance : ndarray of float
+        Metres to the nearest QPV (0 inside); NaN beyond the reach or when unknown.
+
     code, name : ndarray of object
         The QPV containing the point, or None.
     quality : ndarray of object
         ``sûr``, ``probable``, ``hors QPV`` or ``non couvert`` (None for points in error).
-    distance : ndarray of float
-        Metres to the nearest QPV (0 inside); NaN beyond the reach or when unknown.
     nearest : ndarray of object
         Code of the nearest QPV within the reach (the containing one inside), or None.
     band : ndarray of object
@@ -337,12 +379,36 @@ class GenerationResult:
     """
 
     generation: int
-    code: np.ndarray
-    name: np.ndarray
-    quality: np.ndarray
+    layer: QpvLayer = field(repr=False)
+    rows: np.ndarray
+    nearest_rows: np.ndarray
+    quality_codes: np.ndarray
+    band_codes: np.ndarray
     distance: np.ndarray
-    nearest: np.ndarray
-    band: np.ndarray
+
+    @cached_property
+    def code(self) -> np.ndarray:
+        return _decode(self.layer.codes, self.rows)
+
+    @cached_property
+    def name(self) -> np.ndarray:
+        return _decode(self.layer.names, self.rows)
+
+    @cached_property
+    def quality(self) -> np.ndarray:
+        return _decode(_QUALITY_VALUES, self.quality_codes)
+
+    @cached_property
+    def nearest(self) -> np.ndarray:
+        return _decode(self.layer.codes, self.nearest_rows)
+
+    @cached_property
+    def band(self) -> np.ndarray:
+        return _decode(_BAND_VALUES, self.band_codes)
+
+
+#: A text result column as codes into its values (``values[code]``, none for -1).
+Coded = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -353,19 +419,32 @@ class Location:
     ----------
     generations : dict of int to GenerationResult
         One result per generation of the index.
+    communes : CommuneLayer or None
+        The index's commune contours (None without).
+    commune_rows : ndarray of int
+        Row in ``communes`` of the commune containing each point, -1 for none.
+    error : ndarray of object
+        Why a point could not be located (None when it was).
     commune : ndarray of object or None
         Code of the commune containing each point (None outside every contour), or None
         when the index has no commune contours.
     vintage : int or None
         COG vintage of the commune codes.
-    error : ndarray of object
-        Why a point could not be located (None when it was).
     """
 
     generations: dict[int, GenerationResult]
-    commune: np.ndarray | None
-    vintage: int | None
+    communes: CommuneLayer | None = field(repr=False)
+    commune_rows: np.ndarray
     error: np.ndarray
+
+    @property
+    def vintage(self) -> int | None:
+        return None if self.communes is None else self.communes.vintage
+
+    @cached_property
+    def commune(self) -> np.ndarray | None:
+        return None if self.communes is None else _decode(self.communes.codes,
+                                                          self.commune_rows)
 
     def to_frame(self) -> pd.DataFrame:
         """The results as columns named like :func:`result_columns` (French names)."""
@@ -376,14 +455,24 @@ class Location:
 
         Distances are rounded to the centimetre; missing values are None (text) or NaN.
         """
-        values: dict[str, np.ndarray] = {}
-        if self.commune is not None:
-            values[f"code_commune_{self.vintage}"] = self.commune
+        return {name: _decode(column[1], column[0]) if isinstance(column, tuple) else column
+                for name, column in self.coded_columns().items()}
+
+    def coded_columns(self) -> dict[str, np.ndarray | Coded]:
+        """The columns of :meth:`columns`, text as codes into its values (but ``erreur``).
+
+        For writers that encode each distinct value once rather than once a row.
+        """
+        values: dict[str, np.ndarray | Coded] = {}
+        if self.communes is not None:
+            values[f"code_commune_{self.vintage}"] = (self.commune_rows, self.communes.codes)
         for g, result in self.generations.items():
-            values.update({f"qpv_{g}": result.code, f"nom_qpv_{g}": result.name,
-                           f"qualite_qpv_{g}": result.quality,
+            codes, names = result.layer.codes, result.layer.names
+            values.update({f"qpv_{g}": (result.rows, codes), f"nom_qpv_{g}": (result.rows, names),
+                           f"qualite_qpv_{g}": (result.quality_codes, _QUALITY_VALUES),
                            f"distance_qpv_{g}_m": np.round(result.distance, 2),
-                           f"qpv_proche_{g}": result.nearest, f"bande_onpv_{g}": result.band})
+                           f"qpv_proche_{g}": (result.nearest_rows, codes),
+                           f"bande_onpv_{g}": (result.band_codes, _BAND_VALUES)})
         values["erreur"] = self.error
         return values
 
@@ -561,10 +650,15 @@ class QpvIndex:
         """
         lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         error = np.full(len(lon), None, dtype=object)
-        error[np.isnan(lon) | np.isnan(lat)] = ERROR_MISSING
-        error[pd.isna(error) & (np.abs(lon) > 180)] = ERROR_LONGITUDE_RANGE
-        error[pd.isna(error) & (np.abs(lat) > 90)] = ERROR_LATITUDE_RANGE
-        return self._locate(lon, lat, error, zone_of(lat, lon) >= 0, ERROR_SWAPPED, tolerance)
+        failed = np.isnan(lon) | np.isnan(lat)
+        error[failed] = ERROR_MISSING
+        for values, limit, message in ((lon, 180, ERROR_LONGITUDE_RANGE),
+                                       (lat, 90, ERROR_LATITUDE_RANGE)):
+            beyond = ~failed & (np.abs(values) > limit)
+            error[beyond] = message
+            failed |= beyond
+        return self._locate(lon, lat, error, failed, zone_of(lat, lon) >= 0, ERROR_SWAPPED,
+                            tolerance)
 
     def locate_xy(self, x: np.ndarray, y: np.ndarray, crs: str,
                   tolerance: float = DEFAULT_TOLERANCE) -> Location:
@@ -585,8 +679,9 @@ class QpvIndex:
         swapped = np.asarray(zone_of(*to_wgs84.transform(y, x, errcheck=False)) >= 0)
         lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         error = np.full(len(x), None, dtype=object)
-        error[~(np.isfinite(x) & np.isfinite(y))] = ERROR_MISSING
-        return self._locate(lon, lat, error, swapped, ERROR_SWAPPED_XY, tolerance)
+        failed = ~(np.isfinite(x) & np.isfinite(y))
+        error[failed] = ERROR_MISSING
+        return self._locate(lon, lat, error, failed, swapped, ERROR_SWAPPED_XY, tolerance)
 
     def _layer(self, generation: int) -> QpvLayer:
         if generation not in self.layers:
@@ -604,100 +699,127 @@ class QpvIndex:
             rows[chosen[found >= 0]] = part.rows[found[found >= 0]]
         return rows
 
-    def _locate(self, lon: np.ndarray, lat: np.ndarray, error: np.ndarray,
+    def _may_be_within_reach(self, generation: int, lon: np.ndarray, lat: np.ndarray,
+                             zones: np.ndarray) -> np.ndarray:
+        """False for the points certainly beyond the reach of every QPV of ``generation``."""
+        near = np.zeros(len(lon), dtype=bool)
+        for z, part in self._zones[generation].items():
+            chosen = np.flatnonzero(zones == z)
+            near[chosen] = part.may_be_within_reach(lon[chosen], lat[chosen])
+        return near
+
+    def _locate(self, lon: np.ndarray, lat: np.ndarray, error: np.ndarray, failed: np.ndarray,
                 swapped: np.ndarray, swapped_message: str, tolerance: float) -> Location:
+        """Locate points; ``error`` tells why the ``failed`` ones cannot be located."""
         if not 0 <= tolerance <= self.reach:
             raise CohesionError(f"tolérance invalide : {tolerance} m (attendu entre 0 et "
                                 f"{self.reach:.0f} m)")
         zones = zone_of(lon, lat)
-        free = pd.isna(error)
-        error[free & (zones < 0) & swapped] = swapped_message
-        error[free & (zones < 0) & ~swapped] = ERROR_OUTSIDE
-        zones[~pd.isna(error)] = -1
+        outside = ~failed & (zones < 0)
+        error[outside & swapped] = swapped_message
+        error[outside & ~swapped] = ERROR_OUTSIDE
+        zones[failed | outside] = -1
         commune = np.full(len(lon), -1, dtype=np.int64)
         for z, (rows, grid) in self._commune_zones.items():
             chosen = np.flatnonzero(zones == z)
             found = grid.locate(lon[chosen], lat[chosen])
             commune[chosen[found >= 0]] = rows[found[found >= 0]]
-        projected: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for z in np.unique(zones[zones >= 0]):
-            chosen = zones == z
-            x, y = transformer(WGS84, _ZONE_CRS[z]).transform(lon[chosen], lat[chosen])
-            projected[int(z)] = (np.asarray(x), np.asarray(y))
-        results = {g: self._locate_generation(g, lon, lat, zones, projected, commune, tolerance)
+        located = zones >= 0
+        inside = {g: self._containing(g, lon, lat, zones) for g in self.generations}
+        coverage = {g: self._point_coverage(g, commune) for g in self.generations}
+        # distances to borders are measured, in metres, for the points inside a QPV (is
+        # the border near?) and outside where the distance is told or makes « probable »
+        measured = {g: located & ((inside[g] >= 0) | (coverage[g][0] | coverage[g][1]) &
+                                  self._may_be_within_reach(g, lon, lat, zones))
+                    for g in self.generations}
+        projected = np.logical_or.reduce(list(measured.values()))
+        x, y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
+        for z in np.unique(zones[projected]):
+            chosen = np.flatnonzero(projected & (zones == z))
+            x[chosen], y[chosen] = transformer(WGS84, _ZONE_CRS[z]).transform(lon[chosen],
+                                                                               lat[chosen])
+        results = {g: self._locate_generation(g, zones, x, y, inside[g], measured[g],
+                                              coverage[g], commune, tolerance)
                    for g in self.generations}
-        codes = None
-        if self.communes is not None:
-            codes = np.full(len(lon), None, dtype=object)
-            codes[commune >= 0] = self.communes.codes[commune[commune >= 0]]
-        return Location(results, codes, self.vintage, error)
+        return Location(results, self.communes, commune, error)
 
-    def _locate_generation(self, generation: int, lon: np.ndarray, lat: np.ndarray,
-                           zones: np.ndarray, projected: dict[int, tuple[np.ndarray, np.ndarray]],
+    def _point_coverage(self, generation: int,
+                        commune: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Where each point lies with respect to the coverage of a generation.
+
+        Three masks: the points in the coverage of the loaded contours, in a commune a
+        national list says has no QPV, in a commune having a QPV (None without commune
+        contours).
+        """
+        in_coverage = np.full(len(commune), self.layers[generation].national)
+        listed_without_qpv = np.zeros(len(commune), dtype=bool)
+        if self.communes is None:
+            return in_coverage, listed_without_qpv, None
+        # a point in no commune contour is covered by national contours only
+        known = np.flatnonzero(commune >= 0)
+        coverage = self._coverage[generation]
+        in_coverage[known] |= coverage.in_coverage[commune[known]]
+        listed_without_qpv[known] = coverage.listed_without_qpv[commune[known]]
+        has_qpv = np.zeros(len(commune), dtype=bool)
+        has_qpv[known] = coverage.has_qpv[commune[known]]
+        return in_coverage, listed_without_qpv, has_qpv
+
+    def _locate_generation(self, generation: int, zones: np.ndarray, x: np.ndarray,
+                           y: np.ndarray, inside: np.ndarray, measured: np.ndarray,
+                           coverage: tuple[np.ndarray, np.ndarray, np.ndarray | None],
                            commune: np.ndarray, tolerance: float) -> GenerationResult:
-        """Results for one generation; ``commune`` holds rows of the commune layer (or -1)."""
-        layer = self.layers[generation]
-        count = len(lon)
-        inside = self._containing(generation, lon, lat, zones)
+        """Results for one generation.
+
+        ``inside`` holds rows of the layer (or -1), ``commune`` rows of the commune layer
+        (or -1); ``x``, ``y`` the coordinates in the CRS of each point's zone where
+        ``measured``, and ``coverage`` what :meth:`_point_coverage` tells.
+        """
+        in_coverage, listed_without_qpv, has_qpv = coverage
+        count = len(zones)
         is_inside = inside >= 0
         distance = np.full(count, np.nan)
         distance[is_inside] = 0.0
         near_border = np.zeros(count, dtype=bool)
         nearest = inside.copy()
         for z, part in self._zones[generation].items():
-            if z not in projected:
-                continue
-            chosen = np.flatnonzero(zones == z)
-            x, y = projected[z]
-            within = is_inside[chosen]
-            if within.any():
-                local = np.searchsorted(part.rows, inside[chosen[within]])
-                near_border[chosen[within]] = shapely.dwithin(
-                    part.boundaries[local],
-                    shapely.points(np.column_stack([x[within], y[within]])), tolerance)
-            found, gap = part.nearest.nearest(x[~within], y[~within])
-            outside = chosen[~within]
+            in_zone = measured & (zones == z)
+            within = np.flatnonzero(in_zone & is_inside)
+            # farther than the tolerance from every border: far from its QPV's; the
+            # others are asked of GEOS, one QPV after another
+            within = within[part.nearest.nearest(x[within], y[within])[1] <= tolerance]
+            if len(within):
+                local = np.searchsorted(part.rows, inside[within])
+                within = within[grouping(local, len(part.rows))]
+                local = np.searchsorted(part.rows, inside[within])
+                near_border[within] = part.boundaries.dwithin(
+                    local, shapely.points(x[within], y[within]), tolerance)
+            outside = np.flatnonzero(in_zone & ~is_inside)
+            found, gap = part.nearest.nearest(x[outside], y[outside])
             nearest[outside[found >= 0]] = part.rows[found[found >= 0]]
             distance[outside[found >= 0]] = gap[found >= 0]
             near_border[outside] = gap <= tolerance
 
         located = zones >= 0
-        quality = np.full(count, None, dtype=object)
-        quality[located] = OUTSIDE
-        quality[is_inside] = SURE
-        quality[located & near_border] = PROBABLE
-        # the band of the first threshold the distance is under; none from the last
-        # threshold on, nor for NaN (beyond the reach, or not located)
-        band = np.where(located, _DISTANCE_BANDS[np.searchsorted(
-            _BAND_LIMITS, distance, side="right")], None)
-        band[is_inside] = IN_QPV
-        # a point in no commune contour is covered by national contours only
-        in_coverage = np.full(count, layer.national)
-        listed_without_qpv = np.zeros(count, dtype=bool)
-        if self.communes is not None:
-            known = commune >= 0
-            coverage = self._coverage[generation]
-            has_qpv = coverage.has_qpv[commune[known]]
-            in_coverage[known] |= coverage.in_coverage[commune[known]]
-            listed_without_qpv[known] = coverage.listed_without_qpv[commune[known]]
-            far = located & known & ~(distance < _BAND_LIMITS[-1])
-            band[far] = np.where(has_qpv[far[known]], COMMUNE_WITH_QPV, ELSEWHERE)
+        quality = np.full(count, -1, dtype=np.int8)
+        quality[located] = _OUTSIDE
+        quality[is_inside] = _SURE
+        quality[located & near_border] = _PROBABLE
+        band = np.where(located, _DISTANCE_BAND_CODES[np.searchsorted(
+            _BAND_LIMITS, distance, side="right")], -1).astype(np.int8)
+        band[is_inside] = _IN_QPV
+        if has_qpv is not None:
+            far = located & (commune >= 0) & ~(distance < _BAND_LIMITS[-1])
+            band[far] = np.where(has_qpv[far], _COMMUNE_WITH_QPV, _ELSEWHERE)
         outside = located & ~is_inside
-        uncovered = outside & ~in_coverage & ~listed_without_qpv
-        quality[uncovered] = NOT_COVERED
+        quality[outside & ~in_coverage & ~listed_without_qpv] = _NOT_COVERED
         # outside the coverage, the list tells a commune has no QPV, but how far the
         # nearest one lies (maybe not loaded) is not known
         unmeasured = outside & ~in_coverage
-        band[unmeasured] = None
+        band[unmeasured] = -1
         distance[unmeasured] = np.nan
         nearest[unmeasured] = -1
-        code = np.full(count, None, dtype=object)
-        name = np.full(count, None, dtype=object)
-        code[is_inside] = layer.codes[inside[is_inside]]
-        name[is_inside] = layer.names[inside[is_inside]]
-        nearest_code = np.full(count, None, dtype=object)
-        nearest_code[nearest >= 0] = layer.codes[nearest[nearest >= 0]]
-        return GenerationResult(generation, code, name, quality, distance, nearest_code, band)
+        return GenerationResult(generation, self.layers[generation], inside, nearest,
+                                quality, band, distance)
 
 
 # -- communes that have a QPV ---------------------------------------------------------
