@@ -279,8 +279,9 @@ def test_memory_does_not_grow_with_the_file(index: QpvIndex, dvf: pd.DataFrame,
         peaks[rows] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert summary.rows == rows
-    # four times the rows, about the same peak (one chunk at a time)
-    assert peaks[200_000] < 1.25 * peaks[50_000]
+    # four times the rows, not four times the peak (one chunk at a time): a file held
+    # whole would about quadruple it; the threads' timing moves it by up to ~30 %
+    assert peaks[200_000] < 2 * peaks[50_000]
     assert peaks[200_000] < 200 * 2**20
 
 
