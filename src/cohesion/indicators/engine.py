@@ -30,6 +30,9 @@ generation (2015 or 2024) rather than a vintage of the référentiel
 from __future__ import annotations
 
 import difflib
+import functools
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +54,7 @@ from cohesion.indicators.api import (
 from cohesion.indicators.catalogue import builtin_indicators
 from cohesion.indicators.periods import latest_period, period_key
 from cohesion.indicators.variables import BY_ID, DERIVED
+from cohesion.store.materialised import MaterialisedFiles, code_fingerprint
 from cohesion.store.schema import WHOLE_COUNTRY
 from cohesion.store.warehouse import Warehouse
 from cohesion.territory.passage import chain, convert_counts
@@ -117,7 +121,11 @@ class IndicatorEngine:
         #: what every engine over the same content shares: held variables, commune
         #: inputs of a vintage (converted), memberships, passage tables (see
         #: :func:`~cohesion.core.caching.materialised`); an import gives a new store
-        self.store = materialised(warehouse.content_key())
+        content = warehouse.content_key()
+        self.store = materialised(content)
+        #: the same values kept on disk for the next processes (an import gives new files)
+        self.files: MaterialisedFiles = self.store.setdefault(
+            ("files",), MaterialisedFiles.beside(warehouse.path, content, _fingerprint()))
         self.indicators = dict(builtin_indicators())
         for row in warehouse.indicator_definitions().to_dict("records"):
             self.indicators[row["indicator"]] = declared_indicator(row)
@@ -430,12 +438,21 @@ class IndicatorEngine:
         cache = self.store
         missing = {k: found for k, found in wanted.items()
                    if ("input", k, vintage) not in cache}
+        if missing and ("kept inputs", vintage) not in cache:
+            for name in self.files.names(f"inputs-{vintage}-"):
+                cache.update(_kept_inputs(self.files.read(name), vintage))
+            cache[("kept inputs", vintage)] = True
+            missing = {k: found for k, found in missing.items()
+                       if ("input", k, vintage) not in cache}
         if missing:
             values, reasons, by_key = self._read_commune_inputs(missing, vintage, index)
-            for key in missing:
-                cache[("input", key, vintage)] = (
-                    _frozen(values[key].to_numpy(dtype="float64")),
-                    _frozen(reasons[key].to_numpy(dtype=object)), by_key.get(key, ()))
+            computed = {("input", key, vintage): (
+                _frozen(values[key].to_numpy(dtype="float64")),
+                _frozen(reasons[key].to_numpy(dtype=object)), by_key.get(key, ()))
+                for key in missing}
+            cache.update(computed)
+            self.files.write(f"inputs-{vintage}-{_digest(sorted(missing))}",
+                             _inputs_table(computed))
         found = [cache[("input", key, vintage)] for key in wanted]
         for _, _, own in found:
             notes.extend(note for note in own if note not in notes)
@@ -553,9 +570,15 @@ class IndicatorEngine:
         """Codes that hold observations of a level in a vintage (cached)."""
         cache = self.store
         if ("codes", level, vintage) not in cache:
-            cache[("codes", level, vintage)] = _frozen(self.warehouse.query(
-                f"SELECT code FROM ({_positions_sql(level)}) ORDER BY row",
-                [level, vintage])["code"].to_numpy())
+            name = f"codes-{level}-{vintage}"
+            kept = self.files.read(name)
+            if kept is None:
+                kept = self.warehouse.connection.execute(
+                    f"SELECT code FROM ({_positions_sql(level)}) ORDER BY row",
+                    [level, vintage]).to_arrow_table()
+                self.files.write(name, kept)
+            cache[("codes", level, vintage)] = _frozen(
+                kept.column("code").to_numpy(zero_copy_only=False))
         return cache[("codes", level, vintage)]
 
     def _convert(self, wide: pd.DataFrame, why: pd.DataFrame, source: int, vintage: int,
@@ -637,6 +660,11 @@ class IndicatorEngine:
         Communes are numbered as in :meth:`_codes` (the inputs' rows).
         """
         cache = self.store
+        for level in levels:
+            if ("groups", level, vintage) not in cache:
+                kept = self.files.read(f"groups-{level}-{vintage}")
+                if kept is not None:
+                    cache[("groups", level, vintage)] = _kept_groups(kept)
         unread = [level for level in levels if ("groups", level, vintage) not in cache]
         if unread:
             # positions are computed by the database, and the territory codes arrive
@@ -660,9 +688,10 @@ class IndicatorEngine:
                 order = np.argsort(names[present])
                 rank = np.empty(len(order), dtype="int64")
                 rank[order] = np.arange(len(order))
-                cache[("groups", level, vintage)] = Groups(
-                    _frozen(rows[own]), _frozen(rank[inverse]),
-                    pd.Index(names[present][order], name="code"))
+                groups = Groups(_frozen(rows[own]), _frozen(rank[inverse]),
+                                pd.Index(names[present][order], name="code"))
+                cache[("groups", level, vintage)] = groups
+                self.files.write(f"groups-{level}-{vintage}", _groups_table(groups))
         return [cache[("groups", level, vintage)] for level in levels]
 
     def _published(self, wanted: dict[str, tuple[str, str]], level: str,
@@ -1110,3 +1139,55 @@ def _derived_availability(available: pd.DataFrame, variable: str,
     for other in others:
         first = first.merge(other, on=keys)
     return first.assign(variable=variable)[["variable", *keys]]
+
+
+@functools.cache
+def _fingerprint() -> str:
+    """The code that computes what the engine keeps in :class:`MaterialisedFiles`."""
+    return code_fingerprint(["cohesion.indicators.engine", "cohesion.indicators.variables",
+                             "cohesion.territory.passage"])
+
+
+def _digest(keys: list[str]) -> str:
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+
+
+def _inputs_table(entries: dict[tuple, tuple[np.ndarray, np.ndarray, tuple[str, ...]]]
+                  ) -> pa.Table:
+    """Commune inputs (:meth:`IndicatorEngine._commune_inputs`) as a table to keep.
+
+    Two columns by input, its values and its missing reasons; the notes of the
+    conversions in the schema's metadata.
+    """
+    columns: dict[str, pa.Array] = {}
+    notes = {}
+    for (_, key, _), (values, reasons, own) in entries.items():
+        columns[f"value {key}"] = pa.array(values, pa.float64())
+        columns[f"missing {key}"] = pa.array(reasons, pa.string())
+        notes[key] = list(own)
+    return pa.table(columns).replace_schema_metadata({"notes": json.dumps(notes)})
+
+
+def _kept_inputs(table: pa.Table | None, vintage: int) -> dict[tuple, tuple]:
+    """The entries of :func:`_inputs_table` read back (values without a copy)."""
+    if table is None:
+        return {}
+    notes = json.loads(table.schema.metadata[b"notes"])
+    return {("input", key, vintage): (
+        _frozen(table.column(f"value {key}").to_numpy()),
+        _frozen(table.column(f"missing {key}").to_numpy(zero_copy_only=False)),
+        tuple(own)) for key, own in notes.items()}
+
+
+def _groups_table(groups: Groups) -> pa.Table:
+    """:class:`Groups` as a table to keep: the territory of each member, dictionary-coded."""
+    return pa.table({"row": groups.rows, "territory": pa.DictionaryArray.from_arrays(
+        pa.array(groups.group, pa.int64()), pa.array(list(groups.codes), pa.string()))})
+
+
+def _kept_groups(table: pa.Table) -> Groups:
+    """:func:`_groups_table` read back."""
+    territory = table.column("territory").combine_chunks()
+    return Groups(_frozen(table.column("row").to_numpy()),
+                  _frozen(territory.indices.to_numpy()),
+                  pd.Index(territory.dictionary.to_pylist(), name="code", dtype=object))
