@@ -27,7 +27,6 @@ from pydantic import BaseModel, Field
 
 from cohesion.core import Observatory
 from cohesion.core.caching import JsonBytes, accepts_gzip
-from cohesion.core.exports import csv_text
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo.tiles import MAX_ZOOM, TileError
 from cohesion.importers import ImportOptions
@@ -47,6 +46,7 @@ from cohesion.web.errors import install_error_handlers
 from cohesion.web.limits import AdmitRequests, BodyLimits, BodySizeLimit, HeadAsGet
 from cohesion.web.pages import install_pages
 from cohesion.web.security import install_security_headers, require_admin
+from cohesion.web.tables import csv_download
 
 logger = logging.getLogger("cohesion.web")
 
@@ -345,8 +345,7 @@ def _csv_response(table: pd.DataFrame, indicator: str) -> Response:
     """The table of :meth:`Observatory.selection_table`, as ``cohesion export`` writes it."""
     period = table.attrs["sources"][indicator]["period"]
     filename = f"{indicator}_{table.attrs['level']}_{table.attrs['vintage']}_{period}.csv"
-    return Response(csv_text(table), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return csv_download(table, filename)
 
 
 #: French wording of pydantic's validation errors, by error type ({…} from its context).

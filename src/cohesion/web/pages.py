@@ -53,6 +53,7 @@ from cohesion.spreadsheet import neutralise_text
 from cohesion.store.schema import REASON_LABELS
 from cohesion.territory.ids import TerritoryId
 from cohesion.territory.levels import LEVEL_LABELS, level_noun
+from cohesion.web.tables import csv_download
 
 logger = logging.getLogger("cohesion.web")
 
@@ -599,8 +600,7 @@ def install_pages(app: FastAPI, observatory: Observatory, prepare: bool = True) 
         view = portrait_view(observatory, territory_id)
         tid = TerritoryId.parse(view["territory"]["id"])
         filename = f"portrait_{tid.level}_{tid.code}_{tid.vintage}.csv"
-        return Response(portrait_csv(view), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return csv_download(portrait_csv(view), filename)
 
     @router.get("/comparer")
     def comparer(request: Request, ids: str = "") -> Response:
