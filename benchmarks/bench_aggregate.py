@@ -1,8 +1,9 @@
 """Benchmark 3: 20 indicators aggregated to every level of the 2021 geography, and the
 whole Comparateur converted to the 2026 geography.
 
-The warehouse holds the référentiel, the Comparateur de territoires and Filosofi 2019
-and 2020 (as in ``tests/conftest.py``); it is loaded once, untimed.
+The warehouse holds the référentiel, the Comparateur de territoires, Filosofi 2019
+and 2020 (as in ``tests/conftest.py``) and two zonings of ANCT's programmes imported in
+the 2021 geography (:data:`ZONINGS`); it is loaded once, untimed.
 
 Product: ``IndicatorEngine(warehouse).compute(INDICATORS, LEVELS, 2021)`` (a new engine
 each time, as a new request would get), latest period of each indicator, timed three
@@ -59,21 +60,30 @@ from benchmarks.common import (
     record_timings,
 )
 from cohesion.core.caching import forget_materialised
-from cohesion.importers.base import run_import
+from cohesion.importers.base import ImportOptions, run_import
 from cohesion.importers.insee import Comparateur, FilosofiCommunes
+from cohesion.importers.zonings import ZoningImporter
 from cohesion.indicators.engine import IndicatorEngine
 from cohesion.store import Warehouse
 from cohesion.store.materialised import SUFFIX
 
 NAME = "aggregate"
-TITLE = "20 indicators × 7 levels, vintage 2021; Comparateur converted to 2026"
+TITLE = ("20 indicators × 9 levels (2 imported zonings), vintage 2021; Comparateur converted to "
+         "2026")
 SPEEDUP = 5.0
 CONVERSION_SECONDS = 0.2
 TARGET = (f"aggregation ≥ {SPEEDUP:.0f}× pandas (first computation in a process); conversion "
           f"to 2026 < {CONVERSION_SECONDS} s (first in a process) and faster than pandas")
 VINTAGE = 2021
 CONVERT_TO = 2026
-LEVELS = ["COM", "EPCI", "EPT", "ARR", "DEP", "REG", "FRA"]
+#: Imported zonings aggregated as the other levels: ANCT's Petites villes de demain (a CSV
+#: of communes) and France services (GeoJSON, 2,519 communes, some in several zones),
+#: both read in the 2021 geography; options as ``cohesion data import --option`` (the
+#: PVD file's placeholder row 999999 dropped).
+ZONINGS = {"PVD": ("programmes/pvd_2021/pvd_communes_2021-01_nopersonal.csv",
+                   {"level": "PVD", "unknown_codes": "drop"}),
+           "FS": ("programmes/anct_superposeur_2024/fs_geom.geojson", {})}
+LEVELS = ["COM", "EPCI", "EPT", "ARR", "DEP", "REG", "FRA", *ZONINGS]
 AREA = "superficie_km2"
 
 
@@ -141,6 +151,10 @@ def loaded_warehouse(context: Context) -> Path:
         run_import(warehouse, Comparateur(), context.sample(COMPARATEUR))
         run_import(warehouse, FilosofiCommunes(), context.sample(FILOSOFI_2019))
         run_import(warehouse, FilosofiCommunes(), context.sample(FILOSOFI_2020))
+        for level, (sample, options) in ZONINGS.items():
+            report = run_import(warehouse, ZoningImporter(), context.sample(sample),
+                                options=ImportOptions(extra={**options, "vintage": VINTAGE}))
+            check(report.vintage == VINTAGE, f"{level} imported in {report.vintage}")
     return path
 
 
