@@ -522,8 +522,11 @@ async function start() {
   if (!map.hasImage("hachure")) map.addImage("hachure", hatchImage());
   // MapLibre would ask for the tiles at its next frame, after the join of the values
   // (50 to 100 ms of this thread): they are asked for first, and decoded meanwhile (the
-  // requests leave a few promise steps after the frame, hence the pause)
-  await sourceRead(SOURCE);
+  // requests leave a few promise steps after the frame, hence the pause). Every tiled
+  // source is awaited: a source read after that frame (the départements) had its tiles
+  // asked for only at the next one, once the communes' were decoded.
+  await Promise.all(Object.keys(first.sources).filter((id) => first.sources[id].type === "vector")
+    .map(sourceRead));
   map.redraw();
   await new Promise((resolve) => setTimeout(resolve));
   form.addEventListener("change", () => {
