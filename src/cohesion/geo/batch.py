@@ -23,6 +23,7 @@ The same chunks can be processed on a Dask cluster: see :mod:`cohesion.geo.distr
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import os
@@ -482,11 +483,10 @@ def _arrow_text(values: np.ndarray) -> pa.Array:
     return converted
 
 
-def plain_text(table: pa.Table) -> pa.Table:
-    """``table`` with its dictionary-encoded columns decoded (as they are written)."""
-    return table.cast(pa.schema([
-        field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type)
-        else field for field in table.schema]))
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its dictionary-encoded columns as their values' type."""
+    return pa.schema([field.with_type(field.type.value_type)
+                      if pa.types.is_dictionary(field.type) else field for field in schema])
 
 
 def locate_table(index: QpvIndex, table: pa.Table, columns: PointColumns,
@@ -971,7 +971,7 @@ class ChunkWriter:
         table = pa.Table.from_arrays([*chunk.columns, *results.columns],
                                      names=[*chunk.column_names, *results.column_names])
         if is_parquet(self.target):
-            return EncodedChunk(counts, plain_text(table).replace_schema_metadata(None))
+            return EncodedChunk(counts, table.replace_schema_metadata(None))
         header = io.StringIO()
         csv.writer(header, delimiter=self.separator, lineterminator="\n").writerow(
             [neutralise_text(name) for name in table.column_names])
@@ -982,7 +982,7 @@ class ChunkWriter:
         """Append an encoded chunk to the file, and its counts to the summary."""
         if isinstance(encoded.body, pa.Table):
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.partial, encoded.body.schema)
+                self._parquet = _parquet_writer(self.partial, encoded.body.schema)
             self._parquet.write_table(encoded.body.cast(self._parquet.schema))
         else:
             if self._csv is None:
@@ -1004,9 +1004,30 @@ class ChunkWriter:
 
     def _close_file(self) -> None:
         if self._parquet is not None:
+            # the columns' types as read back: text, not dictionaries (see _parquet_writer)
+            self._parquet.add_key_value_metadata({"ARROW:schema": base64.b64encode(
+                plain_schema(self._parquet.schema).serialize().to_pybytes()).decode()})
             self._parquet.close()
         if self._csv is not None:
             self._csv.close()
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A Parquet writer taking tables of ``schema``, whose text is read back as text.
+
+    The result columns come dictionary-encoded (:func:`result_table`): Parquet's own
+    dictionary pages are written from them as they are, where decoding them first
+    would cost a copy of every cell, and Parquet would hash every cell again to encode
+    them. The Arrow schema Parquet readers restore the types from is then written at
+    the end (:meth:`ChunkWriter.close`) with those columns as plain text, as a table
+    of text would have it, rather than the writer's: the file reads back as before.
+
+    Only text is dictionary-encoded: numbers (coordinates, distances, identifiers)
+    are mostly distinct, and a dictionary would only cost time and space.
+    """
+    text = [field.name for field in schema if pa.types.is_dictionary(field.type) or
+            pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    return pq.ParquetWriter(path, schema, store_schema=False, use_dictionary=text)
 
 
 def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns: PointColumns,
