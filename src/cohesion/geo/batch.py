@@ -275,7 +275,7 @@ class BatchSummary:
             totals = self.bands.setdefault(g, dict.fromkeys(BANDS, 0))
             for band in BANDS:
                 totals[band] += counts.get(band, 0)
-            uncovered = pc.fill_null(pc.equal(quality, NOT_COVERED), False)
+            uncovered = pc.fill_null(_equal(quality, NOT_COVERED), False)
             _add_counts(self.not_covered.setdefault(g, {}), _departement_counts(
                 None if communes is None else results[communes].filter(uncovered),
                 pc.sum(uncovered).as_py() or 0))
@@ -311,8 +311,30 @@ def _add_counts(totals: dict, counts: Mapping) -> None:
         totals[key] = totals.get(key, 0) + count
 
 
+def _equal(values: pa.Array | pa.ChunkedArray, text: str) -> pa.Array | pa.ChunkedArray:
+    """Whether each value is ``text`` (null for null).
+
+    A dictionary-encoded column is compared through its dictionary, each distinct
+    value once.
+    """
+    if not pa.types.is_dictionary(values.type):
+        return pc.equal(values, text)
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    return pa.chunked_array([pc.take(pc.equal(chunk.dictionary, text), chunk.indices)
+                             for chunk in chunks], pa.bool_())
+
+
 def _value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
     """How many times each value occurs (nulls left out)."""
+    if pa.types.is_dictionary(values.type):  # (result columns) by their codes, no hashing
+        counts: dict[str, int] = {}
+        for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+            found = np.bincount(pc.drop_null(chunk.indices).to_numpy(),
+                                minlength=len(chunk.dictionary))
+            for value, count in zip(chunk.dictionary.to_pylist(), found.tolist(), strict=True):
+                if count and value is not None:
+                    counts[value] = counts.get(value, 0) + count
+        return counts
     counted = pc.value_counts(values)
     return {value: count for value, count in zip(counted.field("values").to_pylist(),
                                                  counted.field("counts").to_pylist(),
