@@ -125,6 +125,20 @@ def test_parquet_keeps_column_types(index: QpvIndex, dvf: pd.DataFrame, dvf_parq
     assert_results_equal(written.to_pandas(), expected_results(index, dvf))
 
 
+def test_parquet_types_read_back(index: QpvIndex, tmp_path: Path) -> None:
+    """Types Parquet alone does not tell (a time zone) are kept; text reads back as text,
+    the result columns too, though they are written from dictionary-encoded columns."""
+    source, output = tmp_path / "points.parquet", tmp_path / "sortie.parquet"
+    pq.write_table(pa.table({
+        "quand": pa.array([0, 1], pa.timestamp("ms", tz="Europe/Paris")),
+        "genre": pa.array(["a", "b"]).dictionary_encode(),
+        "longitude": [3.8767, 3.88], "latitude": [43.6108, 43.61]}), source)
+    locate_file(index, source, output, LON_LAT)
+    written = pq.read_table(output).schema
+    assert written.field("quand").type == pa.timestamp("ms", tz="Europe/Paris")
+    assert written.field("genre").type == written.field("qpv_2015").type == pa.string()
+
+
 def test_csv_to_parquet_and_back(index: QpvIndex, dvf: pd.DataFrame, dvf_csv: Path,
                                  dvf_parquet: Path, tmp_path: Path) -> None:
     expected = expected_results(index, dvf)

@@ -1015,6 +1015,10 @@ class ChunkWriter:
 
     def close(self) -> BatchSummary:
         """Finish the file and move it to its name."""
+        if self._parquet is not None:
+            # the columns' types as read back: text, not dictionaries (see _parquet_writer)
+            self._parquet.add_key_value_metadata({"ARROW:schema": base64.b64encode(
+                plain_schema(self._parquet.schema).serialize().to_pybytes()).decode()})
         self._close_file()
         os.replace(self.partial, self.target)
         return self.summary
@@ -1026,9 +1030,6 @@ class ChunkWriter:
 
     def _close_file(self) -> None:
         if self._parquet is not None:
-            # the columns' types as read back: text, not dictionaries (see _parquet_writer)
-            self._parquet.add_key_value_metadata({"ARROW:schema": base64.b64encode(
-                plain_schema(self._parquet.schema).serialize().to_pybytes()).decode()})
             self._parquet.close()
         if self._csv is not None:
             self._csv.close()
