@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -19,6 +20,7 @@ from cohesion.cli.qpv import qpv
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import PointColumns, QpvIndex, locate_file
 from cohesion.geo.batch import InputFile, locate_frame
+from cohesion.geo.columnar import csv_lines
 from cohesion.geo.distributed import local_client, locate_file_distributed
 from cohesion.geo.locate import BANDS, ERROR_OUTSIDE, ERROR_SWAPPED
 from cohesion.settings import Settings
@@ -123,6 +125,20 @@ def test_parquet_keeps_column_types(index: QpvIndex, dvf: pd.DataFrame, dvf_parq
     assert_results_equal(written.to_pandas(), expected_results(index, dvf))
 
 
+def test_parquet_types_read_back(index: QpvIndex, tmp_path: Path) -> None:
+    """Types Parquet alone does not tell (a time zone) are kept; text reads back as text,
+    the result columns too, though they are written from dictionary-encoded columns."""
+    source, output = tmp_path / "points.parquet", tmp_path / "sortie.parquet"
+    pq.write_table(pa.table({
+        "quand": pa.array([0, 1], pa.timestamp("ms", tz="Europe/Paris")),
+        "genre": pa.array(["a", "b"]).dictionary_encode(),
+        "longitude": [3.8767, 3.88], "latitude": [43.6108, 43.61]}), source)
+    locate_file(index, source, output, LON_LAT)
+    written = pq.read_table(output).schema
+    assert written.field("quand").type == pa.timestamp("ms", tz="Europe/Paris")
+    assert written.field("genre").type == written.field("qpv_2015").type == pa.string()
+
+
 def test_csv_to_parquet_and_back(index: QpvIndex, dvf: pd.DataFrame, dvf_csv: Path,
                                  dvf_parquet: Path, tmp_path: Path) -> None:
     expected = expected_results(index, dvf)
@@ -184,6 +200,18 @@ def test_csv_is_written_as_pandas_writes_it(index: QpvIndex, tmp_path: Path) -> 
         sep=";", index=False, lineterminator="\n")
     assert output.read_bytes() == expected.encode("utf-8")
     assert "'=SOMME(A1)" in expected and '"deux\nlignes"' in expected  # both were tried
+
+
+@pytest.mark.parametrize("values", [
+    # distances: whole numbers of hundredths
+    [0.0, 0.01, 0.1, 0.3, 220.1, 4999.5, 9999.99, float("nan")],
+    # with negative numbers, numbers not whole hundredths, far from 1
+    [0.0, -0.0, -3.25, 10000.0, 0.125, 1e-05, 1e16, 2.5e-07, 123456.78, float("nan")],
+    np.round(np.random.default_rng(5).uniform(0, 12_000, 5_000), 2).tolist()])
+def test_floats_are_written_as_pandas_writes_them(values: list[float]) -> None:
+    frame = pd.DataFrame({"x": values, "n": 1})  # (pandas quotes a lone empty cell)
+    expected = frame.to_csv(index=False, header=False, lineterminator="\n")
+    assert csv_lines(pa.Table.from_pandas(frame), ",").to_pybytes() == expected.encode()
 
 
 def test_rows_arrow_refuses_are_read_by_pandas(index: QpvIndex, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ The same chunks can be processed on a Dask cluster: see :mod:`cohesion.geo.distr
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import os
@@ -274,7 +275,7 @@ class BatchSummary:
             totals = self.bands.setdefault(g, dict.fromkeys(BANDS, 0))
             for band in BANDS:
                 totals[band] += counts.get(band, 0)
-            uncovered = pc.fill_null(pc.equal(quality, NOT_COVERED), False)
+            uncovered = pc.fill_null(_equal(quality, NOT_COVERED), False)
             _add_counts(self.not_covered.setdefault(g, {}), _departement_counts(
                 None if communes is None else results[communes].filter(uncovered),
                 pc.sum(uncovered).as_py() or 0))
@@ -310,8 +311,30 @@ def _add_counts(totals: dict, counts: Mapping) -> None:
         totals[key] = totals.get(key, 0) + count
 
 
+def _equal(values: pa.Array | pa.ChunkedArray, text: str) -> pa.Array | pa.ChunkedArray:
+    """Whether each value is ``text`` (null for null).
+
+    A dictionary-encoded column is compared through its dictionary, each distinct
+    value once.
+    """
+    if not pa.types.is_dictionary(values.type):
+        return pc.equal(values, text)
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    return pa.chunked_array([pc.take(pc.equal(chunk.dictionary, text), chunk.indices)
+                             for chunk in chunks], pa.bool_())
+
+
 def _value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
     """How many times each value occurs (nulls left out)."""
+    if pa.types.is_dictionary(values.type):  # (result columns) by their codes, no hashing
+        counts: dict[str, int] = {}
+        for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+            found = np.bincount(pc.drop_null(chunk.indices).to_numpy(),
+                                minlength=len(chunk.dictionary))
+            for value, count in zip(chunk.dictionary.to_pylist(), found.tolist(), strict=True):
+                if count and value is not None:
+                    counts[value] = counts.get(value, 0) + count
+        return counts
     counted = pc.value_counts(values)
     return {value: count for value, count in zip(counted.field("values").to_pylist(),
                                                  counted.field("counts").to_pylist(),
@@ -482,11 +505,10 @@ def _arrow_text(values: np.ndarray) -> pa.Array:
     return converted
 
 
-def plain_text(table: pa.Table) -> pa.Table:
-    """``table`` with its dictionary-encoded columns decoded (as they are written)."""
-    return table.cast(pa.schema([
-        field.with_type(field.type.value_type) if pa.types.is_dictionary(field.type)
-        else field for field in table.schema]))
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with its dictionary-encoded columns as their values' type."""
+    return pa.schema([field.with_type(field.type.value_type)
+                      if pa.types.is_dictionary(field.type) else field for field in schema])
 
 
 def locate_table(index: QpvIndex, table: pa.Table, columns: PointColumns,
@@ -971,7 +993,7 @@ class ChunkWriter:
         table = pa.Table.from_arrays([*chunk.columns, *results.columns],
                                      names=[*chunk.column_names, *results.column_names])
         if is_parquet(self.target):
-            return EncodedChunk(counts, plain_text(table).replace_schema_metadata(None))
+            return EncodedChunk(counts, table.replace_schema_metadata(None))
         header = io.StringIO()
         csv.writer(header, delimiter=self.separator, lineterminator="\n").writerow(
             [neutralise_text(name) for name in table.column_names])
@@ -982,7 +1004,7 @@ class ChunkWriter:
         """Append an encoded chunk to the file, and its counts to the summary."""
         if isinstance(encoded.body, pa.Table):
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.partial, encoded.body.schema)
+                self._parquet = _parquet_writer(self.partial, encoded.body.schema)
             self._parquet.write_table(encoded.body.cast(self._parquet.schema))
         else:
             if self._csv is None:
@@ -993,6 +1015,10 @@ class ChunkWriter:
 
     def close(self) -> BatchSummary:
         """Finish the file and move it to its name."""
+        if self._parquet is not None:
+            # the columns' types as read back: text, not dictionaries (see _parquet_writer)
+            self._parquet.add_key_value_metadata({"ARROW:schema": base64.b64encode(
+                plain_schema(self._parquet.schema).serialize().to_pybytes()).decode()})
         self._close_file()
         os.replace(self.partial, self.target)
         return self.summary
@@ -1007,6 +1033,24 @@ class ChunkWriter:
             self._parquet.close()
         if self._csv is not None:
             self._csv.close()
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A Parquet writer taking tables of ``schema``, whose text is read back as text.
+
+    The result columns come dictionary-encoded (:func:`result_table`): Parquet's own
+    dictionary pages are written from them as they are, where decoding them first
+    would cost a copy of every cell, and Parquet would hash every cell again to encode
+    them. The Arrow schema Parquet readers restore the types from is then written at
+    the end (:meth:`ChunkWriter.close`) with those columns as plain text, as a table
+    of text would have it, rather than the writer's: the file reads back as before.
+
+    Only text is dictionary-encoded: numbers (coordinates, distances, identifiers)
+    are mostly distinct, and a dictionary would only cost time and space.
+    """
+    text = [field.name for field in schema if pa.types.is_dictionary(field.type) or
+            pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    return pq.ParquetWriter(path, schema, store_schema=False, use_dictionary=text)
 
 
 def locate_file(index: QpvIndex, source: Path | InputFile, target: Path, columns: PointColumns,
