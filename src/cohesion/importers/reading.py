@@ -362,9 +362,9 @@ def read_csv_table(path: Path, separator: str | None = None,
     cells = read_plain_csv(path, encoding, separator)
     if cells is not None:
         cells = cells.rename_columns([name.strip() for name in cells.column_names])
-        if _trailing_column_is_empty(cells.column_names, lambda name: pc.all(
-                pc.equal(cells[name], ""), min_count=0).as_py()):
-            cells = cells.drop_columns(cells.column_names[-1])
+        if _trailing_column_is_empty(cells.column_names, lambda: pc.all(
+                pc.equal(cells.column(cells.num_columns - 1), ""), min_count=0).as_py()):
+            cells = cells.remove_column(cells.num_columns - 1)
         table = Table(path, None, first_line=2, encoding=encoding,  # type: ignore[arg-type]
                       separator=separator, arrow=cells)
     else:
@@ -513,15 +513,15 @@ def read_table(path: Path, sheet: str | None = None, header_row: int = 1) -> Tab
 def _drop_trailing_empty_column(frame: pd.DataFrame) -> pd.DataFrame:
     """Drop the nameless, empty last column a trailing separator on every line makes."""
     if _trailing_column_is_empty(list(frame.columns),
-                                 lambda name: frame[name].fillna("").eq("").all()):
+                                 lambda: frame.iloc[:, -1].fillna("").eq("").all()):
         return frame.iloc[:, :-1]
     return frame
 
 
-def _trailing_column_is_empty(names: list[str], empty: Callable[[str], bool]) -> bool:
-    """Whether the last column is nameless and ``empty`` (a trailing separator's)."""
+def _trailing_column_is_empty(names: list[str], empty: Callable[[], bool]) -> bool:
+    """Whether the last column is nameless and ``empty()`` (a trailing separator's)."""
     last = names[-1] if names else None
-    return last is not None and (not last or last.startswith("Unnamed:")) and bool(empty(last))
+    return last is not None and (not last or last.startswith("Unnamed:")) and bool(empty())
 
 
 def _check_header(table: Table) -> None:
