@@ -16,6 +16,7 @@ import pandas as pd
 from cohesion.importers.base import ImportOptions, run_import
 from cohesion.importers.insee import Comparateur, FilosofiCommunes
 from cohesion.store import Warehouse
+from cohesion.store.warehouse import distinct_rows
 from conftest import COMPARATEUR, FILOSOFI_2019, shared
 
 KEY = ["variable", "level", "vintage", "period"]
@@ -61,3 +62,21 @@ def test_an_older_warehouse_gets_its_series(built_warehouse_file: Path,
     with Warehouse(path) as writer:  # filled on opening for writing
         assert writer.query("SELECT count(*) AS n FROM series")["n"][0] == len(expected)
         pd.testing.assert_frame_equal(held(writer), expected)
+
+
+def test_distinct_rows_counts_categories_and_falls_back() -> None:
+    rows = pd.DataFrame({
+        "variable": pd.Categorical(["pop", "pop", "men", "pop", "men"],
+                                   categories=["men", "pop", "unused"]),
+        "level": ["COM", "ARM", "COM", "COM", "COM"],
+        "vintage": [2021, 2021, 2021, 2021, 2024],
+    })
+    expected = [("men", "COM", 2021), ("men", "COM", 2024), ("pop", "ARM", 2021),
+                ("pop", "COM", 2021)]
+    columns = ["variable", "level", "vintage"]
+    found = distinct_rows(rows, columns)
+    assert sorted(found.itertuples(index=False, name=None)) == expected
+    # a missing cell is a value of its own, as drop_duplicates keeps it
+    with_missing = rows.assign(level=["COM", None, "COM", "COM", None])
+    assert len(distinct_rows(with_missing, columns)) == 4
+    assert distinct_rows(rows.iloc[:0], columns).empty

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cohesion.errors import InputFileError
 from cohesion.importers.reading import Table
@@ -238,19 +239,23 @@ def score_vintages(warehouse: Warehouse, codes: np.ndarray, levels: list[str],
     codes of ``codes`` that are no territory of ``levels`` in that vintage) and
     ``absent`` (territories of ``levels`` in that vintage that ``codes`` leaves out).
     """
-    frame = pd.DataFrame({"code": pd.unique(codes).astype(object)})
+    # Arrow, not pandas: DuckDB scans it without converting each code under the GIL
+    frame = pa.table({"code": pa.array(pd.unique(codes).astype(object), pa.string(),
+                                       from_pandas=True)})
     warehouse.connection.register("_table_codes", frame)
     try:
+        # each vintage's codes joined once with the file's: the codes it knows among the
+        # file's (matched), and its own territories (the rest are absent from the file)
         return warehouse.query(
             """WITH known AS (SELECT DISTINCT vintage, code FROM territories
-                              WHERE list_contains(?, level) AND list_contains(?, vintage))
+                              WHERE list_contains(?, level) AND list_contains(?, vintage)),
+               found AS (SELECT vintage, count(*) AS territories, count(c.code) AS matched
+                         FROM known LEFT JOIN _table_codes c USING (code) GROUP BY vintage)
                SELECT v.vintage,
-                      (SELECT count(*) FROM _table_codes c WHERE NOT EXISTS (
-                          SELECT 1 FROM known k WHERE k.vintage = v.vintage
-                          AND k.code = c.code)) AS unknown,
-                      (SELECT count(*) FROM known k WHERE k.vintage = v.vintage
-                       AND k.code NOT IN (SELECT code FROM _table_codes)) AS absent
-               FROM (SELECT unnest(?) AS vintage) v""", [levels, vintages, vintages])
+                      (SELECT count(*) FROM _table_codes) - coalesce(matched, 0) AS unknown,
+                      coalesce(territories - matched, 0) AS absent
+               FROM (SELECT unnest(?) AS vintage) v LEFT JOIN found USING (vintage)""",
+            [levels, vintages, vintages])
     finally:
         warehouse.connection.unregister("_table_codes")
 

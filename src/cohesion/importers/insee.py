@@ -118,13 +118,13 @@ class InseeCommuneTable(Importer):
         require_columns(table, [self.code_column], "le code de commune (code officiel "
                         "géographique)")
         value_columns = insee_column_map(
-            [c for c in table.frame.columns if c != self.code_column], options.period)
+            [c for c in table.columns if c != self.code_column], options.period)
         if not value_columns:
             raise table.error("aucune colonne de valeurs avec une année dans son nom", row=-1,
                               expected="des colonnes comme P18_POP ou MED19",
-                              found=", ".join(table.frame.columns[:8]))
+                              found=", ".join(table.columns[:8]))
         values, reasons = parse_numbers(table, list(value_columns))
-        codes = table.frame[self.code_column].astype(str).str.strip()
+        codes = table.column(self.code_column).astype(str).str.strip()
         vintage, levels = resolve_codes(warehouse, table, codes, self.code_column,
                                         options.vintage)
         duplicated = codes.duplicated()
@@ -136,7 +136,7 @@ class InseeCommuneTable(Importer):
                                               value_columns)
         periods = sorted({period for _, period in value_columns.values()})
         return ImportBatch(observations=observations, variables=variables_frame(value_columns),
-                           vintage=vintage, periods=periods, rows=len(table.frame))
+                           vintage=vintage, periods=periods, rows=table.rows)
 
 
 class Comparateur(InseeCommuneTable):

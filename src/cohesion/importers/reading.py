@@ -29,8 +29,9 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,13 @@ class Table:
         What was detected (None for XLSX).
     sheet : str or None
         Sheet name for XLSX files.
+    arrow : pyarrow.Table or None
+        The cells as Arrow read them (a text table without quotes). ``frame`` may then
+        be given as None: it is made from them when first used, and an importer that
+        never asks for it (:meth:`column`, :attr:`columns`, :attr:`rows` and
+        :func:`parse_numbers` do not) skips making a million Python strings. Once
+        ``frame`` is made, it is the table (it may be changed in place) and ``arrow``
+        is no longer read.
     """
 
     path: Path
@@ -80,6 +88,41 @@ class Table:
     encoding: str | None = None
     separator: str | None = None
     sheet: str | None = None
+    arrow: pa.Table | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.frame is None and self.arrow is not None:
+            del self.frame  # made on first use, by __getattr__
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only while ``frame`` is still to be made from ``arrow``
+        arrow = self.__dict__.get("arrow")
+        if name != "frame" or arrow is None:
+            raise AttributeError(name)
+        self.frame = arrow.to_pandas()
+        return self.frame
+
+    def text_cells(self, column: str) -> pa.ChunkedArray | None:
+        """The cells of ``column`` as Arrow read them, or None once ``frame`` is made."""
+        return None if self._frame_made() else self.arrow[column]
+
+    def column(self, name: str) -> pd.Series:
+        """The cells of one column, without making the whole frame."""
+        cells = self.text_cells(name)
+        return self.frame[name] if cells is None else cells.to_pandas().rename(name)
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names."""
+        return list(self.frame.columns) if self._frame_made() else self.arrow.column_names
+
+    @property
+    def rows(self) -> int:
+        """The number of data rows."""
+        return len(self.frame) if self._frame_made() else self.arrow.num_rows
+
+    def _frame_made(self) -> bool:
+        return "frame" in self.__dict__ or self.arrow is None
 
     def line_of(self, row: int) -> int:
         """File line of the row at position ``row``."""
@@ -316,22 +359,29 @@ def read_csv_table(path: Path, separator: str | None = None,
     encoding = encoding or detect_encoding(path, head)
     sample = head.decode(encoding, errors="replace")
     separator = separator or detect_separator(path, sample)
-    frame = read_plain_csv(path, encoding, separator)
-    if frame is None:
+    cells = read_plain_csv(path, encoding, separator)
+    if cells is not None:
+        cells = cells.rename_columns([name.strip() for name in cells.column_names])
+        if _trailing_column_is_empty(cells.column_names, lambda: pc.all(
+                pc.equal(cells.column(cells.num_columns - 1), ""), min_count=0).as_py()):
+            cells = cells.remove_column(cells.num_columns - 1)
+        table = Table(path, None, first_line=2, encoding=encoding,  # type: ignore[arg-type]
+                      separator=separator, arrow=cells)
+    else:
         frame = _read_csv_closely(path, encoding, separator)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = _drop_trailing_empty_column(frame)
-    table = Table(path, frame, first_line=2, encoding=encoding, separator=separator)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        frame = _drop_trailing_empty_column(frame)
+        table = Table(path, frame, first_line=2, encoding=encoding, separator=separator)
     _check_header(table)
     return table
 
 
-def read_plain_csv(path: Path, encoding: str, separator: str) -> pd.DataFrame | None:
+def read_plain_csv(path: Path, encoding: str, separator: str) -> pa.Table | None:
     """Read a text table without quotes with Arrow's CSV reader, or return None.
 
     Without a quote (nor a NUL byte), every line end ends a row and every separator
-    ends a field, for Arrow as for pandas: the frame is the one pandas would read (all
-    cells strings, ``Unnamed: i`` for a nameless column), made several times faster.
+    ends a field, for Arrow as for pandas: the cells are those pandas would read (all
+    strings, ``Unnamed: i`` for a nameless column), read several times faster.
     None sends the file to the csv module and pandas, which report a faulty file
     precisely: a quote or a NUL byte anywhere, two columns of the same name, or any
     row Arrow refuses (more or fewer fields than the header, a line longer than a block).
@@ -361,9 +411,8 @@ def read_plain_csv(path: Path, encoding: str, separator: str) -> pd.DataFrame | 
         return None
     if arrow.column_names != header:  # a blank line before the header, say
         return None
-    frame = arrow.to_pandas()
-    frame.columns = [name or f"Unnamed: {position}" for position, name in enumerate(header)]
-    return frame
+    return arrow.rename_columns([name or f"Unnamed: {position}"
+                                 for position, name in enumerate(header)])
 
 
 def is_plain_text(path: Path) -> bool:
@@ -463,15 +512,20 @@ def read_table(path: Path, sheet: str | None = None, header_row: int = 1) -> Tab
 
 def _drop_trailing_empty_column(frame: pd.DataFrame) -> pd.DataFrame:
     """Drop the nameless, empty last column a trailing separator on every line makes."""
-    last = frame.columns[-1] if len(frame.columns) else None
-    if last is not None and (not last or last.startswith("Unnamed:")) and \
-            frame[last].fillna("").eq("").all():
+    if _trailing_column_is_empty(list(frame.columns),
+                                 lambda: frame.iloc[:, -1].fillna("").eq("").all()):
         return frame.iloc[:, :-1]
     return frame
 
 
+def _trailing_column_is_empty(names: list[str], empty: Callable[[], bool]) -> bool:
+    """Whether the last column is nameless and ``empty()`` (a trailing separator's)."""
+    last = names[-1] if names else None
+    return last is not None and (not last or last.startswith("Unnamed:")) and bool(empty())
+
+
 def _check_header(table: Table) -> None:
-    columns = list(table.frame.columns)
+    columns = table.columns
     seen: set[str] = set()
     for position, name in enumerate(columns, start=1):
         if name in seen:
@@ -486,9 +540,9 @@ def _check_header(table: Table) -> None:
 
 def require_columns(table: Table, required: list[str], what: str) -> None:
     """Raise a located error if a required column is absent."""
-    missing = [c for c in required if c not in table.frame.columns]
+    missing = [c for c in required if c not in table.columns]
     if missing:
-        found = ", ".join(list(table.frame.columns)[:12])
+        found = ", ".join(table.columns[:12])
         raise table.error(f"colonne {missing[0]!r} absente, nécessaire pour {what}", row=-1,
                           column=missing[0], expected=", ".join(required), found=found)
 
@@ -515,8 +569,8 @@ def parse_numbers(table: Table, columns: list[str]) -> tuple[pd.DataFrame, pd.Da
     values = {}
     reasons = {}
     for column in columns:
-        raw = table.frame[column]
-        parsed = parse_plain_numbers(raw)
+        cells = table.text_cells(column)
+        parsed = parse_plain_numbers(table.frame[column] if cells is None else cells)
         if parsed is None:
             parsed = _parse_numbers_closely(table, column)
         values[column], reasons[column] = parsed
@@ -528,8 +582,12 @@ _MARKERS = pa.array(list(MISSING_REASONS), pa.string())
 REASONS = pd.CategoricalDtype(list(MISSING_REASONS.values()))
 
 
-def parse_plain_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series] | None:
+def parse_plain_numbers(raw: pd.Series | pa.ChunkedArray
+                        ) -> tuple[pd.Series, pd.Series] | None:
     """Parse a column of plain numbers and markers in C, or return None.
+
+    ``raw`` is a column of a table's frame, or its cells as Arrow read them (the
+    values then get a range index, as the frame would have).
 
     A column of numbers written as INSEE writes them (``771``, ``15.95``, ``-3e2``) and
     of markers written exactly (``s``, ``nd``, empty) is parsed by Arrow in one pass.
@@ -542,10 +600,14 @@ def parse_plain_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series] | None:
     values, reasons : Series
         As the columns of :func:`parse_numbers`.
     """
-    try:
-        text = pa.array(raw.to_numpy(), pa.string())
-    except (pa.ArrowException, TypeError):  # not only strings (a spreadsheet's cells)
-        return None
+    if isinstance(raw, pd.Series):
+        try:
+            text = pa.array(raw.to_numpy(), pa.string())
+        except (pa.ArrowException, TypeError):  # not only strings (a spreadsheet's cells)
+            return None
+        index = raw.index
+    else:
+        text, index = raw, pd.RangeIndex(len(raw))
     marker = pc.index_in(text, value_set=_MARKERS)
     try:
         numbers = pc.cast(pc.if_else(pc.is_valid(marker), None, text), pa.float64())
@@ -553,10 +615,9 @@ def parse_plain_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series] | None:
         return None
     if not pc.all(pc.is_finite(numbers), min_count=0).as_py():
         return None
-    values = pd.Series(numbers.to_numpy(zero_copy_only=False), index=raw.index,
-                       dtype="float64")
+    values = pd.Series(numbers.to_numpy(zero_copy_only=False), index=index, dtype="float64")
     positions = marker.fill_null(-1).to_numpy()  # the reasons are the markers' values
-    reasons = pd.Series(pd.Categorical.from_codes(positions, dtype=REASONS), index=raw.index)
+    reasons = pd.Series(pd.Categorical.from_codes(positions, dtype=REASONS), index=index)
     return values, reasons
 
 
