@@ -319,16 +319,20 @@ def _equal(values: pa.Array | pa.ChunkedArray, text: str) -> pa.Array | pa.Chunk
     """
     if not pa.types.is_dictionary(values.type):
         return pc.equal(values, text)
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
     return pa.chunked_array([pc.take(pc.equal(chunk.dictionary, text), chunk.indices)
-                             for chunk in chunks], pa.bool_())
+                             for chunk in _chunks(values)], pa.bool_())
+
+
+def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    """The arrays of a chunked array, or the array alone."""
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
 def _value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
     """How many times each value occurs (nulls left out)."""
     if pa.types.is_dictionary(values.type):  # (result columns) by their codes, no hashing
         counts: dict[str, int] = {}
-        for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        for chunk in _chunks(values):
             found = np.bincount(pc.drop_null(chunk.indices).to_numpy(),
                                 minlength=len(chunk.dictionary))
             for value, count in zip(chunk.dictionary.to_pylist(), found.tolist(), strict=True):

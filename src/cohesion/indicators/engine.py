@@ -124,8 +124,10 @@ class IndicatorEngine:
         content = warehouse.content_key()
         self.store = materialised(content)
         #: the same values kept on disk for the next processes (an import gives new files)
-        self.files: MaterialisedFiles = self.store.setdefault(
-            ("files",), MaterialisedFiles.beside(warehouse.path, content, _fingerprint()))
+        if ("files",) not in self.store:
+            self.store[("files",)] = MaterialisedFiles.beside(warehouse.path, content,
+                                                              _fingerprint())
+        self.files: MaterialisedFiles = self.store[("files",)]
         self.indicators = dict(builtin_indicators())
         for row in warehouse.indicator_definitions().to_dict("records"):
             self.indicators[row["indicator"]] = declared_indicator(row)
