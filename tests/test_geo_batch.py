@@ -5,6 +5,7 @@ bad files refused, and the Dask path giving the same files as the single-machine
 from __future__ import annotations
 
 import tracemalloc
+from itertools import islice
 from pathlib import Path
 
 import click
@@ -19,7 +20,7 @@ from cohesion.cli.main import CohesionGroup
 from cohesion.cli.qpv import qpv
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import PointColumns, QpvIndex, locate_file
-from cohesion.geo.batch import InputFile, locate_frame
+from cohesion.geo.batch import InputFile, chunk_sizes, locate_frame
 from cohesion.geo.columnar import csv_lines
 from cohesion.geo.distributed import local_client, locate_file_distributed
 from cohesion.geo.locate import BANDS, ERROR_OUTSIDE, ERROR_SWAPPED
@@ -81,7 +82,10 @@ def test_csv_keeps_every_row_and_column(index: QpvIndex, dvf: pd.DataFrame, dvf_
     output = tmp_path / "sortie.csv"
     summary = locate_file(index, dvf_csv, output, LON_LAT, chunk_rows=4_000,
                           progress=done.append)
-    assert done == [*range(4_000, 28_825, 4_000), 28_825]
+    # a quarter of a chunk first, then whole chunks, smaller ones at the end
+    steps = np.diff([0, *done])
+    assert done[-1] == 28_825 and steps[0] == 1_000 and steps.max() == 4_000
+    assert (steps[:-1] >= 500).all() and (steps > 0).all()
     assert summary.rows == 28_825 and summary.errors == 0
     assert summary.inside == {2015: 28_465, 2024: 0}
     # 2024: PACA's contours only; sales in communes with a 2024 QPV are not covered,
@@ -274,6 +278,32 @@ def test_point_columns_must_be_complete() -> None:
                   {}):
         with pytest.raises(CohesionError, match=r"\(lon, lat\)"):
             PointColumns(**wrong)
+
+
+@pytest.mark.parametrize("expected", [0, 7, 28_825, 1_000_000])
+def test_chunk_sizes_start_small_and_end_small(expected: int) -> None:
+    sizes = list(islice(chunk_sizes(expected, 4_000, workers=2), 400))
+    assert sizes[0] == 1_000 and max(sizes) <= 4_000 and min(sizes) == 500
+    covered = np.cumsum(sizes)
+    # whole chunks while more than two per thread are left, then ever smaller ones
+    last_whole = np.flatnonzero(np.array(sizes) == 4_000)
+    if expected > 20_000:
+        assert expected - covered[last_whole[-1]] < 4 * 4_000
+    shrinking = np.array(sizes[last_whole[-1] + 1:] if len(last_whole) else sizes[1:])
+    assert (np.diff(shrinking) <= 0).all()
+    # the estimate may be wrong: the chunks go on, at the smallest size
+    assert sizes[-1] == 500
+
+
+def test_row_longer_than_arrow_block_is_read(index: QpvIndex, tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    note = "x" * (3 << 20)  # longer than a block of Arrow's reader, not the second line
+    path.write_text(f"id,lon,lat,note\n1,3.8767,43.6108,court\n2,3.88,43.61,{note}\n")
+    summary = locate_file(index, path, tmp_path / "sortie.csv", PointColumns(lon="lon",
+                                                                           lat="lat"))
+    written = pd.read_csv(tmp_path / "sortie.csv", dtype=str, keep_default_na=False)
+    assert summary.rows == 2 and written["note"].tolist() == ["court", note]
+    assert written["erreur"].tolist() == ["", ""] and written["qualite_qpv_2015"].all()
 
 
 def test_count_rows(dvf_csv: Path, dvf_parquet: Path) -> None:

@@ -17,7 +17,7 @@ from pyproj import Transformer
 
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import QpvIndex, QpvLayer, read_communes_with_qpv
-from cohesion.geo.grid import ContainmentGrid, NearestGrid
+from cohesion.geo.grid import ContainmentGrid, NearestGrid, owners
 from cohesion.geo.locate import (
     BAND_THRESHOLDS,
     BANDS,
@@ -487,3 +487,10 @@ def test_layers_built_from_arrays() -> None:
     assert national.locate(np.array([5.5]), np.array([43.295])).generations[
         2024].quality.tolist() == ["hors QPV"]
     assert list(found.to_frame().columns) == QpvIndex([layer]).columns()
+
+
+def test_owners_repeats_positions_as_numpy_does() -> None:
+    counts = np.random.default_rng(5).integers(0, 4, 1_000)
+    counts[:3] = 0  # leading owners without items
+    assert (owners(counts) == np.repeat(np.arange(len(counts)), counts)).all()
+    assert len(owners(np.zeros(4, dtype=np.int64))) == 0 and len(owners(np.zeros(0, int))) == 0

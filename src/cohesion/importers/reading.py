@@ -171,7 +171,9 @@ def detect_encoding(path: Path, head: bytes) -> str:
     with path.open("rb") as handle:
         try:
             for block in iter(lambda: handle.read(1 << 22), b""):
-                decoder.decode(block)
+                # ASCII is UTF-8, and told several times faster than decoded
+                if not (block.isascii() and decoder.getstate()[0] == b""):
+                    decoder.decode(block)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             handle.seek(0)
