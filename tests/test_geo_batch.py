@@ -20,7 +20,7 @@ from cohesion.cli.main import CohesionGroup
 from cohesion.cli.qpv import qpv
 from cohesion.errors import CohesionError, InputFileError
 from cohesion.geo import PointColumns, QpvIndex, locate_file
-from cohesion.geo.batch import InputFile, chunk_sizes, locate_frame
+from cohesion.geo.batch import InputFile, chunk_sizes, locate_frame, parse_coordinates
 from cohesion.geo.columnar import csv_lines
 from cohesion.geo.distributed import local_client, locate_file_distributed
 from cohesion.geo.locate import BANDS, ERROR_OUTSIDE, ERROR_SWAPPED
@@ -446,3 +446,12 @@ def test_command_line_errors(qpv_warehouse_file: Path, dvf_csv: Path, tmp_path: 
         "latitude", "--workers", "2"])
     assert result.exit_code == 2 and "--dask" in result.output
     assert not output.exists()
+
+
+def test_coordinates_written_nan_are_not_numbers() -> None:
+    # Arrow's cast reads « nan »: such a column is looked at value by value
+    numbers, errors = parse_coordinates(pa.array(["3.5", "nan", "-4.25"]), "longitude")
+    assert numbers[0] == 3.5 and np.isnan(numbers[1]) and numbers[2] == -4.25
+    assert errors.tolist() == [None, "longitude non numérique : 'nan'", None]
+    numbers, errors = parse_coordinates(pa.array(["3.5", "1e2", "-4.25"]), "longitude")
+    assert numbers.tolist() == [3.5, 100.0, -4.25] and errors.tolist() == [None] * 3

@@ -29,9 +29,6 @@ from cohesion.spreadsheet import _NUMBER
 
 #: A number as Python and Arrow both read it, with a decimal point or comma.
 _PLAIN_NUMBER = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$"
-#: The bytes of plain numbers written with a decimal point.
-_NUMBER_BYTES = np.zeros(256, dtype=bool)
-_NUMBER_BYTES[np.frombuffer(b"0123456789.+-eE", dtype=np.uint8)] = True
 #: The memory of the Arrow arrays made here, a chunk's worth each. glibc's allocator
 #: (Arrow's system pool) reuses what a chunk frees for the next; mimalloc, Arrow's
 #: default, commits fresh memory for them, at a cost in system time of about the user
@@ -87,26 +84,22 @@ def parse_numbers(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.nd
 
 
 def _numbers_at_once(values: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """The numbers of a column of plain numbers written with a point, else None.
+    """The numbers of a column of plain numbers, else None.
 
-    When every value is made of digits, points, signs and exponents only, Arrow's cast
-    reads the column in one go; it refuses what is not a number (``1-2``, ``+1``,
-    ``1e``, an empty value), and the caller then looks at the values one kind at a
-    time. Letters being left out, so are ``inf`` and ``nan``: what the cast accepts
-    is a plain number, read as :func:`parse_numbers` reads it.
+    Arrow's cast reads the column in one go; it refuses what is not a number (``1-2``,
+    ``1e``, ``2,35``, spaces, an empty value), and the caller then looks at the values
+    one kind at a time. It also reads ``nan`` and ``inf``, which are not plain
+    numbers: a column holding any number that is not finite is looked at value by
+    value too. What is left is a plain number, read as :func:`parse_numbers` reads it.
     """
     if values.null_count:
         return None
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    for chunk in chunks:
-        offsets, data = _layout(pc.cast(chunk, _LARGE, memory_pool=POOL))
-        if not _NUMBER_BYTES[data[offsets[0]:offsets[-1]]].all():
-            return None
     try:
-        return pc.cast(values, pa.float64(), memory_pool=POOL).to_numpy(
+        numbers = pc.cast(values, pa.float64(), memory_pool=POOL).to_numpy(
             zero_copy_only=False).copy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
+    return numbers if np.isfinite(numbers).all() else None
 
 
 def csv_lines(table: pa.Table, separator: str) -> pa.Buffer:
