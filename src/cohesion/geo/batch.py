@@ -278,9 +278,10 @@ class BatchSummary:
             totals = self.bands.setdefault(g, dict.fromkeys(BANDS, 0))
             for band in BANDS:
                 totals[band] += counts.get(band, 0)
-            uncovered = pc.fill_null(_equal(quality, NOT_COVERED), False)
+            uncovered = pc.coalesce(_equal(quality, NOT_COVERED), False, memory_pool=POOL)
             _add_counts(self.not_covered.setdefault(g, {}), _departement_counts(
-                None if communes is None else results[communes].filter(uncovered),
+                None if communes is None else pc.filter(results[communes], uncovered,
+                                                        memory_pool=POOL),
                 pc.sum(uncovered).as_py() or 0))
 
     def merge(self, other: BatchSummary) -> None:
@@ -321,8 +322,9 @@ def _equal(values: pa.Array | pa.ChunkedArray, text: str) -> pa.Array | pa.Chunk
     value once.
     """
     if not pa.types.is_dictionary(values.type):
-        return pc.equal(values, text)
-    return pa.chunked_array([pc.take(pc.equal(chunk.dictionary, text), chunk.indices)
+        return pc.equal(values, text, memory_pool=POOL)
+    return pa.chunked_array([pc.take(pc.equal(chunk.dictionary, text), chunk.indices,
+                                     memory_pool=POOL)
                              for chunk in _chunks(values)], pa.bool_())
 
 
@@ -336,7 +338,7 @@ def _value_counts(values: pa.Array | pa.ChunkedArray) -> dict[str, int]:
     if pa.types.is_dictionary(values.type):  # (result columns) by their codes, no hashing
         counts: dict[str, int] = {}
         for chunk in _chunks(values):
-            found = np.bincount(pc.drop_null(chunk.indices).to_numpy(),
+            found = np.bincount(pc.drop_null(chunk.indices, memory_pool=POOL).to_numpy(),
                                 minlength=len(chunk.dictionary))
             for value, count in zip(chunk.dictionary.to_pylist(), found.tolist(), strict=True):
                 if count and value is not None:
@@ -358,7 +360,7 @@ def _departement_counts(communes: pa.Array | pa.ChunkedArray | None,
     counts: dict[str, int] = {}
     known = 0
     if communes is not None:
-        counted = pc.value_counts(communes)
+        counted = pc.value_counts(communes, memory_pool=POOL)
         codes = pc.cast(counted.field("values"), pa.string())
         departements = pc.dictionary_encode(pc.if_else(
             pc.starts_with(codes, "97"), pc.utf8_slice_codeunits(codes, 0, 3),
@@ -411,7 +413,8 @@ def parse_coordinates(values: pd.Series | pa.Array | pa.ChunkedArray,
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) \
             or pa.types.is_null(kind):
-        numbers = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(float)
+        numbers = pc.cast(column, pa.float64(), memory_pool=POOL).to_numpy(
+            zero_copy_only=False).astype(float)
         errors[np.isnan(numbers)] = f"{role} vide"
         return numbers, errors
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -625,18 +628,21 @@ class CsvLayout:
         encoding = "utf8" if self.encoding.startswith("utf-8") else self.encoding
         last: pa.Table | None = None
         try:
-            reader = pa_csv.open_csv(
-                path, read_options=pa_csv.ReadOptions(
-                    column_names=self.header, skip_rows=1, encoding=encoding,
-                    block_size=_CSV_BLOCK_BYTES),
-                parse_options=pa_csv.ParseOptions(
-                    delimiter=self.separator, quote_char='"', double_quote=True,
-                    newlines_in_values=True),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types=text, strings_can_be_null=False,
-                    quoted_strings_can_be_null=False), memory_pool=POOL)
-            for last in _in_chunks(reader, chunk_sizes(_rows_expected(path), chunk_rows)):
-                yield last
+            # opened here, not by Arrow, so that the blocks read are POOL's memory
+            with pa.OSFile(str(path), memory_pool=POOL) as source:
+                reader = pa_csv.open_csv(
+                    source, read_options=pa_csv.ReadOptions(
+                        column_names=self.header, skip_rows=1, encoding=encoding,
+                        block_size=_CSV_BLOCK_BYTES),
+                    parse_options=pa_csv.ParseOptions(
+                        delimiter=self.separator, quote_char='"', double_quote=True,
+                        newlines_in_values=True),
+                    convert_options=pa_csv.ConvertOptions(
+                        column_types=text, strings_can_be_null=False,
+                        quoted_strings_can_be_null=False), memory_pool=POOL)
+                for last in _in_chunks(reader, chunk_sizes(_rows_expected(path),
+                                                           chunk_rows)):
+                    yield last
         except pa.ArrowInvalid as error:
             raise UnreadableByArrow(str(error)) from None
         if last is not None and any(str(value).endswith(("\n", "\r")) for value in

@@ -109,7 +109,7 @@ def csv_lines(table: pa.Table, separator: str) -> pa.Buffer:
     """
     if table.num_rows == 0:
         return pa.py_buffer(b"")
-    columns = [column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    columns = [column.combine_chunks(POOL) if isinstance(column, pa.ChunkedArray) else column
                for column in table.columns]
     cells = []
     for run in _dictionary_runs(columns):
@@ -153,17 +153,18 @@ def _joined_cells(columns: list[pa.Array], separator: str) -> pa.Array:
     sizes = []
     for column in columns:
         size = len(column.dictionary)  # null: code ``size``
-        key = key * (size + 1) + pc.fill_null(column.indices, size).to_numpy()
+        key = key * (size + 1) + pc.coalesce(column.indices, pa.scalar(size, pa.int32()),
+                                             memory_pool=POOL).to_numpy()
         sizes.append(size + 1)
-    encoded = pc.dictionary_encode(pa.array(key, memory_pool=POOL), memory_pool=POOL)
+    encoded = pc.dictionary_encode(_arrow(key), memory_pool=POOL)
     combinations = encoded.dictionary.to_numpy()
     parts = []
     for column, size in zip(reversed(columns), reversed(sizes), strict=True):
         combinations, codes = np.divmod(combinations, size)
         cells = pa.concat_arrays([_cells(column.dictionary, separator),
-                                  pa.array([""], _LARGE)])
-        parts.append(pc.take(cells, pa.array(codes)))
-    joined = pc.binary_join_element_wise(*reversed(parts), _text(separator))
+                                  pa.array([""], _LARGE)], memory_pool=POOL)
+        parts.append(pc.take(cells, _arrow(codes), memory_pool=POOL))
+    joined = pc.binary_join_element_wise(*reversed(parts), _text(separator), memory_pool=POOL)
     return pc.take(joined, encoded.indices, memory_pool=POOL)
 
 
@@ -178,9 +179,10 @@ def _cells(values: pa.Array, separator: str) -> pa.Array:
     if pa.types.is_floating(kind):
         return _float_text(values)
     if pa.types.is_boolean(kind):
-        return pc.fill_null(pc.if_else(values, _text("True"), _text("False")), _text(""))
+        return pc.coalesce(pc.if_else(values, _text("True"), _text("False"), memory_pool=POOL),
+                           _text(""), memory_pool=POOL)
     try:
-        text = pc.cast(values, _LARGE)
+        text = pc.cast(values, _LARGE, memory_pool=POOL)
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
         text = pa.array([None if value is None else str(value) for value in
                          values.to_pylist()], type=_LARGE)
@@ -205,15 +207,16 @@ def neutralise(values: pa.Array) -> pa.Array:
     suspects = filled[np.isin(data[starts[filled]], _FORMULA_STARTS)]
     if not len(suspects):
         return values
-    text = values.take(pa.array(suspects))
-    number = pc.match_substring_regex(pc.utf8_trim_whitespace(text), _NUMBER.pattern)
+    text = pc.take(values, _arrow(suspects), memory_pool=POOL)
+    number = pc.match_substring_regex(pc.utf8_trim_whitespace(text, memory_pool=POOL),
+                                      _NUMBER.pattern, memory_pool=POOL)
     risky = suspects[~number.to_numpy(zero_copy_only=False)]
     if not len(risky):
         return values
     mask = np.zeros(len(values), dtype=bool)
     mask[risky] = True
-    return pc.replace_with_mask(values, pa.array(mask),
-                                _concat("'", values.take(pa.array(risky))), memory_pool=POOL)
+    return pc.replace_with_mask(values, _arrow(mask), _concat(
+        "'", pc.take(values, _arrow(risky), memory_pool=POOL)), memory_pool=POOL)
 
 
 def _quoted(values: pa.Array, separator: str) -> pa.Array:
@@ -231,10 +234,9 @@ def _quoted(values: pa.Array, separator: str) -> pa.Array:
                                      side="right") - 1)
     mask = np.zeros(len(values), dtype=bool)
     mask[rows] = True
-    chosen = values.take(pa.array(rows))
-    return pc.replace_with_mask(values, pa.array(mask),
-                                _concat('"', pc.replace_substring(chosen, '"', '""'), '"'),
-                                memory_pool=POOL)
+    chosen = pc.take(values, _arrow(rows), memory_pool=POOL)
+    return pc.replace_with_mask(values, _arrow(mask), _concat(
+        '"', pc.replace_substring(chosen, '"', '""', memory_pool=POOL), '"'), memory_pool=POOL)
 
 
 def _layout(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -262,12 +264,13 @@ def _float_text(values: pa.Array) -> pa.Array:
             (numbers == 0) & np.signbit(numbers)) & (values.type == pa.float64())
     units, hundredths = np.divmod(np.abs(cents[simple]).astype(np.int64), 100)
     written = pc.binary_join_element_wise(
-        pc.cast(pa.array(units, memory_pool=POOL), _LARGE, memory_pool=POOL),
-        pc.take(_HUNDREDTH_DIGITS, pa.array(hundredths, memory_pool=POOL), memory_pool=POOL),
+        pc.cast(_arrow(units), _LARGE, memory_pool=POOL),
+        pc.take(_HUNDREDTH_DIGITS, _arrow(hundredths), memory_pool=POOL),
         _text("."), memory_pool=POOL)
     negative = numbers[simple] < 0
     if negative.any():
-        written = pc.if_else(pa.array(negative), _concat("-", written), written)
+        written = pc.if_else(_arrow(negative), _concat("-", written), written,
+                             memory_pool=POOL)
     others = ~simple & ~np.isnan(numbers)
     # each row takes its text: written, else the others', else empty (NaN)
     rows = np.full(len(numbers), len(written) + others.sum())
@@ -275,31 +278,36 @@ def _float_text(values: pa.Array) -> pa.Array:
     rows[others] = len(written) + np.arange(others.sum())
     return pc.take(pa.concat_arrays([written, _any_float_text(numbers[others]),
                                      pa.array([""], _LARGE)], memory_pool=POOL),
-                   pa.array(rows, memory_pool=POOL), memory_pool=POOL)
+                   _arrow(rows), memory_pool=POOL)
 
 
 def _any_float_text(numbers: np.ndarray) -> pa.Array:
     """:func:`_float_text` of any floats, by Arrow's cast then Python where they differ."""
     missing = np.isnan(numbers)
-    text = pc.cast(pa.array(numbers, mask=missing), _LARGE)
+    text = pc.cast(pa.array(numbers, mask=missing, memory_pool=POOL), _LARGE, memory_pool=POOL)
     size = np.abs(numbers)
     with np.errstate(invalid="ignore"):
         fixed = (size >= _FIXED_FROM) & (size < _FIXED_UNTIL) | (size == 0)
     # Arrow writes large numbers (1e+10) with an exponent where Python does not
-    fixed &= ~pc.fill_null(pc.match_substring(text, "e"), False).to_numpy(
-        zero_copy_only=False)
+    fixed &= ~pc.coalesce(pc.match_substring(text, "e", memory_pool=POOL), False,
+                          memory_pool=POOL).to_numpy(zero_copy_only=False)
     with np.errstate(invalid="ignore"):
         whole = fixed & (numbers == np.trunc(numbers))
     if whole.any():  # Arrow writes 3.0 as "3"
-        text = pc.replace_with_mask(text, pa.array(whole),
-                                    _concat(text.filter(pa.array(whole)), ".0"))
+        text = pc.replace_with_mask(text, _arrow(whole), _concat(
+            pc.filter(text, _arrow(whole), memory_pool=POOL), ".0"), memory_pool=POOL)
     elsewhere = np.flatnonzero(np.isfinite(numbers) & ~fixed)
     if len(elsewhere):  # very large or very small: rare, written one by one
         mask = np.zeros(len(numbers), dtype=bool)
         mask[elsewhere] = True
-        text = pc.replace_with_mask(text, pa.array(mask), pa.array(
-            [repr(float(v)) for v in numbers[elsewhere]], type=_LARGE))
-    return pc.fill_null(text, _text(""))
+        text = pc.replace_with_mask(text, _arrow(mask), pa.array(
+            [repr(float(v)) for v in numbers[elsewhere]], type=_LARGE), memory_pool=POOL)
+    return pc.coalesce(text, _text(""), memory_pool=POOL)
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    """A NumPy array as an Arrow array in :data:`POOL`."""
+    return pa.array(values, memory_pool=POOL)
 
 
 def _text(value: str) -> pa.Scalar:
