@@ -161,18 +161,41 @@ def _joined_cells(columns: list[pa.Array], separator: str) -> pa.Array:
     parts = []
     for column, size in zip(reversed(columns), reversed(sizes), strict=True):
         combinations, codes = np.divmod(combinations, size)
-        cells = pa.concat_arrays([_cells(column.dictionary, separator),
+        cells = pa.concat_arrays([_dictionary_cells(column.dictionary, separator),
                                   pa.array([""], _LARGE)], memory_pool=POOL)
         parts.append(pc.take(cells, _arrow(codes), memory_pool=POOL))
     joined = pc.binary_join_element_wise(*reversed(parts), _text(separator), memory_pool=POOL)
     return pc.take(joined, encoded.indices, memory_pool=POOL)
 
 
+#: The CSV cells of dictionaries, by the address of their memory: the batch's coded
+#: columns take their dictionaries (the index's codes and names, the qualities…) from
+#: the same arrays chunk after chunk. Each entry keeps its dictionary, so that its
+#: memory is not reused for another.
+_DICTIONARY_CELLS: dict[tuple[int, int, int, str], tuple[pa.Array, pa.Array]] = {}
+_DICTIONARY_CELLS_KEPT = 64
+
+
+def _dictionary_cells(dictionary: pa.Array, separator: str) -> pa.Array:
+    """:func:`_cells` of a dictionary, made once for every chunk sharing it."""
+    values = dictionary.buffers()[1]
+    key = (values.address if values else 0, dictionary.offset, len(dictionary), separator)
+    known = _DICTIONARY_CELLS.get(key)
+    if known is not None and known[0].equals(dictionary):
+        return known[1]
+    cells = _cells(dictionary, separator)
+    if len(_DICTIONARY_CELLS) >= _DICTIONARY_CELLS_KEPT:
+        _DICTIONARY_CELLS.clear()
+    _DICTIONARY_CELLS[key] = (dictionary, cells)
+    return cells
+
+
 def _cells(values: pa.Array, separator: str) -> pa.Array:
     """One column as CSV cells (large strings, no null): pandas' ``to_csv`` text."""
     kind = values.type
     if pa.types.is_dictionary(kind):  # each distinct value written once
-        return pc.coalesce(pc.take(_cells(values.dictionary, separator), values.indices,
+        return pc.coalesce(pc.take(_dictionary_cells(values.dictionary, separator),
+                                   values.indices,
                                    memory_pool=POOL), _text(""), memory_pool=POOL)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _quoted(neutralise(values), separator)
