@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import operator
 import os
 import shutil
 import tempfile
@@ -49,7 +50,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from cohesion.errors import CohesionError, InputFileError
-from cohesion.geo.columnar import POOL, csv_lines, parse_numbers
+from cohesion.geo.columnar import POOL, SourceCache, csv_lines, parse_numbers
 from cohesion.geo.geocoding import (
     DEFAULT_MIN_SCORE,
     GEOCODING_COLUMNS,
@@ -497,22 +498,14 @@ def _indices(codes: np.ndarray) -> pa.Array:
 
 
 #: Arrow copies of the index's text arrays (QPV codes and names, commune codes…), by
-#: identity: converted once, not once a chunk. Each entry keeps its array alive, so
-#: that its ``id`` is not reused.
-_ARROW_TEXTS: dict[int, tuple[np.ndarray, pa.Array]] = {}
-_ARROW_TEXTS_KEPT = 64
+#: identity: converted once, not once a chunk.
+_ARROW_TEXTS: SourceCache[np.ndarray, pa.Array] = SourceCache(operator.is_)
 
 
 def _arrow_text(values: np.ndarray) -> pa.Array:
     """``values`` (an object array of text, None or NaN) as an Arrow string array."""
-    known = _ARROW_TEXTS.get(id(values))
-    if known is not None and known[0] is values:
-        return known[1]
-    converted = pa.array(values, type=pa.string(), from_pandas=True)
-    if len(_ARROW_TEXTS) >= _ARROW_TEXTS_KEPT:
-        _ARROW_TEXTS.clear()
-    _ARROW_TEXTS[id(values)] = (values, converted)
-    return converted
+    return _ARROW_TEXTS.get(id(values), values, lambda known: pa.array(
+        known, type=pa.string(), from_pandas=True))
 
 
 def plain_schema(schema: pa.Schema) -> pa.Schema:
@@ -579,12 +572,15 @@ class CsvLayout:
         Column names of the first line, as written.
     header_bytes : bytes
         The first line itself (with its line end), to parse a block of later lines.
+    bytes_per_line : float
+        The mean length of the first lines, to tell about how many rows the file holds.
     """
 
     encoding: str
     separator: str
     header: list[str]
     header_bytes: bytes
+    bytes_per_line: float
 
     def frames(self, source: io.BufferedIOBase | Path,
                chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
@@ -640,8 +636,8 @@ class CsvLayout:
                     convert_options=pa_csv.ConvertOptions(
                         column_types=text, strings_can_be_null=False,
                         quoted_strings_can_be_null=False), memory_pool=POOL)
-                for last in _in_chunks(reader, chunk_sizes(_rows_expected(path),
-                                                           chunk_rows)):
+                rows = round(path.stat().st_size / self.bytes_per_line)
+                for last in _in_chunks(reader, chunk_sizes(rows, chunk_rows)):
                     yield last
         except pa.ArrowInvalid as error:
             raise UnreadableByArrow(str(error)) from None
@@ -657,13 +653,6 @@ def _quote_count(path: Path) -> int:
         # (``in`` finds a byte several times faster than ``count`` counts them)
         return sum(block.count(b'"') for block in iter(lambda: handle.read(1 << 22), b"")
                    if b'"' in block)
-
-
-def _rows_expected(path: Path) -> int:
-    """About how many rows a CSV file holds, from its size and its first lines."""
-    with path.open("rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
-    return round(path.stat().st_size * head.count(b"\n") / max(len(head), 1))
 
 
 class UnreadableByArrow(Exception):
@@ -767,7 +756,8 @@ def csv_layout(path: Path, name: str | None = None) -> CsvLayout:
             raise InputFileError(shown, f"deux colonnes s'appellent « {column} »", line=1,
                                  column=column)
         seen.add(column)
-    return CsvLayout(encoding, separator, header, header_bytes)
+    return CsvLayout(encoding, separator, header, header_bytes,
+                     len(head) / max(head.count(b"\n"), 1))
 
 
 def _first_bytes(path: Path, name: str | None = None) -> bytes:

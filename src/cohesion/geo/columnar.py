@@ -21,6 +21,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +50,9 @@ _LARGE = pa.large_string()
 #: The first characters of text a spreadsheet may run as a formula (as
 #: :func:`cohesion.spreadsheet.neutralise_text` tells them).
 _FORMULA_STARTS = np.frombuffer(b"=+-@\t\r", dtype=np.uint8)
+
+S = TypeVar("S")
+V = TypeVar("V")
 
 
 def parse_numbers(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,26 +174,43 @@ def _joined_cells(columns: list[pa.Array], separator: str) -> pa.Array:
     return pc.take(joined, encoded.indices, memory_pool=POOL)
 
 
+class SourceCache(Generic[S, V]):
+    """Values made once from sources given again and again (the index's arrays…).
+
+    A source is found by a key (its ``id``, the address of its memory…) and checked to
+    be the one cached (``same``). Each entry keeps its source alive, so that its key is
+    not reused for another while cached; the cache is emptied when it holds ``size``
+    entries.
+    """
+
+    def __init__(self, same: Callable[[S, S], bool], size: int = 64) -> None:
+        self._same = same
+        self._size = size
+        self._entries: dict[Hashable, tuple[S, V]] = {}
+
+    def get(self, key: Hashable, source: S, make: Callable[[S], V]) -> V:
+        """The value made from ``source``: cached, or ``make(source)`` (then cached)."""
+        known = self._entries.get(key)
+        if known is not None and self._same(known[0], source):
+            return known[1]
+        value = make(source)
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[key] = (source, value)
+        return value
+
+
 #: The CSV cells of dictionaries, by the address of their memory: the batch's coded
 #: columns take their dictionaries (the index's codes and names, the qualities…) from
-#: the same arrays chunk after chunk. Each entry keeps its dictionary, so that its
-#: memory is not reused for another.
-_DICTIONARY_CELLS: dict[tuple[int, int, int, str], tuple[pa.Array, pa.Array]] = {}
-_DICTIONARY_CELLS_KEPT = 64
+#: the same arrays chunk after chunk.
+_DICTIONARY_CELLS: SourceCache[pa.Array, pa.Array] = SourceCache(pa.Array.equals)
 
 
 def _dictionary_cells(dictionary: pa.Array, separator: str) -> pa.Array:
     """:func:`_cells` of a dictionary, made once for every chunk sharing it."""
     values = dictionary.buffers()[1]
     key = (values.address if values else 0, dictionary.offset, len(dictionary), separator)
-    known = _DICTIONARY_CELLS.get(key)
-    if known is not None and known[0].equals(dictionary):
-        return known[1]
-    cells = _cells(dictionary, separator)
-    if len(_DICTIONARY_CELLS) >= _DICTIONARY_CELLS_KEPT:
-        _DICTIONARY_CELLS.clear()
-    _DICTIONARY_CELLS[key] = (dictionary, cells)
-    return cells
+    return _DICTIONARY_CELLS.get(key, dictionary, lambda known: _cells(known, separator))
 
 
 def _cells(values: pa.Array, separator: str) -> pa.Array:
