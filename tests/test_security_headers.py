@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import io
 import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +34,9 @@ from cohesion.importers.table import IndicatorTable
 from cohesion.store import Warehouse
 from cohesion.web.app import create_app
 from cohesion.web.security import CONTENT_SECURITY_POLICY
+
+#: How long httpx keeps an idle connection (its ``keepalive_expiry``), as many clients.
+CLIENT_KEEP_ALIVE_S = 5.0
 
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -156,23 +161,49 @@ def test_values_csv_neutralises_formulas_in_names(client: TestClient,
         assert "\n0050,'=1+2,-12.5," in text
 
 
-def test_cohesion_serve_sends_no_server_banner(built_warehouse_file: Path,
-                                               tmp_path: Path) -> None:
-    copy = tmp_path / "cohesion.duckdb"
+@pytest.fixture(scope="module")
+def served_port(built_warehouse_file: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The port of a real ``cohesion serve`` on a copy of the built warehouse."""
+    folder = tmp_path_factory.mktemp("serve")
+    copy = folder / "cohesion.duckdb"
     shutil.copy(built_warehouse_file, copy)
     port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
+    with (folder / "serve.log").open("wb") as log:
         serving = subprocess.Popen(
             [sys.executable, "-m", "cohesion", "--warehouse", str(copy), "serve",
              "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port("127.0.0.1", port, 120, serving, "cohesion serve")
-        for path in ("/", "/api/levels", "/absente"):
-            try:
-                answer = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30)
-            except urllib.error.HTTPError as error:
-                answer = error
-            assert_secured(answer.headers.items())
+        yield port
     finally:
         serving.terminate()
         serving.wait(timeout=30)
+
+
+def test_cohesion_serve_sends_no_server_banner(served_port: int) -> None:
+    for path in ("/", "/api/levels", "/absente"):
+        try:
+            answer = urllib.request.urlopen(f"http://127.0.0.1:{served_port}{path}", timeout=30)
+        except urllib.error.HTTPError as error:
+            answer = error
+        assert_secured(answer.headers.items())
+
+
+def test_cohesion_serve_keeps_an_idle_connection_longer_than_clients_do(
+        served_port: int) -> None:
+    """A connection left idle as long as a client keeps it (httpx: 5 s) still answers.
+
+    Closed by the server at the moment the client sends its next request on it, the
+    request would fail (« server disconnected without sending a response »).
+    """
+    connection = http.client.HTTPConnection("127.0.0.1", served_port, timeout=30)
+    try:
+        for _ in range(2):
+            connection.request("GET", "/api/levels")
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 200
+            time.sleep(CLIENT_KEEP_ALIVE_S + 1)
+    finally:
+        connection.close()

@@ -9,6 +9,12 @@ import click
 from cohesion.cli.main import main, observatory, require_warehouse, settings_of
 from cohesion.cli.output import console, print_frame, print_notes, steps_progress
 
+#: Seconds the server keeps an idle connection open (uvicorn: 5 by default). Longer than
+#: clients keep theirs (httpx 5 s, browsers and proxies up to 60 s): a connection the
+#: server closes as a client sends on it fails that request (seen under load with the
+#: 5 s of both sides). nginx's default.
+KEEP_ALIVE_S = 75
+
 
 @main.command()
 @click.option("--all", "show_all", is_flag=True,
@@ -94,6 +100,6 @@ def serve(ctx: click.Context, host: str, port: int, admin_token: str | None) -> 
             settings.warehouse, host, port, app.state.control_token):
         try:
             uvicorn.run(app, host=host, port=port, log_level="warning",
-                        server_header=False)
+                        server_header=False, timeout_keep_alive=KEEP_ALIVE_S)
         finally:
             core.close()
