@@ -452,6 +452,24 @@ def test_containment_grid_matches_brute_force() -> None:
     expected = np.where(inside.any(axis=0), inside.argmax(axis=0), -1)
     for size in (7.0, 40.0, 300.0):
         assert (ContainmentGrid(polygons, size).locate(x, y) == expected).all()
+    for size, region_size in ((40.0, 2.0), (40.0, 10.0), (300.0, 37.0)):
+        grid = ContainmentGrid(polygons, size, region_size)
+        assert (grid.locate(x, y) == expected).all()
+        assert ((grid.answers >= 0).any() and (grid.answers == -1).any()
+                and (grid.answers == -2).any())
+
+
+def test_containment_regions_on_shared_borders() -> None:
+    """Points on a border, on a corner, a hair's breadth from it: as GEOS says."""
+    squares = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10),
+                        shapely.box(0, 10, 10, 20),
+                        shapely.Polygon([(12, 12), (18, 12), (18, 18)])])  # a long side
+    tiny = np.nextafter(10.0, 11.0) - 10.0
+    x = np.array([10.0, 10.0, 10 - tiny, 10 + tiny, 5.0, 15.0, 15.0, 16.0, 15.0, 12.0])
+    y = np.array([5.0, 10.0, 5.0, 5.0, 10.0, 12.0, 14.0, 13.0, 16.0, 12.0])
+    expected = [-1, -1, 0, 1, -1, -1, 3, 3, -1, -1]
+    for region_size in (1.0, 2.5, 5.0, 0.3):
+        assert ContainmentGrid(squares, 4.0, region_size).locate(x, y).tolist() == expected
 
 
 def test_nearest_grid_matches_brute_force() -> None:
