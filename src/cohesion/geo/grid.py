@@ -233,12 +233,12 @@ class ContainmentGrid:
     polygon. When polygons overlap, the one of lowest index wins.
 
     The finer grid is built without a test per cell: the cells the borders cross are
-    marked (each border cut into pieces no longer than a cell, each piece marking
-    the cells its bounding box meets, widened by a billionth of the coordinates'
-    magnitude: see :func:`_crossed_cells`); the other cells fall into regions of cells
-    sharing a side (:func:`scipy.ndimage.label`), and a region, which no border crosses, lies wholly
-    inside or outside each polygon: one point of it, located exactly, answers for
-    all its cells.
+    marked (each border cut into pieces no longer than a cell, each piece marking the
+    cells its bounding box meets, widened by a billionth of the coordinates' magnitude:
+    see :func:`_crossed_cells`); the other cells fall into regions of cells sharing a
+    side (:func:`scipy.ndimage.label`). A region, which no border crosses, lies wholly
+    inside or outside each polygon: one point of it, located exactly, answers for all
+    its cells.
 
     Examples
     --------

@@ -135,8 +135,8 @@ DEFAULT_REACH = 5000.0
 #: for communes), in metres for distances.
 QPV_CELL_DEGREES, COMMUNE_CELL_DEGREES, DISTANCE_CELL_METRES = 0.01, 0.04, 2000.0
 #: Cells in degrees (about 500 m) of the communes' grid of regions: the commune of a
-#: point in a cell that no border crosses (83 % of metropolitan France) is known without
-#: a test. 23 MB for metropolitan France.
+#: point in a cell that no border crosses (83 % of the cells over metropolitan France,
+#: the sea included) is known without a test. 23 MB for metropolitan France.
 COMMUNE_REGION_DEGREES = 0.005
 #: Cells in degrees telling the points beyond the reach of every QPV (not projected).
 REACH_CELL_DEGREES = 0.05
