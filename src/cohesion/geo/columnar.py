@@ -218,8 +218,8 @@ def _cells(values: pa.Array, separator: str) -> pa.Array:
     kind = values.type
     if pa.types.is_dictionary(kind):  # each distinct value written once
         return pc.coalesce(pc.take(_dictionary_cells(values.dictionary, separator),
-                                   values.indices,
-                                   memory_pool=POOL), _text(""), memory_pool=POOL)
+                                   values.indices, memory_pool=POOL),
+                           _text(""), memory_pool=POOL)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _quoted(neutralise(values), separator)
     if pa.types.is_floating(kind):

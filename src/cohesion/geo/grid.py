@@ -78,9 +78,12 @@ class CellGrid:
 
     def centers(self, cells: np.ndarray) -> np.ndarray:
         """The centres of the cells as shapely points."""
+        return shapely.points(*self.center_coordinates(cells))
+
+    def center_coordinates(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The coordinates ``x, y`` of the centres of the cells."""
         ix, iy = cells % self.nx, cells // self.nx
-        return shapely.points(self.x0 + (ix + 0.5) * self.size,
-                              self.y0 + (iy + 0.5) * self.size)
+        return self.x0 + (ix + 0.5) * self.size, self.y0 + (iy + 0.5) * self.size
 
     def cells_of_bounds(self, bounds: np.ndarray,
                         margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -278,8 +281,9 @@ class ContainmentGrid:
         """The finer grid, and its cells' answers: a polygon, -1 for none, -2 unknown."""
         from scipy import ndimage  # (0.3 s to import: only for a grid of regions)
 
-        regions = CellGrid.covering(tuple(shapely.total_bounds(geometries)), size)
-        margin = 1e-9 * (np.abs(shapely.total_bounds(geometries)).max() + size)
+        bounds = shapely.total_bounds(geometries)
+        regions = CellGrid.covering(tuple(bounds), size)
+        margin = 1e-9 * (np.abs(bounds).max() + size)
         crossed = _crossed_cells(regions, *_segments(shapely.boundary(geometries))[:2], margin)
         labels, count = ndimage.label(~crossed.reshape(regions.ny, regions.nx))
         labels = labels.ravel()
@@ -287,9 +291,8 @@ class ContainmentGrid:
         free = np.flatnonzero(labels)
         representative = np.zeros(count + 1, dtype=np.int64)
         representative[labels[free]] = free
-        centres = self._located(*(shapely.get_coordinates(regions.centers(
-            representative[1:])).T))
-        return regions, np.r_[-2, centres][labels].astype(np.int32)  # (crossed: label 0)
+        answers = self._located(*regions.center_coordinates(representative[1:]))
+        return regions, np.r_[-2, answers].astype(np.int32)[labels]  # (crossed: label 0)
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Index of the polygon containing each point, -1 where none does.
